@@ -1,0 +1,41 @@
+"""Shared fixtures: the reference data beside the checkout, and small helpers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DIR = (PROJECT_ROOT / ".." / "shared").resolve()
+
+
+def require_shared() -> Path:
+    """The ../shared directory, or a skip (a failure in CI, where it must exist)."""
+    if SHARED_DIR.is_dir():
+        return SHARED_DIR
+    reason = "../shared not found next to the checkout; reference data unavailable"
+    if os.environ.get("CI"):
+        pytest.fail(reason + " (CI must provide it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return require_shared()
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(shared_dir: Path) -> Path:
+    return shared_dir / "corpus" / "linuxkit"
+
+
+@pytest.fixture(scope="session")
+def golden_dir(shared_dir: Path) -> Path:
+    return shared_dir / "golden" / "linuxkit"
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return PROJECT_ROOT

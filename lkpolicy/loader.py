@@ -172,7 +172,7 @@ def _make_yaml() -> Any:
     from ruamel.yaml.resolver import VersionedResolver
     from ruamel.yaml.tag import Tag
 
-    class PlainMarkingResolver(VersionedResolver):  # type: ignore[misc]
+    class PlainMarkingResolver(VersionedResolver):
         """Tags untagged plain scalars with a marker so that we type them ourselves."""
 
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
@@ -238,6 +238,8 @@ class _Converter:
             if isinstance(value, int) and not isinstance(value, bool) and _is_legacy_octal(text):
                 self.scalars[pointer] = Scalar(text, style)
             return value
+        if style == '"' and _SURROGATE_RE.search(text):
+            text = _repair_surrogates(text)
         if text.startswith("@"):
             self.scalars[pointer] = Scalar(text, style)
         return _resolve_tagged_scalar(tag, text)
@@ -285,6 +287,9 @@ class _Converter:
                 continue
             seen[key] = key_location
             self.key_positions.setdefault(child, (key_location.line, key_location.column))
+            if _is_empty_plain(value_node):
+                # An empty value has no token of its own; ruamel marks the next one instead.
+                self.value_positions.setdefault(child, (key_location.line, key_location.column))
             result[key] = self.convert(value_node, child)
         # Explicit keys win over merged ones; earlier merge sources win over later ones.
         for source in merged:
@@ -303,6 +308,23 @@ def _is_merge_key(node: Any) -> bool:
 
     tag = str(getattr(node.tag, "suffix", node.tag))
     return isinstance(node, ScalarNode) and node.value == "<<" and tag in (_PLAIN, _YAML_TAG + "merge")
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _repair_surrogates(text: str) -> str:
+    """`"\\ud83d\\ude00"` escapes decode to lone surrogates; pair them, replace the rest by U+FFFD.
+
+    Lone surrogates cannot be encoded as UTF-8, so letting one through would crash every output.
+    """
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _is_empty_plain(node: Any) -> bool:
+    from ruamel.yaml.nodes import ScalarNode
+
+    return isinstance(node, ScalarNode) and node.value == "" and not node.style
 
 
 def _is_legacy_octal(text: str) -> bool:
@@ -345,10 +367,7 @@ def read_source(path: str) -> tuple[bytes, bool]:
 
 
 def decode_text(path: str, data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-    else:
-        encoding = "utf-8-sig"
+    encoding = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
     if encoding == "utf-8-sig" and b"\x00" in data:
         offset = data.index(b"\x00")
         line = data.count(b"\n", 0, offset) + 1
@@ -454,7 +473,12 @@ def _syntax_finding(path: str, error: Any) -> Finding:
     if error.context and error.problem:
         problem = f"{error.problem} ({error.context})"
     location = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
-    return YAML_SYNTAX.finding(_one_line(problem), location)
+    context = error.context_mark
+    related = []
+    if context is not None and error.problem_mark is not None and context.line != mark.line:
+        # The construct that stayed open is often where the mistake is (linuxkit reports it).
+        related.append(Location(path, context.line + 1, context.column + 1))
+    return YAML_SYNTAX.finding(_one_line(problem), location, related=related)
 
 
 def _one_line(text: str) -> str:

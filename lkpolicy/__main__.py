@@ -1,0 +1,3 @@
+from lkpolicy.cli import main
+
+main()

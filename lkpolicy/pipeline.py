@@ -1,0 +1,109 @@
+"""The gate as one pipeline: load -> validate -> merge -> lint (later: images, policy, trust).
+
+Each stage is a module with one job; this module only sequences them and collects findings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lkpolicy.config import Config, merge
+from lkpolicy.document import Document
+from lkpolicy.findings import Finding, InputError, Severity
+
+CONFIG_SUFFIXES = (".yml", ".yaml")
+
+
+@dataclass(slots=True)
+class GroupResult:
+    """One linuxkit build's worth of files: one file, or several merged in order."""
+
+    paths: list[str]
+    config: Config | None
+    findings: list[Finding] = field(default_factory=list)
+    unreadable: bool = False
+
+
+@dataclass(slots=True)
+class CheckResult:
+    groups: list[GroupResult]
+    documents: dict[str, Document]
+
+    @property
+    def findings(self) -> list[Finding]:
+        return sorted((f for group in self.groups for f in group.findings), key=Finding.sort_key)
+
+    @property
+    def files(self) -> list[str]:
+        return [path for group in self.groups for path in group.paths]
+
+    @property
+    def unreadable(self) -> bool:
+        return any(group.unreadable for group in self.groups)
+
+    def worst(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)
+
+
+def expand_paths(arguments: Iterable[str]) -> list[str]:
+    """Files as given; directories become their `*.yml`/`*.yaml` files, recursively and sorted."""
+    paths: list[str] = []
+    for argument in arguments:
+        if argument != "-" and os.path.isdir(argument):
+            found = sorted(
+                str(path) for path in Path(argument).rglob("*")
+                if path.suffix in CONFIG_SUFFIXES and path.is_file()
+                and not any(part.startswith(".") for part in path.parts[len(Path(argument).parts):])
+            )
+            paths.extend(found)
+        else:
+            paths.append(argument)
+    return paths
+
+
+def load_group(paths: list[str], documents: dict[str, Document]) -> GroupResult:
+    from lkpolicy.loader import load_document
+    from lkpolicy.validate import check_semantics, validate_document
+
+    group = GroupResult(paths, None)
+    loaded: list[Document] = []
+    for path in paths:
+        try:
+            document, warnings = load_document(path)
+        except InputError as error:
+            group.findings.extend(error.findings)
+            group.unreadable = True
+            continue
+        documents[path] = document
+        loaded.append(document)
+        group.findings.extend(warnings)
+        group.findings.extend(validate_document(document))
+        group.findings.extend(check_semantics(document))
+    if group.unreadable:
+        return group
+    group.config = merge(loaded)
+    return group
+
+
+def check_group(paths: list[str], documents: dict[str, Document]) -> GroupResult:
+    from lkpolicy.lint import lint
+    from lkpolicy.validate import check_merged
+
+    group = load_group(paths, documents)
+    if group.config is None:
+        return group
+    if len(paths) > 1:
+        group.findings.extend(check_merged(group.config))
+    group.findings.extend(lint(group.config))
+    return group
+
+
+def run_check(arguments: list[str], *, merge_files: bool) -> CheckResult:
+    paths = expand_paths(arguments)
+    documents: dict[str, Document] = {}
+    batches = [paths] if merge_files else [[path] for path in paths]
+    groups = [check_group(batch, documents) for batch in batches if batch]
+    return CheckResult(groups, documents)

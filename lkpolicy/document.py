@@ -67,14 +67,12 @@ class Document:
     def source_line(self, line: int) -> str | None:
         if line < 1:
             return None
-        lines = self.text.splitlines()
+        # Only YAML's line breaks count: str.splitlines() would also split at U+2028 and U+0085.
+        lines = self.text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         return lines[line - 1] if line <= len(lines) else None
 
     def get(self, pointer: str) -> Any:
         node = self.data
         for part in split_pointer(pointer):
-            if isinstance(node, list):
-                node = node[int(part)]
-            else:
-                node = node[part]
+            node = node[int(part)] if isinstance(node, list) else node[part]
         return node

@@ -382,6 +382,7 @@ def check_capabilities(config: Config) -> Iterator[Finding]:
 
 def _unknown_capability(item: Node, key: str, count: int) -> Finding:
     value = item.value
+    hint: str | None
     if value.lower() in ("all", "none") and count > 1:
         message = f"`{value}` only works as the single element of `{key}`"
         hint = f"write `{key}: [{value.lower()}]` alone"
@@ -551,7 +552,8 @@ def _reference_nodes(config: Config) -> Iterator[Node]:
 def check_leading_zero(config: Config) -> Iterator[Finding]:
     for document in config.documents:
         for pointer, scalar in document.scalars.items():
-            if scalar.style or scalar.text.startswith("@"):
+            # `mode` fields are strings: the schema stage already reports the integer there.
+            if scalar.style or scalar.text.startswith("@") or pointer.endswith("/mode"):
                 continue
             value = document.get(pointer)
             yield LEADING_ZERO_INTEGER.finding(

@@ -146,7 +146,9 @@ def resolve_plain_scalar(text: str) -> Any:
         if number is not None:
             return number
         if _FLOAT_RE.match(plain):
-            return float(plain)
+            number_value = float(plain)
+            # Go reports overflow as an error, and yaml.v3 then keeps the text.
+            return text if math.isinf(number_value) else number_value
     return text
 
 

@@ -76,6 +76,7 @@ def load_group(paths: list[str], documents: dict[str, Document]) -> GroupResult:
         except InputError as error:
             group.findings.extend(error.findings)
             group.unreadable = True
+            _keep_text_for_display(path, documents)
             continue
         documents[path] = document
         loaded.append(document)
@@ -86,6 +87,21 @@ def load_group(paths: list[str], documents: dict[str, Document]) -> GroupResult:
         return group
     group.config = merge(loaded)
     return group
+
+
+def _keep_text_for_display(path: str, documents: dict[str, Document]) -> None:
+    """Unparsable files still get their source line shown under the finding."""
+    from lkpolicy.loader import MAX_CONFIG_BYTES
+
+    if path == "-":
+        return
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError:
+        return
+    if len(raw) <= MAX_CONFIG_BYTES:
+        documents[path] = Document(path, raw.decode("utf-8", "replace"), None)
 
 
 def check_group(paths: list[str], documents: dict[str, Document]) -> GroupResult:

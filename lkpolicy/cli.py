@@ -1,0 +1,178 @@
+"""Command line. Stage modules are imported inside the commands: `check` runs on every commit."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from lkpolicy import __version__
+from lkpolicy.findings import ExitCode, Severity
+
+app = typer.Typer(
+    name="lkpolicy",
+    help="The security gate in front of `linuxkit build`: lint, policy, trust and build.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class CheckFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+class ShowFormat(enum.StrEnum):
+    yaml = "yaml"
+    json = "json"
+
+
+class RulesFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class FailOn(enum.StrEnum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+    never = "never"
+
+
+FilesArgument = Annotated[
+    list[str],
+    typer.Argument(help="LinuxKit YAML configs; directories are searched for *.yml and *.yaml.",
+                   show_default=False),
+]
+
+
+@app.command()
+def check(
+    files: FilesArgument,
+    output_format: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.text,
+    fail_on: Annotated[FailOn, typer.Option(help="Lowest severity that makes the exit code 1.")] = FailOn.error,
+    merge: Annotated[bool, typer.Option(
+        "--merge", help="Merge all files into one config, as `linuxkit build a.yml b.yml` does "
+                        "(default: each file is checked on its own).")] = False,
+    ignore: Annotated[list[str] | None, typer.Option(
+        help="Rule ID to leave out of the report (repeatable).", show_default=False)] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="Write the report to this file instead of standard output.")] = None,
+) -> None:
+    """Load, validate and lint LinuxKit configs, and report findings."""
+    from lkpolicy.pipeline import run_check
+    from lkpolicy.report import Report, render, use_color
+
+    result = run_check(files, merge_files=merge)
+    ignored = {rule.upper() for rule in ignore or []}
+    findings = [f for f in result.findings if f.rule_id not in ignored]
+    report = Report(findings=findings, documents=result.documents, files=result.files,
+                    tool_version=__version__)
+    color = output is None and output_format is CheckFormat.text and use_color(sys.stdout)
+    _emit(render(output_format.value, report, color=color), output)
+    if result.unreadable:
+        raise typer.Exit(ExitCode.USAGE)
+    raise typer.Exit(_exit_code(findings, fail_on))
+
+
+def _exit_code(findings: list, fail_on: FailOn) -> int:  # type: ignore[type-arg]
+    if fail_on is FailOn.never:
+        return ExitCode.CLEAN
+    threshold = Severity.parse(fail_on.value)
+    if any(f.severity >= threshold for f in findings):
+        return ExitCode.FINDINGS
+    return ExitCode.CLEAN
+
+
+@app.command()
+def show(
+    files: FilesArgument,
+    output_format: Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.yaml,
+) -> None:
+    """Print the merged config, as `linuxkit build --dry-run` does."""
+    from lkpolicy.dryrun import go_model, render_json, render_yaml
+    from lkpolicy.pipeline import expand_paths, load_group
+    from lkpolicy.report import Report, render
+    from lkpolicy.validate import check_merged
+
+    paths = expand_paths(files)
+    documents: dict = {}  # type: ignore[type-arg]
+    group = load_group(paths, documents)
+    if group.config is not None and len(paths) > 1:
+        group.findings.extend(check_merged(group.config))
+    errors = [f for f in group.findings if f.severity is Severity.ERROR]
+    if group.config is None or errors:
+        report = Report(findings=errors or group.findings, documents=documents, files=paths,
+                        tool_version=__version__)
+        sys.stderr.write(render("text", report, color=False))
+        raise typer.Exit(ExitCode.USAGE if group.unreadable else ExitCode.FINDINGS)
+    model = go_model(group.config)
+    _emit(render_json(model) if output_format is ShowFormat.json else render_yaml(model), None)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema for LinuxKit configs (draft 2020-12)."""
+    from lkpolicy.validate import schema_text
+
+    _emit(schema_text(), None)
+
+
+@app.command()
+def explain(rule_id: Annotated[str, typer.Argument(help="A rule ID such as LK301, or its name.")]) -> None:
+    """Explain a rule: what it catches, why it matters and how to fix it."""
+    from lkpolicy.rules import explain as explain_rule
+    from lkpolicy.rules import get_rule
+
+    rule = get_rule(rule_id)
+    if rule is None:
+        sys.stderr.write(f"lkpolicy: unknown rule {rule_id!r}; `lkpolicy rules` lists them all\n")
+        raise typer.Exit(ExitCode.USAGE)
+    _emit(explain_rule(rule) + "\n", None)
+
+
+@app.command()
+def rules(
+    output_format: Annotated[RulesFormat, typer.Option("--format", "-f", help="Output format.")] = RulesFormat.text,
+) -> None:
+    """List every rule with its ID, severity and title."""
+    from lkpolicy.ruledocs import render_rules
+
+    _emit(render_rules(output_format.value), None)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    _emit(f"lkpolicy {__version__}\n", None)
+
+
+def _emit(text: str, path: str | None) -> None:
+    if path is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from lkpolicy.fsutil import atomic_write_text
+
+    atomic_write_text(path, text)
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:
+        # `lkpolicy show x.yml | head` must not print a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(ExitCode.CLEAN)
+    except KeyboardInterrupt:
+        sys.stderr.write("lkpolicy: interrupted\n")
+        sys.exit(130)

@@ -1,0 +1,49 @@
+"""The machine format with a stable, versioned schema (documented in docs/output-formats.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lkpolicy.findings import Finding, Location, Severity
+from lkpolicy.report.model import Report
+
+SCHEMA_VERSION = 1
+"""Bumped only for incompatible changes; adding a key is not one."""
+
+
+def _location(location: Location) -> dict[str, Any]:
+    return {"file": location.file, "line": location.line, "column": location.column}
+
+
+def _finding(report: Report, finding: Finding) -> dict[str, Any]:
+    rule = report.rule(finding.rule_id)
+    return {
+        "rule": finding.rule_id,
+        "name": rule.name if rule else None,
+        "severity": finding.severity.label,
+        "message": finding.message,
+        **_location(finding.location),
+        "pointer": finding.pointer,
+        "hint": finding.hint,
+        "related": [_location(related) for related in finding.related],
+    }
+
+
+def to_json_data(report: Report) -> dict[str, Any]:
+    return {
+        "version": SCHEMA_VERSION,
+        "tool": {"name": "lkpolicy", "version": report.tool_version},
+        "summary": {
+            "files": report.file_count,
+            "errors": report.count(Severity.ERROR),
+            "warnings": report.count(Severity.WARNING),
+            "info": report.count(Severity.INFO),
+        },
+        "findings": [_finding(report, finding) for finding in report.sorted_findings()],
+    }
+
+
+def render_json(report: Report) -> str:
+    # ASCII-only output survives any locale's stdout encoding and any pipe.
+    return json.dumps(to_json_data(report), indent=2, ensure_ascii=True) + "\n"

@@ -1,0 +1,108 @@
+"""What every output format renders: the findings of one `lkpolicy check` run and their context."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from lkpolicy import __version__
+from lkpolicy.document import Document
+from lkpolicy.findings import ExitCode, Finding, Location, Severity
+from lkpolicy.rules import Rule, all_rules, get_rule
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""YAML 1.2 line breaks, the only ones that count in the loader's line numbers."""
+
+
+def finding_order(finding: Finding) -> tuple[str, int, int, str, str, str]:
+    """File, line, column, rule; message and pointer only break ties, so output is deterministic."""
+    return (*finding.sort_key(), finding.message, finding.pointer)
+
+
+def format_location(location: Location) -> str:
+    """`path:line:col`, dropping the parts that are unknown (0) rather than printing `:0`."""
+    if not location.line:
+        return location.file
+    if not location.column:
+        return f"{location.file}:{location.line}"
+    return f"{location.file}:{location.line}:{location.column}"
+
+
+@dataclass(slots=True)
+class Report:
+    findings: list[Finding]
+    documents: dict[str, Document] = field(default_factory=dict)
+    """Path (as in `Location.file`) -> loaded document, for source lines. May be partial."""
+    files: list[str] = field(default_factory=list)
+    """Every path that was checked, including clean ones and those that failed to load."""
+    tool_version: str = __version__
+    rules: Sequence[Rule] | None = None
+    """Rule metadata to describe findings with; None means the global catalogue. Tests and
+    embedders pass their own list so that rendering never depends on which rule modules exist."""
+    root: str | None = None
+    """Directory that SARIF and GitHub paths are made relative to; None is the working directory."""
+    _rule_index: dict[str, Rule] | None = field(default=None, init=False, repr=False, compare=False)
+    _lines: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def sorted_findings(self) -> list[Finding]:
+        return sorted(self.findings, key=finding_order)
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for finding in self.findings if finding.severity == severity)
+
+    def counts(self) -> dict[Severity, int]:
+        """Every severity, highest first, zero counts included."""
+        return {severity: self.count(severity) for severity in sorted(Severity, reverse=True)}
+
+    @property
+    def errors(self) -> int:
+        return self.count(Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return self.count(Severity.WARNING)
+
+    @property
+    def infos(self) -> int:
+        return self.count(Severity.INFO)
+
+    @property
+    def file_count(self) -> int:
+        """Checked files; a file that only appears in a finding still counts."""
+        return len(set(self.files).union(finding.location.file for finding in self.findings))
+
+    def files_with_findings(self) -> list[str]:
+        return sorted({finding.location.file for finding in self.findings})
+
+    def max_severity(self) -> Severity | None:
+        return max((finding.severity for finding in self.findings), default=None)
+
+    def exit_code(self, fail_on: Severity = Severity.ERROR) -> ExitCode:
+        """CLEAN or FINDINGS; USAGE (unreadable input, bad options) is for the caller to decide."""
+        worst = self.max_severity()
+        return ExitCode.FINDINGS if worst is not None and worst >= fail_on else ExitCode.CLEAN
+
+    def catalogue(self) -> list[Rule]:
+        if self.rules is not None:
+            return sorted(self.rules, key=lambda rule: rule.id)
+        return all_rules()
+
+    def rule(self, rule_id: str) -> Rule | None:
+        if self.rules is None:
+            return get_rule(rule_id)
+        if self._rule_index is None:
+            self._rule_index = {rule.id: rule for rule in self.rules}
+        return self._rule_index.get(rule_id)
+
+    def source_line(self, location: Location) -> str | None:
+        document = self.documents.get(location.file)
+        if document is None or location.line < 1:
+            return None
+        # Not `Document.source_line`: str.splitlines() also breaks at U+0085, U+2028 and
+        # U+2029, which YAML 1.2 (and so the loader's line numbers) treats as ordinary text,
+        # so a crafted file could make us show the wrong line under a finding.
+        lines = self._lines.get(location.file)
+        if lines is None:
+            lines = self._lines[location.file] = _LINE_BREAK.split(document.text)
+        return lines[location.line - 1] if location.line <= len(lines) else None

@@ -1,0 +1,152 @@
+"""The human format: compiler-style diagnostics with the offending source line and a caret."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from lkpolicy.findings import Finding, Severity
+from lkpolicy.report.model import Report, format_location
+
+TAB = "    "
+"""Tabs are expanded by us, not the terminal, so the caret lines up whatever its tab stops."""
+
+# Bidirectional overrides and isolates can make a line display differently from what the
+# YAML parser reads ("Trojan Source"); a security tool must show them, not obey them.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Line and paragraph separators are text to YAML but line breaks to some terminals and editors.
+_SEPARATORS = frozenset("\u2028\u2029")
+
+_RESET = "\x1b[0m"
+_BOLD = "\x1b[1m"
+_SEVERITY_STYLE = {
+    Severity.ERROR: "\x1b[1;31m",
+    Severity.WARNING: "\x1b[1;33m",
+    Severity.INFO: "\x1b[1;36m",
+}
+_GUTTER_STYLE = "\x1b[1;34m"
+_NOTE_STYLE = "\x1b[1;36m"
+_PASS_STYLE = "\x1b[1;32m"
+
+
+class _Painter:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, text: str, style: str) -> str:
+        if not self.enabled or not text:
+            return text
+        return f"{style}{text}{_RESET}"
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    if char == "\t":
+        return TAB
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return f"\\x{code:02x}"
+    if char in _BIDI_CONTROLS or char in _SEPARATORS:
+        return f"\\u{code:04x}"
+    return char
+
+
+def sanitize(text: str) -> str:
+    """Make untrusted text (YAML keys, file names) safe to print on a terminal.
+
+    Control characters such as ESC would otherwise let a crafted config rewrite the terminal,
+    hide a line, or forge a "clean" result.
+    """
+    return "".join(_escape_char(char) for char in text)
+
+
+def display_width(text: str) -> int:
+    """Terminal cells taken by already-sanitized text: wide CJK counts twice, combining marks not."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def _plural(count: int, noun: str) -> str:
+    # "info" is a mass noun: "2 info" reads better than "2 infos".
+    if noun == "info" or count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun}s"
+
+
+def summary_line(report: Report) -> str:
+    """`Found 3 errors, 1 warning in 2 files.` (files with findings) or `All checks passed (N files).`"""
+    if not report.findings:
+        return f"All checks passed ({_plural(report.file_count, 'file')})."
+    parts = [
+        _plural(count, severity.label)
+        for severity, count in report.counts().items()
+        if count
+    ]
+    files = _plural(len(report.files_with_findings()), "file")
+    return f"Found {', '.join(parts)} in {files}."
+
+
+def _source_lines(report: Report, finding: Finding, gutter: int, paint: _Painter) -> list[str]:
+    location = finding.location
+    source = report.source_line(location)
+    if source is None:
+        return []
+    bar = paint("|", _GUTTER_STYLE)
+    number = paint(str(location.line).rjust(gutter), _GUTTER_STYLE)
+    lines = [f" {number} {bar} {sanitize(source)}".rstrip()]
+    if location.column:
+        # Columns count code points; one past the end is legal (a missing value at end of line).
+        prefix = source[: max(location.column - 1, 0)]
+        offset = display_width(sanitize(prefix))
+        caret = paint("^", _SEVERITY_STYLE[finding.severity])
+        lines.append(f" {' ' * gutter} {bar} {' ' * offset}{caret}")
+    return lines
+
+
+def _annotation(label: str, text: str, gutter: int, paint: _Painter) -> list[str]:
+    head = f" {' ' * gutter} {paint('=', _GUTTER_STYLE)} {paint(label + ':', _NOTE_STYLE)} "
+    indent = " " * (gutter + 4 + len(label) + 2)
+    text_lines = text.splitlines() or [""]
+    return [head + sanitize(text_lines[0])] + [indent + sanitize(line) for line in text_lines[1:]]
+
+
+def format_finding(report: Report, finding: Finding, *, color: bool = False) -> list[str]:
+    paint = _Painter(color)
+    location = finding.location
+    severity = finding.severity
+    message_lines = finding.message.splitlines() or [""]
+    header = (
+        f"{paint(sanitize(format_location(location)) + ':', _BOLD)} "
+        f"{paint(severity.label, _SEVERITY_STYLE[severity])} "
+        f"{paint(sanitize(finding.rule_id), _BOLD)} "
+        f"{sanitize(message_lines[0])}"
+    )
+    # Continuation lines are indented so line-oriented tools (editors' problem matchers)
+    # never mistake them for a new `path:line:col:` diagnostic.
+    lines = [header.rstrip()] + [f"    {sanitize(line)}".rstrip() for line in message_lines[1:]]
+    gutter = len(str(location.line)) if location.line else 1
+    lines += _source_lines(report, finding, gutter, paint)
+    if finding.hint:
+        lines += _annotation("hint", finding.hint, gutter, paint)
+    for related in finding.related:
+        lines += _annotation("note", f"see also {format_location(related)}", gutter, paint)
+    return lines
+
+
+def render_text(report: Report, *, color: bool = False) -> str:
+    paint = _Painter(color)
+    out: list[str] = []
+    for finding in report.sorted_findings():
+        out += format_finding(report, finding, color=color)
+        out.append("")
+    summary = summary_line(report)
+    if report.errors:
+        summary = paint(summary, _SEVERITY_STYLE[Severity.ERROR])
+    elif report.findings:
+        summary = paint(summary, _SEVERITY_STYLE[report.max_severity() or Severity.WARNING])
+    else:
+        summary = paint(summary, _PASS_STYLE)
+    out.append(summary)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,157 @@
+"""The command line end to end: exit codes, formats, explain, rules, schema, show."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lkpolicy.cli import app
+from lkpolicy.ruledocs import rules_markdown
+from lkpolicy.rules import all_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_minimal_example_is_clean() -> None:
+    result = invoke("check", str(EXAMPLES / "minimal.yml"))
+    assert result.exit_code == 0, result.output
+    assert "All checks passed" in result.output
+
+
+def test_trap_examples_report_each_trap() -> None:
+    result = invoke("check", "--format", "json", str(EXAMPLES / "traps" / "silent-traps.yml"))
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    rules = {f["rule"] for f in report["findings"]}
+    assert {"LK301", "LK302", "LK303", "LK304", "LK305", "LK306", "LK307", "LK308", "LK317"} <= rules
+    # Every line marked "trap" in the example is reported on that line.
+    text = (EXAMPLES / "traps" / "silent-traps.yml").read_text().splitlines()
+    trap_lines = {n for n, line in enumerate(text, 1) if "# trap" in line}
+    assert trap_lines <= {f["line"] for f in report["findings"]}
+
+
+def test_schema_errors_example_has_hints() -> None:
+    result = invoke("check", "--format", "json", str(EXAMPLES / "traps" / "schema-errors.yml"))
+    assert result.exit_code == 1
+    hints = {f["rule"]: f["hint"] for f in json.loads(result.output)["findings"]}
+    assert "capabilities" in hints["LK201"]
+
+
+@pytest.mark.parametrize(("fail_on", "code"), [("error", 0), ("warning", 1), ("info", 1), ("never", 0)])
+def test_fail_on(tmp_path: Path, fail_on: str, code: int) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("trust:\n  org: [linuxkit]\n")
+    assert invoke("check", "--fail-on", fail_on, str(path)).exit_code == code
+
+
+def test_errors_exit_1_even_with_warnings_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("onboot:\n  - name: a\n")
+    assert invoke("check", str(path)).exit_code == 1
+    assert invoke("check", "--ignore", "LK203", str(path)).exit_code == 0
+
+
+def test_unreadable_input_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_bytes(b'kernel: [\n  - "a\n\x00\xff')
+    result = invoke("check", str(path))
+    assert result.exit_code == 2
+    assert "LK107" in result.output
+    assert invoke("check", str(tmp_path / "missing.yml")).exit_code == 2
+
+
+def test_usage_errors_exit_2() -> None:
+    assert invoke("check").exit_code == 2
+    assert invoke("check", "--format", "xml", "x.yml").exit_code == 2
+    assert invoke("explain", "LK999").exit_code == 2
+
+
+def test_directory_arguments_are_expanded() -> None:
+    result = invoke("check", "--format", "json", "--fail-on", "never", str(EXAMPLES))
+    files = {Path(f["file"]).name for f in json.loads(result.output)["findings"]}
+    assert {"silent-traps.yml", "schema-errors.yml"} <= files
+
+
+def test_merge_names_the_file_of_each_finding(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.yml", tmp_path / "b.yml"
+    a.write_text("services:\n  - name: s\n    image: x:1\n")
+    b.write_text("services:\n  - name: s\n    image: y:1\n")
+    assert invoke("check", str(a), str(b)).exit_code == 0
+    result = invoke("check", "--merge", "--format", "json", str(a), str(b))
+    assert result.exit_code == 1
+    (finding,) = [f for f in json.loads(result.output)["findings"] if f["rule"] == "LK214"]
+    assert finding["file"] == str(b) and finding["line"] == 2
+
+
+def test_sarif_and_github_formats(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("onboot:\n  - name: a\n    image: a:1\n    ipc: none\n")
+    sarif = json.loads(invoke("check", "--format", "sarif", str(path)).output)
+    assert sarif["version"] == "2.1.0"
+    assert sarif["runs"][0]["results"][0]["ruleId"] == "LK304"
+    github = invoke("check", "--format", "github", str(path)).output
+    assert github.startswith("::warning file=") and "line=4" in github
+
+
+def test_output_file_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("init: [a:1]\n")
+    out = tmp_path / "report.json"
+    assert invoke("check", "--format", "json", "-o", str(out), str(path)).exit_code == 0
+    assert json.loads(out.read_text())["summary"]["files"] == 1
+
+
+def test_explain_every_rule() -> None:
+    for rule in all_rules():
+        result = invoke("explain", rule.id)
+        assert result.exit_code == 0
+        assert rule.title in result.output and rule.fix in result.output
+    assert invoke("explain", "namespace-none-is-path").exit_code == 0
+
+
+def test_rules_listing_and_docs_are_in_sync() -> None:
+    listing = invoke("rules").output
+    assert all(rule.id in listing for rule in all_rules())
+    assert json.loads(invoke("rules", "--format", "json").output)[0]["id"] == all_rules()[0].id
+    docs = (ROOT / "docs" / "rules.md").read_text()
+    assert docs == rules_markdown(all_rules()), "regenerate: lkpolicy rules --format markdown > docs/rules.md"
+
+
+def test_schema_command_prints_the_schema() -> None:
+    schema = json.loads(invoke("schema").output)
+    assert schema["$schema"].endswith("2020-12/schema")
+    assert schema == json.loads((ROOT / "schemas" / "linuxkit.schema.json").read_text())
+
+
+def test_show_merges_like_dry_run(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.yml", tmp_path / "b.yml"
+    a.write_text("kernel:\n  image: k:1\n  cmdline: a\ninit: [i:1]\n")
+    b.write_text("kernel:\n  cmdline: b\ninit: [j:1]\n")
+    result = invoke("show", "--format", "json", str(a), str(b))
+    assert result.exit_code == 0, result.output
+    model = json.loads(result.output)
+    assert model["kernel"] == {"image": "k:1", "cmdline": "b"}
+    assert model["init"] == ["i:1", "j:1"]
+    assert invoke("show", str(tmp_path / "missing.yml")).exit_code == 2
+
+
+def test_console_script_has_no_traceback_on_broken_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_bytes(b'kernel: [\n  - "a\n\x00\xff')
+    lkpolicy = Path(sys.executable).parent / "lkpolicy"
+    completed = subprocess.run([str(lkpolicy), "check", str(path)], capture_output=True, text=True,
+                               env={**os.environ, "NO_COLOR": "1"})
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stdout + completed.stderr

@@ -66,12 +66,15 @@ def check(
         help="Rule ID to leave out of the report (repeatable).", show_default=False)] = None,
     output: Annotated[str | None, typer.Option(
         "--output", "-o", help="Write the report to this file instead of standard output.")] = None,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Do not use or update the per-file result cache "
+                           "(~/.cache/lkpolicy; also LKPOLICY_NO_CACHE=1).")] = False,
 ) -> None:
     """Load, validate and lint LinuxKit configs, and report findings."""
     from lkpolicy.pipeline import run_check
     from lkpolicy.report import Report, render, use_color
 
-    result = run_check(files, merge_files=merge)
+    result = run_check(files, merge_files=merge, use_cache=not no_cache)
     ignored = {rule.upper() for rule in ignore or []}
     findings = [f for f in result.findings if f.rule_id not in ignored]
     report = Report(findings=findings, documents=result.documents, files=result.files,

@@ -64,7 +64,8 @@ def expand_paths(arguments: Iterable[str]) -> list[str]:
     return paths
 
 
-def load_group(paths: list[str], documents: dict[str, Document]) -> GroupResult:
+def load_group(paths: list[str], documents: dict[str, Document],
+               contents: dict[str, bytes] | None = None) -> GroupResult:
     from lkpolicy.loader import load_document
     from lkpolicy.validate import check_semantics, validate_document
 
@@ -72,7 +73,7 @@ def load_group(paths: list[str], documents: dict[str, Document]) -> GroupResult:
     loaded: list[Document] = []
     for path in paths:
         try:
-            document, warnings = load_document(path)
+            document, warnings = load_document(path, (contents or {}).get(path))
         except InputError as error:
             group.findings.extend(error.findings)
             group.unreadable = True
@@ -104,11 +105,12 @@ def _keep_text_for_display(path: str, documents: dict[str, Document]) -> None:
         documents[path] = Document(path, raw.decode("utf-8", "replace"), None)
 
 
-def check_group(paths: list[str], documents: dict[str, Document]) -> GroupResult:
+def check_group(paths: list[str], documents: dict[str, Document],
+                contents: dict[str, bytes] | None = None) -> GroupResult:
     from lkpolicy.lint import lint
     from lkpolicy.validate import check_merged
 
-    group = load_group(paths, documents)
+    group = load_group(paths, documents, contents)
     if group.config is None:
         return group
     if len(paths) > 1:
@@ -117,9 +119,42 @@ def check_group(paths: list[str], documents: dict[str, Document]) -> GroupResult
     return group
 
 
-def run_check(arguments: list[str], *, merge_files: bool) -> CheckResult:
+def run_check(arguments: list[str], *, merge_files: bool, use_cache: bool = True) -> CheckResult:
     paths = expand_paths(arguments)
     documents: dict[str, Document] = {}
-    batches = [paths] if merge_files else [[path] for path in paths]
-    groups = [check_group(batch, documents) for batch in batches if batch]
+    if merge_files:
+        groups = [check_group(paths, documents)] if paths else []
+    else:
+        groups = [_check_single(path, documents, use_cache) for path in paths]
     return CheckResult(groups, documents)
+
+
+def _check_single(path: str, documents: dict[str, Document], use_cache: bool) -> GroupResult:
+    """One file on its own, answered from the result cache when its bytes are unchanged."""
+    from lkpolicy import checkcache
+
+    directory = checkcache.cache_dir() if use_cache and path != "-" else None
+    data = _read_small(path) if directory is not None else None
+    if directory is None or data is None:
+        return check_group([path], documents)
+    key = checkcache.entry_key(path, data)
+    cached = checkcache.read(directory, key)
+    if cached is not None:
+        findings, unreadable = cached
+        documents[path] = Document(path, data.decode("utf-8", "replace"), None)
+        return GroupResult([path], None, findings, unreadable)
+    group = check_group([path], documents, {path: data})
+    checkcache.write(directory, key, group.findings, group.unreadable)
+    return group
+
+
+def _read_small(path: str) -> bytes | None:
+    """The file's bytes when it is small enough to be a config; anything else skips the cache."""
+    from lkpolicy.loader import MAX_CONFIG_BYTES
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError:
+        return None
+    return data if len(data) <= MAX_CONFIG_BYTES else None

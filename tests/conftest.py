@@ -21,6 +21,12 @@ def require_shared() -> Path:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_result_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests must not read or fill the user's ~/.cache/lkpolicy."""
+    os.environ["LKPOLICY_CACHE_DIR"] = str(tmp_path_factory.mktemp("lkpolicy-cache"))
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     return require_shared()

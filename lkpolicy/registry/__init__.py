@@ -1,0 +1,32 @@
+"""A verifying client for the OCI distribution API (registries and their mirrors).
+
+Importing this package is cheap: the HTTP library loads on the first request, `rich` only when
+progress is shown on a terminal.
+"""
+
+from lkpolicy.registry.auth import Credentials, DockerCredentialStore
+from lkpolicy.registry.client import (
+    Endpoint,
+    RegistryClient,
+    RegistryOptions,
+    RemoteImage,
+    is_loopback,
+    parse_mirrors,
+)
+from lkpolicy.registry.errors import RegistryError
+from lkpolicy.registry.progress import ProgressCallback, PullProgress, pull_progress
+
+__all__ = [
+    "Credentials",
+    "DockerCredentialStore",
+    "Endpoint",
+    "ProgressCallback",
+    "PullProgress",
+    "RegistryClient",
+    "RegistryError",
+    "RegistryOptions",
+    "RemoteImage",
+    "is_loopback",
+    "parse_mirrors",
+    "pull_progress",
+]

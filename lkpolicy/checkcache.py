@@ -46,9 +46,11 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def entry_key(path: str, data: bytes) -> str:
+def entry_key(path: str, data: bytes, context: str = "") -> str:
+    """`context` covers everything else the result depends on (options, the image cache)."""
     digest = hashlib.sha256(_code_fingerprint().encode())
-    digest.update(os.path.abspath(path).encode() + b"\0")
+    digest.update(context.encode("utf-8", "surrogateescape") + b"\0")
+    digest.update(os.path.abspath(path).encode("utf-8", "surrogateescape") + b"\0")
     digest.update(data)
     return digest.hexdigest()
 

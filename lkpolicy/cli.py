@@ -47,6 +47,13 @@ class FailOn(enum.StrEnum):
     never = "never"
 
 
+CacheOption = Annotated[str | None, typer.Option(
+    "--cache", help="Image cache (an OCI layout, shared with linuxkit); default: "
+                    "$LINUXKIT_CACHE, else ~/.linuxkit/cache.", show_default=False)]
+ArchOption = Annotated[str | None, typer.Option(
+    "--arch", help="Architecture whose images are judged (Go naming: amd64, arm64...); "
+                   "default: this machine's.", show_default=False)]
+
 FilesArgument = Annotated[
     list[str],
     typer.Argument(help="LinuxKit YAML configs; directories are searched for *.yml and *.yaml.",
@@ -69,12 +76,19 @@ def check(
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Do not use or update the per-file result cache "
                            "(~/.cache/lkpolicy; also LKPOLICY_NO_CACHE=1).")] = False,
+    cache: CacheOption = None,
+    arch: ArchOption = None,
+    no_images: Annotated[bool, typer.Option(
+        "--no-images", help="Skip the image stage: judge the YAML alone, without a finding "
+                            "that says so.")] = False,
 ) -> None:
-    """Load, validate and lint LinuxKit configs, and report findings."""
+    """Load, validate and lint LinuxKit configs, merge image labels, and report findings."""
+    from lkpolicy.imageoptions import ImageOptions
     from lkpolicy.pipeline import run_check
     from lkpolicy.report import Report, render, use_color
 
-    result = run_check(files, merge_files=merge, use_cache=not no_cache)
+    images = None if no_images else ImageOptions(cache=cache, arch=arch)
+    result = run_check(files, merge_files=merge, use_cache=not no_cache, images=images)
     ignored = {rule.upper() for rule in ignore or []}
     findings = [f for f in result.findings if f.rule_id not in ignored]
     report = Report(findings=findings, documents=result.documents, files=result.files,
@@ -99,6 +113,12 @@ def _exit_code(findings: list, fail_on: FailOn) -> int:  # type: ignore[type-arg
 def show(
     files: FilesArgument,
     output_format: Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.yaml,
+    effective: Annotated[bool, typer.Option(
+        "--effective", help="Print each container's config.json and runtime.json as linuxkit "
+                            "writes them (YAML merged with the image label), marking where each "
+                            "value came from.")] = False,
+    cache: CacheOption = None,
+    arch: ArchOption = None,
 ) -> None:
     """Print the merged config, as `linuxkit build --dry-run` does."""
     from lkpolicy.dryrun import go_model, render_json, render_yaml
@@ -117,6 +137,17 @@ def show(
                         tool_version=__version__)
         sys.stderr.write(render("text", report, color=False))
         raise typer.Exit(ExitCode.USAGE if group.unreadable else ExitCode.FINDINGS)
+    if effective:
+        from lkpolicy.imageoptions import ImageOptions
+        from lkpolicy.images import resolve_images
+        from lkpolicy.showeffective import render_effective
+
+        stage = resolve_images(group.config, ImageOptions(cache=cache, arch=arch))
+        for finding in stage.findings:
+            sys.stderr.write(f"{finding.location}: {finding.severity.label} {finding.rule_id} "
+                             f"{finding.message}\n")
+        _emit(render_effective(stage, output_format.value), None)
+        raise typer.Exit(ExitCode.FINDINGS if any(c.error for c in stage.containers) else ExitCode.CLEAN)
     model = go_model(group.config)
     _emit(render_json(model) if output_format is ShowFormat.json else render_yaml(model), None)
 
@@ -150,6 +181,18 @@ def rules(
     from lkpolicy.ruledocs import render_rules
 
     _emit(render_rules(output_format.value), None)
+
+
+def _register_subcommands() -> None:
+    # The modules below import nothing heavy at module level, so registering them is cheap.
+    from lkpolicy.cli_cache import cache_app
+    from lkpolicy.cli_pin import pin
+
+    app.command(name="pin")(pin)
+    app.add_typer(cache_app, name="cache", help="The local image store, shared with linuxkit.")
+
+
+_register_subcommands()
 
 
 @app.command()

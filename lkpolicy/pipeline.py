@@ -9,12 +9,19 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lkpolicy.config import Config, merge
 from lkpolicy.document import Document
 from lkpolicy.findings import Finding, InputError, Severity
 
+if TYPE_CHECKING:
+    from lkpolicy.imageoptions import ImageOptions
+    from lkpolicy.images import ImageStage
+
 CONFIG_SUFFIXES = (".yml", ".yaml")
+_CACHEABLE_BYTES = 1024 * 1024
+"""Larger files skip the result cache (and the loader refuses them above its own limit)."""
 
 
 @dataclass(slots=True)
@@ -25,6 +32,7 @@ class GroupResult:
     config: Config | None
     findings: list[Finding] = field(default_factory=list)
     unreadable: bool = False
+    images: ImageStage | None = None
 
 
 @dataclass(slots=True)
@@ -106,7 +114,8 @@ def _keep_text_for_display(path: str, documents: dict[str, Document]) -> None:
 
 
 def check_group(paths: list[str], documents: dict[str, Document],
-                contents: dict[str, bytes] | None = None) -> GroupResult:
+                contents: dict[str, bytes] | None = None,
+                images: ImageOptions | None = None) -> GroupResult:
     from lkpolicy.lint import lint
     from lkpolicy.validate import check_merged
 
@@ -116,45 +125,53 @@ def check_group(paths: list[str], documents: dict[str, Document],
     if len(paths) > 1:
         group.findings.extend(check_merged(group.config))
     group.findings.extend(lint(group.config))
+    if images is not None:
+        from lkpolicy.images import resolve_images
+
+        group.images = resolve_images(group.config, images)
+        group.findings.extend(group.images.findings)
     return group
 
 
-def run_check(arguments: list[str], *, merge_files: bool, use_cache: bool = True) -> CheckResult:
+def run_check(arguments: list[str], *, merge_files: bool, use_cache: bool = True,
+              images: ImageOptions | None = None) -> CheckResult:
+    """`images=None` skips the image stage (the YAML alone is judged, without saying so)."""
     paths = expand_paths(arguments)
     documents: dict[str, Document] = {}
     if merge_files:
-        groups = [check_group(paths, documents)] if paths else []
+        groups = [check_group(paths, documents, images=images)] if paths else []
     else:
-        groups = [_check_single(path, documents, use_cache) for path in paths]
+        groups = [_check_single(path, documents, use_cache, images) for path in paths]
     return CheckResult(groups, documents)
 
 
-def _check_single(path: str, documents: dict[str, Document], use_cache: bool) -> GroupResult:
-    """One file on its own, answered from the result cache when its bytes are unchanged."""
+def _check_single(path: str, documents: dict[str, Document], use_cache: bool,
+                  images: ImageOptions | None) -> GroupResult:
+    """One file on its own, answered from the result cache when nothing it depends on changed."""
     from lkpolicy import checkcache
 
     directory = checkcache.cache_dir() if use_cache and path != "-" else None
     data = _read_small(path) if directory is not None else None
     if directory is None or data is None:
-        return check_group([path], documents)
-    key = checkcache.entry_key(path, data)
+        return check_group([path], documents, images=images)
+    # The image stage reads the image cache, so its state is part of the key.
+    context = images.state_token() if images is not None else "no-images"
+    key = checkcache.entry_key(path, data, context)
     cached = checkcache.read(directory, key)
     if cached is not None:
         findings, unreadable = cached
         documents[path] = Document(path, data.decode("utf-8", "replace"), None)
         return GroupResult([path], None, findings, unreadable)
-    group = check_group([path], documents, {path: data})
+    group = check_group([path], documents, {path: data}, images)
     checkcache.write(directory, key, group.findings, group.unreadable)
     return group
 
 
 def _read_small(path: str) -> bytes | None:
     """The file's bytes when it is small enough to be a config; anything else skips the cache."""
-    from lkpolicy.loader import MAX_CONFIG_BYTES
-
     try:
         with open(path, "rb") as handle:
-            data = handle.read(MAX_CONFIG_BYTES + 1)
+            data = handle.read(_CACHEABLE_BYTES + 1)
     except OSError:
         return None
-    return data if len(data) <= MAX_CONFIG_BYTES else None
+    return data if len(data) <= _CACHEABLE_BYTES else None

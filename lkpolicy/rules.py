@@ -56,6 +56,7 @@ _RULE_MODULES = (
     "lkpolicy.loader",
     "lkpolicy.validate",
     "lkpolicy.lint",
+    "lkpolicy.images",
 )
 
 

@@ -25,6 +25,8 @@ def require_shared() -> Path:
 def _private_result_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests must not read or fill the user's ~/.cache/lkpolicy."""
     os.environ["LKPOLICY_CACHE_DIR"] = str(tmp_path_factory.mktemp("lkpolicy-cache"))
+    # Nor the user's linuxkit image cache: tests that want images build their own.
+    os.environ["LINUXKIT_CACHE"] = str(tmp_path_factory.mktemp("linuxkit-cache") / "absent")
 
 
 @pytest.fixture(scope="session")

@@ -153,23 +153,59 @@ def pull_command(
         if cert_file is not None and not os.path.isfile(cert_file):
             raise _fail(f"--cert-file {cert_file}: no such file")
         store = _store(cache)
-        source: ImageSource | None = None
+        stale = [image for image in images
+                 if force or not _fresh(store, image, chosen, all_platforms)]
+        for image in images:
+            if image not in stale:
+                # Offline when the image is cached: no client, no network.
+                result = store.pull(image, _NoSource(), chosen, all_platforms=all_platforms)
+                typer.echo(f"{result.name} {result.descriptor.digest} (already in the cache)")
+        if not stale:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        from lkpolicy.registry.progress import pull_progress
+
+        client = _registry_client(mirrors, cert_file)
         try:
-            for image in images:
-                if source is None and not force and _fresh(store, image, chosen, all_platforms):
-                    # Offline when everything is cached: the client is not even created.
-                    result = store.pull(image, _NoSource(), chosen, all_platforms=all_platforms)
-                else:
-                    source = source or _registry_client(mirrors, cert_file)
-                    result = store.pull(image, source, chosen, all_platforms=all_platforms,
-                                        force=force)
-                state = f"pulled, {result.blobs_written} blobs written" if result.fetched \
-                    else "already in the cache"
-                typer.echo(f"{result.name} {result.descriptor.digest} ({state})")
+            with pull_progress() as progress, ThreadPoolExecutor(max_workers=4) as pool:
+                source = _ProgressSource(client, progress)
+                futures = [pool.submit(store.pull, image, source, chosen,
+                                       all_platforms=all_platforms, force=force)
+                           for image in stale]
+                # Results in argument order; the first failure is reported after the others ran.
+                results = [future.result() for future in futures]
         finally:
-            close = getattr(source, "close", None)
+            close = getattr(client, "close", None)
             if callable(close):
                 close()
+        for result in results:
+            state = f"pulled, {result.blobs_written} blobs written" if result.fetched \
+                else "already in the cache"
+            typer.echo(f"{result.name} {result.descriptor.digest} ({state})")
+
+
+class _ProgressSource:
+    """Passes each blob download's byte counts to the progress display (a no-op off a terminal)."""
+
+    def __init__(self, inner: Any, progress: Any) -> None:
+        self._inner = inner
+        self._progress = progress
+
+    def get_manifest(self, ref: Any, reference: str | None = None) -> Any:
+        return self._inner.get_manifest(ref, reference)
+
+    def get_blob(self, ref: Any, descriptor: Any) -> bytes:
+        blob: bytes = self._inner.get_blob(ref, descriptor)
+        return blob
+
+    def copy_blob(self, ref: Any, descriptor: Any, sink: Any) -> None:
+        if not self._progress.enabled:
+            self._inner.copy_blob(ref, descriptor, sink)
+            return
+        label = f"{ref.expanded.rsplit('/', 1)[-1]} {descriptor.digest[7:19]}"
+        self._inner.copy_blob(ref, descriptor, sink,
+                              progress=self._progress.blob(label, descriptor.size))
 
 
 def _fresh(store: Store, image: str, platform: Platform, all_platforms: bool) -> bool:

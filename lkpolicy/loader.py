@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lkpolicy.document import Document, Scalar, join_pointer
+from lkpolicy.document import Document, Scalar, join_pointer, json_type
 from lkpolicy.findings import Finding, InputError, Location, Severity
 from lkpolicy.rules import define_rule
 
@@ -258,7 +258,7 @@ class _Converter:
         if not isinstance(key, str):
             shown = node.value if node.value else "null"
             self.errors.append(NON_STRING_KEY.finding(
-                f"mapping key `{shown}` is a {_type_name(key)}, not a string (linuxkit crashes on it)",
+                f"mapping key `{shown}` is a {json_type(key)}, not a string (linuxkit crashes on it)",
                 self.location(node), pointer, hint=f'quote it: "{node.value}"'))
             return None
         return key
@@ -332,18 +332,6 @@ def _is_empty_plain(node: Any) -> bool:
 def _is_legacy_octal(text: str) -> bool:
     body = text.lstrip("+-").replace("_", "")
     return len(body) > 1 and body[0] == "0" and body[1].isdigit()
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    return type(value).__name__
 
 
 def read_source(path: str) -> tuple[bytes, bool]:
@@ -466,7 +454,7 @@ def _ignored_documents(path: str, documents: Any) -> list[Finding]:
 def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "list"
-    return f"scalar ({_type_name(value)})"
+    return f"scalar ({json_type(value)})"
 
 
 def _syntax_finding(path: str, error: Any) -> Finding:

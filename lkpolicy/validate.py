@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lkpolicy.document import Document, join_pointer, split_pointer
+from lkpolicy.document import Document, join_pointer, json_type, split_pointer
 from lkpolicy.findings import Finding, Location, Severity
 from lkpolicy.loader import resolve_plain_scalar
 from lkpolicy.reference import ReferenceError, parse
@@ -263,7 +263,7 @@ def _any_of(document: Document, error: ValidationError, pointer: str) -> Iterato
 
 
 def _wrong_type(document: Document, value: Any, expected: list[str], pointer: str) -> Finding:
-    got = _json_type(value)
+    got = json_type(value)
     message = f"`{_display(pointer)}`: expected {' or '.join(expected)}, got {got}"
     hint: str | None = None
     octal = document.scalars.get(pointer)
@@ -342,20 +342,6 @@ def _as_types(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [str(name) for name in value]
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _shown(text: str) -> str:

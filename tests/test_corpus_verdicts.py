@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from corpus import corpus_configs
 
 from lkpolicy.findings import Finding, InputError, Severity
 from lkpolicy.loader import load_document
@@ -18,16 +19,7 @@ from lkpolicy.validate import check_semantics, validate_document
 
 pytestmark = pytest.mark.corpus
 
-_MANIFEST = Path(__file__).resolve().parent.parent / ".." / "shared" / "corpus" / "linuxkit" / "MANIFEST.tsv"
-
-
-def _corpus_configs() -> list[str]:
-    # Parametrisation happens at collection, before fixtures exist; without the corpus one
-    # placeholder case remains and the fixtures turn it into an explicit skip.
-    if not _MANIFEST.is_file():
-        return ["<corpus missing>"]
-    rows = [line.split("\t") for line in _MANIFEST.read_text().splitlines()[1:] if line]
-    return [row[0] for row in rows if row[1].startswith("config")]
+_corpus_configs = corpus_configs
 
 
 CONFIGS = _corpus_configs()

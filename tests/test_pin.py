@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import typer
+from corpus import corpus_configs
 from typer.testing import CliRunner
 
 from lkpolicy import cli_pin
@@ -35,16 +36,7 @@ from lkpolicy.reference import ImageRef
 from lkpolicy.reference import parse as parse_reference
 from lkpolicy.resolve import ChainResolver, RegistryResolver
 
-_MANIFEST = Path(__file__).resolve().parent.parent / ".." / "shared" / "corpus" / "linuxkit" / "MANIFEST.tsv"
-
-
-def _corpus_configs() -> list[str]:
-    # Parametrisation happens before fixtures exist; without the corpus one placeholder case
-    # remains, and the corpus_dir fixture turns it into an explicit skip.
-    if not _MANIFEST.is_file():
-        return ["<corpus missing>"]
-    rows = [line.split("\t") for line in _MANIFEST.read_text().splitlines()[1:] if line]
-    return [row[0] for row in rows if row[1].startswith("config")]
+_corpus_configs = corpus_configs
 
 
 def fake_digest(name: str) -> str:

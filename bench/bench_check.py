@@ -45,13 +45,14 @@ def interleaved(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--policy", help="also measure with this policy file (later stages)")
     args = parser.parse_args()
 
     example = "examples/minimal.yml"
     medians = interleaved({
         "lkpolicy": [str(BIN / "lkpolicy"), "check", example],
         "lkpolicy-cold": [str(BIN / "lkpolicy"), "check", "--no-cache", example],
+        "lkpolicy-cold-no-policy": [str(BIN / "lkpolicy"), "check", "--no-cache", "--no-policy",
+                                    example],
         "check-jsonschema": [str(BIN / "check-jsonschema"), "--schemafile",
                              "schemas/linuxkit.schema.json", example],
         "python-floor": [sys.executable, "-c", "pass"],
@@ -65,6 +66,9 @@ def main() -> None:
     cold = medians["lkpolicy-cold"] / medians["check-jsonschema"]
     print(f"  without the result cache (--no-cache): {medians['lkpolicy-cold'] * 1000:.0f} ms, "
           f"ratio {cold:.2f}")
+    policy_cost = medians["lkpolicy-cold"] / medians["lkpolicy-cold-no-policy"] - 1
+    print(f"  cost of the default policy (cold, with vs --no-policy): {policy_cost * 100:+.0f}% "
+          "(target <= +20%)")
 
     if CORPUS.is_dir():
         corpus = interleaved({"corpus": [str(BIN / "lkpolicy"), "check", "--no-cache", "--format",

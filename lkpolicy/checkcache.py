@@ -58,16 +58,29 @@ def entry_key(path: str, data: bytes, context: str = "") -> str:
 def read(directory: Path, key: str) -> tuple[list[Finding], bool] | None:
     try:
         raw = json.loads((directory / key[:2] / key).read_bytes())
+        if any(_stat(path) != stamp for path, stamp in raw["deps"]):
+            return None
         findings = [_decode(item) for item in raw["findings"]]
         return findings, bool(raw["unreadable"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def write(directory: Path, key: str, findings: list[Finding], unreadable: bool) -> None:
+def _stat(path: str) -> str:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def write(directory: Path, key: str, findings: list[Finding], unreadable: bool,
+          deps: list[str] | None = None) -> None:
+    """`deps`: other files the result depends on (policy files); a change to one is a miss."""
     from lkpolicy.fsutil import atomic_write_text
 
-    payload = {"findings": [_encode(f) for f in findings], "unreadable": unreadable}
+    payload = {"findings": [_encode(f) for f in findings], "unreadable": unreadable,
+               "deps": [[path, _stat(path)] for path in deps or []]}
     try:
         (directory / key[:2]).mkdir(parents=True, exist_ok=True)
         atomic_write_text(directory / key[:2] / key, json.dumps(payload), mode=0o600)

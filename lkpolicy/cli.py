@@ -81,14 +81,22 @@ def check(
     no_images: Annotated[bool, typer.Option(
         "--no-images", help="Skip the image stage: judge the YAML alone, without a finding "
                             "that says so.")] = False,
+    policy: Annotated[str | None, typer.Option(
+        "--policy", "-p", help="Policy file (or builtin:default, builtin:strict); default: the "
+                               "nearest .lkpolicy.yml up to the repository root, else "
+                               "builtin:default.", show_default=False)] = None,
+    no_policy: Annotated[bool, typer.Option(
+        "--no-policy", help="Lint only: skip the policy stage.")] = False,
 ) -> None:
     """Load, validate and lint LinuxKit configs, merge image labels, and report findings."""
     from lkpolicy.imageoptions import ImageOptions
-    from lkpolicy.pipeline import run_check
+    from lkpolicy.pipeline import PolicyChoice, run_check
     from lkpolicy.report import Report, render, use_color
 
     images = None if no_images else ImageOptions(cache=cache, arch=arch)
-    result = run_check(files, merge_files=merge, use_cache=not no_cache, images=images)
+    choice = None if no_policy else PolicyChoice(policy)
+    result = run_check(files, merge_files=merge, use_cache=not no_cache, images=images,
+                       policy=choice)
     ignored = {rule.upper() for rule in ignore or []}
     findings = [f for f in result.findings if f.rule_id not in ignored]
     report = Report(findings=findings, documents=result.documents, files=result.files,

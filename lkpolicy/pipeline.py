@@ -18,10 +18,27 @@ from lkpolicy.findings import Finding, InputError, Severity
 if TYPE_CHECKING:
     from lkpolicy.imageoptions import ImageOptions
     from lkpolicy.images import ImageStage
+    from lkpolicy.policy.model import Policy
 
 CONFIG_SUFFIXES = (".yml", ".yaml")
 _CACHEABLE_BYTES = 1024 * 1024
 """Larger files skip the result cache (and the loader refuses them above its own limit)."""
+
+
+@dataclass(slots=True)
+class PolicyChoice:
+    """`--policy FILE`, or None to discover `.lkpolicy.yml` (else the built-in default)."""
+
+    explicit: str | None = None
+    _loaded: dict[str, Policy] = field(default_factory=dict)
+
+    def load(self, spec: str) -> Policy:
+        """One load per policy file and run: a directory of configs usually shares one policy."""
+        if spec not in self._loaded:
+            from lkpolicy.policy.loader import load_policy_file
+
+            self._loaded[spec] = load_policy_file(spec)
+        return self._loaded[spec]
 
 
 @dataclass(slots=True)
@@ -33,6 +50,8 @@ class GroupResult:
     findings: list[Finding] = field(default_factory=list)
     unreadable: bool = False
     images: ImageStage | None = None
+    policy_files: list[str] = field(default_factory=list)
+    """The policy files that judged this group (dependencies for the result cache)."""
 
 
 @dataclass(slots=True)
@@ -115,7 +134,8 @@ def _keep_text_for_display(path: str, documents: dict[str, Document]) -> None:
 
 def check_group(paths: list[str], documents: dict[str, Document],
                 contents: dict[str, bytes] | None = None,
-                images: ImageOptions | None = None) -> GroupResult:
+                images: ImageOptions | None = None,
+                policy: PolicyChoice | None = None) -> GroupResult:
     from lkpolicy.lint import lint
     from lkpolicy.validate import check_merged
 
@@ -130,41 +150,79 @@ def check_group(paths: list[str], documents: dict[str, Document],
 
         group.images = resolve_images(group.config, images)
         group.findings.extend(group.images.findings)
+    if policy is not None:
+        _judge_by_policy(group, policy)
     return group
 
 
+def _judge_by_policy(group: GroupResult, choice: PolicyChoice) -> None:
+    from lkpolicy.policy.discovery import find_policy, policy_file
+    from lkpolicy.policy.engine import evaluate
+
+    assert group.config is not None
+    spec = find_policy(choice.explicit, _config_dir(group.paths))
+    try:
+        policy = choice.load(spec)
+    except InputError as error:
+        group.findings.extend(error.findings)
+        group.unreadable = True
+        group.policy_files = [spec]
+        return
+    group.policy_files = [str(path) for source in policy.sources
+                          if (path := policy_file(source)) is not None]
+    group.findings.extend(evaluate(group.config, group.images, policy))
+
+
+def _config_dir(paths: list[str]) -> str:
+    first = next((path for path in paths if path != "-"), None)
+    return os.path.dirname(os.path.abspath(first)) if first else os.getcwd()
+
+
 def run_check(arguments: list[str], *, merge_files: bool, use_cache: bool = True,
-              images: ImageOptions | None = None) -> CheckResult:
-    """`images=None` skips the image stage (the YAML alone is judged, without saying so)."""
+              images: ImageOptions | None = None,
+              policy: PolicyChoice | None = None) -> CheckResult:
+    """`images=None` skips the image stage (the YAML alone is judged, without saying so);
+    `policy=None` skips the policy stage."""
     paths = expand_paths(arguments)
     documents: dict[str, Document] = {}
     if merge_files:
-        groups = [check_group(paths, documents, images=images)] if paths else []
+        groups = [check_group(paths, documents, images=images, policy=policy)] if paths else []
     else:
-        groups = [_check_single(path, documents, use_cache, images) for path in paths]
+        groups = [_check_single(path, documents, use_cache, images, policy) for path in paths]
     return CheckResult(groups, documents)
 
 
 def _check_single(path: str, documents: dict[str, Document], use_cache: bool,
-                  images: ImageOptions | None) -> GroupResult:
+                  images: ImageOptions | None, policy: PolicyChoice | None) -> GroupResult:
     """One file on its own, answered from the result cache when nothing it depends on changed."""
     from lkpolicy import checkcache
 
     directory = checkcache.cache_dir() if use_cache and path != "-" else None
     data = _read_small(path) if directory is not None else None
     if directory is None or data is None:
-        return check_group([path], documents, images=images)
-    # The image stage reads the image cache, so its state is part of the key.
-    context = images.state_token() if images is not None else "no-images"
-    key = checkcache.entry_key(path, data, context)
+        return check_group([path], documents, images=images, policy=policy)
+    key = checkcache.entry_key(path, data, _cache_context(path, images, policy))
     cached = checkcache.read(directory, key)
     if cached is not None:
         findings, unreadable = cached
         documents[path] = Document(path, data.decode("utf-8", "replace"), None)
         return GroupResult([path], None, findings, unreadable)
-    group = check_group([path], documents, {path: data}, images)
-    checkcache.write(directory, key, group.findings, group.unreadable)
+    group = check_group([path], documents, {path: data}, images, policy)
+    checkcache.write(directory, key, group.findings, group.unreadable, group.policy_files)
     return group
+
+
+def _cache_context(path: str, images: ImageOptions | None, policy: PolicyChoice | None) -> str:
+    """What else a file's result depends on; the policy files' contents are checked as deps."""
+    # The image stage reads the image cache, so its state is part of the key.
+    parts = [images.state_token() if images is not None else "no-images"]
+    if policy is None:
+        parts.append("no-policy")
+    else:
+        from lkpolicy.policy.discovery import find_policy
+
+        parts.append(find_policy(policy.explicit, _config_dir([path])))
+    return "\0".join(parts)
 
 
 def _read_small(path: str) -> bytes | None:

@@ -57,6 +57,7 @@ _RULE_MODULES = (
     "lkpolicy.validate",
     "lkpolicy.lint",
     "lkpolicy.images",
+    "lkpolicy.policy.rules",
 )
 
 

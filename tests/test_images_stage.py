@@ -137,7 +137,7 @@ def test_check_and_show_effective_through_the_cli(tmp_path: Path) -> None:
     add_image(store, "x/a:1", {"capabilities": ["CAP_SYS_ADMIN"], "net": "host"})
     path = tmp_path / "c.yml"
     path.write_text("services:\n  - {name: a, image: x/a:1}\n")
-    result = runner.invoke(app, ["check", "--cache", str(tmp_path / "cache"), "--arch", "amd64", str(path)])
+    result = runner.invoke(app, ["check", "--no-policy", "--cache", str(tmp_path / "cache"), "--arch", "amd64", str(path)])
     assert result.exit_code == 0 and "LK401" not in result.output
     shown = runner.invoke(app, ["show", "--effective", "--cache", str(tmp_path / "cache"),
                                 "--arch", "amd64", str(path)])
@@ -148,14 +148,14 @@ def test_check_and_show_effective_through_the_cli(tmp_path: Path) -> None:
     (container,) = as_json["containers"]
     assert container["origins"]["/process/capabilities/effective/0"] == {
         "origin": "label", "pointer": "/capabilities/0"}
-    without = runner.invoke(app, ["check", "--cache", str(tmp_path / "nowhere"), "--fail-on", "warning", str(path)])
+    without = runner.invoke(app, ["check", "--no-policy", "--cache", str(tmp_path / "nowhere"), "--fail-on", "warning", str(path)])
     assert without.exit_code == 1 and "LK401" in without.output
 
 
 def test_result_cache_notices_a_changed_image_cache(tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
     path.write_text("services:\n  - {name: a, image: x/a:1}\n")
-    args = ["check", "--format", "json", "--cache", str(tmp_path / "cache"), "--arch", "amd64", str(path)]
+    args = ["check", "--no-policy", "--format", "json", "--cache", str(tmp_path / "cache"), "--arch", "amd64", str(path)]
     first = json.loads(runner.invoke(app, args).output)
     assert [f["rule"] for f in first["findings"]] == ["LK401"]
     add_image(Store(tmp_path / "cache"), "x/a:1", {"capabilities": ["CAP_ALL"]})

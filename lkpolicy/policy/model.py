@@ -1,0 +1,119 @@
+"""A loaded policy: rule settings, and overrides scoped by selectors.
+
+Settings of one rule combine in a fixed order: the rule's defaults, the policy's `rules`
+entry (after everything it extends), then each matching `overrides` entry in file order. An
+option given later replaces the earlier value as a whole; lists are not merged, so an
+override's allowlist says exactly what is allowed there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from lkpolicy.findings import Location, Severity
+from lkpolicy.reference import ImageRef
+
+OFF = "off"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a rule judges, as selectors see it."""
+
+    section: str
+    """`init`, `kernel`, `onboot`, `onshutdown`, `services`, `volumes` or `files`."""
+    name: str = ""
+    """The container or volume name; the path for `files` entries."""
+    reference: ImageRef | None = None
+
+
+def image_matches(pattern: str, reference: ImageRef) -> bool:
+    """fnmatch on the expanded reference, with and without its tag and digest, so that
+    `docker.io/linuxkit/*` matches `linuxkit/init:v1@sha256:...`."""
+    forms = (reference.expanded, reference.name, reference.locator)
+    return any(fnmatchcase(form, pattern) for form in forms)
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """Each given criterion must match; within a criterion, any of its globs."""
+
+    images: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+
+    def matches(self, subject: Subject) -> bool:
+        if self.sections and subject.section not in self.sections:
+            return False
+        if self.names and not any(fnmatchcase(subject.name, glob) for glob in self.names):
+            return False
+        if self.images:
+            if subject.reference is None:
+                return False
+            return any(image_matches(glob, subject.reference) for glob in self.images)
+        return True
+
+
+@dataclass(slots=True)
+class RuleSetting:
+    severity: str | None = None
+    """`error`, `warning`, `info`, `off`, or None to keep what came before."""
+    options: dict[str, Any] = field(default_factory=dict)
+    location: Location | None = None
+
+    def merged(self, later: RuleSetting) -> RuleSetting:
+        return RuleSetting(later.severity or self.severity, {**self.options, **later.options},
+                           later.location or self.location)
+
+
+@dataclass(slots=True)
+class Override:
+    selector: Selector
+    rules: dict[str, RuleSetting]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Active:
+    """A rule as it applies to one subject."""
+
+    severity: Severity
+    options: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class Policy:
+    rules: dict[str, RuleSetting] = field(default_factory=dict)
+    """Rules the policy runs (unless `off`); a rule the policy never names does not run."""
+    overrides: list[Override] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    """The files read, the extended ones first (`builtin:NAME` for built-ins)."""
+
+    def extend(self, other: Policy) -> None:
+        """Put `other` on top of this policy (`other` extends this one)."""
+        for rule_id, setting in other.rules.items():
+            base = self.rules.get(rule_id)
+            self.rules[rule_id] = base.merged(setting) if base else setting
+        self.overrides.extend(other.overrides)
+        self.sources.extend(source for source in other.sources if source not in self.sources)
+
+    def active(self, rule_id: str, subject: Subject, default_severity: Severity,
+               defaults: Mapping[str, Any]) -> Active | None:
+        setting = self.rules.get(rule_id)
+        scoped = [override.rules[rule_id] for override in self.overrides
+                  if rule_id in override.rules and override.selector.matches(subject)]
+        if setting is None and not scoped:
+            return None
+        combined = setting or RuleSetting()
+        for later in scoped:
+            combined = combined.merged(later)
+        if combined.severity == OFF:
+            return None
+        severity = Severity.parse(combined.severity) if combined.severity else default_severity
+        return Active(severity, {**defaults, **combined.options})
+
+    def mentions(self, rule_id: str) -> bool:
+        return rule_id in self.rules or any(rule_id in o.rules for o in self.overrides)

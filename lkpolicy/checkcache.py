@@ -35,12 +35,12 @@ def cache_dir() -> Path | None:
 def _code_fingerprint() -> str:
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256(__version__.encode())
-    roots = [package, package.parent / "schemas"]
+    roots = [package, package / "data" / "schemas", package / "data" / "policies"]
     for root in roots:
         if not root.is_dir():
             continue
         for entry in sorted(os.scandir(root), key=lambda e: e.name):
-            if entry.name.endswith((".py", ".json")):
+            if entry.name.endswith((".py", ".json", ".yml")):
                 stat = entry.stat()
                 digest.update(f"{entry.name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()

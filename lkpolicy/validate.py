@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
     from lkpolicy.config import Config
 
-SCHEMA_PATH = Path(__file__).parent.parent / "schemas" / "linuxkit.schema.json"
+# Shipped inside the package; the repository's top-level `schemas/` links here.
+SCHEMA_PATH = Path(__file__).parent / "data" / "schemas" / "linuxkit.schema.json"
 
 _SCHEMA = "schema"
 _CONFIG = "config"

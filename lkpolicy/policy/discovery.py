@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-BUILTIN_DIR = Path(__file__).resolve().parents[2] / "policies"
+# Shipped inside the package; the repository's top-level `policies/` links here.
+BUILTIN_DIR = Path(__file__).resolve().parents[1] / "data" / "policies"
 BUILTIN_PREFIX = "builtin:"
 DEFAULT = "builtin:default"
 DISCOVERED_NAME = ".lkpolicy.yml"

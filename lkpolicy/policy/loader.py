@@ -36,7 +36,7 @@ from lkpolicy.policy.rules import (
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "policy.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data" / "schemas" / "policy.schema.json"
 
 
 def load_policy(path: str | Path | None, config_dir: str | Path = ".") -> Policy:

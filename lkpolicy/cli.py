@@ -194,9 +194,11 @@ def rules(
 def _register_subcommands() -> None:
     # The modules below import nothing heavy at module level, so registering them is cheap.
     from lkpolicy.cli_cache import cache_app
+    from lkpolicy.cli_diff import diff
     from lkpolicy.cli_pin import pin
 
     app.command(name="pin")(pin)
+    app.command(name="diff")(diff)
     app.add_typer(cache_app, name="cache", help="The local image store, shared with linuxkit.")
 
 

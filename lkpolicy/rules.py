@@ -58,6 +58,7 @@ _RULE_MODULES = (
     "lkpolicy.lint",
     "lkpolicy.images",
     "lkpolicy.policy.rules",
+    "lkpolicy.waivers",
 )
 
 

@@ -1,0 +1,201 @@
+"""The Notary v1 client against a real notary-server (+ notary-signer) and registry.
+
+The servers come from ../shared/recipes/notary-registry.sh, started once per session and signer
+mode (`remote`: notary-signer, ECDSA timestamp/snapshot keys as on Docker Hub; `local`: the
+server's built-in ED25519 signer) and always stopped in the finaliser.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from notary_helpers import Repo
+from registry_env import free_port, silent_server
+
+from lkpolicy.trust import notary
+from lkpolicy.trust.notary_client import NetworkError, NotaryClient
+
+TOOLS = ("notary", "notary-server", "notary-signer", "docker-registry", "skopeo", "openssl",
+         "curl")
+MANIFEST_ACCEPT = ", ".join([
+    "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json"])
+
+
+def _skip_or_fail(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(reason + " (CI must provide it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", params=["remote", "local"])
+def notary_env(request: pytest.FixtureRequest, shared_dir: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        _skip_or_fail(f"notary test bed needs {', '.join(missing)} (apt-get install notary "
+                      f"docker-registry skopeo)")
+    script = shared_dir / "recipes" / "notary-registry.sh"
+    state = tmp_path_factory.mktemp(f"notary-{request.param}")
+    env = {**os.environ, "NOTARY_PORT": str(free_port()), "SIGNER_PORT": str(free_port()),
+           "REGISTRY_PORT": str(free_port()), "SIGNER": request.param, "NO_INSTALL": "1"}
+
+    def stop() -> None:
+        subprocess.run(["bash", str(script), "stop", str(state)], env=env, capture_output=True,
+                       timeout=60, check=False)
+
+    request.addfinalizer(stop)
+    result = subprocess.run(["bash", str(script), "start", str(state)], env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"notary-registry.sh start failed: {result.stderr[-2000:]}")
+    facts = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    yield facts
+
+
+def client(facts: dict[str, str], trust_dir: Path, **kwargs: object) -> NotaryClient:
+    return NotaryClient(facts["NOTARY_URL"], trust_dir, ca_file=facts["NOTARY_CA"],
+                        timeout=10, **kwargs)  # type: ignore[arg-type]
+
+
+def registry_manifest(facts: dict[str, str], tag: str) -> tuple[str, int]:
+    repo = facts["GUN"].split("/", 1)[1]
+    request = urllib.request.Request(f"{facts['REGISTRY_URL']}/v2/{repo}/manifests/{tag}",
+                                     headers={"Accept": MANIFEST_ACCEPT})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = response.read()
+        assert response.headers["Docker-Content-Digest"] == ("sha256:"
+                                                             + hashlib.sha256(body).hexdigest())
+    return "sha256:" + hashlib.sha256(body).hexdigest(), len(body)
+
+
+@pytest.mark.parametrize("tag", ["v1", "v2", "v3", "multi"])
+def test_signed_tags_resolve(notary_env: dict[str, str], tmp_path: Path, tag: str) -> None:
+    with client(notary_env, tmp_path) as trust:
+        target = trust.lookup(notary_env["GUN"], tag)
+    assert target.digest == notary_env[f"DIGEST_{tag}"] == notary_env[f"DOCKER_EXPECTS_{tag}"]
+    assert target.length == int(notary_env[f"SIZE_{tag}"])
+    assert target.role == ("targets" if tag == "v3" else "targets/releases")
+    notary.check_manifest(target, *registry_manifest(notary_env, tag))
+
+
+def test_signer_key_types(notary_env: dict[str, str], tmp_path: Path) -> None:
+    with client(notary_env, tmp_path) as trust:
+        trusted = trust.load(notary_env["GUN"])
+    expected = "ecdsa" if notary_env["SIGNER"] == "remote" else "ed25519"
+    for role in ("timestamp", "snapshot"):
+        keyid = trusted.root.roles[role].keyids[0]
+        assert trusted.root.keys[keyid].keytype == expected
+    assert trusted.root.roles["root"].keyids == (notary_env["ROOT_KEYID"],)
+
+
+@pytest.mark.parametrize("tag", ["v4", "v5"])
+def test_tags_without_docker_trust_data(notary_env: dict[str, str], tmp_path: Path,
+                                        tag: str) -> None:
+    with client(notary_env, tmp_path) as trust, pytest.raises(notary.UnknownTarget,
+                                                              match=rf"tag '{tag}'"):
+        trust.lookup(notary_env["GUN"], tag)
+
+
+def test_v4_is_signed_only_in_a_delegation_docker_ignores(notary_env: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    with client(notary_env, tmp_path) as trust:
+        trusted = trust.load(notary_env["GUN"], delegations=("targets/releases",
+                                                             "targets/alice"))
+    assert [(h.role, h.digest) for h in trusted.signed_everywhere("v4")] == [
+        ("targets/alice", notary_env["DIGEST_v4"])]
+    with pytest.raises(notary.UnknownTarget, match=r"signed only in targets/alice"):
+        trusted.find_target("v4")
+
+
+def test_unsigned_repository(notary_env: dict[str, str], tmp_path: Path) -> None:
+    with client(notary_env, tmp_path) as trust, pytest.raises(notary.NoTrustData,
+                                                              match=r"^root:"):
+        trust.lookup(notary_env["GUN_UNSIGNED"], "v1")
+
+
+def test_first_use_pins_the_served_root(notary_env: dict[str, str], tmp_path: Path) -> None:
+    with client(notary_env, tmp_path) as trust:
+        trust.lookup(notary_env["GUN"], "v2")
+    pinned = (tmp_path / notary_env["GUN"] / "metadata" / "root.json").read_bytes()
+    assert pinned == (Path(notary_env["METADATA_DIR"]) / "root.json").read_bytes()
+    versions = json.loads((tmp_path / notary_env["GUN"] / "versions.json").read_text())
+    assert versions["root"] == 2 and versions["targets/releases"] >= 1
+
+
+def test_different_root_after_first_use(notary_env: dict[str, str], tmp_path: Path) -> None:
+    impostor = Repo(gun=notary_env["GUN"], now=dt.datetime.now(dt.UTC)).build()["root"]
+    pin = tmp_path / notary_env["GUN"] / "metadata" / "root.json"
+    pin.parent.mkdir(parents=True)
+    pin.write_bytes(impostor)
+    with client(notary_env, tmp_path) as trust, pytest.raises(notary.RootChanged, match=r"^root:"):
+        trust.lookup(notary_env["GUN"], "v1")
+    assert pin.read_bytes() == impostor
+
+
+def test_offline_from_cache(notary_env: dict[str, str], tmp_path: Path) -> None:
+    with client(notary_env, tmp_path) as trust:
+        online = trust.lookup(notary_env["GUN"], "multi")
+    # An unreachable server proves nothing is fetched.
+    offline = NotaryClient("https://127.0.0.1:9", tmp_path, offline=True)
+    started = time.perf_counter()
+    assert offline.lookup(notary_env["GUN"], "multi") == online
+    assert time.perf_counter() - started < 0.5
+
+
+def test_offline_still_checks_expiry_and_rollback(notary_env: dict[str, str],
+                                                  tmp_path: Path) -> None:
+    with client(notary_env, tmp_path) as trust:
+        trust.lookup(notary_env["GUN"], "v1")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=15)
+    with pytest.raises(notary.ExpiredMetadata, match=r"^timestamp:"):
+        NotaryClient("https://127.0.0.1:9", tmp_path, offline=True,
+                     now=lambda: later).lookup(notary_env["GUN"], "v1")
+    state = tmp_path / notary_env["GUN"] / "versions.json"
+    versions = json.loads(state.read_text())
+    versions["snapshot"] += 1
+    state.write_text(json.dumps(versions))
+    with pytest.raises(notary.Rollback, match=r"^snapshot:"):
+        NotaryClient("https://127.0.0.1:9", tmp_path, offline=True).lookup(notary_env["GUN"],
+                                                                          "v1")
+
+
+def test_offline_without_cache(tmp_path: Path) -> None:
+    with pytest.raises(notary.NoTrustData, match=r"offline"):
+        NotaryClient("https://127.0.0.1:9", tmp_path, offline=True).lookup(
+            "127.0.0.1:5000/lktest/signed", "v1")
+
+
+def test_server_certificate_must_verify(notary_env: dict[str, str], tmp_path: Path) -> None:
+    with NotaryClient(notary_env["NOTARY_URL"], tmp_path, timeout=5) as trust, \
+            pytest.raises(NetworkError, match=r"^root: cannot fetch"):
+        trust.lookup(notary_env["GUN"], "v1")
+
+
+def test_notary_cli_agrees(notary_env: dict[str, str], tmp_path: Path) -> None:
+    with client(notary_env, tmp_path / "ours") as trust:
+        ours = trust.lookup(notary_env["GUN"], "v2")
+    result = subprocess.run(["notary", "-s", notary_env["NOTARY_URL"], "-d", str(tmp_path / "nt"),
+                             "--tlscacert", notary_env["NOTARY_CA"], "lookup", notary_env["GUN"],
+                             "v2"], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split() == ["v2", ours.digest, str(ours.length)]
+
+
+def test_slow_server_times_out(tmp_path: Path) -> None:
+    with silent_server() as port:
+        trust = NotaryClient(f"https://127.0.0.1:{port}", tmp_path, timeout=0.5)
+        started = time.perf_counter()
+        with pytest.raises(NetworkError, match=r"^root: timed out after 0.5s"):
+            trust.lookup("127.0.0.1:5000/lktest/signed", "v1")
+        assert time.perf_counter() - started < 3

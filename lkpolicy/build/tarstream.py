@@ -1,0 +1,590 @@
+"""Tar headers read and written the way Go's archive/tar does it.
+
+linuxkit's build is a chain of Go tar readers and writers, and its output bytes depend on Go's
+choices: PAX extended headers named `<dir>/PaxHeaders.0/<base>`, records sorted by key,
+zero-padded octal fields ending in NUL, an end of two zero blocks and no record padding.
+Python's `tarfile` makes other choices, so both directions are done here by hand.
+
+Names and other strings are `str` decoded from UTF-8 with `surrogateescape`, so arbitrary
+bytes survive a round trip; lengths are counted in encoded bytes, as Go counts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO, Protocol
+
+__all__ = [
+    "BLOCK",
+    "HEADER_ONLY_TYPES",
+    "Readable",
+    "TarError",
+    "TarHeader",
+    "TarReader",
+    "TarWriter",
+    "go_base",
+    "go_clean",
+    "go_dir",
+    "go_join",
+    "pax_records",
+]
+
+BLOCK = 512
+_ZERO_BLOCK = bytes(BLOCK)
+_MAX_SPECIAL_FILE = 1 << 20
+"""Go's limit on PAX and GNU long-name bodies."""
+_COPY_CHUNK = 1 << 16
+
+HEADER_ONLY_TYPES = frozenset("123456")
+"""Link, symlink, char, block, directory, fifo: Go never reads or writes a body for these."""
+_BASIC_KEYS = frozenset({"path", "linkpath", "size", "uid", "gid", "uname", "gname",
+                         "mtime", "atime", "ctime"})
+_GNU_SPARSE = "GNU.sparse."
+
+
+class TarError(Exception):
+    """A malformed tar stream, or a header Go's writer would refuse."""
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+# --------------------------------------------------------------------------------------------
+# Go's path package (forward slashes only; filepath behaves the same on Linux).
+
+
+def go_clean(path: str) -> str:
+    if not path:
+        return "."
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for component in path.split("/"):
+        if component in ("", "."):
+            continue
+        if component == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append("..")
+            continue
+        parts.append(component)
+    joined = "/".join(parts)
+    if rooted:
+        return "/" + joined
+    return joined or "."
+
+
+def go_split(path: str) -> tuple[str, str]:
+    index = path.rfind("/")
+    return path[:index + 1], path[index + 1:]
+
+
+def go_join(*elements: str) -> str:
+    kept = [element for element in elements if element]
+    return go_clean("/".join(kept)) if kept else ""
+
+
+def go_dir(path: str) -> str:
+    return go_clean(go_split(path)[0])
+
+
+def go_base(path: str) -> str:
+    if not path:
+        return "."
+    stripped = path.rstrip("/")
+    if not stripped:
+        return "/"
+    return stripped.rsplit("/", 1)[-1]
+
+
+# --------------------------------------------------------------------------------------------
+# Headers
+
+
+@dataclass(slots=True)
+class TarHeader:
+    """The fields of Go's `tar.Header` that linuxkit's build carries along."""
+
+    name: str
+    typeflag: str
+    mode: int = 0
+    uid: int = 0
+    gid: int = 0
+    size: int = 0
+    mtime: int = 0
+    mtime_ns: int = 0
+    """Sub-second part of the modification time, from a PAX `mtime` record."""
+    linkname: str = ""
+    uname: str = ""
+    gname: str = ""
+    devmajor: int = 0
+    devminor: int = 0
+    atime: tuple[int, int] | None = None
+    ctime: tuple[int, int] | None = None
+    pax: dict[str, str] = field(default_factory=dict)
+    """Go's `PAXRecords`: every record read for this entry, plus any the builder adds."""
+
+    def copy(self, **changes: object) -> TarHeader:
+        result = replace(self, **changes)  # type: ignore[arg-type]
+        if "pax" not in changes:
+            result.pax = dict(self.pax)
+        return result
+
+    @property
+    def has_body(self) -> bool:
+        return self.typeflag not in HEADER_ONLY_TYPES
+
+
+def _fits_octal(width: int, value: int) -> bool:
+    # Go's fitsInOctal: the field keeps one byte for the NUL terminator.
+    return value >= 0 and (width >= 22 or value < 1 << ((width - 1) * 3))
+
+
+def _is_ascii(text: str) -> bool:
+    return all(0 < ord(char) < 0x80 for char in text)
+
+
+def _to_ascii(text: str) -> str:
+    return "".join(char for char in text if 0 < ord(char) < 0x80)
+
+
+def format_pax_time(seconds: int, nanos: int) -> str:
+    if nanos == 0:
+        return str(seconds)
+    sign = ""
+    if seconds < 0:
+        sign = "-"
+        seconds = -(seconds + 1)
+        nanos = -(nanos - 1_000_000_000)
+    return f"{sign}{seconds}.{nanos:09d}".rstrip("0")
+
+
+def parse_pax_time(text: str) -> tuple[int, int]:
+    whole, dot, fraction = text.partition(".")
+    digits = whole[1:] if whole[:1] in ("-", "+") else whole
+    if not (digits.isascii() and digits.isdigit()) or not (fraction.isascii()
+                                                           and (fraction.isdigit() or not fraction)):
+        raise TarError(f"archive/tar: invalid PAX time {text!r}")
+    seconds = int(whole)
+    if not dot or not fraction:
+        return seconds, 0
+    nanos = int(fraction[:9].ljust(9, "0"))
+    if whole.startswith("-") and nanos:
+        # Go keeps the time on the negative side: -1.5 is 1.5 s before the epoch.
+        seconds -= 1
+        nanos = 1_000_000_000 - nanos
+    return seconds, nanos
+
+
+def pax_records(header: TarHeader) -> dict[str, str]:
+    """The PAX records Go's writer emits for `header` when asked for the PAX format.
+
+    Records for the standard keys are computed from the fields (a name over 100 bytes or not
+    ASCII, numbers that do not fit their octal field, sub-second times); a record the header
+    already carries for a standard key survives only if it equals the computed value; other
+    records (LINUXKIT.*, xattrs) are copied, GNU sparse ones dropped.
+    """
+    source = header.pax
+    records: dict[str, str] = {}
+
+    def text_field(value: str, width: int, key: str) -> None:
+        if "\x00" in value and key in ("path", "linkpath", "uname", "gname"):
+            raise TarError(f"archive/tar: invalid PAX record: {key} contains NUL")
+        if not _is_ascii(value) or len(_encode(value)) > width:
+            records[key] = value
+        if source.get(key) == value:
+            records[key] = value
+
+    def number_field(value: int, width: int, key: str | None, what: str) -> None:
+        if not _fits_octal(width, value):
+            if key is None:
+                raise TarError(f"archive/tar: header field too long: {what}={value}")
+            records[key] = str(value)
+        if key is not None and source.get(key) == str(value):
+            records[key] = str(value)
+
+    text_field(header.name, 100, "path")
+    text_field(header.linkname, 100, "linkpath")
+    text_field(header.uname, 32, "uname")
+    text_field(header.gname, 32, "gname")
+    number_field(header.mode, 8, None, "Mode")
+    number_field(header.uid, 8, "uid", "Uid")
+    number_field(header.gid, 8, "gid", "Gid")
+    number_field(header.size, 12, "size", "Size")
+    number_field(header.devmajor, 8, None, "Devmajor")
+    number_field(header.devminor, 8, None, "Devminor")
+    mtime = format_pax_time(header.mtime, header.mtime_ns)
+    if header.mtime_ns or not _fits_octal(12, header.mtime):
+        records["mtime"] = mtime
+    if source.get("mtime") == mtime:
+        records["mtime"] = mtime
+    for key, stamp in (("atime", header.atime), ("ctime", header.ctime)):
+        if stamp is not None:
+            records[key] = format_pax_time(*stamp)
+    for key, value in source.items():
+        if key in records or key in _BASIC_KEYS or key.startswith(_GNU_SPARSE):
+            continue
+        if not key or "=" in key or "\x00" in key:
+            raise TarError(f"archive/tar: invalid PAX record key {key!r}")
+        records[key] = value
+    return records
+
+
+def _pax_record(key: str, value: str) -> bytes:
+    body = _encode(f" {key}={value}\n")
+    size = len(body) + len(str(len(body)))
+    record = str(size).encode() + body
+    if len(record) != size:
+        record = str(len(record)).encode() + body
+    return record
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+class _Block:
+    def __init__(self) -> None:
+        self.data = bytearray(BLOCK)
+
+    def string(self, offset: int, width: int, text: str) -> None:
+        raw = _encode(text)
+        self.data[offset:offset + width] = bytes(width)
+        self.data[offset:offset + min(width, len(raw))] = raw[:width]
+        if len(raw) > width and raw[width - 1:width] == b"/":
+            # Go replaces a trailing slash left by truncation with the NUL terminator.
+            kept = len(raw[:width - 1].rstrip(b"/"))
+            self.data[offset + kept] = 0
+
+    def octal(self, offset: int, width: int, value: int) -> None:
+        if not _fits_octal(width, value):
+            value = 0
+        digits = format(value, "o").rjust(width - 1, "0")
+        self.string(offset, width, digits)
+
+    def finish(self, typeflag: str) -> bytes:
+        self.data[156] = ord(typeflag)
+        self.data[257:263] = b"ustar\x00"
+        self.data[263:265] = b"00"
+        self.data[148:156] = b" " * 8
+        checksum = sum(self.data)
+        self.data[148:155] = format(checksum, "o").rjust(6, "0").encode() + b"\x00"
+        self.data[155] = ord(" ")
+        return bytes(self.data)
+
+
+class TarWriter:
+    """Go's `tar.Writer` writing PAX-format headers; bodies are streamed, never buffered."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._remaining = 0
+        self._padding = 0
+        self._closed = False
+        self.count = 0
+        """Entries written so far."""
+
+    def add(self, header: TarHeader, body: bytes | None = None) -> None:
+        self.begin(header)
+        if body is not None:
+            self.write(body)
+
+    def begin(self, header: TarHeader) -> None:
+        self._finish_entry()
+        if header.typeflag in ("x", "g", "L", "K"):
+            raise TarError("archive/tar: cannot manually encode TypeXHeader, TypeGNULongName, "
+                           "or TypeGNULongLink headers")
+        if header.typeflag in ("0", "3", "4", "6", "S") and header.name.endswith("/"):
+            raise TarError("archive/tar: filename may not have trailing slash")
+        records = pax_records(header)
+        if records:
+            self._write_pax(header.name, records)
+        block = _Block()
+        fmt = _to_ascii
+        block.string(0, 100, fmt(header.name))
+        block.octal(100, 8, header.mode)
+        block.octal(108, 8, header.uid)
+        block.octal(116, 8, header.gid)
+        block.octal(124, 12, header.size)
+        block.octal(136, 12, header.mtime)
+        block.string(157, 100, fmt(header.linkname))
+        block.string(265, 32, fmt(header.uname))
+        block.string(297, 32, fmt(header.gname))
+        block.octal(329, 8, header.devmajor)
+        block.octal(337, 8, header.devminor)
+        self._out.write(block.finish(header.typeflag))
+        self.count += 1
+        body = header.size if header.has_body else 0
+        self._remaining = body
+        self._padding = -body % BLOCK
+
+    def _write_pax(self, name: str, records: Mapping[str, str]) -> None:
+        data = b"".join(_pax_record(key, records[key]) for key in sorted(records))
+        if len(data) > _MAX_SPECIAL_FILE:
+            raise TarError("archive/tar: header field too long")
+        directory, base = go_split(name)
+        pax_name = _to_ascii(go_join(directory, "PaxHeaders.0", base))
+        raw = _encode(pax_name)[:100].rstrip(b"/")
+        block = _Block()
+        block.string(0, 100, _decode(raw))
+        block.octal(100, 8, 0)
+        block.octal(108, 8, 0)
+        block.octal(116, 8, 0)
+        block.octal(124, 12, len(data))
+        block.octal(136, 12, 0)
+        self._out.write(block.finish("x"))
+        self._out.write(data)
+        self._out.write(bytes(-len(data) % BLOCK))
+
+    def write(self, data: bytes) -> None:
+        if len(data) > self._remaining:
+            raise TarError("archive/tar: write too long")
+        self._out.write(data)
+        self._remaining -= len(data)
+
+    def copy_from(self, source: Readable, size: int) -> None:
+        """Copy exactly `size` bytes of `source` into the current entry."""
+        left = size
+        while left > 0:
+            chunk = source.read(min(left, _COPY_CHUNK))
+            if not chunk:
+                raise TarError("unexpected EOF while copying an entry body")
+            self.write(chunk)
+            left -= len(chunk)
+
+    def _finish_entry(self) -> None:
+        if self._remaining:
+            raise TarError(f"archive/tar: missed writing {self._remaining} bytes")
+        if self._padding:
+            self._out.write(bytes(self._padding))
+            self._padding = 0
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._finish_entry()
+        self._out.write(_ZERO_BLOCK * 2)
+        self._closed = True
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def _read_exact(stream: Readable, size: int) -> bytes:
+    parts: list[bytes] = []
+    left = size
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _parse_string(field_bytes: bytes) -> str:
+    return _decode(field_bytes.split(b"\x00", 1)[0])
+
+
+def _parse_number(field_bytes: bytes) -> int:
+    if field_bytes and field_bytes[0] & 0x80:
+        # GNU base-256; the top bit of the first byte is the marker, the next one the sign.
+        value = int.from_bytes(bytes([field_bytes[0] & 0x7F]) + field_bytes[1:], "big")
+        if field_bytes[0] & 0x40:
+            value -= 1 << (len(field_bytes) * 8 - 1)
+        return value
+    text = field_bytes.strip(b" \x00")
+    if not text:
+        return 0
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise TarError("archive/tar: invalid tar header") from None
+
+
+def _parse_pax(data: bytes) -> dict[str, str]:
+    records: dict[str, str] = {}
+    offset = 0
+    while offset < len(data):
+        space = data.find(b" ", offset)
+        if space < 0 or not data[offset:space].isdigit():
+            raise TarError("archive/tar: invalid tar header (PAX record)")
+        length = int(data[offset:space])
+        record = data[space + 1:offset + length]
+        if length <= space - offset or offset + length > len(data) or not record.endswith(b"\n"):
+            raise TarError("archive/tar: invalid tar header (PAX record)")
+        key, equals, value = record[:-1].partition(b"=")
+        if not equals or not key:
+            raise TarError("archive/tar: invalid tar header (PAX record)")
+        records[_decode(key)] = _decode(value)
+        offset += length
+    return records
+
+
+class TarReader:
+    """Go's `tar.Reader`: PAX, GNU long names, ustar prefixes and v7 headers.
+
+    `next()` returns the following header (None at the end); `read` returns the current
+    entry's body. Global PAX headers are returned as entries of type `g`.
+    """
+
+    def __init__(self, stream: Readable) -> None:
+        self._stream = stream
+        self._remaining = 0
+        self._padding = 0
+        self.ended = False
+
+    def read(self, size: int = -1, /) -> bytes:
+        if size < 0 or size > self._remaining:
+            size = self._remaining
+        if size == 0:
+            return b""
+        data = self._stream.read(size)
+        if not data:
+            raise TarError("unexpected EOF in a tar entry body")
+        self._remaining -= len(data)
+        return data
+
+    def _skip(self, size: int) -> None:
+        while size > 0:
+            chunk = self._stream.read(min(size, _COPY_CHUNK))
+            if not chunk:
+                raise TarError("unexpected EOF in a tar entry body")
+            size -= len(chunk)
+
+    def _special(self, size: int) -> bytes:
+        if size > _MAX_SPECIAL_FILE:
+            raise TarError("archive/tar: header field too long")
+        data = _read_exact(self._stream, size)
+        if len(data) != size:
+            raise TarError("unexpected EOF in a tar header")
+        self._skip(-size % BLOCK)
+        return data
+
+    def next(self) -> TarHeader | None:
+        if self.ended:
+            return None
+        self._skip(self._remaining + self._padding)
+        self._remaining = self._padding = 0
+        pax: dict[str, str] = {}
+        long_name: str | None = None
+        long_link: str | None = None
+        while True:
+            block = _read_exact(self._stream, BLOCK)
+            if not block:
+                self.ended = True
+                return None
+            if len(block) != BLOCK:
+                raise TarError("unexpected EOF in a tar header")
+            if block == _ZERO_BLOCK:
+                second = _read_exact(self._stream, BLOCK)
+                if second and second != _ZERO_BLOCK:
+                    raise TarError("archive/tar: invalid tar header (zero block)")
+                self.ended = True
+                return None
+            self._check_sum(block)
+            typeflag = chr(block[156]) if block[156] else "\x00"
+            size = _parse_number(block[124:136])
+            if size < 0:
+                raise TarError("archive/tar: invalid tar header (negative size)")
+            if typeflag in ("x", "g"):
+                records = _parse_pax(self._special(size))
+                if typeflag == "g":
+                    return TarHeader(_parse_string(block[0:100]), "g", pax=records)
+                pax = records
+                continue
+            if typeflag in ("L", "K"):
+                text = _decode(self._special(size).split(b"\x00", 1)[0])
+                if typeflag == "L":
+                    long_name = text
+                else:
+                    long_link = text
+                continue
+            header = self._header(block, typeflag, size)
+            self._merge_pax(header, pax)
+            if long_name is not None:
+                header.name = long_name
+            if long_link is not None:
+                header.linkname = long_link
+            if header.typeflag == "\x00":
+                header.typeflag = "5" if header.name.endswith("/") else "0"
+            body = 0 if header.typeflag in HEADER_ONLY_TYPES else header.size
+            if body < 0:
+                raise TarError("archive/tar: invalid tar header (negative size)")
+            self._remaining = body
+            self._padding = -body % BLOCK
+            return header
+
+    @staticmethod
+    def _check_sum(block: bytes) -> None:
+        stored = _parse_number(block[148:156])
+        blanked = block[:148] + b" " * 8 + block[156:]
+        unsigned = sum(blanked)
+        signed = sum(b - 256 if b > 127 else b for b in blanked)
+        if stored not in (unsigned, signed):
+            raise TarError("archive/tar: invalid tar header (checksum)")
+
+    @staticmethod
+    def _header(block: bytes, typeflag: str, size: int) -> TarHeader:
+        magic = block[257:265]
+        header = TarHeader(
+            name=_parse_string(block[0:100]), typeflag=typeflag,
+            mode=_parse_number(block[100:108]), uid=_parse_number(block[108:116]),
+            gid=_parse_number(block[116:124]), size=size, mtime=_parse_number(block[136:148]),
+            linkname=_parse_string(block[157:257]))
+        if magic in (b"ustar\x0000", b"ustar  \x00"):
+            header.uname = _parse_string(block[265:297])
+            header.gname = _parse_string(block[297:329])
+            header.devmajor = _parse_number(block[329:337])
+            header.devminor = _parse_number(block[337:345])
+        if magic == b"ustar\x0000":
+            prefix = _parse_string(block[345:500])
+            if prefix:
+                header.name = prefix + "/" + header.name
+        elif magic == b"ustar  \x00":
+            if block[345]:
+                header.atime = (_parse_number(block[345:357]), 0)
+            if block[357]:
+                header.ctime = (_parse_number(block[357:369]), 0)
+        return header
+
+    @staticmethod
+    def _merge_pax(header: TarHeader, records: dict[str, str]) -> None:
+        for key, value in records.items():
+            if not value:
+                continue
+            try:
+                if key == "path":
+                    header.name = value
+                elif key == "linkpath":
+                    header.linkname = value
+                elif key == "uname":
+                    header.uname = value
+                elif key == "gname":
+                    header.gname = value
+                elif key == "uid":
+                    header.uid = int(value, 10)
+                elif key == "gid":
+                    header.gid = int(value, 10)
+                elif key == "size":
+                    header.size = int(value, 10)
+                elif key == "mtime":
+                    header.mtime, header.mtime_ns = parse_pax_time(value)
+                elif key == "atime":
+                    header.atime = parse_pax_time(value)
+                elif key == "ctime":
+                    header.ctime = parse_pax_time(value)
+            except ValueError:
+                raise TarError(f"archive/tar: invalid PAX record {key}={value!r}") from None
+        header.pax = dict(records)

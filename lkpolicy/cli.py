@@ -5,12 +5,16 @@ from __future__ import annotations
 import enum
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lkpolicy import __version__
 from lkpolicy.findings import ExitCode, Severity
+
+if TYPE_CHECKING:
+    from lkpolicy.imageoptions import ImageOptions
+    from lkpolicy.pipeline import CheckResult
 
 app = typer.Typer(
     name="lkpolicy",
@@ -87,6 +91,10 @@ def check(
                                "builtin:default.", show_default=False)] = None,
     no_policy: Annotated[bool, typer.Option(
         "--no-policy", help="Lint only: skip the policy stage.")] = False,
+    lock: Annotated[str | None, typer.Option(
+        "--lock", help="When the gate passes, write the digests of every image (resolved once, "
+                       "from the image cache) to this lock file for `lkpolicy build --lock`.",
+        show_default=False)] = None,
 ) -> None:
     """Load, validate and lint LinuxKit configs, merge image labels, and report findings."""
     from lkpolicy.imageoptions import ImageOptions
@@ -95,8 +103,11 @@ def check(
 
     images = None if no_images else ImageOptions(cache=cache, arch=arch)
     choice = None if no_policy else PolicyChoice(policy)
-    result = run_check(files, merge_files=merge, use_cache=not no_cache, images=images,
-                       policy=choice)
+    if lock is not None and len(files) > 1 and not merge:
+        sys.stderr.write("lkpolicy: --lock describes one build: give one config, or --merge\n")
+        raise typer.Exit(ExitCode.USAGE)
+    result = run_check(files, merge_files=merge, use_cache=not no_cache and lock is None,
+                       images=images, policy=choice)
     ignored = {rule.upper() for rule in ignore or []}
     findings = [f for f in result.findings if f.rule_id not in ignored]
     report = Report(findings=findings, documents=result.documents, files=result.files,
@@ -105,7 +116,37 @@ def check(
     _emit(render(output_format.value, report, color=color), output)
     if result.unreadable:
         raise typer.Exit(ExitCode.USAGE)
-    raise typer.Exit(_exit_code(findings, fail_on))
+    code = _exit_code(findings, fail_on)
+    if lock is not None:
+        code = max(code, _write_lock(result, lock, images, arch, code))
+    raise typer.Exit(code)
+
+
+def _write_lock(result: CheckResult, path: str, images: ImageOptions | None, arch: str | None,
+                code: int) -> int:
+    """Write the lock only for a config that passed the gate."""
+    from lkpolicy.fsutil import atomic_write_text
+    from lkpolicy.imageoptions import ImageOptions
+    from lkpolicy.lock import create_lock
+    from lkpolicy.store import host_platform
+
+    if code != ExitCode.CLEAN:
+        sys.stderr.write(f"lkpolicy: the gate failed; {path} was not written\n")
+        return ExitCode.FINDINGS
+    group = result.groups[0] if result.groups else None
+    if group is None or group.config is None:
+        return ExitCode.USAGE
+    options = images or ImageOptions()
+    platform = f"linux/{arch}" if arch else str(host_platform())
+    created, problems = create_lock(group.config, group.paths, options.cache_dir(), platform)
+    if created is None:
+        for finding in problems:
+            sys.stderr.write(f"{finding.location}: {finding.severity.label} {finding.rule_id} "
+                             f"{finding.message}\n")
+        return ExitCode.FINDINGS
+    atomic_write_text(path, created.to_json())
+    sys.stderr.write(f"lkpolicy: wrote {path} ({len(created.images)} images)\n")
+    return ExitCode.CLEAN
 
 
 def _exit_code(findings: list, fail_on: FailOn) -> int:  # type: ignore[type-arg]
@@ -193,10 +234,12 @@ def rules(
 
 def _register_subcommands() -> None:
     # The modules below import nothing heavy at module level, so registering them is cheap.
+    from lkpolicy.cli_build import build
     from lkpolicy.cli_cache import cache_app
     from lkpolicy.cli_diff import diff
     from lkpolicy.cli_pin import pin
 
+    app.command(name="build")(build)
     app.command(name="pin")(pin)
     app.command(name="diff")(diff)
     app.add_typer(cache_app, name="cache", help="The local image store, shared with linuxkit.")

@@ -59,6 +59,7 @@ _RULE_MODULES = (
     "lkpolicy.images",
     "lkpolicy.policy.rules",
     "lkpolicy.waivers",
+    "lkpolicy.lock",
 )
 
 

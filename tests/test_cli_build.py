@@ -1,0 +1,102 @@
+"""`lkpolicy check --lock` and `lkpolicy build`: the gate always runs, the lock closes the
+check-then-build window, and the outputs equal linuxkit's goldens."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lkpolicy.cli import app
+from lkpolicy.oci import Descriptor
+from lkpolicy.store import Store
+
+runner = CliRunner()
+RUNC_DIGEST = "sha256:661076e7020f57b0dddbf12431b05e511b4bb0bdc2c883898cf4ad409d4d6df4"
+
+
+@pytest.fixture
+def workspace(golden_dir: Path, tmp_path: Path) -> Path:
+    """full.yml, a permissive policy (the golden config is deliberately dangerous) and a cache."""
+    full = golden_dir / "build-full"
+    shutil.copy(full / "full.yml", tmp_path / "full.yml")
+    (tmp_path / "open.yml").write_text("extends: []\n")
+    store = Store(tmp_path / "cache")
+    for archive in sorted((full / "images").glob("*.tar")):
+        store.import_archive(archive)
+    return tmp_path
+
+
+def run(workspace: Path, *args: str):
+    common = ["--cache", str(workspace / "cache"), "--arch", "amd64"]
+    return runner.invoke(app, [args[0], *common, *args[1:]])
+
+
+def test_build_refuses_when_the_gate_fails(workspace: Path) -> None:
+    result = run(workspace, "build", "--dir", str(workspace / "out"), str(workspace / "full.yml"))
+    assert result.exit_code == 1
+    assert "the gate failed" in result.output and "LKP112" in result.output
+    assert not (workspace / "out").exists()
+
+
+def test_build_matches_linuxkit(workspace: Path, golden_dir: Path) -> None:
+    out = workspace / "out"
+    result = run(workspace, "build", "--policy", str(workspace / "open.yml"), "--dir", str(out),
+                 "--name", "full", str(workspace / "full.yml"))
+    assert result.exit_code == 0, result.output
+    expected = golden_dir / "build-full" / "expected" / "kernel+initrd"
+    assert (out / "full-kernel").read_bytes() == (expected / "full-kernel").read_bytes()
+    assert (out / "full-cmdline").read_bytes() == (expected / "full-cmdline").read_bytes()
+    initrd = (out / "full-initrd.img").read_bytes()
+    golden = (expected / "full-initrd.img").read_bytes()
+    assert initrd[:16] == golden[:16]  # the ucode cpio prefix
+    assert gzip.decompress(initrd[16:]) == (expected / "full-initrd.cpio").read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["full-cmdline", "full-initrd.img", "full-kernel"]
+
+
+def test_lock_round_trip_and_a_moved_tag(workspace: Path) -> None:
+    config, lock = str(workspace / "full.yml"), str(workspace / "full.lock.json")
+    policy = ["--policy", str(workspace / "open.yml")]
+    checked = run(workspace, "check", *policy, "--lock", lock, config)
+    assert checked.exit_code == 0, checked.output
+    images = {i["reference"]: i for i in json.loads(Path(lock).read_text())["images"]}
+    assert images["docker.io/lktest/busybox:test"]["usedIn"] == [
+        "onboot[0]", "onboot[1]", "onshutdown[0]", "services[0]"]
+    # The tag moves between check and build: the build must not take the new image.
+    Store(workspace / "cache").register("lktest/busybox:test",
+                                        Descriptor("application/vnd.oci.image.manifest.v1+json",
+                                                   RUNC_DIGEST, 345))
+    moved = run(workspace, "build", *policy, "--lock", lock, "--dir", str(workspace / "out"), config)
+    assert moved.exit_code == 1
+    assert "busybox" in moved.output and "passed the gate" in moved.output
+    out = workspace / "out"
+    assert not out.exists() or list(out.iterdir()) == []  # no partial output
+
+
+def test_lock_is_refused_for_an_edited_config(workspace: Path) -> None:
+    config, lock = workspace / "full.yml", str(workspace / "full.lock.json")
+    policy = ["--policy", str(workspace / "open.yml")]
+    assert run(workspace, "check", *policy, "--lock", lock, str(config)).exit_code == 0
+    config.write_text(config.read_text().replace("foo=bar", "foo=baz"))
+    result = run(workspace, "build", *policy, "--lock", lock, str(config))
+    assert result.exit_code == 1
+    assert "LK502" in result.output and "changed after the check" in result.output
+
+
+def test_lock_is_not_written_when_the_gate_fails(workspace: Path) -> None:
+    lock = workspace / "full.lock.json"
+    assert run(workspace, "check", "--lock", str(lock), str(workspace / "full.yml")).exit_code == 1
+    assert not lock.exists()
+
+
+def test_malformed_lock_is_an_input_error(workspace: Path) -> None:
+    lock = workspace / "bad.lock.json"
+    lock.write_text('{"lockVersion": 1, "images": [{"reference": "x", "digest": "sha256:../x"}]}')
+    result = run(workspace, "build", "--policy", str(workspace / "open.yml"), "--lock", str(lock),
+                 str(workspace / "full.yml"))
+    assert result.exit_code == 2
+    assert "LK501" in result.output

@@ -95,6 +95,14 @@ def check(
         "--lock", help="When the gate passes, write the digests of every image (resolved once, "
                        "from the image cache) to this lock file for `lkpolicy build --lock`.",
         show_default=False)] = None,
+    no_waivers: Annotated[bool, typer.Option(
+        "--no-waivers", help="Ignore `# lkpolicy: ignore[...]` waivers: show everything.")] = False,
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", help="Report only findings that are not in this baseline file.",
+        show_default=False)] = None,
+    write_baseline: Annotated[str | None, typer.Option(
+        "--write-baseline", help="Record every current finding in this baseline file and exit 0.",
+        show_default=False)] = None,
 ) -> None:
     """Load, validate and lint LinuxKit configs, merge image labels, and report findings."""
     from lkpolicy.imageoptions import ImageOptions
@@ -108,13 +116,37 @@ def check(
         raise typer.Exit(ExitCode.USAGE)
     result = run_check(files, merge_files=merge, use_cache=not no_cache and lock is None,
                        images=images, policy=choice)
+    findings = result.findings
+    unreadable = result.unreadable
+    if not no_waivers:
+        import datetime
+
+        from lkpolicy.pipeline import apply_inline_waivers
+
+        # Waiver expiry dates are calendar days in UTC, whatever the machine's time zone.
+        findings, _suppressed = apply_inline_waivers(result, datetime.datetime.now(datetime.UTC).date())
     ignored = {rule.upper() for rule in ignore or []}
-    findings = [f for f in result.findings if f.rule_id not in ignored]
+    findings = [f for f in findings if f.rule_id not in ignored]
+    if write_baseline is not None:
+        from lkpolicy.baseline import write_baseline as write_baseline_file
+
+        count = write_baseline_file(write_baseline, findings)
+        sys.stderr.write(f"lkpolicy: recorded {count} findings in {write_baseline}\n")
+        raise typer.Exit(ExitCode.USAGE if unreadable else ExitCode.CLEAN)
+    if baseline is not None:
+        from lkpolicy.baseline import filter_new, load_baseline
+        from lkpolicy.findings import InputError
+
+        try:
+            findings, _known = filter_new(findings, load_baseline(baseline))
+        except InputError as error:
+            findings = error.findings
+            unreadable = True
     report = Report(findings=findings, documents=result.documents, files=result.files,
                     tool_version=__version__)
     color = output is None and output_format is CheckFormat.text and use_color(sys.stdout)
     _emit(render(output_format.value, report, color=color), output)
-    if result.unreadable:
+    if unreadable:
         raise typer.Exit(ExitCode.USAGE)
     code = _exit_code(findings, fail_on)
     if lock is not None:

@@ -5,6 +5,7 @@ Each stage is a module with one job; this module only sequences them and collect
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -233,3 +234,25 @@ def _read_small(path: str) -> bytes | None:
     except OSError:
         return None
     return data if len(data) <= _CACHEABLE_BYTES else None
+
+
+def apply_inline_waivers(result: CheckResult, today: datetime.date) -> tuple[list[Finding], int]:
+    """Findings after the `# lkpolicy: ignore[...]` comments of the checked files, plus the
+    findings about the waivers themselves; and how many findings were suppressed."""
+    from lkpolicy.rules import all_rules
+    from lkpolicy.waivers import apply_waivers, parse_inline_waivers
+
+    waivers = []
+    meta: list[Finding] = []
+    for path in result.files:
+        document = result.documents.get(path)
+        if document is None:
+            continue
+        found, problems = parse_inline_waivers(document)
+        waivers.extend(found)
+        meta.extend(problems)
+    if not waivers:
+        return sorted(result.findings + meta, key=Finding.sort_key), 0
+    known = {rule.id for rule in all_rules()}
+    outcome = apply_waivers(result.findings, waivers, today, known_rules=known)
+    return sorted(outcome.findings + meta, key=Finding.sort_key), len(outcome.suppressed)

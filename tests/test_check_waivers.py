@@ -1,0 +1,57 @@
+"""Waivers and baselines through `lkpolicy check`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from lkpolicy.cli import app
+
+runner = CliRunner()
+
+
+def check(*args: str) -> tuple[int, list[tuple[str, int]]]:
+    result = runner.invoke(app, ["check", "--no-images", "--no-policy", "--format", "json", *args])
+    data = json.loads(result.output)
+    return result.exit_code, [(f["rule"], f["line"]) for f in data["findings"]]
+
+
+def test_inline_waiver_suppresses_and_no_waivers_shows_everything(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text('services:\n  - name: a\n    image: a:1\n'
+                    '    ipc: none  # lkpolicy: ignore[LK304] reason="joins the netns file named none"\n')
+    assert check(str(path)) == (0, [])
+    assert check("--no-waivers", str(path)) == (0, [("LK304", 4)])
+
+
+def test_expired_waiver_stops_suppressing(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text('services:\n  - name: a\n    image: a:1\n'
+                    '    # lkpolicy: ignore[LK304] reason="temporary" expires=2020-01-01\n'
+                    '    ipc: none\n')
+    _code, found = check(str(path))
+    assert ("LK304", 5) in found and any(rule.startswith("LKW") for rule, _ in found)
+
+
+def test_waiver_without_reason_is_a_finding(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text('services:\n  - name: a\n    image: a:1\n    ipc: none  # lkpolicy: ignore[LK304]\n')
+    code, found = check(str(path))
+    assert code == 1 and ("LK304", 4) in found and ("LKW001", 4) in found
+
+
+def test_baseline_reports_only_new_findings_across_line_moves(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    baseline = tmp_path / "baseline.json"
+    path.write_text("services:\n  - name: a\n    image: a:1\n    ipc: none\n")
+    result = runner.invoke(app, ["check", "--no-images", "--no-policy", "--write-baseline",
+                                 str(baseline), str(path)])
+    assert result.exit_code == 0 and baseline.is_file()
+    # The old finding moves down two lines; a new one appears.
+    path.write_text("# moved\n\nservices:\n  - name: a\n    image: a:1\n    ipc: none\n    uts: none\n")
+    assert check("--baseline", str(baseline), str(path)) == (0, [("LK304", 7)])
+    baseline.write_text("not json")
+    bad = runner.invoke(app, ["check", "--no-images", "--no-policy", "--baseline", str(baseline), str(path)])
+    assert bad.exit_code == 2

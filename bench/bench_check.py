@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -23,9 +24,16 @@ BIN = Path(sys.executable).parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "linuxkit"
 
 
+# Installed packages ship compiled bytecode; an editable checkout gets it on first import,
+# unless PYTHONDONTWRITEBYTECODE forbids it (some CI machines set it), which would charge
+# lkpolicy a full compile on every start while the baseline's site-packages stay compiled.
+ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
 def wall(command: list[str]) -> float:
     start = time.perf_counter()
-    completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=ENV)
     elapsed = time.perf_counter() - start
     if completed.returncode not in (0, 1, 2):
         raise SystemExit(f"{command[0]} exited {completed.returncode}")

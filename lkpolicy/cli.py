@@ -95,6 +95,9 @@ def check(
         "--lock", help="When the gate passes, write the digests of every image (resolved once, "
                        "from the image cache) to this lock file for `lkpolicy build --lock`.",
         show_default=False)] = None,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="Never touch the network: images from the image cache, trust "
+                          "metadata from the trust cache (expiry and rollback still checked).")] = False,
     no_waivers: Annotated[bool, typer.Option(
         "--no-waivers", help="Ignore `# lkpolicy: ignore[...]` waivers: show everything.")] = False,
     baseline: Annotated[str | None, typer.Option(
@@ -110,7 +113,7 @@ def check(
     from lkpolicy.report import Report, render, use_color
 
     images = None if no_images else ImageOptions(cache=cache, arch=arch)
-    choice = None if no_policy else PolicyChoice(policy)
+    choice = None if no_policy else PolicyChoice(policy, offline=offline)
     if lock is not None and len(files) > 1 and not merge:
         sys.stderr.write("lkpolicy: --lock describes one build: give one config, or --merge\n")
         raise typer.Exit(ExitCode.USAGE)
@@ -170,7 +173,9 @@ def _write_lock(result: CheckResult, path: str, images: ImageOptions | None, arc
         return ExitCode.USAGE
     options = images or ImageOptions()
     platform = f"linux/{arch}" if arch else str(host_platform())
-    created, problems = create_lock(group.config, group.paths, options.cache_dir(), platform)
+    evidence = group.trust.evidence if group.trust is not None else None
+    created, problems = create_lock(group.config, group.paths, options.cache_dir(), platform,
+                                    evidence)
     if created is None:
         for finding in problems:
             sys.stderr.write(f"{finding.location}: {finding.severity.label} {finding.rule_id} "
@@ -275,6 +280,9 @@ def _register_subcommands() -> None:
     app.command(name="pin")(pin)
     app.command(name="diff")(diff)
     app.add_typer(cache_app, name="cache", help="The local image store, shared with linuxkit.")
+    from lkpolicy.cli_trust import trust_app
+
+    app.add_typer(trust_app, name="trust", help="What the trust authorities say about images.")
 
 
 _register_subcommands()

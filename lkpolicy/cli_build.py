@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -44,6 +44,9 @@ def build(
     policy: Annotated[str | None, typer.Option(
         "--policy", "-p", help="Policy file for the gate (default: discovered, as in check).",
         show_default=False)] = None,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="Verify signatures from the trust cache only. (Images always come "
+                          "from the image cache: the build never pulls.)")] = False,
 ) -> None:
     """Check the configs, then build them from the image cache (never from the network)."""
     from lkpolicy.imageoptions import ImageOptions
@@ -52,7 +55,7 @@ def build(
     paths = list(files)
     images = ImageOptions(cache=cache, arch=arch)
     result = run_check(paths, merge_files=True, use_cache=False, images=images,
-                       policy=PolicyChoice(policy))
+                       policy=PolicyChoice(policy, offline=offline))
     if result.unreadable:
         _report(result)
         raise typer.Exit(ExitCode.USAGE)
@@ -66,13 +69,14 @@ def build(
     config = group.config
     cache_dir = images.cache_dir()
     platform_name = _platform(arch)
-    digests = _digests(lock, config, paths, cache_dir, platform_name)
+    evidence = group.trust.evidence if group.trust is not None else None
+    digests = _digests(lock, config, paths, cache_dir, platform_name, evidence)
     _build(config, cache_dir, platform_name, output_format or ["kernel+initrd"], directory,
            name or config.name, digests)
 
 
 def _digests(lock_path: str | None, config: Config, paths: list[str], cache_dir: Path,
-             platform: str) -> dict[str, str]:
+             platform: str, evidence: dict[str, list[dict[str, Any]]] | None) -> dict[str, str]:
     from lkpolicy.lock import check_matches, create_lock, load_lock
 
     try:
@@ -85,7 +89,7 @@ def _digests(lock_path: str | None, config: Config, paths: list[str], cache_dir:
                 raise typer.Exit(ExitCode.FINDINGS)
             return lock.digests
         # Without a lock, the digests are fixed now, right after the gate passed.
-        created, problems = create_lock(config, paths, cache_dir, platform)
+        created, problems = create_lock(config, paths, cache_dir, platform, evidence)
     except InputError as error:
         _print_findings(error.findings)
         raise typer.Exit(ExitCode.USAGE) from None

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from lkpolicy.imageoptions import ImageOptions
     from lkpolicy.images import ImageStage
     from lkpolicy.policy.model import Policy
+    from lkpolicy.trust.stage import TrustResult
 
 CONFIG_SUFFIXES = (".yml", ".yaml")
 _CACHEABLE_BYTES = 1024 * 1024
@@ -31,6 +32,9 @@ class PolicyChoice:
     """`--policy FILE`, or None to discover `.lkpolicy.yml` (else the built-in default)."""
 
     explicit: str | None = None
+    offline: bool = False
+    """The trust stage uses cached trust metadata only (still checking expiry and rollback)."""
+    trust_cache: str | None = None
     _loaded: dict[str, Policy] = field(default_factory=dict)
 
     def load(self, spec: str) -> Policy:
@@ -53,6 +57,7 @@ class GroupResult:
     images: ImageStage | None = None
     policy_files: list[str] = field(default_factory=list)
     """The policy files that judged this group (dependencies for the result cache)."""
+    trust: TrustResult | None = None
 
 
 @dataclass(slots=True)
@@ -172,6 +177,11 @@ def _judge_by_policy(group: GroupResult, choice: PolicyChoice) -> None:
     group.policy_files = [str(path) for source in policy.sources
                           if (path := policy_file(source)) is not None]
     group.findings.extend(evaluate(group.config, group.images, policy))
+    from lkpolicy.trust.stage import run_trust
+
+    group.trust = run_trust(group.config, group.images, policy, cache_dir=choice.trust_cache,
+                            offline=choice.offline)
+    group.findings.extend(group.trust.findings)
 
 
 def _config_dir(paths: list[str]) -> str:
@@ -209,7 +219,10 @@ def _check_single(path: str, documents: dict[str, Document], use_cache: bool,
         documents[path] = Document(path, data.decode("utf-8", "replace"), None)
         return GroupResult([path], None, findings, unreadable)
     group = check_group([path], documents, {path: data}, images, policy)
-    checkcache.write(directory, key, group.findings, group.unreadable, group.policy_files)
+    trust = group.trust
+    # Signature verification depends on the clock and on remote trust data: never cached.
+    if trust is None or not (trust.findings or trust.evidence):
+        checkcache.write(directory, key, group.findings, group.unreadable, group.policy_files)
     return group
 
 

@@ -60,6 +60,7 @@ _RULE_MODULES = (
     "lkpolicy.policy.rules",
     "lkpolicy.waivers",
     "lkpolicy.lock",
+    "lkpolicy.trust.rules",
 )
 
 

@@ -23,7 +23,17 @@ from lkpolicy.policy.discovery import (
     builtin_path,
     find_policy,
 )
-from lkpolicy.policy.model import Override, Policy, RuleSetting, Selector
+from lkpolicy.policy.model import (
+    Authority,
+    Identity,
+    Override,
+    Policy,
+    Requirement,
+    RuleSetting,
+    Selector,
+    TrustPolicy,
+    TrustRule,
+)
 from lkpolicy.policy.rules import (
     POLICY_BAD_OPTION,
     POLICY_EXTENDS_CYCLE,
@@ -47,7 +57,9 @@ def load_policy(path: str | Path | None, config_dir: str | Path = ".") -> Policy
 
 
 def load_policy_file(spec: str) -> Policy:
-    return _load(spec, Path.cwd(), [], None)
+    policy = _load(spec, Path.cwd(), [], None)
+    _check_trust_names(policy.trust)
+    return policy
 
 
 def _resolve(spec: str, base_dir: Path, at: Location | None, pointer: str) -> Path:
@@ -168,7 +180,77 @@ def _own(document: Document, spec: str) -> Policy:
         policy.overrides.append(Override(
             selector, _rules(document, raw["rules"], pointer + "/rules"),
             document.location(pointer)))
+    if isinstance(data.get("trust"), dict):
+        policy.trust = _trust(document, data["trust"])
     return policy
+
+
+def _trust(document: Document, raw: dict[str, Any]) -> TrustPolicy:
+    base = Path(os.path.abspath(document.path)).parent
+    trust = TrustPolicy()
+    for name, entry in (raw.get("authorities") or {}).items():
+        pointer = join_pointer("/trust/authorities", name)
+        trust.authorities[name] = _authority(document, name, entry, pointer, base)
+    for index, entry in enumerate(raw.get("rules") or []):
+        pointer = f"/trust/rules/{index}"
+        require = entry["require"]
+        if isinstance(require, str):
+            mode, names = "all", (require,)
+        else:
+            mode = "all" if "all" in require else "any"
+            names = tuple(require[mode])
+        trust.rules.append(TrustRule(
+            _tuple(entry["images"]),
+            Requirement(mode, names, document.location(pointer + "/require")),
+            document.location(pointer)))
+    if raw.get("default_authority") is not None:
+        trust.default_authority = raw["default_authority"]
+        trust.default_location = document.location("/trust/default_authority")
+    return trust
+
+
+def _authority(document: Document, name: str, raw: dict[str, Any], pointer: str,
+               base: Path) -> Authority:
+    def path(value: Any) -> str | None:
+        return None if value is None else str(base / Path(value).expanduser())
+
+    identities = []
+    for index, item in enumerate(raw.get("identities") or []):
+        if item.get("subject_regex") is not None:
+            _check_regexes(document, [item["subject_regex"]],
+                           join_pointer(pointer, "identities") + f"/{index}/subject_regex",
+                           single=True)
+        identities.append(Identity(item["issuer"], item.get("subject"),
+                                   item.get("subject_regex")))
+    repository = raw.get("repository")
+    if isinstance(repository, str) and "://" not in repository:
+        # A plain path names a repository on disk, like every other path in the policy.
+        repository = (base / Path(repository).expanduser()).resolve().as_uri()
+    return Authority(
+        name, raw["type"], document.location(pointer, key=True),
+        server=raw.get("server"), ca=path(raw.get("ca")),
+        root_keys=tuple(raw.get("root_keys") or ()), tofu=bool(raw.get("tofu")),
+        pin_store=path(raw.get("pin_store")), repository=repository, root=path(raw.get("root")),
+        trusted_root=path(raw.get("trusted_root")), identities=tuple(identities),
+        keys=tuple(str(base / Path(key).expanduser()) for key in raw.get("keys") or ()))
+
+
+def _check_trust_names(trust: TrustPolicy) -> None:
+    """Names are checked once the whole `extends` chain is read: a rule may use an authority
+    that a parent policy defines."""
+    findings: list[Finding] = []
+    wanted = [(name, rule.require.location) for rule in trust.rules
+              for name in rule.require.authorities]
+    if trust.default_authority is not None:
+        wanted.append((trust.default_authority, trust.default_location))
+    for name, location in wanted:
+        if name not in trust.authorities:
+            known = ", ".join(sorted(trust.authorities)) or "none"
+            findings.append(POLICY_BAD_OPTION.finding(
+                f"unknown trust authority `{name}` (defined: {known})",
+                location or Location("policy"), hint=_close(name, set(trust.authorities))))
+    if findings:
+        raise InputError(*findings)
 
 
 def _tuple(value: Any) -> tuple[str, ...]:
@@ -194,12 +276,13 @@ def _rules(document: Document, raw: dict[str, Any], pointer: str) -> dict[str, R
     return settings
 
 
-def _check_regexes(document: Document, patterns: list[str], pointer: str) -> None:
+def _check_regexes(document: Document, patterns: list[str], pointer: str,
+                   single: bool = False) -> None:
     for index, pattern in enumerate(patterns):
         try:
             re.compile(pattern)
         except re.error as error:
-            item = join_pointer(pointer, index)
+            item = pointer if single else join_pointer(pointer, index)
             raise InputError(POLICY_BAD_OPTION.finding(
                 f"`{pattern}` is not a valid regular expression: {error}",
                 document.location(item), item)) from None

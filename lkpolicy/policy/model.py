@@ -91,6 +91,8 @@ class Policy:
     overrides: list[Override] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     """The files read, the extended ones first (`builtin:NAME` for built-ins)."""
+    trust: TrustPolicy = field(default_factory=lambda: TrustPolicy())
+    """The `trust:` section: authorities and which images they must vouch for."""
 
     def extend(self, other: Policy) -> None:
         """Put `other` on top of this policy (`other` extends this one)."""
@@ -99,6 +101,7 @@ class Policy:
             self.rules[rule_id] = base.merged(setting) if base else setting
         self.overrides.extend(other.overrides)
         self.sources.extend(source for source in other.sources if source not in self.sources)
+        self.trust.extend(other.trust)
 
     def active(self, rule_id: str, subject: Subject, default_severity: Severity,
                defaults: Mapping[str, Any]) -> Active | None:
@@ -117,3 +120,86 @@ class Policy:
 
     def mentions(self, rule_id: str) -> bool:
         return rule_id in self.rules or any(rule_id in o.rules for o in self.overrides)
+
+
+# -- trust ---------------------------------------------------------------------------------------
+
+AUTHORITY_TYPES = ("notary", "tuf", "sigstore", "cosign-key")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A keyless signer: the OIDC issuer and the certificate subject (exact or a regex)."""
+
+    issuer: str
+    subject: str | None = None
+    subject_regex: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Authority:
+    """A named source of trust from the policy's `trust.authorities`; paths are absolute."""
+
+    name: str
+    type: str
+    location: Location | None = None
+    # notary
+    server: str | None = None
+    ca: str | None = None
+    root_keys: tuple[str, ...] = ()
+    tofu: bool = False
+    pin_store: str | None = None
+    # tuf
+    repository: str | None = None
+    root: str | None = None
+    # sigstore
+    trusted_root: str | None = None
+    identities: tuple[Identity, ...] = ()
+    # cosign-key
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """Which authorities must vouch: `all` of them, or `any` one."""
+
+    mode: str
+    authorities: tuple[str, ...]
+    location: Location | None = None
+
+    def describe(self) -> str:
+        if len(self.authorities) == 1:
+            return self.authorities[0]
+        return f"{self.mode} of {', '.join(self.authorities)}"
+
+
+@dataclass(frozen=True, slots=True)
+class TrustRule:
+    images: tuple[str, ...]
+    require: Requirement
+    location: Location | None = None
+
+    def matches(self, reference: ImageRef) -> bool:
+        return any(image_matches(glob, reference) for glob in self.images)
+
+
+@dataclass(slots=True)
+class TrustPolicy:
+    """Authorities by name; rules accumulate through `extends` (every matching rule applies,
+    so a policy extending another can add requirements but never drop one)."""
+
+    authorities: dict[str, Authority] = field(default_factory=dict)
+    rules: list[TrustRule] = field(default_factory=list)
+    default_authority: str | None = None
+    default_location: Location | None = None
+
+    def extend(self, other: TrustPolicy) -> None:
+        self.authorities.update(other.authorities)
+        self.rules.extend(other.rules)
+        if other.default_authority is not None:
+            self.default_authority = other.default_authority
+            self.default_location = other.default_location
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.authorities or self.rules or self.default_authority)

@@ -185,7 +185,7 @@ def test_format_rules(config: Config, store: Store, tmp_path: Path) -> None:
     for formats, message in (
         (["bogus"], "error parsing formats: unknown format type bogus"),
         (["tar,kernel+initrd"], "format type tar must be the only format specified"),
-        (["iso-bios"], "format iso-bios is not supported by lkpolicy build"),
+        (["vhd"], "format vhd is not supported by lkpolicy build"),
     ):
         with pytest.raises(BuildError, match=message):
             write_outputs(config, store, formats, tmp_path, "x", platform=AMD64)

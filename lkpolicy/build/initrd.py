@@ -189,5 +189,7 @@ def _convert_entry(cpio: _CpioWriter, header: TarHeader, reader: TarReader) -> N
 
 def write_initrd(tar_stream: Readable, gzip_out: BinaryIO, kernel_out: BinaryIO) -> InitrdParts:
     """Convert and gzip-compress the cpio into `gzip_out` (without the ucode prefix)."""
-    with gzip.GzipFile(fileobj=gzip_out, mode="wb", mtime=0) as compressed:
+    # No file name and mtime 0 in the gzip header: the output must not depend on where or
+    # when it was built.
+    with gzip.GzipFile(filename="", fileobj=gzip_out, mode="wb", mtime=0) as compressed:
         return tar_to_cpio(tar_stream, compressed, kernel_out)  # type: ignore[arg-type]

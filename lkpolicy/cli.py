@@ -181,7 +181,11 @@ def _write_lock(result: CheckResult, path: str, images: ImageOptions | None, arc
             sys.stderr.write(f"{finding.location}: {finding.severity.label} {finding.rule_id} "
                              f"{finding.message}\n")
         return ExitCode.FINDINGS
-    atomic_write_text(path, created.to_json())
+    try:
+        atomic_write_text(path, created.to_json())
+    except OSError as error:
+        sys.stderr.write(f"lkpolicy: cannot write {path}: {error.strerror or error}\n")
+        return ExitCode.USAGE
     sys.stderr.write(f"lkpolicy: wrote {path} ({len(created.images)} images)\n")
     return ExitCode.CLEAN
 
@@ -301,7 +305,11 @@ def _emit(text: str, path: str | None) -> None:
         return
     from lkpolicy.fsutil import atomic_write_text
 
-    atomic_write_text(path, text)
+    try:
+        atomic_write_text(path, text)
+    except OSError as error:
+        sys.stderr.write(f"lkpolicy: cannot write {path}: {error.strerror or error}\n")
+        raise typer.Exit(ExitCode.USAGE) from None
 
 
 def main() -> None:

@@ -47,6 +47,9 @@ def build(
     offline: Annotated[bool, typer.Option(
         "--offline", help="Verify signatures from the trust cache only. (Images always come "
                           "from the image cache: the build never pulls.)")] = False,
+    verify_reproducible: Annotated[bool, typer.Option(
+        "--verify-reproducible", help="Build twice and compare every output byte for byte "
+                                      "before writing them.")] = False,
 ) -> None:
     """Check the configs, then build them from the image cache (never from the network)."""
     from lkpolicy.imageoptions import ImageOptions
@@ -71,8 +74,10 @@ def build(
     platform_name = _platform(arch)
     evidence = group.trust.evidence if group.trust is not None else None
     digests = _digests(lock, config, paths, cache_dir, platform_name, evidence)
+    records = [{"image": image, **item} for image, items in sorted((evidence or {}).items())
+               for item in items]
     _build(config, cache_dir, platform_name, output_format or ["kernel+initrd"], directory,
-           name or config.name, digests)
+           name or config.name, digests, records, verify_reproducible)
 
 
 def _digests(lock_path: str | None, config: Config, paths: list[str], cache_dir: Path,
@@ -100,16 +105,28 @@ def _digests(lock_path: str | None, config: Config, paths: list[str], cache_dir:
 
 
 def _build(config: Config, cache_dir: Path, platform_name: str, formats: list[str],
-           directory: str, name: str, digests: dict[str, str]) -> None:
-    from lkpolicy.build import BuildError, BuildOptions, write_outputs
+           directory: str, name: str, digests: dict[str, str],
+           evidence: list[dict[str, Any]], verify: bool) -> None:
+    from lkpolicy.build import BuildError, BuildOptions, build_outputs, verify_reproducible
     from lkpolicy.oci import Platform
     from lkpolicy.store import Store
 
+    platform = Platform.parse(platform_name)
+    store = Store(cache_dir)
     try:
         os.makedirs(directory, exist_ok=True)
-        written = write_outputs(config, Store(cache_dir), formats, directory, name,
-                                platform=Platform.parse(platform_name), digests=digests,
-                                options=BuildOptions(progress=_say))
+        if verify:
+            report = verify_reproducible(config, store, formats, name, platform=platform,
+                                         digests=digests, evidence=evidence,
+                                         work_dir=directory)
+            if not report.identical:
+                for line in report.differences:
+                    _say(f"lkpolicy build: not reproducible: {line}")
+                raise typer.Exit(ExitCode.FINDINGS)
+            _say(f"lkpolicy build: two builds are byte-identical ({len(report.files)} files)")
+        written = build_outputs(config, store, formats, directory, name, platform=platform,
+                                digests=digests, options=BuildOptions(progress=_say),
+                                evidence=evidence).files
     except BuildError as error:
         _say(f"lkpolicy build: {error}")
         raise typer.Exit(ExitCode.FINDINGS) from None

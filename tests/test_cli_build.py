@@ -55,7 +55,19 @@ def test_build_matches_linuxkit(workspace: Path, golden_dir: Path) -> None:
     golden = (expected / "full-initrd.img").read_bytes()
     assert initrd[:16] == golden[:16]  # the ucode cpio prefix
     assert gzip.decompress(initrd[16:]) == (expected / "full-initrd.cpio").read_bytes()
-    assert sorted(p.name for p in out.iterdir()) == ["full-cmdline", "full-initrd.img", "full-kernel"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "full-cmdline", "full-initrd.img", "full-kernel", "full.build.json"]
+    manifest = (out / "full.build.json").read_text()
+    assert "sha256:9dfd9ec25f9f28f32ada8277ef3792114c4b1ed05c3c8de95cff37e1e12d65dd" in manifest
+
+
+def test_verify_reproducible(workspace: Path) -> None:
+    out = workspace / "out"
+    result = run(workspace, "build", "--policy", str(workspace / "open.yml"), "--dir", str(out),
+                 "--verify-reproducible", "-f", "tar", str(workspace / "full.yml"))
+    assert result.exit_code == 0, result.output
+    assert "byte-identical" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["full.build.json", "full.tar"]
 
 
 def test_lock_round_trip_and_a_moved_tag(workspace: Path) -> None:
@@ -100,3 +112,13 @@ def test_malformed_lock_is_an_input_error(workspace: Path) -> None:
                  str(workspace / "full.yml"))
     assert result.exit_code == 2
     assert "LK501" in result.output
+
+
+def test_unwritable_lock_or_report_is_a_clear_error(workspace: Path) -> None:
+    missing = workspace / "no" / "such" / "dir"
+    result = run(workspace, "check", "--policy", str(workspace / "open.yml"), "--lock",
+                 str(missing / "x.lock.json"), str(workspace / "full.yml"))
+    assert result.exit_code == 2 and "cannot write" in result.output
+    report = runner.invoke(app, ["check", "--no-images", "-o", str(missing / "r.json"),
+                                 str(workspace / "full.yml")])
+    assert report.exit_code == 2 and "cannot write" in report.output

@@ -113,7 +113,7 @@ def check(
     from lkpolicy.report import Report, render, use_color
 
     images = None if no_images else ImageOptions(cache=cache, arch=arch)
-    choice = None if no_policy else PolicyChoice(policy, offline=offline)
+    choice = None if no_policy else PolicyChoice(policy, offline=offline, waivers=not no_waivers)
     if lock is not None and len(files) > 1 and not merge:
         sys.stderr.write("lkpolicy: --lock describes one build: give one config, or --merge\n")
         raise typer.Exit(ExitCode.USAGE)
@@ -122,12 +122,9 @@ def check(
     findings = result.findings
     unreadable = result.unreadable
     if not no_waivers:
-        import datetime
+        from lkpolicy.pipeline import apply_inline_waivers, utc_today
 
-        from lkpolicy.pipeline import apply_inline_waivers
-
-        # Waiver expiry dates are calendar days in UTC, whatever the machine's time zone.
-        findings, _suppressed = apply_inline_waivers(result, datetime.datetime.now(datetime.UTC).date())
+        findings, _suppressed = apply_inline_waivers(result, utc_today())
     ignored = {rule.upper() for rule in ignore or []}
     findings = [f for f in findings if f.rule_id not in ignored]
     if write_baseline is not None:

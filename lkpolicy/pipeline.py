@@ -35,6 +35,8 @@ class PolicyChoice:
     offline: bool = False
     """The trust stage uses cached trust metadata only (still checking expiry and rollback)."""
     trust_cache: str | None = None
+    waivers: bool = True
+    """Apply the policy's waivers (`--no-waivers` turns them off)."""
     _loaded: dict[str, Policy] = field(default_factory=dict)
 
     def load(self, spec: str) -> Policy:
@@ -182,6 +184,14 @@ def _judge_by_policy(group: GroupResult, choice: PolicyChoice) -> None:
     group.trust = run_trust(group.config, group.images, policy, cache_dir=choice.trust_cache,
                             offline=choice.offline)
     group.findings.extend(group.trust.findings)
+    if policy.waivers and choice.waivers:
+        from lkpolicy.rules import all_rules
+        from lkpolicy.waivers import apply_waivers, container_context
+
+        outcome = apply_waivers(group.findings, policy.waivers, utc_today(),
+                                context=container_context(group.config),
+                                known_rules={rule.id for rule in all_rules()})
+        group.findings = outcome.findings
 
 
 def _config_dir(paths: list[str]) -> str:
@@ -226,6 +236,11 @@ def _check_single(path: str, documents: dict[str, Document], use_cache: bool,
     return group
 
 
+def utc_today() -> datetime.date:
+    """Waiver expiry dates are calendar days in UTC, whatever the machine's time zone."""
+    return datetime.datetime.now(datetime.UTC).date()
+
+
 def _cache_context(path: str, images: ImageOptions | None, policy: PolicyChoice | None) -> str:
     """What else a file's result depends on; the policy files' contents are checked as deps."""
     # The image stage reads the image cache, so its state is part of the key.
@@ -236,6 +251,8 @@ def _cache_context(path: str, images: ImageOptions | None, policy: PolicyChoice 
         from lkpolicy.policy.discovery import find_policy
 
         parts.append(find_policy(policy.explicit, _config_dir([path])))
+        # Policy waivers expire with the date.
+        parts.append(f"waivers={policy.waivers} {utc_today()}")
     return "\0".join(parts)
 
 

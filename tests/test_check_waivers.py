@@ -55,3 +55,29 @@ def test_baseline_reports_only_new_findings_across_line_moves(tmp_path: Path) ->
     baseline.write_text("not json")
     bad = runner.invoke(app, ["check", "--no-images", "--no-policy", "--baseline", str(baseline), str(path)])
     assert bad.exit_code == 2
+
+
+def test_policy_file_waivers(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("services:\n  - name: a\n    image: x/a:1@sha256:" + "a" * 64 + "\n    pid: host\n")
+    policy = tmp_path / "p.yml"
+
+    def run(*extra: str) -> tuple[int, list[str]]:
+        result = runner.invoke(app, ["check", "--no-images", "--format", "json", "--policy",
+                                     str(policy), *extra, str(path)])
+        return result.exit_code, [f["rule"] for f in json.loads(result.output)["findings"]]
+
+    policy.write_text("extends: [builtin:default]\nwaivers:\n"
+                      "  - {rule: LKP120, name: a, reason: needs ps of the host, expires: 2999-01-01}\n")
+    assert run() == (0, [])
+    assert run("--no-waivers") == (0, ["LKP120"])
+    policy.write_text("extends: [builtin:default]\nwaivers:\n"
+                      "  - {rule: LKP120, name: a, reason: needs ps of the host, expires: 2001-01-01}\n")
+    _code, found = run()
+    assert "LKP120" in found and "LKW002" in found
+    # A waiver without a reason suppresses nothing and is itself an error.
+    policy.write_text("extends: [builtin:default]\nwaivers:\n  - {rule: LKP120, expires: 2999-01-01}\n")
+    code, found = run()
+    assert code == 1 and "LKP120" in found and "LKW001" in found
+    policy.write_text("extends: [builtin:default]\nwaivers:\n  - {rule: LKP120, reason: x, expires: soon}\n")
+    assert runner.invoke(app, ["check", "--no-images", "--policy", str(policy), str(path)]).exit_code == 2

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lkpolicy.document import Document, join_pointer
-from lkpolicy.findings import Finding, InputError, Location
+from lkpolicy.findings import Finding, InputError, Location, Severity
 from lkpolicy.policy.discovery import (
     BUILTIN_DIR,
     BUILTIN_PREFIX,
@@ -182,6 +182,15 @@ def _own(document: Document, spec: str) -> Policy:
             document.location(pointer)))
     if isinstance(data.get("trust"), dict):
         policy.trust = _trust(document, data["trust"])
+    if "waivers" in data:
+        from lkpolicy.waivers import parse_policy_waivers
+
+        waivers, problems = parse_policy_waivers(data["waivers"], document, "/waivers")
+        # A malformed waiver would silently suppress the wrong findings or none: refuse it.
+        errors = [f for f in problems if f.severity is Severity.ERROR]
+        if errors:
+            raise InputError(*errors)
+        policy.waivers = waivers
     return policy
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lkpolicy.findings import Location, Severity
 from lkpolicy.reference import ImageRef
+
+if TYPE_CHECKING:
+    from lkpolicy.waivers import Waiver
 
 OFF = "off"
 
@@ -93,6 +96,8 @@ class Policy:
     """The files read, the extended ones first (`builtin:NAME` for built-ins)."""
     trust: TrustPolicy = field(default_factory=lambda: TrustPolicy())
     """The `trust:` section: authorities and which images they must vouch for."""
+    waivers: list[Waiver] = field(default_factory=list)
+    """Accepted findings from every policy in the chain (`lkpolicy.waivers`)."""
 
     def extend(self, other: Policy) -> None:
         """Put `other` on top of this policy (`other` extends this one)."""
@@ -102,6 +107,7 @@ class Policy:
         self.overrides.extend(other.overrides)
         self.sources.extend(source for source in other.sources if source not in self.sources)
         self.trust.extend(other.trust)
+        self.waivers.extend(other.waivers)
 
     def active(self, rule_id: str, subject: Subject, default_severity: Severity,
                defaults: Mapping[str, Any]) -> Active | None:

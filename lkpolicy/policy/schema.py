@@ -61,6 +61,17 @@ def build_schema() -> dict[str, Any]:
                       "description": "Rule settings; a rule that no policy in the chain names "
                                      "does not run."},
             "trust": _trust_schema(),
+            "waivers": {
+                "description": "Accepted findings: each waiver names a rule, optionally narrows "
+                               "it to images, sections, container names, files or a JSON "
+                               "pointer, and carries a reason and an expiry date (UTC).",
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "description": "One accepted risk. Validated further when loaded (dates, "
+                                   "rule IDs), with positions.",
+                },
+            },
             "overrides": {
                 "description": "Settings for the subjects a selector matches, applied after "
                                "`rules` in list order; options replace earlier values whole.",

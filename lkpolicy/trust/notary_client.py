@@ -57,6 +57,28 @@ class NetworkError(TrustError):
     """The notary server could not be reached or answered with an error."""
 
 
+def trust_server_pool(ca_file: str | None, timeout: float, *, size: int) -> urllib3.PoolManager:
+    """A connection pool to a trust server (notary, TUF): no retries, which would multiply the
+    time a stalled server costs, and no redirects, which are not part of either protocol."""
+    import ssl
+
+    import urllib3
+
+    if ca_file:
+        # The given CA is the only anchor for a private server: adding the system store would
+        # widen trust, and loading it costs ~15 ms per client.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ValueError) as error:
+            raise NetworkError("tls", f"cannot load CA certificates from {ca_file}: {error}") from None
+    else:
+        context = ssl.create_default_context()
+    return urllib3.PoolManager(num_pools=size, maxsize=size, block=False,
+                               timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                               retries=False, ssl_context=context)
+
+
 def check_gun(gun: str) -> str:
     """A GUN is also a cache path: no empty, `.` or `..` components, no odd characters."""
     parts = gun.split("/")
@@ -214,27 +236,7 @@ class NotaryClient:
     def _http(self) -> urllib3.PoolManager:
         with self._lock:
             if self._pool is None:
-                import ssl
-
-                import urllib3
-
-                if self.ca_file:
-                    # The given CA is the only anchor for a private notary: adding the system
-                    # store would widen trust, and loading it costs ~15 ms per client.
-                    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                    try:
-                        context.load_verify_locations(cafile=self.ca_file)
-                    except (OSError, ValueError) as error:
-                        raise NetworkError("tls", f"cannot load CA certificates from "
-                                                  f"{self.ca_file}: {error}") from None
-                else:
-                    context = ssl.create_default_context()
-                timeout = urllib3.Timeout(connect=self.timeout, read=self.timeout)
-                # Retries would multiply the timeout a stalled server costs; redirects are not
-                # part of the notary API.
-                self._pool = urllib3.PoolManager(num_pools=4, maxsize=4, block=False,
-                                                 timeout=timeout, retries=False,
-                                                 ssl_context=context)
+                self._pool = trust_server_pool(self.ca_file, self.timeout, size=4)
             return self._pool
 
     def _http_fetcher(self, gun: str) -> Callable[[str, str | None, int], bytes]:

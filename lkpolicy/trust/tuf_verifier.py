@@ -456,25 +456,10 @@ class TufVerifier:
 
     def _http(self) -> urllib3.PoolManager:
         if self._pool is None:
-            import ssl
+            from lkpolicy.trust.notary_client import trust_server_pool
 
-            import urllib3
-
-            if self.ca_file:
-                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                try:
-                    context.load_verify_locations(cafile=self.ca_file)
-                except (OSError, ValueError) as error:
-                    raise NetworkError("tls", f"cannot load CA certificates from "
-                                              f"{self.ca_file}: {error}") from None
-            else:
-                context = ssl.create_default_context()
-            timeout = urllib3.Timeout(connect=self.timeout, read=self.timeout)
-            # No retries (they multiply what a stalled server costs), no redirects, no proxies
-            # from the environment: the repository URL is the one the policy names.
-            self._pool = urllib3.PoolManager(num_pools=2, maxsize=2, block=False,
-                                             timeout=timeout, retries=False,
-                                             ssl_context=context)
+            # Environment proxies are not consulted either: the URL is the one the policy names.
+            self._pool = trust_server_pool(self.ca_file, self.timeout, size=2)
         return self._pool
 
     def _raise(self, error: Exception, path: str) -> NoReturn:

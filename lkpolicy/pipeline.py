@@ -179,11 +179,13 @@ def _judge_by_policy(group: GroupResult, choice: PolicyChoice) -> None:
     group.policy_files = [str(path) for source in policy.sources
                           if (path := policy_file(source)) is not None]
     group.findings.extend(evaluate(group.config, group.images, policy))
-    from lkpolicy.trust.stage import run_trust
+    # Nothing to verify without trust rules or a `trust:` section: skip the stage's imports.
+    if policy.trust.rules or group.config.trust:
+        from lkpolicy.trust.stage import run_trust
 
-    group.trust = run_trust(group.config, group.images, policy, cache_dir=choice.trust_cache,
-                            offline=choice.offline)
-    group.findings.extend(group.trust.findings)
+        group.trust = run_trust(group.config, group.images, policy,
+                                cache_dir=choice.trust_cache, offline=choice.offline)
+        group.findings.extend(group.trust.findings)
     if policy.waivers and choice.waivers:
         from lkpolicy.rules import all_rules
         from lkpolicy.waivers import apply_waivers, container_context

@@ -47,6 +47,9 @@ def build(
     offline: Annotated[bool, typer.Option(
         "--offline", help="Verify signatures from the trust cache only. (Images always come "
                           "from the image cache: the build never pulls.)")] = False,
+    compression_level: Annotated[int, typer.Option(
+        "--compression-level", min=1, max=9,
+        help="gzip level of the initrd: 1 is fastest (multi-threaded), 9 the smallest.")] = 1,
     verify_reproducible: Annotated[bool, typer.Option(
         "--verify-reproducible", help="Build twice and compare every output byte for byte "
                                       "before writing them.")] = False,
@@ -77,7 +80,7 @@ def build(
     records = [{"image": image, **item} for image, items in sorted((evidence or {}).items())
                for item in items]
     _build(config, cache_dir, platform_name, output_format or ["kernel+initrd"], directory,
-           name or config.name, digests, records, verify_reproducible)
+           name or config.name, digests, records, verify_reproducible, compression_level)
 
 
 def _digests(lock_path: str | None, config: Config, paths: list[str], cache_dir: Path,
@@ -106,27 +109,27 @@ def _digests(lock_path: str | None, config: Config, paths: list[str], cache_dir:
 
 def _build(config: Config, cache_dir: Path, platform_name: str, formats: list[str],
            directory: str, name: str, digests: dict[str, str],
-           evidence: list[dict[str, Any]], verify: bool) -> None:
+           evidence: list[dict[str, Any]], verify: bool, level: int) -> None:
     from lkpolicy.build import BuildError, BuildOptions, build_outputs, verify_reproducible
     from lkpolicy.oci import Platform
     from lkpolicy.store import Store
 
     platform = Platform.parse(platform_name)
     store = Store(cache_dir)
+    options = BuildOptions(progress=_say, compression_level=level)
     try:
         os.makedirs(directory, exist_ok=True)
         if verify:
             report = verify_reproducible(config, store, formats, name, platform=platform,
                                          digests=digests, evidence=evidence,
-                                         work_dir=directory)
+                                         work_dir=directory, options=options)
             if not report.identical:
                 for line in report.differences:
                     _say(f"lkpolicy build: not reproducible: {line}")
                 raise typer.Exit(ExitCode.FINDINGS)
             _say(f"lkpolicy build: two builds are byte-identical ({len(report.files)} files)")
         written = build_outputs(config, store, formats, directory, name, platform=platform,
-                                digests=digests, options=BuildOptions(progress=_say),
-                                evidence=evidence).files
+                                digests=digests, options=options, evidence=evidence).files
     except BuildError as error:
         _say(f"lkpolicy build: {error}")
         raise typer.Exit(ExitCode.FINDINGS) from None

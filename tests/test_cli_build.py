@@ -61,6 +61,21 @@ def test_build_matches_linuxkit(workspace: Path, golden_dir: Path) -> None:
     assert "sha256:9dfd9ec25f9f28f32ada8277ef3792114c4b1ed05c3c8de95cff37e1e12d65dd" in manifest
 
 
+def test_compression_level_changes_only_the_compressed_bytes(workspace: Path, golden_dir: Path) -> None:
+    expected = (golden_dir / "build-full" / "expected" / "kernel+initrd" / "full-initrd.cpio").read_bytes()
+    sizes = []
+    for level in ("1", "9"):
+        out = workspace / f"out{level}"
+        result = run(workspace, "build", "--policy", str(workspace / "open.yml"), "--dir", str(out),
+                     "--compression-level", level, str(workspace / "full.yml"))
+        assert result.exit_code == 0, result.output
+        initrd = (out / "full-initrd.img").read_bytes()
+        assert gzip.decompress(initrd[16:]) == expected
+        sizes.append(len(initrd))
+    assert sizes[1] < sizes[0]
+    assert run(workspace, "build", "--compression-level", "0", str(workspace / "full.yml")).exit_code == 2
+
+
 def test_verify_reproducible(workspace: Path) -> None:
     out = workspace / "out"
     result = run(workspace, "build", "--policy", str(workspace / "open.yml"), "--dir", str(out),

@@ -54,6 +54,20 @@ _ALLOWED_TYPES = frozenset("01234567")
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
+_DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error)
+try:  # ISA-L inflates about twice as fast as zlib; the bytes out are the same.
+    from isal import igzip as _igzip
+    from isal import isal_zlib as _isal_zlib
+    _DECOMPRESS_ERRORS += (_isal_zlib.error,)  # type: ignore[operator]
+except ImportError:  # pragma: no cover - isal is a dependency
+    _igzip = None  # type: ignore[assignment]
+
+
+def _gunzip(raw: Readable) -> Readable:
+    if _igzip is not None:
+        return _igzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call]
+    return gzip.GzipFile(fileobj=raw, mode="rb")
+
 
 class FlattenError(Exception):
     """An image whose layers cannot (or must not) be flattened; the message names the layer."""
@@ -83,6 +97,13 @@ class _Prefixed:
             return data
         return self._rest.read(size)
 
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        """For ISA-L's gzip reader, which reads with `readinto`."""
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[:len(data)] = data
+        return len(data)
+
 
 class _Budget:
     def __init__(self, limit: int, what: str) -> None:
@@ -104,7 +125,7 @@ class _Counted:
             size = _CHUNK
         try:
             data = self._inner.read(size)
-        except (OSError, EOFError, zlib.error) as error:
+        except _DECOMPRESS_ERRORS as error:
             raise FlattenError(f"{self._layer}: cannot decompress: {error}") from None
         self._budget.used += len(data)
         if self._budget.used > self._budget.limit:
@@ -118,8 +139,7 @@ def _decompressed(blob: Readable, budget: _Budget, layer: str) -> Readable:
     head = blob.read(4)
     raw = _Prefixed(head, blob)
     if head.startswith(_GZIP_MAGIC):
-        return _Counted(gzip.GzipFile(fileobj=raw, mode="rb"), budget,  # type: ignore[call-overload]
-                        layer)
+        return _Counted(_gunzip(raw), budget, layer)
     if head.startswith(_ZSTD_MAGIC):
         raise FlattenError(f"{layer}: zstd-compressed layers are not supported")
     return _Counted(raw, budget, layer)

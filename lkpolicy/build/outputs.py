@@ -2,9 +2,10 @@
 
 `tar`, `docker`, `kernel+initrd` and `tar-kernel-initrd` need nothing but Python and match
 linuxkit (the first two byte for byte; the initrd's gzip member differs only because linuxkit
-compresses with pgzip). The bootable formats (`kernel+squashfs`, `iso-bios`, `iso-efi`,
-`raw-bios`, `qcow2-bios`) replace linuxkit's Docker `mkimage-*` images with Debian tools run on
-the host; see `lkpolicy.build.media`.
+compresses with pgzip; `BuildOptions.compression_level` trades speed for size). The bootable
+formats (`kernel+squashfs`, `iso-bios`, `iso-efi`, `raw-bios`, `qcow2-bios`) replace
+linuxkit's Docker `mkimage-*` images with Debian tools run on the host; see
+`lkpolicy.build.media`.
 
 Everything is written to temporary files in the output directory and renamed into place only
 once every requested output (and the build manifest) is complete, so a failed build leaves no
@@ -198,6 +199,8 @@ def build_outputs(config: Config, store: Store, formats: Iterable[str],
         if missing:
             raise BuildError(missing[0])
     options = options or BuildOptions()
+    if not 1 <= options.compression_level <= 9:
+        raise BuildError(f"compression level must be 1 to 9, not {options.compression_level}")
     say: Callable[[str], None] = options.progress or (lambda _line: None)
     epoch = source_date_epoch()
     directory = Path(out_dir)
@@ -211,7 +214,7 @@ def build_outputs(config: Config, store: Store, formats: Iterable[str],
         say("Create outputs:")
         boot: BootParts | None = None
         if any(fmt not in STREAMABLE_FORMATS for fmt in wanted):
-            boot = _split(tar_path, staging, epoch)
+            boot = _split(tar_path, staging, epoch, options.compression_level)
         for fmt in wanted:
             if fmt == "tar":
                 say(f"  {base}.tar")
@@ -344,12 +347,12 @@ def verify_reproducible(config: Config, store: Store, formats: Iterable[str], na
 # The formats that need no tools
 
 
-def _split(tar_path: Path, staging: _Staging, epoch: int) -> BootParts:
+def _split(tar_path: Path, staging: _Staging, epoch: int, level: int) -> BootParts:
     kernel_path, kernel = staging.new("-kernel")
     gzip_path, compressed = staging.new("-initrd.gz")
     with open(tar_path, "rb") as tar_stream, kernel, compressed:
         try:
-            parts = write_initrd(tar_stream, compressed, kernel)
+            parts = write_initrd(tar_stream, compressed, kernel, compression_level=level)
         except ConversionError as error:
             raise BuildError(f"error writing outputs: {error}") from None
     return BootParts(tar_path, kernel_path, gzip_path, parts, epoch)

@@ -1,0 +1,99 @@
+"""The initrd's gzip compression: one valid member at every level, the decompressed cpio
+identical to linuxkit's, a fixed header, and bytes that do not depend on the thread count."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import shutil
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from lkpolicy.build import initrd
+from lkpolicy.build.initrd import write_initrd
+
+HEADER = bytes.fromhex("1f8b0800000000000" + "0ff")
+
+
+@pytest.fixture(scope="module")
+def golden(golden_dir: Path) -> Path:
+    path = golden_dir / "build-full"
+    if not (path / "full.yml").is_file():
+        pytest.skip("build-full goldens not available")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tar(golden: Path) -> bytes:
+    return gzip.decompress((golden / "expected/tar/full.tar.gz").read_bytes())
+
+
+@pytest.fixture(scope="module")
+def cpio(golden: Path) -> bytes:
+    return (golden / "expected/kernel+initrd/full-initrd.cpio").read_bytes()
+
+
+def _compress(tar: bytes, level: int) -> bytes:
+    out = io.BytesIO()
+    write_initrd(io.BytesIO(tar), out, io.BytesIO(), compression_level=level)
+    return out.getvalue()
+
+
+def _single_member(data: bytes) -> bytes:
+    """Inflate exactly one gzip member and require it to be all of `data`: the kernel's
+    initramfs unpacker needs each member to end on a cpio boundary."""
+    inflate = zlib.decompressobj(wbits=31)
+    plain = inflate.decompress(data) + inflate.flush()
+    assert inflate.eof
+    assert inflate.unused_data == b""
+    return plain
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 6, 9])
+def test_each_level_is_one_member_of_the_golden_cpio(tar: bytes, cpio: bytes, level: int,
+                                                     tmp_path: Path) -> None:
+    data = _compress(tar, level)
+    assert data[:10] == HEADER
+    assert _single_member(data) == cpio
+    assert _compress(tar, level) == data
+    if shutil.which("gzip"):
+        path = tmp_path / "initrd.gz"
+        path.write_bytes(data)
+        subprocess.run(["gzip", "-t", str(path)], check=True)
+
+
+def test_levels_trade_speed_for_size(tar: bytes) -> None:
+    assert len(_compress(tar, 9)) < len(_compress(tar, 1))
+
+
+def test_bytes_do_not_depend_on_the_thread_count(tar: bytes,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("isal")
+    results = set()
+    for threads in (1, 2, 5):
+        monkeypatch.setattr(initrd, "_threads", lambda count=threads: count)
+        results.add(_compress(tar, 1))
+    assert len(results) == 1
+
+
+def test_without_isal_zlib_is_used_and_said(tar: bytes, cpio: bytes,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setitem(sys.modules, "isal", None)
+    monkeypatch.setitem(sys.modules, "isal.igzip_threaded", None)
+    with caplog.at_level(logging.WARNING, logger="lkpolicy.build.initrd"):
+        data = _compress(tar, 1)
+    assert "isal package is not installed" in caplog.text
+    assert data[:10] == HEADER
+    assert _single_member(data) == cpio
+
+
+@pytest.mark.parametrize("level", [0, 10, -1])
+def test_level_out_of_range_is_refused(level: int) -> None:
+    with pytest.raises(ValueError, match="compression level must be 1 to 9"):
+        write_initrd(io.BytesIO(), io.BytesIO(), io.BytesIO(), compression_level=level)

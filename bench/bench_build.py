@@ -50,10 +50,10 @@ MB = 1024 * 1024
 
 
 def child(store_dir: str, config_path: str, out_dir: str, name: str, level: int) -> None:
-    from lkpolicy.build import BuildOptions, build_outputs
-    from lkpolicy.config import merge
-    from lkpolicy.loader import load_path
-    from lkpolicy.oci import Platform
+    from lkpolicy.assemble import BuildOptions, build_outputs
+    from lkpolicy.model.config import merge
+    from lkpolicy.model.oci import Platform
+    from lkpolicy.stages.load import load_path
     from lkpolicy.store import Store
 
     document, _findings = load_path(Path(config_path))
@@ -114,7 +114,7 @@ def _canonical(document: object) -> bytes:
 
 def large_store(cache: Path) -> tuple[Path, Path]:
     """The cached store holding the golden kernel and the modules image, and its config."""
-    from lkpolicy.oci import Descriptor
+    from lkpolicy.model.oci import Descriptor
     from lkpolicy.store import Store
 
     directory = cache / "build-large"

@@ -16,7 +16,7 @@ tags `b0..bN-1` in `targets/releases` with the notary CLI (`notary addhash` per 
    complete re-verification (root, timestamp, snapshot, targets, releases; expiry; rollback).
    Target: <= 50 ms for all N. Also one load + N `find_target` calls.
 
-Interpreter start-up and `import lkpolicy.trust.notary_client` are measured separately.
+Interpreter start-up and `import lkpolicy.stages.trust.notary_client` are measured separately.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT.parent / "shared" / "recipes" / "notary-registry.sh"
 
-from lkpolicy.trust.notary_client import NotaryClient  # noqa: E402
+from lkpolicy.stages.trust.notary_client import NotaryClient  # noqa: E402
 
 
 def free_port() -> int:
@@ -133,7 +133,7 @@ def main() -> int:
         warm = median(args.runs, warm_each)
         once = median(args.runs, warm_once)
         startup = median(args.runs, lambda: subprocess.run(
-            [sys.executable, "-c", "import lkpolicy.trust.notary_client"], check=True))
+            [sys.executable, "-c", "import lkpolicy.stages.trust.notary_client"], check=True))
         bare = median(args.runs, lambda: subprocess.run([sys.executable, "-c", "pass"],
                                                         check=True))
         n = len(tags)

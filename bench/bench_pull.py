@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from registry_env import OCILayout, Registry, skopeo_push, wait_all  # noqa: E402
 
-from lkpolicy.oci import Descriptor, Platform  # noqa: E402
-from lkpolicy.reference import ImageRef, parse  # noqa: E402
+from lkpolicy.model.oci import Descriptor, Platform  # noqa: E402
+from lkpolicy.model.reference import ImageRef, parse  # noqa: E402
 from lkpolicy.registry import RegistryClient, RegistryOptions  # noqa: E402
 
 REPOSITORY = "bench/image"

@@ -13,11 +13,11 @@ import collections
 import sys
 from pathlib import Path
 
-from lkpolicy.config import merge
-from lkpolicy.findings import Finding, InputError
-from lkpolicy.loader import load_document
-from lkpolicy.policy import evaluate, load_policy
-from lkpolicy.rules import get_rule
+from lkpolicy.model.config import merge
+from lkpolicy.model.findings import Finding, InputError
+from lkpolicy.model.rules import get_rule
+from lkpolicy.stages.load import load_document
+from lkpolicy.stages.policy import evaluate, load_policy
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "linuxkit"
 

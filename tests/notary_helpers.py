@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from lkpolicy.trust import notary
-from lkpolicy.trust.canonical import encode_canonical
+from lkpolicy.stages.trust import notary
+from lkpolicy.stages.trust.canonical import encode_canonical
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "notary"
 GUN = "127.0.0.1:5000/lktest/signed"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lkpolicy.oci import (
+from lkpolicy.model.oci import (
     OCI_CONFIG,
     OCI_INDEX,
     OCI_MANIFEST,
@@ -25,7 +25,7 @@ from lkpolicy.oci import (
     sha256_digest,
     verify_bytes,
 )
-from lkpolicy.reference import ImageRef
+from lkpolicy.model.reference import ImageRef
 
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 AMD64 = Platform("linux", "amd64")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from lkpolicy.baseline import filter_new, load_baseline, write_baseline
-from lkpolicy.config import merge
-from lkpolicy.findings import Finding, InputError
-from lkpolicy.lint import lint
-from lkpolicy.loader import load_document
+from lkpolicy.model.config import merge
+from lkpolicy.model.findings import Finding, InputError
+from lkpolicy.stages.baseline import filter_new, load_baseline, write_baseline
+from lkpolicy.stages.lint import lint
+from lkpolicy.stages.load import load_document
 
 CONFIG = """\
 services:

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from lkpolicy.build import build_outputs
-from lkpolicy.build.media import missing_tools
-from lkpolicy.config import merge
-from lkpolicy.loader import load_path
-from lkpolicy.oci import Platform
+from lkpolicy.assemble import build_outputs
+from lkpolicy.assemble.media import missing_tools
+from lkpolicy.model.config import merge
+from lkpolicy.model.oci import Platform
+from lkpolicy.stages.load import load_path
 from lkpolicy.store import Store
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lkpolicy.build import initrd
-from lkpolicy.build.initrd import write_initrd
+from lkpolicy.assemble import initrd
+from lkpolicy.assemble.initrd import write_initrd
 
 HEADER = bytes.fromhex("1f8b0800000000000" + "0ff")
 
@@ -86,7 +86,7 @@ def test_without_isal_zlib_is_used_and_said(tar: bytes, cpio: bytes,
                                             caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setitem(sys.modules, "isal", None)
     monkeypatch.setitem(sys.modules, "isal.igzip_threaded", None)
-    with caplog.at_level(logging.WARNING, logger="lkpolicy.build.initrd"):
+    with caplog.at_level(logging.WARNING, logger="lkpolicy.assemble.initrd"):
         data = _compress(tar, 1)
     assert "isal package is not installed" in caplog.text
     assert data[:10] == HEADER

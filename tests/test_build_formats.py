@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from lkpolicy.build import BuildError, build_outputs, verify_reproducible, write_outputs
-from lkpolicy.build.media import missing_tools
-from lkpolicy.build.outputs import DOCKERFILE, source_date_epoch
-from lkpolicy.config import Config, merge
-from lkpolicy.loader import load_path
-from lkpolicy.oci import Platform
+from lkpolicy.assemble import BuildError, build_outputs, verify_reproducible, write_outputs
+from lkpolicy.assemble.media import missing_tools
+from lkpolicy.assemble.outputs import DOCKERFILE, source_date_epoch
+from lkpolicy.model.config import Config, merge
+from lkpolicy.model.oci import Platform
+from lkpolicy.stages.load import load_path
 from lkpolicy.store import Store
 
 AMD64 = Platform("linux", "amd64")
@@ -85,7 +85,7 @@ def _need(fmt: str) -> None:
 def test_docker_output_is_byte_identical(golden: Path, config: Config, store: Store,
                                          facts: dict[str, Any], tmp_path: Path) -> None:
     lines: list[str] = []
-    from lkpolicy.build import BuildOptions
+    from lkpolicy.assemble import BuildOptions
 
     written = write_outputs(config, store, ["docker"], tmp_path, "full", platform=AMD64,
                             options=BuildOptions(progress=lines.append))
@@ -148,7 +148,7 @@ def test_two_builds_are_byte_identical(config: Config, store: Store, tmp_path: P
 
 def test_verify_reproducible_reports_differences(config: Config, store: Store,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from lkpolicy.build import outputs
+    from lkpolicy.assemble import outputs
 
     counter = iter(range(100))
     real = outputs.render_manifest

@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from lkpolicy.build import BuildError, BuildOptions, Limits, build_tar, write_outputs
-from lkpolicy.build.initrd import ConversionError, go_rel, tar_to_cpio
-from lkpolicy.build.metadata import expanded_model, render_json, render_yaml
-from lkpolicy.build.tarstream import TarHeader, TarReader, TarWriter
-from lkpolicy.config import Config, merge
-from lkpolicy.dryrun import go_model
-from lkpolicy.loader import load_path
-from lkpolicy.oci import OCI_CONFIG, OCI_MANIFEST, Platform
+from lkpolicy.assemble import BuildError, BuildOptions, Limits, build_tar, write_outputs
+from lkpolicy.assemble.initrd import ConversionError, go_rel, tar_to_cpio
+from lkpolicy.assemble.metadata import expanded_model, render_json, render_yaml
+from lkpolicy.assemble.tarstream import TarHeader, TarReader, TarWriter
+from lkpolicy.model.config import Config, merge
+from lkpolicy.model.gomodel import go_model
+from lkpolicy.model.oci import OCI_CONFIG, OCI_MANIFEST, Platform
+from lkpolicy.stages.load import load_path
 from lkpolicy.store import Store
 
 AMD64 = Platform("linux", "amd64")

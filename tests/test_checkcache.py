@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lkpolicy import checkcache
 from lkpolicy.cli import app
-from lkpolicy.pipeline import run_check
+from lkpolicy.gate import resultcache as checkcache
+from lkpolicy.gate.run import run_check
 
 TRAPS = Path(__file__).resolve().parent.parent / "examples" / "traps" / "silent-traps.yml"
 

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lkpolicy.cli import app
-from lkpolicy.ruledocs import rules_markdown
-from lkpolicy.rules import all_rules
+from lkpolicy.model.rules import all_rules
+from lkpolicy.report.ruledocs import rules_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lkpolicy.cli import app
-from lkpolicy.oci import Descriptor
+from lkpolicy.model.oci import Descriptor
 from lkpolicy.store import Store
 
 runner = CliRunner()

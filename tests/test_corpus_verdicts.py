@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from corpus import corpus_configs
 
-from lkpolicy.findings import Finding, InputError, Severity
-from lkpolicy.loader import load_document
-from lkpolicy.validate import check_semantics, validate_document
+from lkpolicy.model.findings import Finding, InputError, Severity
+from lkpolicy.stages.load import load_document
+from lkpolicy.stages.validate import check_semantics, validate_document
 
 pytestmark = pytest.mark.corpus
 

@@ -35,9 +35,9 @@ from cosign_helpers import (
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from registry_env import OCILayout, Registry, require_tool, skopeo_push, tar_layer, wait_all
 
-from lkpolicy.reference import ImageRef, parse
+from lkpolicy.model.reference import ImageRef, parse
 from lkpolicy.registry import RegistryClient
-from lkpolicy.trust.cosign import (
+from lkpolicy.stages.trust.cosign import (
     CosignError,
     CosignVerifier,
     MalformedSignature,
@@ -50,8 +50,8 @@ from lkpolicy.trust.cosign import (
     load_public_key,
     verify_simple_signing,
 )
-from lkpolicy.trust.notary import TrustError
-from lkpolicy.trust.sigstore_keyless import (
+from lkpolicy.stages.trust.notary import TrustError
+from lkpolicy.stages.trust.sigstore_keyless import (
     IdentityMismatch,
     KeylessPolicy,
     KeylessVerifier,
@@ -181,7 +181,7 @@ def one_line(error: BaseException, image: str) -> str:
 
 
 def test_importing_cosign_does_not_import_sigstore() -> None:
-    code = ("import sys, lkpolicy.trust.cosign, lkpolicy.trust.sigstore_keyless; "
+    code = ("import sys, lkpolicy.stages.trust.cosign, lkpolicy.stages.trust.sigstore_keyless; "
             "loaded = sorted(m for m in sys.modules if m == 'sigstore' or m.startswith('sigstore.')"
             " or m.startswith('sigstore_')); print(loaded)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -442,7 +442,7 @@ def test_keyless_pure_checks_without_any_network(env: Env, network_guard: list[A
     bundle = json.loads(env.sigstore.sign_image(digest, IDENTITY, ISSUER))
     entry = bundle["verificationMaterial"]["tlogEntries"][0]
     # Each piece matters: another digest, a broken SET, checkpoint, envelope, certificate.
-    from lkpolicy.trust import sigstore_keyless as sk
+    from lkpolicy.stages.trust import sigstore_keyless as sk
 
     with pytest.raises(sk.DigestMismatch):
         verifier.verify_bundle(json.dumps(bundle).encode(), "sha256:" + "d" * 64)

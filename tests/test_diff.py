@@ -13,9 +13,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from lkpolicy.cli_diff import diff
-from lkpolicy.config import Config, merge
-from lkpolicy.diff import (
+from lkpolicy.cli.diff import diff
+from lkpolicy.model.config import Config, merge
+from lkpolicy.stages.effective import Effective, ImageConfig, Placement, build_effective, id_map
+from lkpolicy.stages.load import load_document
+from lkpolicy.tools.diff import (
     Change,
     DiffError,
     DiffResult,
@@ -25,8 +27,6 @@ from lkpolicy.diff import (
     parse_source,
     render,
 )
-from lkpolicy.effective import Effective, ImageConfig, Placement, build_effective, id_map
-from lkpolicy.loader import load_document
 
 PINNED = "@sha256:" + "a" * 64
 OTHER_PIN = "@sha256:" + "b" * 64

@@ -13,10 +13,16 @@ from conftest import SHARED_DIR
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lkpolicy.config import merge
-from lkpolicy.document import Document
-from lkpolicy.dryrun import apply_templates, go_model, render_json, render_yaml, sort_map_keys
-from lkpolicy.loader import load_document
+from lkpolicy.model.config import merge
+from lkpolicy.model.document import Document
+from lkpolicy.model.gomodel import (
+    apply_templates,
+    go_model,
+    render_json,
+    render_yaml,
+    sort_map_keys,
+)
+from lkpolicy.stages.load import load_document
 
 GOLDEN_DRYRUN = SHARED_DIR / "golden" / "linuxkit" / "dryrun"
 

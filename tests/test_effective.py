@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from ocitest import image_config_blob
 
-from lkpolicy import gojson
-from lkpolicy.capabilities import ALL_CAPABILITIES
-from lkpolicy.config import merge
-from lkpolicy.effective import (
+from lkpolicy.gocompat import gojson
+from lkpolicy.model.capabilities import ALL_CAPABILITIES
+from lkpolicy.model.config import merge
+from lkpolicy.model.reference import parse as parse_reference
+from lkpolicy.stages.effective import (
     OCI_VERSION,
     UNLIMITED,
     Effective,
@@ -29,8 +30,7 @@ from lkpolicy.effective import (
     parse_label,
     visible_volumes,
 )
-from lkpolicy.loader import load_document
-from lkpolicy.reference import parse as parse_reference
+from lkpolicy.stages.load import load_document
 
 PLACEMENT = Placement("services", 0, "x")
 

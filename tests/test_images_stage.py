@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from lkpolicy.cli import app
-from lkpolicy.config import merge
-from lkpolicy.imageoptions import ImageOptions
-from lkpolicy.images import resolve_images
-from lkpolicy.loader import load_document
-from lkpolicy.oci import OCI_CONFIG, OCI_MANIFEST
+from lkpolicy.model.config import merge
+from lkpolicy.model.oci import OCI_CONFIG, OCI_MANIFEST
+from lkpolicy.stages.imageoptions import ImageOptions
+from lkpolicy.stages.images import resolve_images
+from lkpolicy.stages.load import load_document
 from lkpolicy.store import Store
 
 runner = CliRunner()

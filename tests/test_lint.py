@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from lkpolicy.config import merge
-from lkpolicy.findings import Finding
-from lkpolicy.lint import lint
-from lkpolicy.loader import load_document
+from lkpolicy.model.config import merge
+from lkpolicy.model.findings import Finding
+from lkpolicy.stages.lint import lint
+from lkpolicy.stages.load import load_document
 
 
 def lint_texts(tmp_path: Path, *texts: str) -> list[Finding]:
@@ -97,7 +97,7 @@ def test_rule_fires_with_position(tmp_path: Path, rule_id: str, bad: str, positi
 
 
 def test_every_lint_rule_has_a_case() -> None:
-    from lkpolicy.rules import all_rules
+    from lkpolicy.model.rules import all_rules
 
     lint_ids = {rule.id for rule in all_rules() if rule.category == "lint"}
     assert lint_ids == {case[0] for case in CASES}

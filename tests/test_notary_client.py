@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from notary_helpers import GUN, NOW, Repo
 
-from lkpolicy.trust import notary
-from lkpolicy.trust.notary_client import NotaryClient, TrustStore, check_gun
+from lkpolicy.stages.trust import notary
+from lkpolicy.stages.trust.notary_client import NotaryClient, TrustStore, check_gun
 
 PREFIX = f"/v2/{GUN}/_trust/tuf/"
 

@@ -27,8 +27,8 @@ from notary_helpers import (
     verify,
 )
 
-from lkpolicy.trust import notary
-from lkpolicy.trust.canonical import (
+from lkpolicy.stages.trust import notary
+from lkpolicy.stages.trust.canonical import (
     CanonicalJSONError,
     encode_canonical,
     encode_canonical_parsed,

@@ -22,8 +22,8 @@ import pytest
 from notary_helpers import Repo
 from registry_env import free_port, silent_server
 
-from lkpolicy.trust import notary
-from lkpolicy.trust.notary_client import NetworkError, NotaryClient
+from lkpolicy.stages.trust import notary
+from lkpolicy.stages.trust.notary_client import NetworkError, NotaryClient
 
 TOOLS = ("notary", "notary-server", "notary-signer", "docker-registry", "skopeo", "openssl",
          "curl")

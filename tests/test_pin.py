@@ -14,12 +14,14 @@ import typer
 from corpus import corpus_configs
 from typer.testing import CliRunner
 
-from lkpolicy import cli_pin
-from lkpolicy.cli_pin import pin
-from lkpolicy.config import merge
-from lkpolicy.findings import InputError
-from lkpolicy.loader import decode_text, load_document
-from lkpolicy.pin import (
+from lkpolicy.cli import pin as cli_pin
+from lkpolicy.cli.pin import pin
+from lkpolicy.model.config import merge
+from lkpolicy.model.findings import InputError
+from lkpolicy.model.reference import ImageRef
+from lkpolicy.model.reference import parse as parse_reference
+from lkpolicy.stages.load import decode_text, load_document
+from lkpolicy.tools.pin import (
     PinError,
     PinPlan,
     ProblemKind,
@@ -32,9 +34,7 @@ from lkpolicy.pin import (
     render_diff,
     render_scalar,
 )
-from lkpolicy.reference import ImageRef
-from lkpolicy.reference import parse as parse_reference
-from lkpolicy.resolve import ChainResolver, RegistryResolver
+from lkpolicy.tools.pinresolvers import ChainResolver, RegistryResolver
 
 _corpus_configs = corpus_configs
 
@@ -145,7 +145,7 @@ def assert_only_references_changed(old_text: str, new_text: str, salt: str = "")
 
 
 def _node(root: Any, pointer: str) -> Any:
-    from lkpolicy.pin import _node_at
+    from lkpolicy.tools.pin import _node_at
 
     return _node_at(root, pointer)
 
@@ -354,7 +354,7 @@ def test_chain_resolver_falls_through_and_remembers() -> None:
 
 
 def test_registry_resolver_turns_registry_errors_into_one_line() -> None:
-    from lkpolicy.oci import Descriptor
+    from lkpolicy.model.oci import Descriptor
     from lkpolicy.registry.errors import RegistryError
 
     class Client:
@@ -384,7 +384,7 @@ def _cache(tmp_path: Path, names: dict[str, str]) -> Path:
 
 
 def test_store_resolver_reads_linuxkits_cache(tmp_path: Path) -> None:
-    from lkpolicy.resolve import StoreResolver
+    from lkpolicy.tools.pinresolvers import StoreResolver
 
     cache = _cache(tmp_path, {"docker.io/linuxkit/init:v1": fake_digest("cached")})
     resolver = StoreResolver(str(cache))
@@ -411,7 +411,7 @@ def test_offline_pins_from_the_store_end_to_end(tmp_path: Path) -> None:
 
 
 def test_cli_resolver_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lkpolicy.resolve import StoreResolver
+    from lkpolicy.tools.pinresolvers import StoreResolver
 
     offline = cli_pin.build_resolver(cache="/nonexistent", offline=True, update=False, mirrors=[],
                                      cert_file=None)

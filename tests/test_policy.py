@@ -9,18 +9,18 @@ from typing import Any
 
 import pytest
 
-from lkpolicy.config import merge
-from lkpolicy.findings import InputError, Severity
-from lkpolicy.imageoptions import ImageOptions
-from lkpolicy.images import resolve_images
-from lkpolicy.loader import load_document
-from lkpolicy.policy import evaluate, find_policy, load_policy, trust_covers
-from lkpolicy.policy.loader import SCHEMA_PATH
-from lkpolicy.policy.model import Policy, RuleSetting
-from lkpolicy.policy.rules import POLICY_RULES
-from lkpolicy.policy.schema import schema_text
-from lkpolicy.reference import parse
-from lkpolicy.rules import all_rules
+from lkpolicy.model.config import merge
+from lkpolicy.model.findings import InputError, Severity
+from lkpolicy.model.reference import parse
+from lkpolicy.model.rules import all_rules
+from lkpolicy.stages.imageoptions import ImageOptions
+from lkpolicy.stages.images import resolve_images
+from lkpolicy.stages.load import load_document
+from lkpolicy.stages.policy import evaluate, find_policy, load_policy, trust_covers
+from lkpolicy.stages.policy.loader import SCHEMA_PATH
+from lkpolicy.stages.policy.model import Policy, RuleSetting
+from lkpolicy.stages.policy.rules import POLICY_RULES
+from lkpolicy.stages.policy.schema import schema_text
 from lkpolicy.store import Store
 from tests.test_images_stage import add_image
 
@@ -400,7 +400,7 @@ def test_builtin_policies_load() -> None:
 
 def test_schema_file_is_generated_from_the_rules() -> None:
     assert SCHEMA_PATH.read_text() == schema_text(), (
-        "regenerate: python -c 'from lkpolicy.policy.schema import schema_text; "
+        "regenerate: python -c 'from lkpolicy.stages.policy.schema import schema_text; "
         "print(schema_text(), end=\"\")' > schemas/policy.schema.json")
     schema = json.loads(SCHEMA_PATH.read_text())
     assert schema["$schema"].endswith("2020-12/schema") and schema["$id"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lkpolicy.reference import ReferenceError, expand, parse
+from lkpolicy.model.reference import ReferenceError, expand, parse
 
 
 @pytest.mark.parametrize(

@@ -40,14 +40,14 @@ from registry_env import (
     wait_all,
 )
 
-from lkpolicy.oci import (
+from lkpolicy.model.oci import (
     DOCKER_CONFIG,
     DOCKER_MANIFEST,
     OCI_INDEX,
     Descriptor,
     Platform,
 )
-from lkpolicy.reference import parse
+from lkpolicy.model.reference import parse
 from lkpolicy.registry import (
     RegistryClient,
     RegistryError,

@@ -14,9 +14,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from lkpolicy.document import Document
-from lkpolicy.findings import ExitCode, Finding, Location, Severity
-from lkpolicy.loader import YAML_SYNTAX
+from lkpolicy.model.document import Document
+from lkpolicy.model.findings import ExitCode, Finding, Location, Severity
+from lkpolicy.model.rules import Rule
 from lkpolicy.report import FORMATS, Report, render, use_color
 from lkpolicy.report.fingerprint import (
     FINGERPRINT_KEY,
@@ -28,7 +28,7 @@ from lkpolicy.report.github import escape_data, escape_property, render_github
 from lkpolicy.report.json_format import to_json_data
 from lkpolicy.report.sarif import to_sarif_data
 from lkpolicy.report.text import display_width, render_text, sanitize, summary_line
-from lkpolicy.rules import Rule
+from lkpolicy.stages.load import YAML_SYNTAX
 
 # Throw-away rules built directly, so the global catalogue stays untouched.
 UNKNOWN_KEY = Rule(
@@ -533,8 +533,8 @@ def test_unknown_format_is_rejected() -> None:
 def test_text_rendering_imports_nothing_heavy() -> None:
     code = (
         "import sys\n"
-        "from lkpolicy.findings import Location, Severity\n"
-        "from lkpolicy.rules import Rule\n"
+        "from lkpolicy.model.findings import Location, Severity\n"
+        "from lkpolicy.model.rules import Rule\n"
         "from lkpolicy.report import Report, render\n"
         "rule = Rule('LK900', 'x', 'x', Severity.ERROR, 'x', 'x', 'x')\n"
         "f = rule.finding('m', Location('a.yml', 1, 1))\n"

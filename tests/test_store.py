@@ -26,9 +26,9 @@ from store_helpers import (
 )
 from typer.testing import CliRunner
 
-from lkpolicy.cli_cache import cache_app
-from lkpolicy.oci import OCI_INDEX, OCI_MANIFEST, Descriptor, ImageSource, Platform
-from lkpolicy.reference import parse
+from lkpolicy.cli.cache import cache_app
+from lkpolicy.model.oci import OCI_INDEX, OCI_MANIFEST, Descriptor, ImageSource, Platform
+from lkpolicy.model.reference import parse
 from lkpolicy.store import Store, StoreError, default_cache_dir
 
 BUSYBOX_DIGEST = "sha256:9dfd9ec25f9f28f32ada8277ef3792114c4b1ed05c3c8de95cff37e1e12d65dd"

@@ -22,18 +22,18 @@ import pytest
 from notary_helpers import NOW, Repo, target_entry
 from typer.testing import CliRunner
 
-from lkpolicy.cli_trust import trust_app
-from lkpolicy.config import Config, merge
-from lkpolicy.findings import InputError
-from lkpolicy.loader import load_document
-from lkpolicy.oci import Descriptor
-from lkpolicy.policy.loader import load_policy_file
-from lkpolicy.policy.model import Policy
-from lkpolicy.reference import ImageRef
-from lkpolicy.rules import all_rules
+from lkpolicy.cli.trust import trust_app
+from lkpolicy.model.config import Config, merge
+from lkpolicy.model.findings import InputError
+from lkpolicy.model.oci import Descriptor
+from lkpolicy.model.reference import ImageRef
+from lkpolicy.model.rules import all_rules
+from lkpolicy.stages.load import load_document
+from lkpolicy.stages.policy.loader import load_policy_file
+from lkpolicy.stages.policy.model import Policy
+from lkpolicy.stages.trust import stage
+from lkpolicy.stages.trust.stage import TrustResult, VerificationFailed, inspect_image, run_trust
 from lkpolicy.store import Store
-from lkpolicy.trust import stage
-from lkpolicy.trust.stage import TrustResult, VerificationFailed, inspect_image, run_trust
 from tests.test_images_stage import add_image
 
 GUN = "127.0.0.1:5000/lktest/signed"
@@ -421,7 +421,7 @@ def test_injected_verifiers_and_one_call_per_image(tmp_path: Path, sites: str,
 
 def test_verifier_that_cannot_be_built(tmp_path: Path, image_cache: tuple[Path, Descriptor]
                                        ) -> None:
-    pytest.importorskip("lkpolicy.trust.cosign")
+    pytest.importorskip("lkpolicy.stages.trust.cosign")
     path = tmp_path / "p.yml"
     path.write_text("extends: []\ntrust:\n  authorities:\n    keys: {type: cosign-key, keys: "
                     "[missing.pem]}\n  rules: [{images: '*', require: keys}]\n")
@@ -451,13 +451,13 @@ def test_missing_verifier_module_fails_only_its_images(
                        cache_dir=tmp_path / "trust", now=NOW)
     [finding] = result.findings  # `any` is satisfied by good; the default `t` is not
     assert finding.message.endswith("authority `t` (tuf) does not vouch for it: the tuf verifier "
-                                    "is not available (lkpolicy.trust.tuf_verifier: No module "
+                                    "is not available (lkpolicy.stages.trust.tuf_verifier: No module "
                                     "named 'tuf')")
 
 
 def test_cosign_key_offline_reads_signatures_from_the_image_cache(
         tmp_path: Path, image_cache: tuple[Path, Descriptor]) -> None:
-    pytest.importorskip("lkpolicy.trust.cosign")
+    pytest.importorskip("lkpolicy.stages.trust.cosign")
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -478,7 +478,7 @@ def test_cosign_key_offline_reads_signatures_from_the_image_cache(
 def test_tuf_and_notary_together(tmp_path: Path, sites: str,
                                  image_cache: tuple[Path, Descriptor]) -> None:
     pytest.importorskip("tuf")
-    pytest.importorskip("lkpolicy.trust.tuf_verifier")
+    pytest.importorskip("lkpolicy.stages.trust.tuf_verifier")
     tuf_helpers = pytest.importorskip("tuf_helpers")
     store = Store(image_cache[0])
     manifest = store.blob_path(image_cache[1].digest).read_bytes()

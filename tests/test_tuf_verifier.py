@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from tuf_helpers import DELEGATE, ServerState, TufRepo, digest, in_days, manifest, serve
 
-from lkpolicy.reference import parse
-from lkpolicy.trust import notary
-from lkpolicy.trust.notary_client import NetworkError
-from lkpolicy.trust.tuf_verifier import (
+from lkpolicy.model.reference import parse
+from lkpolicy.stages.trust import notary
+from lkpolicy.stages.trust.notary_client import NetworkError
+from lkpolicy.stages.trust.tuf_verifier import (
     CacheError,
     TufVerifier,
     _Transport,
@@ -425,7 +425,7 @@ def test_delegated_role_with_slash_in_name_over_file(tmp_path: Path) -> None:
 
 
 def test_import_does_not_load_tuf() -> None:
-    code = ("import sys, lkpolicy.trust.tuf_verifier; "
+    code = ("import sys, lkpolicy.stages.trust.tuf_verifier; "
             "bad = [m for m in sys.modules if m.split('.')[0] in "
             "('tuf', 'securesystemslib', 'urllib3', 'requests', 'ssl')]; "
             "print(bad); sys.exit(1 if bad else 0)")

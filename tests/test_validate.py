@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from lkpolicy import validate
-from lkpolicy.config import merge
-from lkpolicy.document import Document
-from lkpolicy.findings import Finding, InputError, Location, Severity
-from lkpolicy.loader import load_document
-from lkpolicy.validate import check_merged, check_semantics, validate_document
+from lkpolicy.model.config import merge
+from lkpolicy.model.document import Document
+from lkpolicy.model.findings import Finding, InputError, Location, Severity
+from lkpolicy.stages import validate
+from lkpolicy.stages.load import load_document
+from lkpolicy.stages.validate import check_merged, check_semantics, validate_document
 
 
 def load(text: str, path: str = "config.yml") -> Document:

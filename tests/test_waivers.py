@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from lkpolicy.config import merge
-from lkpolicy.document import Document
-from lkpolicy.findings import Finding, Location
-from lkpolicy.lint import lint
-from lkpolicy.loader import load_document
-from lkpolicy.rules import get_rule
-from lkpolicy.waivers import (
+from lkpolicy.model.config import merge
+from lkpolicy.model.document import Document
+from lkpolicy.model.findings import Finding, Location
+from lkpolicy.model.rules import get_rule
+from lkpolicy.stages.lint import lint
+from lkpolicy.stages.load import load_document
+from lkpolicy.stages.waivers import (
     ContainerContext,
     Waiver,
     WaiverKind,

@@ -24,7 +24,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from lkpolicy.oci import OCI_CONFIG, OCI_MANIFEST, Descriptor
+from lkpolicy.model.oci import OCI_CONFIG, OCI_MANIFEST, Descriptor
 from lkpolicy.store import Store
 
 MTIME = 1700000000

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from lkpolicy import __version__
-from lkpolicy.oci import (
+from lkpolicy.model.oci import (
     ACCEPTED_MANIFEST_TYPES,
     INDEX_TYPES,
     MANIFEST_TYPES,
@@ -40,7 +40,7 @@ from lkpolicy.oci import (
     detect_media_type,
     verify_bytes,
 )
-from lkpolicy.reference import ImageRef
+from lkpolicy.model.reference import ImageRef
 from lkpolicy.registry.auth import (
     DOCKER_HUB_HOSTS,
     AuthCache,
@@ -207,7 +207,7 @@ class RemoteImage(NamedTuple):
 
 
 class RegistryClient:
-    """Implements `lkpolicy.oci.ImageSource`; safe to share between threads."""
+    """Implements `lkpolicy.model.oci.ImageSource`; safe to share between threads."""
 
     def __init__(self, options: RegistryOptions | None = None) -> None:
         self.options = options or RegistryOptions()

@@ -12,7 +12,7 @@ import os
 import posixpath
 from collections.abc import Iterable
 
-from lkpolicy.findings import Finding
+from lkpolicy.model.findings import Finding
 
 FINGERPRINT_KEY = "lkpolicy/v1"
 """The SARIF `partialFingerprints` key; bump the version whenever the hashed input changes."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lkpolicy.findings import Finding, Severity
+from lkpolicy.model.findings import Finding, Severity
 from lkpolicy.report.model import Report, format_location
 from lkpolicy.report.paths import display_path
 

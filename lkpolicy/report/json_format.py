@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lkpolicy.findings import Finding, Location, Severity
+from lkpolicy.model.findings import Finding, Location, Severity
 from lkpolicy.report.model import Report
 
 SCHEMA_VERSION = 1

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lkpolicy import __version__
-from lkpolicy.document import Document
-from lkpolicy.findings import ExitCode, Finding, Location, Severity
-from lkpolicy.rules import Rule, all_rules, get_rule
+from lkpolicy.model.document import Document
+from lkpolicy.model.findings import ExitCode, Finding, Location, Severity
+from lkpolicy.model.rules import Rule, all_rules, get_rule
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 """YAML 1.2 line breaks, the only ones that count in the loader's line numbers."""

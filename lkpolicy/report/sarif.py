@@ -6,11 +6,11 @@ import json
 import re
 from typing import Any
 
-from lkpolicy.findings import Finding, Location, Severity
+from lkpolicy.model.findings import Finding, Location, Severity
+from lkpolicy.model.rules import Rule
 from lkpolicy.report.fingerprint import FINGERPRINT_KEY, fingerprints
 from lkpolicy.report.model import Report
 from lkpolicy.report.paths import artifact_uri, root_uri
-from lkpolicy.rules import Rule
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

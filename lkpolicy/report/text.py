@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from lkpolicy.findings import Finding, Severity
+from lkpolicy.model.findings import Finding, Severity
 from lkpolicy.report.model import Report, format_location
 
 TAB = "    "

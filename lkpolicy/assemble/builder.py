@@ -1,0 +1,619 @@
+"""linuxkit's intermediate tar stream (`moby/build/build.go` `Build`), byte for byte.
+
+Sections in linuxkit's order: kernel, init images, volumes, onboot, onshutdown, services,
+files (spec section 2). Every entry carries the `LINUXKIT.source` / `LINUXKIT.location`
+records. Image content goes through the per-image filters of spec section 4.
+
+The stream is written as it is produced; on any error `BuildError` is raised and whatever
+was written so far must be discarded by the caller (`write_outputs` writes to temporary files
+and renames only complete results).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from lkpolicy.assemble.flatten import FlattenError, Limits, flatten
+from lkpolicy.assemble.metadata import expanded_model, render_json, render_yaml
+from lkpolicy.assemble.tarstream import (
+    Readable,
+    TarError,
+    TarHeader,
+    TarReader,
+    TarWriter,
+    go_clean,
+)
+from lkpolicy.model.gomodel import go_model
+from lkpolicy.model.reference import ReferenceError, expand
+from lkpolicy.stages.effective import (
+    ExtractionMap,
+    Placement,
+    SpecError,
+    _go_parse_uint,
+    _go_quote,
+    build_effective,
+    id_map,
+    id_number,
+    visible_volumes,
+)
+from lkpolicy.store import StoreError
+
+if TYPE_CHECKING:
+    from lkpolicy.model.config import Config
+    from lkpolicy.model.oci import Platform
+    from lkpolicy.store import ResolvedImage, Store
+
+__all__ = [
+    "DEFAULT_MTIME",
+    "HOSTS",
+    "RESOLV_CONF",
+    "BuildError",
+    "BuildOptions",
+    "BuildSummary",
+    "build_tar",
+]
+
+DEFAULT_MTIME = 1492533000
+"""2017-04-18 16:30:00 UTC, linuxkit's timestamp for everything it synthesises."""
+HOSTS = (b"127.0.0.1       localhost\n::1     localhost ip6-localhost ip6-loopback\n"
+         b"fe00::0 ip6-localnet\nff00::0 ip6-mcastprefix\nff02::1 ip6-allnodes\n"
+         b"ff02::2 ip6-allrouters\n")
+RESOLV_CONF = b"\n# no resolv.conf configured\n"
+RESOLV_TARGET = "/run/resolvconf/resolv.conf"
+APK_DB = "lib/apk/db/installed"
+_MAX_APK_DB = 256 << 20
+_EXCLUDED = frozenset({".dockerenv", "Dockerfile", "dev/console", "dev/pts", "dev/shm",
+                       "etc/hostname"})
+_SOURCE = "LINUXKIT.source"
+_LOCATION = "LINUXKIT.location"
+
+
+class BuildError(Exception):
+    """The build failed; the message is linuxkit's (printed after `Error: `)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    limits: Limits = field(default_factory=Limits)
+    allow_container_devices: bool = False
+    """Device nodes in onboot/onshutdown/services/volume images (linuxkit allows them; the
+    gate refuses them unless told otherwise). Kernel and init images may always carry them."""
+    home: str | None = None
+    """For `~/` in `files` sources; default: the process's home directory."""
+    cwd: str | None = None
+    """Relative `files` sources are relative to this (linuxkit: the working directory)."""
+    progress: Callable[[str], None] | None = None
+    """Receives linuxkit's progress lines (which it prints to stderr)."""
+    compression_level: int = 1
+    """gzip level of the initrd, 1 (the default: fastest, ISA-L on every CPU) to 9 (smallest,
+    zlib, single-threaded: about 10x slower than `gzip -6` on a 400 MB initrd, for ~15% less
+    than level 1); see `lkpolicy.assemble.initrd`."""
+
+
+@dataclass(slots=True)
+class BuildSummary:
+    entries: int = 0
+    images: dict[str, str] = field(default_factory=dict)
+    """Expanded reference -> digest of the cache entry used."""
+
+
+def _dir(name: str, source: str, location: str, *, mode: int = 0o755, uid: int = 0,
+         gid: int = 0) -> TarHeader:
+    return TarHeader(name, "5", mode=mode, uid=uid, gid=gid, mtime=DEFAULT_MTIME,
+                     pax={_LOCATION: location, _SOURCE: source})
+
+
+def _file(name: str, size: int, source: str, location: str, *, mode: int = 0o644,
+          uid: int = 0, gid: int = 0, mtime: int = DEFAULT_MTIME) -> TarHeader:
+    return TarHeader(name, "0", mode=mode, uid=uid, gid=gid, size=size, mtime=mtime,
+                     pax={_LOCATION: location, _SOURCE: source})
+
+
+def _symlink(name: str, target: str, source: str, location: str, *, mode: int,
+             uid: int = 0, gid: int = 0) -> TarHeader:
+    return TarHeader(name, "2", mode=mode, uid=uid, gid=gid, mtime=DEFAULT_MTIME,
+                     linkname=target, pax={_LOCATION: location, _SOURCE: source})
+
+
+class _Tee:
+    """Keeps a copy of what passes through (the APK database bodies)."""
+
+    def __init__(self, inner: Readable, sink: bytearray) -> None:
+        self._inner = inner
+        self._sink = sink
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._inner.read(size)
+        if len(self._sink) + len(data) > _MAX_APK_DB:
+            raise BuildError(f"{APK_DB} is larger than {_MAX_APK_DB} bytes")
+        self._sink.extend(data)
+        return data
+
+
+def _unsafe_path(name: str) -> bool:
+    cleaned = go_clean(name)
+    return cleaned.startswith("/") or cleaned == ".." or cleaned.startswith("../")
+
+
+class _Builder:
+    def __init__(self, config: Config, store: Store, platform: Platform, out: BinaryIO,
+                 digests: Mapping[str, str] | None, options: BuildOptions) -> None:
+        self.config = config
+        self.store = store
+        self.platform = platform
+        self.tar = TarWriter(out)
+        self.digests = digests
+        self.options = options
+        self.model = go_model(config)
+        self.summary = BuildSummary()
+        self._resolved: dict[str, ResolvedImage] = {}
+
+    def say(self, line: str) -> None:
+        if self.options.progress is not None:
+            self.options.progress(line)
+
+    # ---------------------------------------------------------------- images
+
+    def resolve(self, reference: str) -> tuple[str, ResolvedImage]:
+        try:
+            expanded = expand(reference)
+        except ReferenceError as error:
+            raise BuildError(f"could not pull image {reference}: {error}") from None
+        known = self._resolved.get(expanded)
+        if known is not None:
+            return expanded, known
+        try:
+            resolved = self.store.lookup(expanded, self.platform)
+        except StoreError as error:
+            raise BuildError(f"could not pull image {reference}: {error}") from None
+        if resolved is None:
+            raise BuildError(f"could not pull image {reference}: {expanded} for {self.platform} "
+                             f"is not in the image cache {self.store.root} (lkpolicy build "
+                             "never pulls)")
+        if self.digests is not None:
+            wanted = self.digests.get(expanded)
+            if wanted is None:
+                raise BuildError(f"image {expanded} is not in the lock that passed the gate")
+            if resolved.digest != wanted:
+                raise BuildError(f"image {expanded} resolves to {resolved.digest} in the cache, "
+                                 f"not to {wanted} that passed the gate")
+        self._resolved[expanded] = resolved
+        self.summary.images[expanded] = resolved.digest
+        return expanded, resolved
+
+    def flattened(self, resolved: ResolvedImage, expanded: str,
+                  allow_devices: bool) -> Iterator[tuple[TarHeader, Readable]]:
+        return flatten(self.store, resolved, what=f"image {expanded}",
+                       limits=self.options.limits, allow_devices=allow_devices)
+
+    def write(self, header: TarHeader, body: bytes | None = None) -> None:
+        try:
+            self.tar.add(header, body)
+        except TarError as error:
+            raise BuildError(str(error)) from None
+
+    def copy(self, header: TarHeader, body: Readable) -> None:
+        try:
+            self.tar.begin(header)
+            if header.has_body:
+                self.tar.copy_from(body, header.size)
+        except TarError as error:
+            raise BuildError(str(error)) from None
+
+    def image_content(self, expanded: str, resolved: ResolvedImage, prefix: str, location: str,
+                      *, resolv_symlink: bool, allow_devices: bool,
+                      apk: list[bytearray] | None = None) -> None:
+        """`ImageTar`: the flattened image under `prefix`, filtered, then the touch list."""
+        found: set[str] = set()
+        for header, body in self.flattened(resolved, expanded, allow_devices):
+            name = header.name
+            if name in _EXCLUDED:
+                continue
+            out = header.copy()
+            out.pax[_LOCATION] = location
+            out.pax[_SOURCE] = expanded
+            replacement: bytes | None = None
+            if name in ("etc/hosts", "etc/resolv.conf"):
+                out.mtime, out.mtime_ns = DEFAULT_MTIME, 0
+                if name == "etc/resolv.conf" and resolv_symlink:
+                    out.typeflag, out.linkname, out.size = "2", RESOLV_TARGET, 0
+                else:
+                    replacement = HOSTS if name == "etc/hosts" else RESOLV_CONF
+                    if not out.has_body:
+                        raise BuildError("archive/tar: write too long")
+                    out.size = len(replacement)
+            else:
+                if name == "etc/mtab":
+                    out.mtime, out.mtime_ns = DEFAULT_MTIME, 0
+                found.add(name)
+                if out.typeflag == "1":
+                    out.linkname = prefix + header.linkname
+            out.name = prefix + name
+            if replacement is not None:
+                self.write(out, replacement)
+            elif apk is not None and out.name == APK_DB and out.has_body:
+                sink = bytearray()
+                self.copy(out, _Tee(body, sink))
+                apk.append(sink)
+            else:
+                self.copy(out, body)
+        self.touch(prefix, expanded, location, found, resolv_symlink)
+
+    def touch(self, prefix: str, source: str, location: str, found: set[str],
+              resolv_symlink: bool) -> None:
+        entries: list[tuple[str, TarHeader, bytes | None]] = [
+            ("dev/", _dir(prefix + "dev", source, location), None),
+            ("dev/pts/", _dir(prefix + "dev/pts", source, location), None),
+            ("dev/shm/", _dir(prefix + "dev/shm", source, location), None),
+            ("etc/", _dir(prefix + "etc", source, location), None),
+            ("etc/hosts", _file(prefix + "etc/hosts", len(HOSTS), source, location), HOSTS),
+            ("etc/mtab", _symlink(prefix + "etc/mtab", "/proc/mounts", source, location,
+                                  mode=0o755), None),
+        ]
+        if resolv_symlink:
+            entries.append(("etc/resolv.conf", _symlink(prefix + "etc/resolv.conf",
+                                                        RESOLV_TARGET, source, location,
+                                                        mode=0o644), None))
+        else:
+            entries.append(("etc/resolv.conf", _file(prefix + "etc/resolv.conf",
+                                                     len(RESOLV_CONF), source, location),
+                            RESOLV_CONF))
+        entries.append(("proc/", _dir(prefix + "proc", source, location), None))
+        entries.append(("sys/", _dir(prefix + "sys", source, location), None))
+        for key, header, body in entries:
+            if key not in found:
+                self.write(header, body)
+
+    # ---------------------------------------------------------------- sections
+
+    def kernel(self) -> None:
+        kernel = self.model["kernel"]
+        reference = kernel.get("image", "")
+        if not reference:
+            return
+        self.say(f"Extract kernel image: {reference}")
+        expanded, resolved = self.resolve(reference)
+        binary = kernel.get("binary") or "kernel"
+        tarball = kernel.get("tar", "kernel.tar")
+        tarball = None if tarball in ("", "none") else tarball
+        ucode = kernel.get("ucode") or None
+        cmdline = str(kernel.get("cmdline", "")).encode("utf-8", "surrogateescape")
+        location = "kernel"
+        seen_binary = seen_tar = seen_ucode = False
+        try:
+            for header, body in self.flattened(resolved, expanded, True):
+                if header.name == binary:
+                    if seen_binary:
+                        raise BuildError("failed to extract kernel image and tarball: found "
+                                         "more than one possible kernel image")
+                    if not seen_ucode:
+                        self.write(_dir("boot", expanded, location))
+                    self.write(_file("boot/cmdline", len(cmdline), expanded, location), cmdline)
+                    self.copy(_file("boot/kernel", header.size, expanded, location,
+                                    mode=header.mode), body)
+                    seen_binary = True
+                elif tarball is not None and header.name == tarball:
+                    self.kernel_tar(body, expanded, location)
+                    seen_tar = True
+                elif ucode is not None and header.name == ucode:
+                    if not seen_binary:
+                        self.write(_dir("boot", expanded, location))
+                    self.copy(_file("boot/ucode.cpio", header.size, expanded, location,
+                                    mode=header.mode), body)
+                    seen_ucode = True
+        except FlattenError as error:
+            raise BuildError(f"failed to extract kernel image and tarball: {error}") from None
+        except StoreError as error:
+            raise BuildError(f"failed to extract kernel image and tarball: {error}") from None
+        if not seen_binary:
+            raise BuildError("close error: did not find kernel in kernel image")
+        if tarball is not None and not seen_tar:
+            raise BuildError("close error: did not find kernel tar in kernel image")
+
+    def kernel_tar(self, body: Readable, expanded: str, location: str) -> None:
+        reader = TarReader(body)
+        while True:
+            try:
+                header = reader.next()
+            except TarError as error:
+                raise BuildError(f"failed to extract kernel image and tarball: {error}") from None
+            if header is None:
+                break
+            problem = None
+            if header.typeflag not in "01234567" or header.typeflag == "":
+                problem = f"unsupported entry type {header.typeflag!r}"
+            elif "\x00" in header.name or "\x00" in header.linkname:
+                problem = "name contains NUL"
+            elif _unsafe_path(header.name):
+                problem = "name leaves the image root"
+            elif header.typeflag == "1" and _unsafe_path(header.linkname):
+                problem = "hard link target leaves the image root"
+            elif not header.has_body and header.size > 0:
+                problem = "archive/tar: write too long"
+            if problem is not None:
+                raise BuildError(f"failed to extract kernel image and tarball: kernel tar entry "
+                                 f"{header.name!r}: {problem}")
+            header.pax[_LOCATION] = location
+            header.pax[_SOURCE] = expanded
+            self.copy(header, reader)
+
+    def init(self) -> None:
+        references = self.model["init"]
+        if references:
+            self.say("Add init containers:")
+        bodies: list[bytearray] = []
+        for index, reference in enumerate(references):
+            self.say(f"Process init image: {reference}")
+            expanded, resolved = self.resolve(reference)
+            try:
+                self.image_content(expanded, resolved, "", f"init[{index}]",
+                                   resolv_symlink=True, allow_devices=True, apk=bodies)
+            except (FlattenError, StoreError) as error:
+                raise BuildError(f"failed to build init tarball from {reference}: {error}") from None
+        if len(bodies) >= 2:
+            merged = b"".join(bytes(body) + b"\n\n" for body in bodies)
+            self.write(_file(APK_DB, len(merged), "LINUXKIT.apkinit", "init", mtime=0), merged)
+
+    def volumes(self) -> None:
+        volumes = self.model["volumes"]
+        if volumes:
+            self.say("Add volumes:")
+        for index, volume in enumerate(volumes):
+            name = volume.get("name", "")
+            if not name or "/" in name or name in (".", ".."):
+                raise BuildError(f"failed to build volume filesystem tarball from {name}: "
+                                 "invalid volume name")
+            path = f"containers/volumes/{name}"
+            location = f"volume[{index}]"
+            reference = volume.get("image", "")
+            expanded = ""
+            resolved: ResolvedImage | None = None
+            if reference:
+                expanded, resolved = self.resolve(reference)
+            source = expanded or "empty"
+            for directory in ("containers", "containers/volumes", path, path + "/lower"):
+                self.write(_dir(directory, source, location))
+            if resolved is not None:
+                fmt = volume.get("format") or "filesystem"
+                if fmt != "filesystem":
+                    raise BuildError(f"failed to build volume OCI v1 layout tarball from {name}: "
+                                     f"format {fmt!r} is not supported by lkpolicy build")
+                try:
+                    self.image_content(expanded, resolved, path + "/lower/", location,
+                                       resolv_symlink=True,
+                                       allow_devices=self.options.allow_container_devices)
+                except (FlattenError, StoreError) as error:
+                    raise BuildError(f"failed to build volume filesystem tarball from {name}: "
+                                     f"{error}") from None
+            self.write(_dir(path + "/tmp/", "linuxkit.volumes", location))
+            self.write(_dir(path + "/merged/", "linuxkit.volumes", location))
+
+    def containers(self) -> None:
+        ids = id_map(self.config)
+        volumes = visible_volumes(self.config)
+        extractions = ExtractionMap()
+        roots: dict[str, str] = {}
+        announced: set[str] = set()
+        for section, index, node in self.config.containers():
+            if section not in announced:
+                announced.add(section)
+                self.say(f"Add {section} containers:")
+            entry = self.model[section][index]
+            reference = entry.get("image", "")
+            name = entry.get("name", "")
+            self.say(f"  Create OCI config for {reference}")
+            expanded, resolved = self.resolve(reference)
+            placement = Placement(section, index, name)
+            raw = node.value if isinstance(node.value, dict) else {}
+            try:
+                effective = build_effective(raw, resolved.config, ids, placement,
+                                            extractions=extractions, reference=expanded,
+                                            volumes=volumes, validate_label=_label_validator())
+            except SpecError as error:
+                if error.stage == "volumes":
+                    raise BuildError(f"failed update image {reference} from volumes: "
+                                     f"{error.message}") from None
+                raise BuildError(f"failed to create OCI spec for {reference}: "
+                                 f"{error.message}") from None
+            path = placement.path
+            if _unsafe_path(path) or go_clean(path) != path:
+                raise BuildError(f"failed to extract root filesystem for {reference}: "
+                                 f"container name {name!r} does not give a plain path")
+            location = placement.location
+            first = expanded not in roots
+            root = roots.setdefault(expanded,
+                                    f"{path}/rootfs" if effective.readonly else f"{path}/lower")
+            directories = ["containers", f"containers/{section}", path]
+            if first:
+                directories.append(root)
+            for directory in directories:
+                self.write(_dir(directory, expanded, location))
+            if first:
+                try:
+                    self.image_content(expanded, resolved, root + "/", location,
+                                       resolv_symlink=False,
+                                       allow_devices=self.options.allow_container_devices)
+                except (FlattenError, StoreError) as error:
+                    raise BuildError(f"failed to extract root filesystem for {reference}: "
+                                     f"{error}") from None
+            config_json = effective.config_json
+            self.write(_file(f"{path}/config.json", len(config_json), expanded, location),
+                       config_json)
+            if not effective.readonly:
+                self.write(_dir(f"{path}/tmp", expanded, location))
+                self.write(_dir(f"{path}/rootfs", expanded, location))
+            elif not first:
+                self.write(_dir(f"{path}/rootfs", expanded, location))
+            runtime_json = effective.runtime_json
+            self.write(_file(f"{path}/runtime.json", len(runtime_json), expanded, location),
+                       runtime_json)
+
+    def files(self) -> None:
+        entries = self.model["files"]
+        if entries:
+            self.say("Add files:")
+        ids = id_map(self.config)
+        made: set[str] = set()
+        for index, entry in enumerate(entries):
+            try:
+                self.one_file(index, entry, ids, made)
+            except SpecError as error:
+                raise BuildError(f"failed to add filesystem parts: {error.message}") from None
+            except TarError as error:
+                raise BuildError(f"failed to add filesystem parts: {error}") from None
+
+    def one_file(self, index: int, entry: Mapping[str, Any], ids: Mapping[str, int],
+                 made: set[str]) -> None:
+        def fail(message: str) -> BuildError:
+            return BuildError(f"failed to add filesystem parts: {message}")
+
+        original = entry.get("path", "")
+        if not original:
+            raise fail("did not specify path for file")
+        path = original[1:] if original.startswith("/") else original
+        if "\x00" in path or _unsafe_path(path):
+            raise fail(f"path {original} leaves the image root")
+        self.say(f"  {path}")
+        directory = bool(entry.get("directory"))
+        symlink = entry.get("symlink", "")
+        mode = 0o700 if directory else 0o600
+        if entry.get("mode"):
+            text = entry["mode"]
+            value, problem = _go_parse_uint(text, 8, 32)
+            if problem:
+                raise fail(f"cannot parse file mode as octal value: strconv.ParseUint: parsing "
+                           f"{_go_quote(text)}: {problem}")
+            mode = value
+        uid = id_number(entry.get("uid"), ids)
+        gid = id_number(entry.get("gid"), ids)
+        contents: bytes | None = None
+        source_path: str | None = None
+        if "contents" in entry:
+            contents = str(entry["contents"]).encode("utf-8", "surrogateescape")
+        if not directory and not symlink and contents is None:
+            source, metadata = entry.get("source", ""), entry.get("metadata", "")
+            if not source and not metadata:
+                raise fail(f"contents of file ({original}) not specified")
+            if source and metadata:
+                raise fail(f"specified Source and Metadata for file: {original}")
+            if source:
+                source_path = self.source_path(source)
+                try:
+                    os.stat(source_path)
+                except OSError:
+                    if entry.get("optional"):
+                        return
+                contents = None
+            else:
+                contents = self.metadata(metadata, fail)
+        else:
+            if entry.get("metadata"):
+                raise fail(f"specified Contents and Metadata for file: {original}")
+            if entry.get("source"):
+                raise fail(f"specified Contents and Source for file: {original}")
+        location = f"files[{index}]"
+        source_record = "linuxkit.files"
+        dir_mode = mode
+        if mode & 0o700:
+            dir_mode |= 0o100
+        if mode & 0o070:
+            dir_mode |= 0o010
+        if mode & 0o007:
+            dir_mode |= 0o001
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if not parts[depth - 1] or parent in made:
+                continue
+            made.add(parent)
+            self.write(_dir(parent, source_record, location, mode=dir_mode, uid=uid, gid=gid))
+        if directory:
+            if contents is not None:
+                raise fail("directory with contents not allowed")
+            made.add(path.rstrip("/"))
+            self.write(_dir(path, source_record, location, mode=mode, uid=uid, gid=gid))
+            return
+        if symlink:
+            self.write(_symlink(path, symlink, source_record, location, mode=mode, uid=uid,
+                                gid=gid))
+            return
+        if path.endswith("/"):
+            raise fail("archive/tar: write too long")
+        if source_path is not None:
+            self.file_from_host(path, source_path, location, mode, uid, gid, fail)
+            return
+        assert contents is not None
+        self.write(_file(path, len(contents), source_record, location, mode=mode, uid=uid,
+                         gid=gid), contents)
+
+    def source_path(self, source: str) -> str:
+        if source.startswith("~/"):
+            home = self.options.home or os.path.expanduser("~")
+            source = os.path.join(home, source[2:])
+        if not os.path.isabs(source):
+            source = os.path.join(self.options.cwd or os.getcwd(), source)
+        return source
+
+    def metadata(self, kind: str, fail: Callable[[str], BuildError]) -> bytes:
+        model = expanded_model(self.model)
+        if kind == "yaml":
+            return render_yaml(model).encode("utf-8", "surrogateescape")
+        if kind == "json":
+            return render_json(model).encode("utf-8", "surrogateescape")
+        raise fail(f"unsupported metadata type: {kind}")
+
+    def file_from_host(self, path: str, source: str, location: str, mode: int, uid: int,
+                       gid: int, fail: Callable[[str], BuildError]) -> None:
+        try:
+            stream = open(source, "rb")  # noqa: SIM115 - closed below, after streaming
+        except OSError as error:
+            raise fail(f"open {source}: {_go_errno_text(error)}") from None
+        with stream:
+            try:
+                size = os.fstat(stream.fileno()).st_size
+                header = _file(path, size, "linuxkit.files", location, mode=mode, uid=uid,
+                               gid=gid)
+                self.tar.begin(header)
+                self.tar.copy_from(stream, size)
+            except OSError as error:
+                raise fail(f"read {source}: {_go_errno_text(error)}") from None
+
+    def run(self) -> BuildSummary:
+        self.kernel()
+        self.init()
+        self.volumes()
+        self.containers()
+        self.files()
+        try:
+            self.tar.close()
+        except TarError as error:
+            raise BuildError(str(error)) from None
+        self.summary.entries = self.tar.count
+        return self.summary
+
+
+def _go_errno_text(error: OSError) -> str:
+    text = error.strerror or str(error)
+    return text[:1].lower() + text[1:]
+
+
+def _label_validator() -> Any:
+    from lkpolicy.stages.validate import validate_data
+
+    return validate_data
+
+
+def build_tar(config: Config, store: Store, platform: Platform, out_stream: BinaryIO, *,
+              digests: Mapping[str, str] | None = None,
+              options: BuildOptions | None = None) -> BuildSummary:
+    """Write linuxkit's build tar for `config` to `out_stream` (without the SBOM, as with
+    `--no-sbom`), from images in `store` only; never touches the network.
+
+    `digests` is the lock that passed the gate (expanded reference -> digest of the cache
+    entry); when given, an image missing from it or resolving to another digest fails the
+    build. Raises `BuildError`; the stream then holds a partial tar and must be discarded.
+    """
+    return _Builder(config, store, platform, out_stream, digests, options or BuildOptions()).run()

@@ -1,0 +1,434 @@
+"""Output files of `linuxkit build`, written from the intermediate tar stream.
+
+`tar`, `docker`, `kernel+initrd` and `tar-kernel-initrd` need nothing but Python and match
+linuxkit (the first two byte for byte; the initrd's gzip member differs only because linuxkit
+compresses with pgzip; `BuildOptions.compression_level` trades speed for size). The bootable
+formats (`kernel+squashfs`, `iso-bios`, `iso-efi`, `raw-bios`, `qcow2-bios`) replace
+linuxkit's Docker `mkimage-*` images with Debian tools run on the host; see
+`lkpolicy.assemble.media`.
+
+Everything is written to temporary files in the output directory and renamed into place only
+once every requested output (and the build manifest) is complete, so a failed build leaves no
+output file behind and does not replace the outputs of an earlier build.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from lkpolicy.assemble.builder import (
+    DEFAULT_MTIME,
+    BuildError,
+    BuildOptions,
+    BuildSummary,
+    build_tar,
+)
+from lkpolicy.assemble.initrd import ConversionError, InitrdParts, write_initrd
+from lkpolicy.assemble.tarstream import TarHeader, TarWriter
+
+if TYPE_CHECKING:
+    from lkpolicy.model.config import Config
+    from lkpolicy.model.oci import Platform
+    from lkpolicy.store import Store
+
+__all__ = ["KNOWN_FORMATS", "MANIFEST_SUFFIX", "STREAMABLE_FORMATS", "SUPPORTED_FORMATS",
+           "BuildResult", "ReproducibilityReport", "build_outputs", "parse_formats",
+           "source_date_epoch", "verify_reproducible", "write_outputs"]
+
+STREAMABLE_FORMATS = ("tar", "docker")
+KNOWN_FORMATS = (
+    "tar", "docker", "kernel+initrd", "tar-kernel-initrd", "iso-bios", "iso-efi",
+    "iso-efi-initrd", "raw-bios", "raw-efi", "gcp", "qcow2-efi", "vhd", "dynamic-vhd", "vmdk",
+    "rpi3", "kernel+squashfs", "kernel+erofs", "kernel+iso", "aws", "qcow2-bios",
+)
+MEDIA_FORMATS = ("kernel+squashfs", "iso-bios", "iso-efi", "raw-bios", "qcow2-bios")
+SUPPORTED_FORMATS = ("tar", "docker", "kernel+initrd", "tar-kernel-initrd", *MEDIA_FORMATS)
+MANIFEST_SUFFIX = ".build.json"
+MANIFEST_VERSION = 1
+DOCKERFILE = b'\nFROM scratch\n\nCOPY . ./\n\nENTRYPOINT ["/bin/rc.init"]\n'
+_OUTPUT_MODE = 0o644
+_CHUNK = 1 << 20
+
+
+def parse_formats(formats: Iterable[str]) -> list[str]:
+    """linuxkit's format list rules: comma-separated values, known names, and a streamable
+    format only on its own."""
+    result: list[str] = []
+    for item in formats:
+        for name in item.split(","):
+            if name not in KNOWN_FORMATS:
+                raise BuildError(f"error parsing formats: unknown format type {name}")
+            result.append(name)
+    if len(result) > 1:
+        for name in result:
+            if name in STREAMABLE_FORMATS:
+                raise BuildError(f"format type {name} must be the only format specified")
+    for name in result:
+        if name not in SUPPORTED_FORMATS:
+            raise BuildError(f"format {name} is not supported by lkpolicy build "
+                             f"(supported: {', '.join(SUPPORTED_FORMATS)})")
+    return result
+
+
+def source_date_epoch(environ: Mapping[str, str] | None = None) -> int:
+    """The timestamp for anything the build has to invent (file system creation times,
+    boot loader files): `SOURCE_DATE_EPOCH` when set, else linuxkit's fixed file mtime, so
+    that outputs never depend on the clock."""
+    text = (os.environ if environ is None else environ).get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
+        return DEFAULT_MTIME
+    if not text.isdigit() or int(text) > 0xFFFFFFFF:
+        raise BuildError(f"SOURCE_DATE_EPOCH must be a non-negative integer of at most 32 bits, "
+                         f"not {text!r}")
+    return int(text)
+
+
+class _Staging:
+    """Temporary files next to their final names; `commit` renames them all."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.directory = directory
+        self.name = name
+        self.temporary: list[Path] = []
+        self.final: list[tuple[Path, Path]] = []
+
+    def new(self, suffix: str) -> tuple[Path, BinaryIO]:
+        handle, path = tempfile.mkstemp(prefix=f".{self.name}.", suffix=f"{suffix}.tmp",
+                                        dir=self.directory)
+        self.temporary.append(Path(path))
+        return Path(path), os.fdopen(handle, "w+b")
+
+    def path(self, suffix: str) -> Path:
+        """A temporary name for a tool to create (removed first: some refuse to overwrite)."""
+        path, handle = self.new(suffix)
+        handle.close()
+        path.unlink()
+        return path
+
+    def workdir(self) -> Path:
+        path = Path(tempfile.mkdtemp(prefix=f".{self.name}.", suffix=".work", dir=self.directory))
+        self.temporary.append(path)
+        return path
+
+    def keep(self, temporary: Path, final: Path) -> None:
+        self.final.append((temporary, final))
+
+    def commit(self) -> list[Path]:
+        for temporary, _final in self.final:
+            os.chmod(temporary, _OUTPUT_MODE)
+        done: list[Path] = []
+        for temporary, final in self.final:
+            os.replace(temporary, final)
+            done.append(final)
+        kept = {temporary for temporary, _ in self.final}
+        self.temporary = [path for path in self.temporary if path not in kept]
+        return done
+
+    def cleanup(self) -> None:
+        for path in self.temporary:
+            if path.is_dir() and not path.is_symlink():
+                _remove_tree(path)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def _remove_tree(path: Path) -> None:
+    # Extracted trees may hold read-only directories; make them writable before removal.
+    def retry(function: Callable[..., Any], target: str, _info: Any) -> None:
+        parent = os.path.dirname(target)
+        os.chmod(parent, 0o700)
+        if os.path.isdir(target) and not os.path.islink(target):
+            os.chmod(target, 0o700)
+        function(target)
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=retry)
+    else:
+        shutil.rmtree(path, onerror=retry)
+
+
+@dataclass(slots=True)
+class BootParts:
+    """What the bootable formats are made of, split out of the build tar once."""
+
+    tar_path: Path
+    kernel_path: Path
+    initrd_gzip_path: Path
+    """The gzip-compressed cpio, without the microcode prefix."""
+    parts: InitrdParts
+    epoch: int
+
+    @property
+    def kernel(self) -> bool:
+        return self.parts.kernel_size > 0
+
+    def write_initrd_img(self, out: BinaryIO) -> None:
+        """`<base>-initrd.img` as linuxkit writes it: microcode, then the gzip member."""
+        out.write(self.parts.ucode)
+        with open(self.initrd_gzip_path, "rb") as compressed:
+            shutil.copyfileobj(compressed, out, _CHUNK)
+
+
+@dataclass(slots=True)
+class BuildResult:
+    files: list[Path]
+    """Every output file written, the manifest (if any) last."""
+    summary: BuildSummary
+    manifest: Path | None = None
+
+
+def build_outputs(config: Config, store: Store, formats: Iterable[str],
+                  out_dir: str | os.PathLike[str], name: str, *, platform: Platform,
+                  digests: Mapping[str, str] | None = None,
+                  options: BuildOptions | None = None, manifest: bool = True,
+                  evidence: Sequence[Mapping[str, Any]] | None = None) -> BuildResult:
+    """Build once and write each requested format as `<out_dir>/<name>...`, plus (unless
+    `manifest=False`) the build manifest `<name>.build.json`: the images used with their
+    digests, `evidence` as given (opaque: the caller's trust evidence), and the sha256 and
+    size of every output file. Raises `BuildError` and then leaves no new file behind."""
+    wanted = parse_formats(formats)
+    from lkpolicy.assemble.media import missing_tools
+
+    # Before the (possibly long) build, not after it.
+    for fmt in wanted:
+        missing = missing_tools(fmt)
+        if missing:
+            raise BuildError(missing[0])
+    options = options or BuildOptions()
+    if not 1 <= options.compression_level <= 9:
+        raise BuildError(f"compression level must be 1 to 9, not {options.compression_level}")
+    say: Callable[[str], None] = options.progress or (lambda _line: None)
+    epoch = source_date_epoch()
+    directory = Path(out_dir)
+    base = directory / name
+    staging = _Staging(directory, name)
+    try:
+        tar_path, tar_stream = staging.new(".tar")
+        with tar_stream:
+            summary = build_tar(config, store, platform, tar_stream, digests=digests,
+                                options=options)
+        say("Create outputs:")
+        boot: BootParts | None = None
+        if any(fmt not in STREAMABLE_FORMATS for fmt in wanted):
+            boot = _split(tar_path, staging, epoch, options.compression_level)
+        for fmt in wanted:
+            if fmt == "tar":
+                say(f"  {base}.tar")
+                staging.keep(tar_path, Path(f"{base}.tar"))
+            elif fmt == "docker":
+                _docker(tar_path, staging, base, say)
+            elif fmt == "kernel+initrd":
+                assert boot is not None
+                _kernel_initrd(boot, staging, base, say)
+            elif fmt == "tar-kernel-initrd":
+                assert boot is not None
+                _tar_kernel_initrd(boot, staging, base, say)
+            else:
+                from lkpolicy.assemble import media
+
+                assert boot is not None
+                media.write(fmt, boot, staging, base, say)
+        manifest_path: Path | None = None
+        if manifest:
+            manifest_path = Path(f"{base}{MANIFEST_SUFFIX}")
+            body = render_manifest(name, platform, wanted, summary, staging.final, evidence,
+                                   epoch)
+            temporary, handle = staging.new(MANIFEST_SUFFIX)
+            with handle:
+                handle.write(body)
+            staging.keep(temporary, manifest_path)
+        files = staging.commit()
+        return BuildResult(files, summary, manifest_path)
+    finally:
+        staging.cleanup()
+
+
+def write_outputs(config: Config, store: Store, formats: Iterable[str],
+                  out_dir: str | os.PathLike[str], name: str, *, platform: Platform,
+                  digests: Mapping[str, str] | None = None,
+                  options: BuildOptions | None = None, manifest: bool = False,
+                  evidence: Sequence[Mapping[str, Any]] | None = None) -> list[Path]:
+    """`build_outputs` returning only the files written; no manifest unless asked for."""
+    return build_outputs(config, store, formats, out_dir, name, platform=platform,
+                         digests=digests, options=options, manifest=manifest,
+                         evidence=evidence).files
+
+
+# --------------------------------------------------------------------------------------------
+# The manifest
+
+
+def _file_digest(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return "sha256:" + digest.hexdigest(), size
+
+
+def render_manifest(name: str, platform: Platform, formats: Sequence[str],
+                    summary: BuildSummary, outputs: Iterable[tuple[Path, Path]],
+                    evidence: Sequence[Mapping[str, Any]] | None, epoch: int) -> bytes:
+    """The manifest's bytes: sorted keys and lists, no wall-clock time, so that it is as
+    reproducible as the outputs it describes."""
+    files = []
+    for temporary, final in outputs:
+        digest, size = _file_digest(temporary)
+        files.append({"file": final.name, "sha256": digest, "size": size})
+    platform_text = "/".join(part for part in (platform.os, platform.architecture,
+                                               platform.variant) if part)
+    document = {
+        "manifestVersion": MANIFEST_VERSION,
+        "name": name,
+        "platform": platform_text,
+        "formats": list(formats),
+        "sourceDateEpoch": epoch,
+        "images": [{"reference": reference, "digest": digest}
+                   for reference, digest in sorted(summary.images.items())],
+        "outputs": sorted(files, key=lambda entry: str(entry["file"])),
+        "trustEvidence": [dict(item) for item in evidence or ()],
+        "tarEntries": summary.entries,
+    }
+    try:
+        text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False,
+                          allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise BuildError(f"build manifest: trust evidence is not JSON data: {error}") from None
+    return (text + "\n").encode("utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# Reproducibility
+
+
+@dataclass(slots=True)
+class ReproducibilityReport:
+    identical: bool
+    files: list[str] = field(default_factory=list)
+    """Names of the files both builds produced."""
+    differences: list[str] = field(default_factory=list)
+    """One line per file that differs or exists in only one build."""
+
+
+def verify_reproducible(config: Config, store: Store, formats: Iterable[str], name: str, *,
+                        platform: Platform, digests: Mapping[str, str] | None = None,
+                        options: BuildOptions | None = None,
+                        evidence: Sequence[Mapping[str, Any]] | None = None,
+                        work_dir: str | os.PathLike[str] | None = None) -> ReproducibilityReport:
+    """Build twice into two fresh temporary directories (manifest included) and compare
+    every file byte for byte; the directories are removed afterwards."""
+    wanted = list(formats)
+    with tempfile.TemporaryDirectory(prefix="lkpolicy-repro-", dir=work_dir) as top:
+        first, second = Path(top, "a"), Path(top, "b")
+        first.mkdir()
+        second.mkdir()
+        for directory in (first, second):
+            build_outputs(config, store, wanted, directory, name, platform=platform,
+                          digests=digests, options=options, evidence=evidence)
+        names_a = {path.name for path in first.iterdir()}
+        names_b = {path.name for path in second.iterdir()}
+        differences = [f"{file}: only in the first build" for file in sorted(names_a - names_b)]
+        differences += [f"{file}: only in the second build" for file in sorted(names_b - names_a)]
+        common = sorted(names_a & names_b)
+        for file in common:
+            if not filecmp.cmp(first / file, second / file, shallow=False):
+                differences.append(f"{file}: contents differ ({_file_digest(first / file)[0]} "
+                                   f"vs {_file_digest(second / file)[0]})")
+    return ReproducibilityReport(not differences, common, differences)
+
+
+# --------------------------------------------------------------------------------------------
+# The formats that need no tools
+
+
+def _split(tar_path: Path, staging: _Staging, epoch: int, level: int) -> BootParts:
+    kernel_path, kernel = staging.new("-kernel")
+    gzip_path, compressed = staging.new("-initrd.gz")
+    with open(tar_path, "rb") as tar_stream, kernel, compressed:
+        try:
+            parts = write_initrd(tar_stream, compressed, kernel, compression_level=level)
+        except ConversionError as error:
+            raise BuildError(f"error writing outputs: {error}") from None
+    return BootParts(tar_path, kernel_path, gzip_path, parts, epoch)
+
+
+def _docker(tar_path: Path, staging: _Staging, base: Path, say: Callable[[str], None]) -> None:
+    # linuxkit appends the Dockerfile to the same tar writer before closing it, so the output
+    # is the tar without its two end-of-archive blocks, one more entry, and a new end.
+    path, out = staging.new(".docker")
+    size = tar_path.stat().st_size
+    with out, open(tar_path, "rb") as tar_stream:
+        left = size - 1024
+        while left > 0:
+            chunk = tar_stream.read(min(left, _CHUNK))
+            out.write(chunk)
+            left -= len(chunk)
+        writer = TarWriter(out)
+        writer.add(TarHeader("Dockerfile", "0", mode=0o644, size=len(DOCKERFILE),
+                             mtime=DEFAULT_MTIME), DOCKERFILE)
+        writer.close()
+    say(f"  {base}.docker")
+    staging.keep(path, Path(f"{base}.docker"))
+
+
+def _kernel_initrd(boot: BootParts, staging: _Staging, base: Path,
+                   say: Callable[[str], None]) -> None:
+    initrd_path, initrd = staging.new("-initrd.img")
+    with initrd:
+        boot.write_initrd_img(initrd)
+    names = []
+    if boot.kernel:
+        kernel_copy = staging.path("-kernel")
+        shutil.copyfile(boot.kernel_path, kernel_copy)
+        staging.keep(kernel_copy, Path(f"{base}-kernel"))
+        names.append(f"{base}-kernel")
+    staging.keep(initrd_path, Path(f"{base}-initrd.img"))
+    names.append(("ucode+" if boot.parts.ucode else "") + f"{base}-initrd.img")
+    if boot.parts.cmdline:
+        cmdline_path, cmdline = staging.new("-cmdline")
+        with cmdline:
+            cmdline.write(boot.parts.cmdline)
+        staging.keep(cmdline_path, Path(f"{base}-cmdline"))
+        names.append(f"{base}-cmdline")
+    say("  " + " ".join(names))
+
+
+def _tar_kernel_initrd(boot: BootParts, staging: _Staging, base: Path,
+                       say: Callable[[str], None]) -> None:
+    path, out = staging.new("-initrd.tar")
+    initrd_size = boot.initrd_gzip_path.stat().st_size
+    with out:
+        writer = TarWriter(out)
+
+        def member(name: str, size: int) -> None:
+            writer.begin(TarHeader(name, "0", mode=0o644, size=size, mtime=DEFAULT_MTIME))
+
+        if boot.kernel:
+            member("kernel", boot.parts.kernel_size)
+            with open(boot.kernel_path, "rb") as kernel:
+                writer.copy_from(kernel, boot.parts.kernel_size)
+        # linuxkit checks the initrd for emptiness too, but a gzip member never is empty.
+        member("initrd.img", initrd_size)
+        with open(boot.initrd_gzip_path, "rb") as initrd:
+            writer.copy_from(initrd, initrd_size)
+        if boot.parts.cmdline:
+            member("cmdline", len(boot.parts.cmdline))
+            writer.write(boot.parts.cmdline)
+        if boot.parts.ucode:
+            member("ucode.cpio", len(boot.parts.ucode))
+            writer.write(boot.parts.ucode)
+        writer.close()
+    say(f"  {base}-initrd.tar")
+    staging.keep(path, Path(f"{base}-initrd.tar"))

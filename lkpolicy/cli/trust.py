@@ -1,0 +1,107 @@
+"""`lkpolicy trust ...`: ask the policy's trust authorities about an image.
+
+`trust inspect` shows every configured authority's answer, not only the required ones, so that
+a policy author can see what a new rule would demand before writing it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from lkpolicy.model.findings import ExitCode
+
+if TYPE_CHECKING:
+    from lkpolicy.stages.trust.stage import Inspection
+
+trust_app = typer.Typer(
+    name="trust",
+    help="Signature trust: what the policy's authorities say about images.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@trust_app.callback()
+def _group() -> None:
+    """Signature trust: what the policy's authorities say about images."""
+
+
+@trust_app.command("inspect")
+def inspect(
+    image: Annotated[str, typer.Argument(help="Image reference, e.g. linuxkit/init:v1.0.",
+                                         show_default=False)],
+    policy: Annotated[str | None, typer.Option(
+        "--policy", "-p", help="Policy file (default: discovered from the current directory, "
+                               "as `check` does).", show_default=False)] = None,
+    cache: Annotated[str | None, typer.Option(
+        "--cache", metavar="DIR", help="Image cache holding the manifest to compare (default: "
+                                       "$LINUXKIT_CACHE, else ~/.linuxkit/cache).",
+        show_default=False)] = None,
+    trust_cache: Annotated[str | None, typer.Option(
+        "--trust-cache", metavar="DIR", help="Trust metadata cache (default: "
+                                             "$LKPOLICY_TRUST_CACHE, else "
+                                             "~/.cache/lkpolicy/trust).",
+        show_default=False)] = None,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="Use only cached trust metadata (expiry is still checked).")] = False,
+    output_format: Annotated[str, typer.Option(
+        "--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Print what each authority of the policy says about IMAGE; exit 1 when an authority that
+    the policy requires for it does not vouch for it."""
+    from lkpolicy.model.findings import InputError
+    from lkpolicy.stages.policy.loader import load_policy
+    from lkpolicy.stages.trust.stage import inspect_image
+
+    if output_format not in ("text", "json"):
+        typer.echo(f"lkpolicy: unknown format {output_format!r} (use text or json)", err=True)
+        raise typer.Exit(ExitCode.USAGE)
+    try:
+        loaded = load_policy(policy)
+    except InputError as error:
+        for finding in error.findings:
+            typer.echo(f"{finding.location}: {finding.rule_id} {finding.message}", err=True)
+        raise typer.Exit(ExitCode.USAGE) from None
+    if not loaded.trust.authorities:
+        typer.echo("lkpolicy: the policy defines no trust authorities (`trust.authorities`)",
+                   err=True)
+        raise typer.Exit(ExitCode.USAGE)
+    try:
+        result = inspect_image(image, loaded, cache_dir=trust_cache, offline=offline,
+                               image_cache=cache)
+    except ValueError as error:
+        typer.echo(f"lkpolicy: {error}", err=True)
+        raise typer.Exit(ExitCode.USAGE) from None
+    if output_format == "json":
+        sys.stdout.write(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(render_text(result))
+    if any(answer.required and not answer.ok for answer in result.answers):
+        raise typer.Exit(ExitCode.FINDINGS)
+
+
+def render_text(result: Inspection) -> str:
+    lines = [result.reference]
+    if result.manifest:
+        lines.append(f"  cached: {result.manifest['digest']} ({result.manifest['size']} bytes)")
+    else:
+        lines.append("  cached: no (signed digests are shown, not compared)")
+    for answer in result.answers:
+        tag = "required" if answer.required else "not required"
+        head = f"  {answer.authority} ({answer.type}, {tag}): "
+        if answer.error is not None:
+            lines.append(head + ("MISMATCH " if answer.mismatch else "FAILED ") + answer.error)
+            continue
+        lines.append(head + "ok")
+        for item in answer.evidence:
+            who = item.get("role") or item.get("signer") or "?"
+            expires = f", expires {item['expires']}" if item.get("expires") else ""
+            size = f" ({item['size']} bytes)" if item.get("size") is not None else ""
+            lines.append(f"    {item.get('digest')}{size} by {who}{expires}")
+    return "\n".join(lines) + "\n"

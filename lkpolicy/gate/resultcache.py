@@ -1,0 +1,107 @@
+"""A cache of per-file check results, as ruff keeps one: `check` runs on every commit.
+
+A file whose bytes, path and rule set are unchanged gets its findings back without importing
+the YAML parser or the schema validator. The key covers the lkpolicy code itself (sizes and
+mtimes of its modules and schemas), so editing lkpolicy invalidates everything. Entries are
+written atomically; an unreadable or corrupt entry is a miss, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from lkpolicy import __version__
+from lkpolicy.model.findings import Finding, Location, Severity
+
+_FORMAT = "v1"
+
+
+def cache_dir() -> Path | None:
+    if os.environ.get("LKPOLICY_NO_CACHE"):
+        return None
+    configured = os.environ.get("LKPOLICY_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lkpolicy" / f"check-{_FORMAT}"
+
+
+@cache
+def _code_fingerprint() -> str:
+    """Every source and data file of the package, so a change anywhere in it (a policy rule, a
+    trust verifier, a schema) invalidates the results it produced."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(__version__.encode())
+    for directory, subdirectories, names in os.walk(package):
+        subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
+        for name in sorted(names):
+            if name.endswith((".py", ".json", ".yml")):
+                path = os.path.join(directory, name)
+                stat = os.stat(path)
+                relative = os.path.relpath(path, package)
+                digest.update(f"{relative}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def entry_key(path: str, data: bytes, context: str = "") -> str:
+    """`context` covers everything else the result depends on (options, the image cache)."""
+    digest = hashlib.sha256(_code_fingerprint().encode())
+    digest.update(context.encode("utf-8", "surrogateescape") + b"\0")
+    digest.update(os.path.abspath(path).encode("utf-8", "surrogateescape") + b"\0")
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def read(directory: Path, key: str) -> tuple[list[Finding], bool] | None:
+    try:
+        raw = json.loads((directory / key[:2] / key).read_bytes())
+        if any(_stat(path) != stamp for path, stamp in raw["deps"]):
+            return None
+        findings = [_decode(item) for item in raw["findings"]]
+        return findings, bool(raw["unreadable"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _stat(path: str) -> str:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def write(directory: Path, key: str, findings: list[Finding], unreadable: bool,
+          deps: list[str] | None = None) -> None:
+    """`deps`: other files the result depends on (policy files); a change to one is a miss."""
+    from lkpolicy.safeio import atomic_write_text
+
+    payload = {"findings": [_encode(f) for f in findings], "unreadable": unreadable,
+               "deps": [[path, _stat(path)] for path in deps or []]}
+    try:
+        (directory / key[:2]).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(directory / key[:2] / key, json.dumps(payload), mode=0o600)
+    except OSError:
+        pass  # a read-only home must not fail the check
+
+
+def _encode(finding: Finding) -> dict[str, Any]:
+    location = finding.location
+    return {
+        "rule": finding.rule_id, "severity": int(finding.severity), "message": finding.message,
+        "location": [location.file, location.line, location.column], "pointer": finding.pointer,
+        "hint": finding.hint, "related": [[r.file, r.line, r.column] for r in finding.related],
+    }
+
+
+def _decode(item: dict[str, Any]) -> Finding:
+    return Finding(
+        rule_id=item["rule"], severity=Severity(item["severity"]), message=item["message"],
+        location=Location(*item["location"]), pointer=item["pointer"], hint=item["hint"],
+        related=[Location(*related) for related in item["related"]],
+    )

@@ -1,0 +1,279 @@
+"""The policy file schema, generated from the rule catalogue.
+
+`schemas/policy.schema.json` is this function's output (a test keeps them equal), so a rule's
+options are declared once, next to the rule.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lkpolicy.stages.policy.rules import IMAGE_SECTIONS, POLICY_RULES
+
+SCHEMA_ID = "https://lkpolicy.dev/schemas/policy.schema.json"
+SECTIONS = (*IMAGE_SECTIONS, "files")
+
+
+def _one_or_many(description: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description,
+            "anyOf": [item, {"type": "array", "items": item, "minItems": 1}]}
+
+
+def build_schema() -> dict[str, Any]:
+    rules: dict[str, Any] = {}
+    for rule_id, policy_rule in sorted(POLICY_RULES.items()):
+        rule = policy_rule.rule
+        properties: dict[str, Any] = {"severity": {"$ref": "#/$defs/severity"}}
+        for name, option in policy_rule.options.items():
+            properties[name] = {**option.schema,
+                                "description": option.schema["description"]
+                                + f" Default: {json.dumps(option.default)}."}
+        rules[rule_id] = {
+            "description": f"{rule.title} ({rule.name}; default severity {rule.severity.label}; "
+                           f"judges {', '.join(policy_rule.applies_to)}). {rule.rationale}",
+            "anyOf": [
+                {"$ref": "#/$defs/severity"},
+                {"type": "object", "additionalProperties": False, "properties": properties,
+                 "description": "The severity and the options of the rule."},
+            ],
+        }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "lkpolicy policy",
+        "description": "Which powers LinuxKit configs may grant their containers, judged by "
+                       "`lkpolicy check --policy FILE`. Generated from the rule catalogue; "
+                       "`lkpolicy explain LKPnnn` explains each rule.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "extends": {
+                "description": "Policies this one builds on, applied in order before this file: "
+                               "paths relative to this file, or `builtin:default` / "
+                               "`builtin:strict`. Absent means `[builtin:default]`; `[]` starts "
+                               "from no rules at all.",
+                "type": "array",
+                "items": {"type": "string", "minLength": 1,
+                          "description": "A policy file path or `builtin:NAME`."},
+            },
+            "rules": {"$ref": "#/$defs/rules",
+                      "description": "Rule settings; a rule that no policy in the chain names "
+                                     "does not run."},
+            "trust": _trust_schema(),
+            "waivers": {
+                "description": "Accepted findings: each waiver names a rule, optionally narrows "
+                               "it to images, sections, container names, files or a JSON "
+                               "pointer, and carries a reason and an expiry date (UTC).",
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "description": "One accepted risk. Validated further when loaded (dates, "
+                                   "rule IDs), with positions.",
+                },
+            },
+            "overrides": {
+                "description": "Settings for the subjects a selector matches, applied after "
+                               "`rules` in list order; options replace earlier values whole.",
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "description": "A selector and the rule settings that apply where it matches.",
+                    "additionalProperties": False,
+                    "required": ["match", "rules"],
+                    "properties": {
+                        "match": {"$ref": "#/$defs/selector"},
+                        "rules": {"$ref": "#/$defs/rules"},
+                        "reason": {"type": "string",
+                                   "description": "Why the exception exists (for reviewers)."},
+                    },
+                },
+            },
+        },
+        "$defs": {
+            **_trust_defs(),
+            "severity": {
+                "description": "`off` disables the rule; the others set the severity of its "
+                               "findings.",
+                "enum": ["error", "warning", "info", "off"],
+            },
+            "rules": {
+                "type": "object",
+                "description": "Rule ID -> a severity, or an object with `severity` and options.",
+                "additionalProperties": False,
+                "properties": rules,
+            },
+            "selector": {
+                "type": "object",
+                "description": "Every given criterion must match; a list matches when any of "
+                               "its items does.",
+                "additionalProperties": False,
+                "minProperties": 1,
+                "properties": {
+                    "image": _one_or_many(
+                        "Globs (fnmatch) on the expanded image reference, with or without "
+                        "tag and digest, e.g. `docker.io/linuxkit/sshd*`.",
+                        {"type": "string", "minLength": 1}),
+                    "section": _one_or_many(
+                        "Config sections.", {"enum": list(SECTIONS)}),
+                    "name": _one_or_many(
+                        "Globs on the container or volume name (the path for `files`).",
+                        {"type": "string", "minLength": 1}),
+                },
+            },
+        },
+    }
+
+
+_PATH = {"type": "string", "minLength": 1}
+
+
+def _path(description: str) -> dict[str, Any]:
+    return {**_PATH, "description": description + " Relative paths start at the policy file."}
+
+
+def _authority_names(description: str) -> dict[str, Any]:
+    return {"type": "array", "minItems": 1, "uniqueItems": True, "description": description,
+            "items": {"$ref": "#/$defs/authorityName"}}
+
+
+def _trust_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Signature trust: the authorities that can vouch for an image's digest, "
+                       "and which images need whose word. Verified by the trust stage against "
+                       "the manifest digest and size in the image cache.",
+        "properties": {
+            "authorities": {
+                "type": "object",
+                "description": "Authority name -> how to verify with it.",
+                "propertyNames": {"$ref": "#/$defs/authorityName"},
+                "additionalProperties": {"$ref": "#/$defs/authority"},
+            },
+            "rules": {
+                "type": "array",
+                "description": "Every rule whose globs match an image applies to it; an image "
+                               "must satisfy all of its rules.",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["images", "require"],
+                    "description": "Images and the authorities that must vouch for them.",
+                    "properties": {
+                        "images": _one_or_many(
+                            "Globs (fnmatch) on the expanded image reference, with or without "
+                            "tag and digest.", {"type": "string", "minLength": 1}),
+                        "require": {
+                            "description": "One authority name, `{all: [A, B]}` (each must "
+                                           "vouch) or `{any: [A, B]}` (one is enough).",
+                            "anyOf": [
+                                {"$ref": "#/$defs/authorityName"},
+                                {"type": "object", "additionalProperties": False,
+                                 "required": ["all"], "description": "Every one must vouch.",
+                                 "properties": {"all": _authority_names(
+                                     "Authorities that must all vouch.")}},
+                                {"type": "object", "additionalProperties": False,
+                                 "required": ["any"], "description": "One must vouch.",
+                                 "properties": {"any": _authority_names(
+                                     "Authorities of which one must vouch.")}},
+                            ],
+                        },
+                        "reason": {"type": "string",
+                                   "description": "Why the rule exists (for reviewers)."},
+                    },
+                },
+            },
+            "default_authority": {
+                "$ref": "#/$defs/authorityName",
+                "description": "The authority that verifies the images a config lists in its "
+                               "own `trust:` section (`image:` and `org:` entries, matched as "
+                               "LinuxKit's content trust matched them).",
+            },
+        },
+    }
+
+
+def _authority(kind: str, description: str, required: list[str],
+               properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"if": {"properties": {"type": {"const": kind}}},
+            "then": {"description": description, "required": required,
+                     "additionalProperties": False,
+                     "properties": {"type": {"const": kind}, **properties}, **extra}}
+
+
+def _trust_defs() -> dict[str, Any]:
+    identity = {
+        "type": "object", "additionalProperties": False, "required": ["issuer"],
+        "description": "A keyless signer: the certificate's OIDC issuer and its subject (SAN).",
+        "oneOf": [{"required": ["subject"]}, {"required": ["subject_regex"]}],
+        "properties": {
+            "issuer": {"type": "string", "minLength": 1,
+                       "description": "The OIDC issuer URL, exactly."},
+            "subject": {"type": "string", "minLength": 1,
+                        "description": "The signer identity (email or URI), exactly."},
+            "subject_regex": {"type": "string", "minLength": 1,
+                              "description": "A regular expression the whole identity must "
+                                             "match."},
+        },
+    }
+    return {
+        "authorityName": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                          "description": "The name of an authority in `trust.authorities`."},
+        "identity": identity,
+        "authority": {
+            "type": "object",
+            "required": ["type"],
+            "description": "A trust authority; `type` decides the other keys.",
+            "properties": {"type": {"enum": ["notary", "tuf", "sigstore", "cosign-key"],
+                                    "description": "notary: Docker Content Trust (Notary v1); "
+                                                   "tuf: a TUF 1.0 repository whose targets are "
+                                                   "`repository:tag`; sigstore: keyless "
+                                                   "signatures; cosign-key: cosign key pairs."}},
+            "allOf": [
+                _authority("notary", "A Notary v1 server, as Docker Content Trust uses it. The "
+                           "root is pinned by `root_keys`, or trusted on first use (`tofu: "
+                           "true`) and kept in `pin_store`.", ["type", "server"], {
+                               "server": {"type": "string", "pattern": "^https?://[^/]+",
+                                          "description": "The notary server URL."},
+                               "ca": _path("CA certificates (PEM) for the server's TLS; "
+                                           "default: the system store."),
+                               "root_keys": {"type": "array", "minItems": 1, "description":
+                                             "Pinned root public keys (base64 SPKI); the "
+                                             "root must carry one of them.",
+                                             "items": {"type": "string", "minLength": 1}},
+                               "tofu": {"type": "boolean", "description":
+                                        "Trust the first root seen for each repository."},
+                               "pin_store": _path("Where the roots trusted on first use are "
+                                                  "kept; default: the trust cache."),
+                           }, anyOf=[{"required": ["root_keys"]},
+                                     {"required": ["tofu"],
+                                      "properties": {"tofu": {"const": True}}}]),
+                _authority("tuf", "A TUF 1.0 repository whose target paths are "
+                           "`repository:tag`.", ["type", "repository", "root"], {
+                               "repository": {"type": "string", "minLength": 1,
+                                              "description": "Base URL (http(s):// or "
+                                                             "file://), or a directory."},
+                               "root": _path("The bootstrap root.json."),
+                           }),
+                _authority("sigstore", "Keyless cosign signatures (Fulcio certificates, Rekor "
+                           "entries) checked offline against a trusted root.",
+                           ["type", "trusted_root", "identities"], {
+                               "trusted_root": _path("The Sigstore trusted_root.json."),
+                               "identities": {"type": "array", "minItems": 1,
+                                              "description": "Signers accepted; one is enough.",
+                                              "items": {"$ref": "#/$defs/identity"}},
+                           }),
+                _authority("cosign-key", "cosign signatures made with one of these keys.",
+                           ["type", "keys"], {
+                               "keys": {"type": "array", "minItems": 1,
+                                        "description": "Public keys (PEM files).",
+                                        "items": _path("A PEM public key file.")},
+                           }),
+            ],
+        },
+    }
+
+
+def schema_text() -> str:
+    return json.dumps(build_schema(), indent=2) + "\n"

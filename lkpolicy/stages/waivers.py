@@ -1,0 +1,576 @@
+"""Waivers: documented, expiring exceptions to findings, inline in a config or in a policy file.
+
+Everything here is pure: no file is read and no clock is consulted. The caller passes the
+documents, the policy data and `today` (a UTC date), so that the same inputs always give the
+same verdict, in CI as on a laptop in another time zone.
+
+Inline waivers are YAML comments::
+
+    capabilities: [all]  # lkpolicy: ignore[LK318] reason="needs the host" expires=2026-12-31
+
+    # lkpolicy: ignore[LK318,LKP102] reason="needs the host"
+    capabilities: [all]
+
+On a line with content they cover that line; alone on a line they cover the next line (only
+the next: a blank line in between makes the waiver unused). Comments are found by a line
+scanner, not by the YAML parser, because ruamel.yaml attaches comments to nodes in ways that
+lose their lines. The scanner knows quoted scalars (also across lines), block scalars (`|`,
+`>`) and the YAML rule that `#` starts a comment only at the start of a line or after white
+space. Its limits: a block scalar with an explicit indentation indicator is assumed to be
+indented like any other, and a quote that starts a plain scalar in the middle of a flow
+collection written over several lines can confuse it; neither occurs in LinuxKit configs.
+
+A waiver without a reason, an expired one, one that matches nothing and one that names an
+unknown rule each become a finding of their own (LKW0xx), so waivers cannot silently rot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import fnmatch
+import re
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from lkpolicy.model.document import Document, join_pointer
+from lkpolicy.model.findings import Finding, Location, Severity
+from lkpolicy.model.rules import Rule, define_rule
+from lkpolicy.report.fingerprint import normalize_path
+
+if TYPE_CHECKING:
+    from lkpolicy.model.config import Config
+
+__all__ = [
+    "BASELINE_UNREADABLE",
+    "ContainerContext",
+    "FindingContext",
+    "Suppressed",
+    "Waiver",
+    "WaiverKind",
+    "WaiverOutcome",
+    "apply_waivers",
+    "container_context",
+    "parse_inline_waivers",
+    "parse_policy_waivers",
+]
+
+_CATEGORY = "waiver"
+
+WAIVER_WITHOUT_REASON = define_rule(
+    "LKW001", "waiver-without-reason", "A waiver gives no reason", Severity.ERROR, _CATEGORY,
+    "A waiver turns a security finding off; without a reason, the next reviewer cannot tell "
+    "whether the exception still holds. A waiver without a reason suppresses nothing.",
+    "Add `reason=\"...\"` to the inline comment, or `reason:` to the policy waiver.",
+)
+WAIVER_EXPIRED = define_rule(
+    "LKW002", "waiver-expired", "A waiver has expired", Severity.WARNING, _CATEGORY,
+    "Waivers are temporary by design. Once the expiry date has passed (dates are UTC; a waiver "
+    "is still valid on its expiry day), the waiver stops suppressing and the original finding "
+    "is reported again.",
+    "Fix what the finding reports and remove the waiver, or renew it with a new `expires` date "
+    "after a review.",
+)
+WAIVER_UNUSED = define_rule(
+    "LKW003", "unused-waiver", "A waiver matches no finding", Severity.WARNING, _CATEGORY,
+    "A waiver that suppresses nothing is either stale (the problem was fixed) or misplaced "
+    "(wrong line, wrong rule ID, wrong glob); in both cases it misleads readers, and a stale "
+    "waiver would silently hide the problem if it came back.",
+    "Remove the waiver, or move it to the line of the finding (or the line directly above).",
+)
+WAIVER_UNKNOWN_RULE = define_rule(
+    "LKW004", "waiver-unknown-rule", "A waiver names a rule that does not exist", Severity.WARNING,
+    _CATEGORY,
+    "A misspelt rule ID waives nothing, while the author believes the finding is handled.",
+    "Use an ID listed by `lkpolicy rules`.",
+)
+WAIVER_INVALID = define_rule(
+    "LKW005", "invalid-waiver", "A waiver cannot be parsed", Severity.ERROR, _CATEGORY,
+    "A waiver that cannot be read is ignored; reporting it keeps a typo from turning an intended "
+    "exception into a failing build without explanation, or from hiding a malformed policy.",
+    "Write inline waivers as `# lkpolicy: ignore[RULE,...] reason=\"...\" expires=YYYY-MM-DD`, "
+    "and policy waivers as mappings with `rule`, `reason` and `expires`.",
+)
+BASELINE_UNREADABLE = define_rule(
+    "LKW010", "baseline-unreadable", "The baseline file cannot be used", Severity.ERROR, _CATEGORY,
+    "A baseline decides which findings are old; a damaged or foreign file would hide new findings "
+    "or report every old one, so lkpolicy stops instead.",
+    "Regenerate the baseline with `--write-baseline`, or fix the path.",
+)
+
+
+class WaiverKind(enum.StrEnum):
+    INLINE = "inline"
+    POLICY = "policy"
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    """One waiver; the scope fields left at None match anything."""
+
+    rules: tuple[str, ...]
+    """Upper-case rule IDs (inline waivers may list several; policy waivers name one)."""
+    reason: str
+    """Empty when the author gave none (LKW001): such a waiver suppresses nothing."""
+    location: Location
+    """Where the waiver itself is written."""
+    kind: WaiverKind
+    expires: datetime.date | None = None
+    """Last day on which the waiver applies (inclusive, UTC)."""
+    owner: str | None = None
+    pointer: str = ""
+    """JSON pointer of a policy waiver in its policy document (empty for inline waivers)."""
+    file: str | None = None
+    """Inline: the exact path of the config. Policy: a glob over the finding's path."""
+    line: int | None = None
+    """Inline: the line the waiver covers."""
+    image: str | None = None
+    """Glob over the container's expanded image reference."""
+    section: str | None = None
+    name: str | None = None
+    """Glob over the container's name."""
+    pointer_prefix: str | None = None
+    """The finding's pointer must equal it or lie below it (`/services/0` covers `/services/0/x`
+    but not `/services/01`)."""
+
+    def describe(self) -> str:
+        rules = ",".join(self.rules)
+        where = f" for {self.file}:{self.line}" if self.kind is WaiverKind.INLINE else ""
+        return f"{self.kind.value} waiver of {rules}{where}"
+
+
+class ContainerContext(NamedTuple):
+    """What policy waivers can match on for a finding about a container."""
+
+    section: str
+    name: str
+    image: str | None
+    """The expanded image reference (`docker.io/linuxkit/sshd:v1.0`), None when unparsable."""
+
+
+FindingContext = Callable[[Finding], ContainerContext | None]
+"""Maps a finding to the container it is about, or None for findings outside containers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    finding: Finding
+    waiver: Waiver
+
+
+@dataclass(slots=True)
+class WaiverOutcome:
+    kept: list[Finding] = field(default_factory=list)
+    """Findings still reported (those of expired waivers carry the waiver as `related`)."""
+    suppressed: list[Suppressed] = field(default_factory=list)
+    meta_findings: list[Finding] = field(default_factory=list)
+    """Findings about the waivers themselves (LKW0xx)."""
+
+    @property
+    def findings(self) -> list[Finding]:
+        """What the report shows: kept findings and the waiver findings, sorted."""
+        return sorted([*self.kept, *self.meta_findings], key=Finding.sort_key)
+
+
+# --------------------------------------------------------------------------------------------
+# Inline waivers.
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""YAML's line breaks: the loader numbers lines by these only."""
+_DIRECTIVE = re.compile(r"lkpolicy\s*:", re.IGNORECASE)
+_IGNORE = re.compile(r"ignore\s*\[([^\]]*)\]", re.IGNORECASE)
+_ATTRIBUTE = re.compile(r"""([A-Za-z_]+)=("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s"']+)""")
+_RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*[0-9]+$")
+_BLOCK_HEADER = re.compile(r"(?:^|[\s:])[|>][0-9+-]*$")
+_INLINE_KEYS = ("reason", "expires", "owner")
+
+
+@dataclass(frozen=True, slots=True)
+class _Comment:
+    line: int
+    column: int
+    text: str
+    """The comment without its `#`."""
+    alone: bool
+    """Nothing but white space before the `#`."""
+
+
+def find_comments(text: str) -> list[_Comment]:
+    """Every YAML comment in `text`, with 1-based line and column of its `#`."""
+    comments: list[_Comment] = []
+    quote: str | None = None
+    block_parent: int | None = None
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
+        indent = len(line) - len(line.lstrip(" "))
+        if block_parent is not None:
+            if not line.strip() or indent > block_parent:
+                continue  # block scalar content: a `#` here is text
+            block_parent = None
+        comment_at, quote = _scan_line(line, quote)
+        content = line if comment_at is None else line[:comment_at]
+        if comment_at is not None:
+            comments.append(_Comment(number, comment_at + 1, line[comment_at + 1:],
+                                     not line[:comment_at].strip()))
+        if quote is None and _BLOCK_HEADER.search(content.rstrip()):
+            block_parent = _block_parent_indent(content)
+    return comments
+
+
+def _scan_line(line: str, quote: str | None) -> tuple[int | None, str | None]:
+    """(index of the comment's `#` or None, quote still open at the end of the line)."""
+    index = 0
+    length = len(line)
+    while index < length:
+        char = line[index]
+        if quote == '"':
+            if char == "\\":
+                index += 2
+                continue
+            if char == '"':
+                quote = None
+        elif quote == "'":
+            if char == "'":
+                if index + 1 < length and line[index + 1] == "'":
+                    index += 2
+                    continue
+                quote = None
+        elif char == "#" and (index == 0 or line[index - 1] in " \t"):
+            return index, None
+        elif char in "\"'" and _starts_scalar(line, index):
+            quote = char
+        index += 1
+    return None, quote
+
+
+def _starts_scalar(line: str, index: int) -> bool:
+    """Whether a quote at `index` opens a quoted scalar (not an apostrophe inside plain text)."""
+    before = line[:index]
+    stripped = before.rstrip()
+    if not stripped:
+        return True
+    if stripped[-1] in "[{,":
+        return True
+    # `key: 'x'`, `- 'x'` and `? 'x'` need the white space that YAML requires after the indicator.
+    return stripped[-1] in ":-?" and len(stripped) < len(before)
+
+
+def _block_parent_indent(content: str) -> int:
+    """Indentation that block scalar content must exceed: the key's column, or the dash's."""
+    position = len(content) - len(content.lstrip(" "))
+    parent = position
+    while content.startswith("-", position) and content[position + 1:position + 2] in (" ", ""):
+        parent = position
+        position += 1
+        while content.startswith(" ", position):
+            position += 1
+    if content[position:position + 1] in ("|", ">"):
+        return parent
+    return position
+
+
+def parse_inline_waivers(document: Document) -> tuple[list[Waiver], list[Finding]]:
+    """Waivers written as `# lkpolicy: ignore[...]` comments, and findings for malformed ones."""
+    waivers: list[Waiver] = []
+    findings: list[Finding] = []
+    lines = _LINE_BREAK.split(document.text)
+    for comment in find_comments(document.text):
+        body = comment.text.strip()
+        directive = _DIRECTIVE.match(body)
+        if directive is None:
+            continue
+        location = Location(document.path, comment.line, comment.column)
+        rest = body[directive.end():].strip()
+        waiver, problem = _parse_directive(rest, location, document.path)
+        if problem is not None:
+            findings.append(WAIVER_INVALID.finding(f"malformed lkpolicy comment: {problem}",
+                                                   location))
+            continue
+        assert waiver is not None
+        target = comment.line
+        if comment.alone:
+            target += 1
+            if target > len(lines):
+                findings.append(WAIVER_INVALID.finding(
+                    "a waiver alone on the last line has no line below it to cover", location))
+                continue
+        waivers.append(dataclasses.replace(waiver, line=target))
+    return waivers, findings
+
+
+def _parse_directive(text: str, location: Location,
+                     path: str) -> tuple[Waiver | None, str | None]:
+    match = _IGNORE.match(text)
+    if match is None:
+        return None, ("expected `lkpolicy: ignore[RULE,...] reason=\"...\"`, got "
+                      f"`lkpolicy: {text}`")
+    rules = tuple(part.strip().upper() for part in re.split(r"[,\s]+", match.group(1))
+                  if part.strip())
+    if not rules:
+        return None, "`ignore[]` names no rule"
+    for rule in rules:
+        if not _RULE_ID.match(rule):
+            return None, f"`{rule}` is not a rule ID"
+    attributes: dict[str, str] = {}
+    rest = text[match.end():]
+    position = 0
+    while position < len(rest):
+        if rest[position].isspace():
+            position += 1
+            continue
+        attribute = _ATTRIBUTE.match(rest, position)
+        if attribute is None:
+            return None, f"cannot read `{rest[position:].strip()}` (write key=\"value\")"
+        key = attribute.group(1).lower()
+        if key not in _INLINE_KEYS:
+            return None, f"unknown key `{key}` (use {', '.join(_INLINE_KEYS)})"
+        if key in attributes:
+            return None, f"`{key}` given twice"
+        attributes[key] = _unquote(attribute.group(2))
+        position = attribute.end()
+    expires: datetime.date | None = None
+    if "expires" in attributes:
+        expires, problem = _parse_date(attributes["expires"])
+        if problem is not None:
+            return None, problem
+    return Waiver(rules, attributes.get("reason", "").strip(), location, WaiverKind.INLINE,
+                  expires=expires, owner=attributes.get("owner"), file=path), None
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", value[1:-1])
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    return value
+
+
+def _parse_date(value: Any) -> tuple[datetime.date | None, str | None]:
+    if isinstance(value, datetime.datetime):
+        return value.date(), None
+    if isinstance(value, datetime.date):
+        return value, None
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return datetime.date.fromisoformat(value.strip()), None
+        except ValueError:
+            pass
+    return None, f"`{value}` is not a date (write YYYY-MM-DD)"
+
+
+# --------------------------------------------------------------------------------------------
+# Policy-file waivers.
+
+_POLICY_STRING_KEYS = ("image", "section", "name", "file", "pointer", "owner")
+_POLICY_KEYS = frozenset({"rule", "reason", "expires", *_POLICY_STRING_KEYS})
+_SECTIONS = ("onboot", "onshutdown", "services")
+
+
+def parse_policy_waivers(data: Any, document: Document,
+                         base_pointer: str) -> tuple[list[Waiver], list[Finding]]:
+    """Validate the `waivers` list of a policy document (at `base_pointer` in `document`).
+
+    An entry with a structural problem is dropped with an LKW005 finding at the offending key;
+    an entry without a reason is kept (reason "") so that `apply_waivers` reports LKW001 once.
+    """
+    waivers: list[Waiver] = []
+    findings: list[Finding] = []
+
+    def invalid(message: str, pointer: str, *, key: bool = False) -> None:
+        findings.append(WAIVER_INVALID.finding(message, document.location(pointer, key=key),
+                                               pointer))
+
+    if not isinstance(data, list):
+        invalid("`waivers` must be a list of mappings", base_pointer)
+        return waivers, findings
+    for index, entry in enumerate(data):
+        pointer = join_pointer(base_pointer, index)
+        if not isinstance(entry, dict):
+            invalid("a waiver must be a mapping with `rule`, `reason` and `expires`", pointer)
+            continue
+        problems_before = len(findings)
+        for key in entry:
+            if key not in _POLICY_KEYS:
+                invalid(f"unknown waiver key `{key}` (use {', '.join(sorted(_POLICY_KEYS))})",
+                        join_pointer(pointer, key), key=True)
+        rule = entry.get("rule")
+        if not isinstance(rule, str) or not _RULE_ID.match(rule.strip().upper()):
+            where = join_pointer(pointer, "rule") if "rule" in entry else pointer
+            invalid("a waiver needs `rule`: one rule ID such as LK318"
+                    + (f" (got `{rule}`)" if rule is not None else ""), where)
+        reason = entry.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            invalid("`reason` must be a string", join_pointer(pointer, "reason"))
+        expires: datetime.date | None = None
+        if "expires" not in entry:
+            invalid("a policy waiver needs `expires: YYYY-MM-DD`", pointer)
+        else:
+            expires, problem = _parse_date(entry["expires"])
+            if problem is not None:
+                invalid(problem, join_pointer(pointer, "expires"))
+        for key in _POLICY_STRING_KEYS:
+            if key in entry and not isinstance(entry[key], str):
+                invalid(f"`{key}` must be a string", join_pointer(pointer, key))
+        section = entry.get("section")
+        if isinstance(section, str) and section not in _SECTIONS:
+            invalid(f"`section` must be one of {', '.join(_SECTIONS)}",
+                    join_pointer(pointer, "section"))
+        prefix = entry.get("pointer")
+        if isinstance(prefix, str) and prefix and not prefix.startswith("/"):
+            invalid("`pointer` must be a JSON pointer starting with `/`",
+                    join_pointer(pointer, "pointer"))
+        if len(findings) > problems_before:
+            continue
+        assert isinstance(rule, str)
+        waivers.append(Waiver(
+            rules=(rule.strip().upper(),),
+            reason=(reason or "").strip() if isinstance(reason, str) else "",
+            location=document.location(pointer),
+            kind=WaiverKind.POLICY,
+            expires=expires,
+            owner=entry.get("owner"),
+            pointer=pointer,
+            file=entry.get("file"),
+            image=entry.get("image"),
+            section=section,
+            name=entry.get("name"),
+            pointer_prefix=prefix if prefix else None,
+        ))
+    return waivers, findings
+
+
+def container_context(config: Config) -> FindingContext:
+    """A `FindingContext` for findings of `config`: the container whose node holds the pointer."""
+    from lkpolicy.model.reference import ReferenceError
+    from lkpolicy.model.reference import parse as parse_reference
+
+    entries: list[tuple[str, str, str, ContainerContext]] = []
+    for section, _index, node in config.containers():
+        if not isinstance(node.value, dict):
+            continue
+        name = node.value.get("name")
+        image = node.value.get("image")
+        expanded: str | None = None
+        if isinstance(image, str):
+            try:
+                expanded = parse_reference(image).expanded
+            except ReferenceError:
+                expanded = None
+        entries.append((normalize_path(node.document.path), node.pointer, node.pointer + "/",
+                        ContainerContext(section, name if isinstance(name, str) else "",
+                                         expanded)))
+
+    def lookup(finding: Finding) -> ContainerContext | None:
+        path = normalize_path(finding.location.file)
+        for file, pointer, below, context in entries:
+            if path == file and (finding.pointer == pointer or finding.pointer.startswith(below)):
+                return context
+        return None
+
+    return lookup
+
+
+# --------------------------------------------------------------------------------------------
+# Applying waivers.
+
+
+def _matches(waiver: Waiver, finding: Finding, context: FindingContext | None) -> bool:
+    if finding.rule_id.upper() not in waiver.rules:
+        return False
+    if waiver.kind is WaiverKind.INLINE:
+        return (normalize_path(finding.location.file) == normalize_path(waiver.file or "")
+                and finding.location.line == waiver.line)
+    if waiver.file is not None and not fnmatch.fnmatchcase(
+            normalize_path(finding.location.file), normalize_path(waiver.file)):
+        return False
+    if waiver.pointer_prefix is not None:
+        prefix = waiver.pointer_prefix.rstrip("/")
+        if finding.pointer != prefix and not finding.pointer.startswith(prefix + "/"):
+            return False
+    if waiver.section is None and waiver.name is None and waiver.image is None:
+        return True
+    found = context(finding) if context is not None else None
+    if found is None:
+        return False
+    if waiver.section is not None and found.section != waiver.section:
+        return False
+    if waiver.name is not None and not fnmatch.fnmatchcase(found.name, waiver.name):
+        return False
+    return waiver.image is None or (
+        found.image is not None and fnmatch.fnmatchcase(found.image, waiver.image))
+
+
+def apply_waivers(
+    findings: Iterable[Finding],
+    waivers: Sequence[Waiver],
+    today: datetime.date,
+    *,
+    context: FindingContext | None = None,
+    known_rules: Collection[str] | None = None,
+) -> WaiverOutcome:
+    """Split findings into kept and suppressed, and report problems with the waivers.
+
+    `today` is the current UTC date; a waiver is valid up to and including its `expires` day.
+    `known_rules` defaults to the rule catalogue (plus the rules of `findings`), and decides
+    which rule IDs count as unknown. Inputs are not modified.
+    """
+    findings = list(findings)
+    if known_rules is None:
+        from lkpolicy.model.rules import all_rules
+
+        known = {rule.id for rule in all_rules()}
+    else:
+        known = {rule.upper() for rule in known_rules}
+    known.update(finding.rule_id.upper() for finding in findings)
+
+    outcome = WaiverOutcome()
+    active: list[int] = []
+    expired: list[int] = []
+    for index, waiver in enumerate(waivers):
+        if not waiver.reason:
+            outcome.meta_findings.append(_meta(
+                WAIVER_WITHOUT_REASON,
+                f"{waiver.describe()} gives no reason; it suppresses nothing until it does",
+                waiver))
+        elif waiver.expires is not None and waiver.expires < today:
+            expired.append(index)
+            outcome.meta_findings.append(_meta(
+                WAIVER_EXPIRED,
+                f"waiver expired on {waiver.expires.isoformat()} (reason: {waiver.reason}); "
+                f"{', '.join(waiver.rules)} findings it covered are reported again", waiver))
+        else:
+            active.append(index)
+        for rule in waiver.rules:
+            if rule not in known:
+                outcome.meta_findings.append(_meta(
+                    WAIVER_UNKNOWN_RULE, f"{waiver.describe()} names `{rule}`, which is not a "
+                    "rule ID; `lkpolicy rules` lists them", waiver))
+
+    used: set[tuple[int, str]] = set()
+    for finding in findings:
+        matched = [index for index in active if _matches(waivers[index], finding, context)]
+        for index in matched:
+            used.add((index, finding.rule_id.upper()))
+        if matched:
+            outcome.suppressed.append(Suppressed(finding, waivers[matched[0]]))
+            continue
+        lapsed = [waivers[index] for index in expired
+                  if _matches(waivers[index], finding, context)]
+        if lapsed:
+            finding = dataclasses.replace(
+                finding, related=[*finding.related, *(w.location for w in lapsed)])
+        outcome.kept.append(finding)
+
+    for index in active:
+        waiver = waivers[index]
+        for rule in waiver.rules:
+            if (index, rule) not in used and rule in known:
+                outcome.meta_findings.append(_meta(
+                    WAIVER_UNUSED, f"{waiver.describe()} matches no `{rule}` finding "
+                    f"(reason: {waiver.reason})", waiver))
+    return outcome
+
+
+def _meta(rule: Rule, message: str, waiver: Waiver) -> Finding:
+    return rule.finding(message, waiver.location, waiver.pointer)

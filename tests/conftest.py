@@ -11,14 +11,24 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = (PROJECT_ROOT / ".." / "shared").resolve()
 
 
+def in_ci() -> bool:
+    """CI sets CI=true: there, every real part must be present, so a skip is a failure."""
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip a test whose real part is missing; under CI=true, fail instead."""
+    if in_ci():
+        pytest.fail(reason + " (CI must provide it)")
+    pytest.skip(reason)
+
+
 def require_shared() -> Path:
     """The ../shared directory, or a skip (a failure in CI, where it must exist)."""
     if SHARED_DIR.is_dir():
         return SHARED_DIR
-    reason = "../shared not found next to the checkout; reference data unavailable"
-    if os.environ.get("CI"):
-        pytest.fail(reason + " (CI must provide it)")
-    pytest.skip(reason)
+    skip_or_fail("../shared not found next to the checkout; reference data unavailable")
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -54,7 +54,7 @@ def child(store_dir: str, config_path: str, out_dir: str, name: str, level: int)
     from lkpolicy.model.config import merge
     from lkpolicy.model.oci import Platform
     from lkpolicy.stages.load import load_path
-    from lkpolicy.store import Store
+    from lkpolicy.store.lookup import Store
 
     document, _findings = load_path(Path(config_path))
     config = merge([document])
@@ -90,7 +90,7 @@ def run_child(store: Path, config: Path, out_dir: Path, name: str,
 
 
 def golden_store(work: Path) -> tuple[Path, Path]:
-    from lkpolicy.store import Store
+    from lkpolicy.store.lookup import Store
 
     store = Store(work / "store")
     for image in ("busybox", "kernel", "init", "runc"):
@@ -115,7 +115,7 @@ def _canonical(document: object) -> bytes:
 def large_store(cache: Path) -> tuple[Path, Path]:
     """The cached store holding the golden kernel and the modules image, and its config."""
     from lkpolicy.model.oci import Descriptor
-    from lkpolicy.store import Store
+    from lkpolicy.store.lookup import Store
 
     directory = cache / "build-large"
     store_dir = directory / "store"

@@ -206,7 +206,7 @@ def layout_members(registry: FakeRegistry, top: Descriptor, name: str | None,
 
 def add_images_worker(cache: str, prefix: str, count: int) -> None:
     """Pull `count` distinct images (sharing one layer) into the cache."""
-    from lkpolicy.store import Store
+    from lkpolicy.store.lookup import Store
 
     registry = FakeRegistry()
     shared = make_layer({"shared": b"same in every image"})

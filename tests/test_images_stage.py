@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 from lkpolicy.cli import app
 from lkpolicy.model.config import merge
 from lkpolicy.model.oci import OCI_CONFIG, OCI_MANIFEST
-from lkpolicy.stages.imageoptions import ImageOptions
 from lkpolicy.stages.images import resolve_images
 from lkpolicy.stages.load import load_document
-from lkpolicy.store import Store
+from lkpolicy.store.location import ImageOptions
+from lkpolicy.store.lookup import Store
 
 runner = CliRunner()
 GOLDEN_CONTAINERS = {

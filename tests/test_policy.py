@@ -13,7 +13,6 @@ from lkpolicy.model.config import merge
 from lkpolicy.model.findings import InputError, Severity
 from lkpolicy.model.reference import parse
 from lkpolicy.model.rules import all_rules
-from lkpolicy.stages.imageoptions import ImageOptions
 from lkpolicy.stages.images import resolve_images
 from lkpolicy.stages.load import load_document
 from lkpolicy.stages.policy import evaluate, find_policy, load_policy, trust_covers
@@ -21,7 +20,8 @@ from lkpolicy.stages.policy.loader import SCHEMA_PATH
 from lkpolicy.stages.policy.model import Policy, RuleSetting
 from lkpolicy.stages.policy.rules import POLICY_RULES
 from lkpolicy.stages.policy.schema import schema_text
-from lkpolicy.store import Store
+from lkpolicy.store.location import ImageOptions
+from lkpolicy.store.lookup import Store
 from tests.test_images_stage import add_image
 
 PIN = "@sha256:" + "a" * 64

@@ -29,7 +29,9 @@ from typer.testing import CliRunner
 from lkpolicy.cli.cache import cache_app
 from lkpolicy.model.oci import OCI_INDEX, OCI_MANIFEST, Descriptor, ImageSource, Platform
 from lkpolicy.model.reference import parse
-from lkpolicy.store import Store, StoreError, default_cache_dir
+from lkpolicy.store.errors import StoreError
+from lkpolicy.store.location import default_cache_dir
+from lkpolicy.store.lookup import Store
 
 BUSYBOX_DIGEST = "sha256:9dfd9ec25f9f28f32ada8277ef3792114c4b1ed05c3c8de95cff37e1e12d65dd"
 # From the table in golden/linuxkit/build-full/README.md.

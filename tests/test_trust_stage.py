@@ -33,7 +33,7 @@ from lkpolicy.stages.policy.loader import load_policy_file
 from lkpolicy.stages.policy.model import Policy
 from lkpolicy.stages.trust import stage
 from lkpolicy.stages.trust.stage import TrustResult, VerificationFailed, inspect_image, run_trust
-from lkpolicy.store import Store
+from lkpolicy.store.lookup import Store
 from tests.test_images_stage import add_image
 
 GUN = "127.0.0.1:5000/lktest/signed"

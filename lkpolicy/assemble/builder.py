@@ -39,12 +39,12 @@ from lkpolicy.stages.effective import (
     id_number,
     visible_volumes,
 )
-from lkpolicy.store import StoreError
+from lkpolicy.store.errors import StoreError
 
 if TYPE_CHECKING:
     from lkpolicy.model.config import Config
     from lkpolicy.model.oci import Platform
-    from lkpolicy.store import ResolvedImage, Store
+    from lkpolicy.store.lookup import ResolvedImage, Store
 
 __all__ = [
     "DEFAULT_MTIME",

@@ -39,7 +39,7 @@ from lkpolicy.assemble.tarstream import TarHeader, TarWriter
 if TYPE_CHECKING:
     from lkpolicy.model.config import Config
     from lkpolicy.model.oci import Platform
-    from lkpolicy.store import Store
+    from lkpolicy.store.lookup import Store
 
 __all__ = ["KNOWN_FORMATS", "MANIFEST_SUFFIX", "STREAMABLE_FORMATS", "SUPPORTED_FORMATS",
            "BuildResult", "ReproducibilityReport", "build_outputs", "parse_formats",

@@ -14,7 +14,7 @@ from lkpolicy.model.findings import ExitCode, Severity
 
 if TYPE_CHECKING:
     from lkpolicy.gate.run import CheckResult
-    from lkpolicy.stages.imageoptions import ImageOptions
+    from lkpolicy.store.location import ImageOptions
 
 app = typer.Typer(
     name="lkpolicy",
@@ -110,7 +110,7 @@ def check(
     """Load, validate and lint LinuxKit configs, merge image labels, and report findings."""
     from lkpolicy.gate.run import PolicyChoice, run_check
     from lkpolicy.report import Report, render, use_color
-    from lkpolicy.stages.imageoptions import ImageOptions
+    from lkpolicy.store.location import ImageOptions
 
     images = None if no_images else ImageOptions(cache=cache, arch=arch)
     choice = None if no_policy else PolicyChoice(policy, offline=offline, waivers=not no_waivers)
@@ -159,8 +159,7 @@ def _write_lock(result: CheckResult, path: str, images: ImageOptions | None, arc
     """Write the lock only for a config that passed the gate."""
     from lkpolicy.gate.lock import create_lock
     from lkpolicy.safeio import atomic_write_text
-    from lkpolicy.stages.imageoptions import ImageOptions
-    from lkpolicy.store import host_platform
+    from lkpolicy.store.location import ImageOptions, host_platform
 
     if code != ExitCode.CLEAN:
         sys.stderr.write(f"lkpolicy: the gate failed; {path} was not written\n")
@@ -225,8 +224,8 @@ def show(
         sys.stderr.write(render("text", report, color=False))
         raise typer.Exit(ExitCode.USAGE if group.unreadable else ExitCode.FINDINGS)
     if effective:
-        from lkpolicy.stages.imageoptions import ImageOptions
         from lkpolicy.stages.images import resolve_images
+        from lkpolicy.store.location import ImageOptions
         from lkpolicy.tools.showeffective import render_effective
 
         stage = resolve_images(group.config, ImageOptions(cache=cache, arch=arch))

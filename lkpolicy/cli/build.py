@@ -56,7 +56,7 @@ def build(
 ) -> None:
     """Check the configs, then build them from the image cache (never from the network)."""
     from lkpolicy.gate.run import PolicyChoice, run_check
-    from lkpolicy.stages.imageoptions import ImageOptions
+    from lkpolicy.store.location import ImageOptions
 
     paths = list(files)
     images = ImageOptions(cache=cache, arch=arch)
@@ -112,7 +112,7 @@ def _build(config: Config, cache_dir: Path, platform_name: str, formats: list[st
            evidence: list[dict[str, Any]], verify: bool, level: int) -> None:
     from lkpolicy.assemble import BuildError, BuildOptions, build_outputs, verify_reproducible
     from lkpolicy.model.oci import Platform
-    from lkpolicy.store import Store
+    from lkpolicy.store.lookup import Store
 
     platform = Platform.parse(platform_name)
     store = Store(cache_dir)
@@ -143,7 +143,7 @@ def _build(config: Config, cache_dir: Path, platform_name: str, formats: list[st
 def _platform(arch: str | None) -> str:
     if arch:
         return f"linux/{arch}"
-    from lkpolicy.store import host_platform
+    from lkpolicy.store.location import host_platform
 
     return str(host_platform())
 

@@ -21,7 +21,7 @@ from lkpolicy.model.findings import ExitCode
 if TYPE_CHECKING:
     # Imported when a cache command runs, not when the CLI starts (`check` pays for imports).
     from lkpolicy.model.oci import ImageSource, Platform
-    from lkpolicy.store import Store
+    from lkpolicy.store.lookup import Store
 
 cache_app = typer.Typer(
     name="cache",
@@ -78,13 +78,14 @@ def _error(message: str) -> None:
 
 
 def _store_error() -> type[Exception]:
-    from lkpolicy.store import StoreError
+    from lkpolicy.store.errors import StoreError
 
     return StoreError
 
 
 def _store(cache: str | None) -> Store:
-    from lkpolicy.store import Store, default_cache_dir
+    from lkpolicy.store.location import default_cache_dir
+    from lkpolicy.store.lookup import Store
 
     return Store(default_cache_dir(cache))
 
@@ -146,7 +147,7 @@ def pull_command(
     with _reported():
         for image in images:
             parse_reference(image)  # a bad reference is a usage error before anything else happens
-        from lkpolicy.store import host_platform
+        from lkpolicy.store.location import host_platform
 
         chosen = _platform(platform) or host_platform()
         mirrors = _mirrors(mirror if mirror else _env_mirrors())

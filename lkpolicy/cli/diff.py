@@ -87,7 +87,7 @@ def diff(
 
 
 def _effective_provider(cache: str | None, arch: str | None) -> Callable[[Config], Mapping[tuple[str, str], Effective] | None]:
-    from lkpolicy.stages.imageoptions import ImageOptions
+    from lkpolicy.store.location import ImageOptions
 
     options = ImageOptions(cache=cache, arch=arch)
 

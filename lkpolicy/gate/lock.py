@@ -114,7 +114,8 @@ def image_uses(config: Config) -> dict[str, list[str]]:
 def create_lock(config: Config, paths: list[str], cache: Path, platform: str,
                 evidence: dict[str, list[dict[str, Any]]] | None = None) -> tuple[Lock | None, list[Finding]]:
     """Resolve every image of the config once, from the image cache."""
-    from lkpolicy.store import Store, StoreError
+    from lkpolicy.store.errors import StoreError
+    from lkpolicy.store.lookup import Store
 
     store = Store(cache)
     images: dict[str, LockedImage] = {}

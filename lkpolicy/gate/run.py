@@ -17,10 +17,10 @@ from lkpolicy.model.document import Document
 from lkpolicy.model.findings import Finding, InputError, Severity
 
 if TYPE_CHECKING:
-    from lkpolicy.stages.imageoptions import ImageOptions
     from lkpolicy.stages.images import ImageStage
     from lkpolicy.stages.policy.model import Policy
     from lkpolicy.stages.trust.stage import TrustResult
+    from lkpolicy.store.location import ImageOptions
 
 CONFIG_SUFFIXES = (".yml", ".yaml")
 _CACHEABLE_BYTES = 1024 * 1024

@@ -22,6 +22,8 @@ DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 
 MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+IMAGE_TYPES = MANIFEST_TYPES | INDEX_TYPES
+"""What a root index entry, or an entry of an index, may point to."""
 ACCEPTED_MANIFEST_TYPES = (OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"

@@ -16,11 +16,11 @@ from lkpolicy.model.findings import Finding, Location, Severity
 from lkpolicy.model.reference import ImageRef, ReferenceError
 from lkpolicy.model.reference import parse as parse_reference
 from lkpolicy.model.rules import define_rule
-from lkpolicy.stages.imageoptions import ImageOptions
+from lkpolicy.store.location import ImageOptions
 
 if TYPE_CHECKING:
     from lkpolicy.stages.effective import Effective, Placement, SpecError, Volume
-    from lkpolicy.store import ResolvedImage
+    from lkpolicy.store.lookup import ResolvedImage
 
 _CATEGORY = "images"
 
@@ -96,7 +96,9 @@ def resolve_images(config: Config, options: ImageOptions) -> ImageStage:
         return stage
 
     from lkpolicy.model.oci import Platform
-    from lkpolicy.store import Store, StoreError, host_platform
+    from lkpolicy.store.errors import StoreError
+    from lkpolicy.store.location import host_platform
+    from lkpolicy.store.lookup import Store
 
     store = Store(cache)
     platform = Platform("linux", options.arch) if options.arch else host_platform()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import multiprocessing
 import shutil
@@ -668,10 +669,14 @@ def test_cli_pull_uses_the_registry_client(tmp_path: Path, monkeypatch: pytest.M
         def __getattr__(self, name: str) -> Any:
             return getattr(registry, name)
 
+    # The real progress display (a no-op off a terminal), loaded before its package is faked:
+    # without it the result would depend on whether another test loaded it first.
+    progress = importlib.import_module("lkpolicy.registry.progress")
     module = types.ModuleType("lkpolicy.registry")
     module.RegistryClient = RegistryClient  # type: ignore[attr-defined]
     module.RegistryOptions = RegistryOptions  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "lkpolicy.registry", module)
+    monkeypatch.setitem(sys.modules, "lkpolicy.registry.progress", progress)
     root = str(tmp_path / "cache")
     result = invoke("pull", "--cache", root, "--platform", "linux/amd64",
                     "--mirror", "docker.io=http://127.0.0.1:5000", "test/a:1")

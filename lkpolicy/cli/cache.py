@@ -165,9 +165,10 @@ def pull_command(
             return
         from concurrent.futures import ThreadPoolExecutor
 
+        # The client first: without the registry package, its error is the one to report.
+        client = _registry_client(mirrors, cert_file)
         from lkpolicy.registry.progress import pull_progress
 
-        client = _registry_client(mirrors, cert_file)
         try:
             with pull_progress() as progress, ThreadPoolExecutor(max_workers=4) as pool:
                 source = _ProgressSource(client, progress)

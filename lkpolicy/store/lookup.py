@@ -106,7 +106,7 @@ class Store(LayoutStore):
                 raise StoreError(f"{what}: the {platform} entry of index {top.digest} is not an "
                                  f"image manifest ({entry.media_type})")
             assert entry.platform is not None
-            chosen = _platform_of(entry.platform)
+            chosen = Platform.of(entry.platform)
             loaded = self.load_manifest(name, entry)
             if loaded is None:
                 return None
@@ -125,7 +125,7 @@ class Store(LayoutStore):
             return None
         blob, config = _parse_image_config(data, what)
         if chosen is None and isinstance(blob.get("os"), str) and isinstance(blob.get("architecture"), str):
-            chosen = _platform_of(blob)
+            chosen = Platform.of(blob)
         return ResolvedImage(name, descriptor, manifest, config_descriptor, blob, config, layers,
                              index, chosen)
 
@@ -143,7 +143,7 @@ class Store(LayoutStore):
         for entry in _index_entries(name, top):
             if entry.media_type in MANIFEST_TYPES and entry.platform is not None \
                     and self.manifest_complete(name, entry):
-                found.append(str(_platform_of(entry.platform)))
+                found.append(str(Platform.of(entry.platform)))
         return tuple(found)
 
     def manifest_complete(self, name: str, descriptor: Descriptor) -> bool:
@@ -273,12 +273,6 @@ def _index_entries(name: str, index: Manifest) -> list[Descriptor]:
         return index.manifests()
     except OCIError as error:
         raise StoreError(f"image {name}: {error}") from None
-
-
-def _platform_of(data: Mapping[str, Any]) -> Platform:
-    variant = data.get("variant")
-    return Platform(str(data.get("os", "")), str(data.get("architecture", "")),
-                    variant if isinstance(variant, str) else "")
 
 
 def _parse_image_config(data: bytes, what: str) -> tuple[dict[str, Any], ImageConfig]:

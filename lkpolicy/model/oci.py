@@ -23,6 +23,7 @@ DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 IMAGE_TYPES = MANIFEST_TYPES | INDEX_TYPES
+CONFIG_TYPES = frozenset({OCI_CONFIG, DOCKER_CONFIG})
 """What a root index entry, or an entry of an index, may point to."""
 ACCEPTED_MANIFEST_TYPES = (OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
 
@@ -159,20 +160,11 @@ class Manifest:
         return self.media_type in INDEX_TYPES
 
     def json(self) -> dict[str, Any]:
-        """The parsed document; `OCIError` for hostile or malformed JSON (too large, nested too
-        deeply, numbers out of range, a schemaVersion that is not an int64)."""
+        """The parsed document (see `parse_document`); `OCIError` if it is also too large."""
         what = f"manifest {self.digest}"
         if len(self.data) > MAX_MANIFEST_BYTES:
             raise OCIError(f"{what} is larger than {MAX_MANIFEST_BYTES} bytes")
-        try:
-            parsed = parse_json(self.data, what)
-            if not isinstance(parsed, dict):
-                raise OCIError(f"{what} is not a JSON object")
-            if parsed.get("schemaVersion") is not None:
-                bounded_int(parsed["schemaVersion"], f"{what}: schemaVersion", maximum=MAX_SIZE)
-        except UntrustedInput as error:
-            raise OCIError(str(error)) from None
-        return parsed
+        return parse_document(self.data, what)
 
     def descriptor(self) -> Descriptor:
         return Descriptor(self.media_type, self.digest, self.size)
@@ -200,6 +192,22 @@ class Manifest:
         available = ", ".join(str(Platform.of(e.platform, "?")) for e in self.manifests() if e.platform)
         raise OCIError(f"no manifest for platform {platform} in index {self.digest} "
                        f"(available: {available or 'none'})")
+
+
+def parse_document(data: bytes, what: str) -> dict[str, Any]:
+    """An OCI JSON document (manifest, index, a layout's index.json) from untrusted bytes whose
+    size the caller has bounded: a JSON object within `parse_json`'s bounds (depth, finite
+    numbers, digits) whose `schemaVersion`, if any, is an int64 as Go decodes it. `OCIError`,
+    one line naming `what`, otherwise."""
+    try:
+        parsed = parse_json(data, what)
+        if not isinstance(parsed, dict):
+            raise OCIError(f"{what} is not a JSON object")
+        if parsed.get("schemaVersion") is not None:
+            bounded_int(parsed["schemaVersion"], f"{what}: schemaVersion", maximum=MAX_SIZE)
+    except UntrustedInput as error:
+        raise OCIError(str(error)) from None
+    return parsed
 
 
 def detect_media_type(data: bytes, declared: str | None) -> str:

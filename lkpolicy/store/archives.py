@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from lkpolicy.model.oci import (
+    CONFIG_TYPES,
     CONTAINERD_NAME_ANNOTATION,
     IMAGE_TYPES,
     MANIFEST_TYPES,
+    MAX_CONFIG_BLOB_BYTES,
     MAX_MANIFEST_BYTES,
     OCI_INDEX,
     REF_NAME_ANNOTATION,
@@ -29,6 +31,7 @@ from lkpolicy.model.oci import (
     Manifest,
     OCIError,
     Platform,
+    parse_document,
     verify_bytes,
 )
 from lkpolicy.model.reference import ImageRef, ReferenceError, parse
@@ -42,7 +45,7 @@ from lkpolicy.store.index import (
     manifest_from_blob,
     reference_key,
 )
-from lkpolicy.store.lookup import Store
+from lkpolicy.store.lookup import Store, parse_image_config
 
 DEFAULT_MAX_ARCHIVE_BYTES = 64 * 1024**3
 MAX_ARCHIVE_MEMBERS = 100_000
@@ -163,12 +166,9 @@ def _json_member(archive: tarfile.TarFile, members: Members, name: str, limit: i
         raise StoreError(f"{label}: no {name} (not an OCI image layout archive)", input_error=True)
     data = _read_member(archive, info, limit, label)
     try:
-        doc = json.loads(data)
-    except ValueError as error:
-        raise StoreError(f"{label}: {name} is not valid JSON: {error}", input_error=True) from None
-    if not isinstance(doc, dict):
-        raise StoreError(f"{label}: {name} is not a JSON object", input_error=True)
-    return doc
+        return parse_document(data, f"{label}: {name}")
+    except OCIError as error:
+        raise StoreError(str(error), input_error=True) from None
 
 
 def _check_layout_file(archive: tarfile.TarFile, members: Members, label: str) -> None:
@@ -226,7 +226,7 @@ def _plan_import(archive: tarfile.TarFile, members: Members, name: str, descript
     what = f"{label}: image {name}"
     top = _archive_manifest(archive, members, descriptor, what)
     if not top.is_index:
-        _plan_image(top, members, plan, what)
+        _plan_image(archive, top, members, plan, what)
     else:
         complete = 0
         for entry in top.manifests():
@@ -236,7 +236,7 @@ def _plan_import(archive: tarfile.TarFile, members: Members, name: str, descript
                 raise StoreError(f"{what}: nested index {entry.digest} is not supported",
                                  input_error=True)
             child = _archive_manifest(archive, members, entry, what)
-            _plan_image(child, members, plan, what)
+            _plan_image(archive, child, members, plan, what)
             plan.setdefault(entry.digest, entry)
             complete += 1
         if not complete:
@@ -266,10 +266,11 @@ def _archive_manifest(archive: tarfile.TarFile, members: Members, descriptor: De
         raise
 
 
-def _plan_image(manifest: Manifest, members: Members, plan: dict[str, Descriptor],
-                what: str) -> None:
+def _plan_image(archive: tarfile.TarFile, manifest: Manifest, members: Members,
+                plan: dict[str, Descriptor], what: str) -> None:
     try:
-        blobs = [manifest.config(), *manifest.layers()]
+        config = manifest.config()
+        blobs = [config, *manifest.layers()]
     except OCIError as error:
         raise StoreError(f"{what}: {error}", input_error=True) from None
     for blob in blobs:
@@ -281,7 +282,27 @@ def _plan_image(manifest: Manifest, members: Members, plan: dict[str, Descriptor
             raise StoreError(f"{what}: blob {blob.digest} is {info.size} bytes in the archive, "
                              f"its descriptor says {blob.size}", input_error=True)
         plan.setdefault(blob.digest, blob)
+    if config.media_type in CONFIG_TYPES:
+        # Refused now rather than by every later lookup: the cache takes no image it cannot use.
+        _check_archive_config(archive, members[_member_of(config.digest)], config, what)
     plan.setdefault(manifest.digest, manifest.descriptor())
+
+
+def _check_archive_config(archive: tarfile.TarFile, info: tarfile.TarInfo, config: Descriptor,
+                          what: str) -> None:
+    label = f"{what}: config"
+    if config.size > MAX_CONFIG_BLOB_BYTES:
+        raise StoreError(f"{label} {config.digest} is larger than {MAX_CONFIG_BLOB_BYTES} bytes",
+                         input_error=True)
+    data = _read_member(archive, info, MAX_CONFIG_BLOB_BYTES, label)
+    try:
+        verify_bytes(data, config.digest, config.size, f"config {config.digest}")
+        parse_image_config(data, what)
+    except OCIError as error:
+        raise StoreError(f"{what}: {error}", input_error=True) from None
+    except StoreError as error:
+        error.input_error = True
+        raise
 
 
 def _copy_member(archive: tarfile.TarFile, info: tarfile.TarInfo, sink: BlobSink) -> None:
@@ -334,6 +355,7 @@ def _export_blobs(store: Store, name: str, descriptor: Descriptor, top: Manifest
             if not store.has_blob(blob):
                 raise StoreError(f"image {name}: blob {blob.digest} is missing from the cache")
             blobs.setdefault(blob.digest, blob)
+        _check_cached_config(store, name, top.config())
         return blobs
     for entry in top.manifests():
         if entry.media_type not in MANIFEST_TYPES or not store.manifest_complete(name, entry):
@@ -342,6 +364,7 @@ def _export_blobs(store: Store, name: str, descriptor: Descriptor, top: Manifest
             continue
         child = store.load_manifest(name, entry)
         assert child is not None
+        _check_cached_config(store, name, child.config())
         blobs.setdefault(entry.digest, entry)
         for blob in (child.config(), *child.layers()):
             blobs.setdefault(blob.digest, blob)
@@ -349,6 +372,12 @@ def _export_blobs(store: Store, name: str, descriptor: Descriptor, top: Manifest
         wanted = f" for {platform}" if platform else ""
         raise StoreError(f"image {name}: no complete image{wanted} in the cache", input_error=True)
     return blobs
+
+
+def _check_cached_config(store: Store, name: str, config: Descriptor) -> None:
+    """What import would refuse is not exported: an archive of ours always loads again."""
+    if config.media_type in CONFIG_TYPES:
+        store.read_image_config(name, config)
 
 
 def _write_archive(store: Store, target: Path, index_doc: dict[str, Any],

@@ -32,9 +32,14 @@ from lkpolicy.model.oci import (
     Manifest,
     OCIError,
     detect_media_type,
+    parse_document,
 )
 from lkpolicy.model.reference import ImageRef, ReferenceError, parse
-from lkpolicy.safeio import atomic_write_bytes
+from lkpolicy.safeio import (
+    UntrustedInput,
+    atomic_write_bytes,
+    read_regular_file,
+)
 from lkpolicy.store.blobs import BlobStore, open_lock_file
 from lkpolicy.store.errors import StoreError
 
@@ -81,14 +86,22 @@ def check_pinned(image: ImageRef, name: str, descriptor: Descriptor) -> None:
 
 
 def manifest_from_blob(data: bytes, descriptor: Descriptor, what: str) -> Manifest:
-    """A verified manifest or index blob as a `Manifest` of the type its descriptor names."""
-    media_type = detect_media_type(data, descriptor.media_type)
-    if media_type != descriptor.media_type:
+    """A verified manifest or index blob as a `Manifest`; its JSON is checked here, so that
+    hostile JSON is refused where it is read, naming `what`. An empty media type in the
+    descriptor (a blob found by digest alone) takes the blob's own."""
+    declared = descriptor.media_type
+    media_type = detect_media_type(data, declared or None)
+    if declared and media_type != declared:
         # A blob that calls itself something else than its descriptor says is ambiguous; which
         # reading wins is exactly what an attacker would like to choose.
         raise StoreError(f"{what}: manifest {descriptor.digest} says it is {media_type}, its "
-                         f"descriptor says {descriptor.media_type}")
-    return Manifest(data, media_type, descriptor.digest)
+                         f"descriptor says {declared}")
+    manifest = Manifest(data, media_type, descriptor.digest)
+    try:
+        manifest.json()
+    except OCIError as error:
+        raise StoreError(f"{what}: {error}") from None
+    return manifest
 
 
 def _cache_entry(name: str, descriptor: Descriptor) -> dict[str, Any]:
@@ -120,29 +133,22 @@ class LayoutStore(BlobStore):
         return self.index_path.is_file()
 
     def _read_index_doc(self) -> dict[str, Any] | None:
+        what = f"the cache index {self.index_path}"
         try:
-            with open(self.index_path, "rb") as stream:
-                data = stream.read(MAX_INDEX_BYTES + 1)
+            # A regular file only: a FIFO or device planted as index.json is refused unread.
+            doc = parse_document(read_regular_file(self.index_path, MAX_INDEX_BYTES,
+                                                   "the cache index"), what)
         except FileNotFoundError:
             return None
         except OSError as error:
-            raise StoreError(f"cannot read the cache index {self.index_path}: "
-                             f"{error.strerror}") from None
-        if len(data) > MAX_INDEX_BYTES:
-            raise StoreError(f"the cache index {self.index_path} is larger than "
-                             f"{MAX_INDEX_BYTES} bytes")
-        try:
-            doc = json.loads(data)
-        except ValueError as error:
-            raise StoreError(f"the cache index {self.index_path} is not valid JSON: "
-                             f"{error}") from None
-        if not isinstance(doc, dict):
-            raise StoreError(f"the cache index {self.index_path} is not a JSON object")
+            raise StoreError(f"cannot read {what}: {error.strerror or error}") from None
+        except (UntrustedInput, OCIError) as error:
+            raise StoreError(str(error)) from None
         manifests = doc.get("manifests")
         if manifests is None:
             doc["manifests"] = []
         elif not isinstance(manifests, list) or not all(isinstance(m, dict) for m in manifests):
-            raise StoreError(f"the cache index {self.index_path} has an invalid manifests list")
+            raise StoreError(f"{what} has an invalid manifests list")
         return doc
 
     def entries(self) -> list[dict[str, Any]]:

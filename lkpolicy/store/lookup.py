@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,18 +15,19 @@ from lkpolicy.model.oci import (
     MANIFEST_TYPES,
     MAX_CONFIG_BLOB_BYTES,
     MAX_MANIFEST_BYTES,
+    PLATFORM_KEYS,
     Descriptor,
     ImageSource,
     Manifest,
     OCIError,
     Platform,
-    detect_media_type,
+    parse_document,
 )
 from lkpolicy.model.reference import ImageRef
 from lkpolicy.stages.effective import ImageConfig
 from lkpolicy.store.blobs import CHUNK_BYTES
 from lkpolicy.store.errors import StoreError
-from lkpolicy.store.index import LayoutStore, check_pinned, reference_key
+from lkpolicy.store.index import LayoutStore, check_pinned, manifest_from_blob, reference_key
 from lkpolicy.store.location import host_platform
 
 if TYPE_CHECKING:
@@ -120,14 +120,21 @@ class Store(LayoutStore):
             raise StoreError(f"{what}: {error}") from None
         if not all(self.has_blob(d) for d in (config_descriptor, *layers)):
             return None
-        data = self.read_blob(config_descriptor, MAX_CONFIG_BLOB_BYTES, f"{what}: config")
-        if data is None:
+        read = self.read_image_config(name, config_descriptor)
+        if read is None:
             return None
-        blob, config = _parse_image_config(data, what)
+        blob, config = read
         if chosen is None and isinstance(blob.get("os"), str) and isinstance(blob.get("architecture"), str):
             chosen = Platform.of(blob)
         return ResolvedImage(name, descriptor, manifest, config_descriptor, blob, config, layers,
                              index, chosen)
+
+    def read_image_config(self, name: str,
+                          descriptor: Descriptor) -> tuple[dict[str, Any], ImageConfig] | None:
+        """An image's config blob, verified and checked (`parse_image_config`); None if missing."""
+        what = f"image {name}"
+        data = self.read_blob(descriptor, MAX_CONFIG_BLOB_BYTES, f"{what}: config")
+        return None if data is None else parse_image_config(data, what)
 
     def complete_platforms(self, name: str, descriptor: Descriptor) -> tuple[str, ...]:
         """The platforms of a root entry whose manifest, config and layers are all present."""
@@ -207,11 +214,7 @@ class Store(LayoutStore):
         data = self.read_blob(probe, MAX_MANIFEST_BYTES, what)
         if data is None:
             raise StoreError(f"{what}: manifest is not in the image layout {self.root}")
-        media_type = detect_media_type(data, probe.media_type or None)
-        if probe.media_type and media_type != probe.media_type:
-            raise StoreError(f"{what}: media type {media_type} does not match the descriptor's "
-                             f"{probe.media_type}")
-        return Manifest(data, media_type, digest)
+        return manifest_from_blob(data, probe, what)
 
     def get_blob(self, ref: ImageRef, descriptor: Descriptor) -> bytes:
         what = f"image {ref.expanded}"
@@ -275,19 +278,22 @@ def _index_entries(name: str, index: Manifest) -> list[Descriptor]:
         raise StoreError(f"image {name}: {error}") from None
 
 
-def _parse_image_config(data: bytes, what: str) -> tuple[dict[str, Any], ImageConfig]:
+def parse_image_config(data: bytes, what: str) -> tuple[dict[str, Any], ImageConfig]:
+    """An image config blob as JSON and as what linuxkit reads of it; `StoreError` naming
+    `what` for hostile JSON or fields that linuxkit's Go structs would refuse to decode."""
     try:
-        blob = json.loads(data)
-    except ValueError as error:
-        raise StoreError(f"{what}: the image config is not JSON: {error}") from None
-    if not isinstance(blob, dict):
-        raise StoreError(f"{what}: the image config is not a JSON object")
+        blob = parse_document(data, f"{what}: the image config")
+    except OCIError as error:
+        raise StoreError(str(error)) from None
+    # Go would refuse to decode these into linuxkit's structs; so do we.
+    for key in PLATFORM_KEYS:
+        if not isinstance(blob.get(key), str | None):
+            raise StoreError(f"{what}: the image config's {key} is not a string")
     config = blob.get("config")
     if config is None:
         config = {}
     if not isinstance(config, dict):
         raise StoreError(f"{what}: the image config's `config` is not an object")
-    # Go would refuse to decode these into linuxkit's structs; so do we.
     for key in ("Entrypoint", "Cmd", "Env"):
         value = config.get(key)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):

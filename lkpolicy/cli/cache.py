@@ -74,7 +74,11 @@ def _reported() -> Iterator[None]:
 
 
 def _error(message: str) -> None:
-    typer.echo(f"lkpolicy: {' '.join(message.split())}", err=True)
+    from lkpolicy.report.text import sanitize
+
+    # Messages quote names and values from archives and the cache, which may hold control
+    # characters meant for the terminal.
+    typer.echo(f"lkpolicy: {sanitize(' '.join(message.split()))}", err=True)
 
 
 def _store_error() -> type[Exception]:
@@ -107,21 +111,31 @@ def ls_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the cached images: name, digest, size and the platforms that are complete."""
+    from lkpolicy.report.text import sanitize
+
     with _reported():
         images = _store(cache).ls()
     if json_output:
         data = [{"name": i.name, "digest": i.digest, "mediaType": i.media_type, "size": i.size,
-                 "platforms": list(i.platforms)} for i in images]
+                 "platforms": list(i.platforms), **({"problem": i.problem} if i.problem else {})}
+                for i in images]
         typer.echo(json.dumps(data, indent=2))
-        return
-    rows = [("NAME", "DIGEST", "TYPE", "SIZE", "PLATFORMS")]
-    for i in images:
-        kind = "index" if "index" in i.media_type or "list" in i.media_type else "manifest"
-        rows.append((i.name, i.digest, kind, str(i.size), ",".join(i.platforms) or "-"))
-    widths = [max(len(row[c]) for row in rows) for c in range(4)]
-    for row in rows:
-        cells = [cell.ljust(widths[c]) for c, cell in enumerate(row[:4])]
-        typer.echo("  ".join([*cells, row[4]]))
+    else:
+        rows = [("NAME", "DIGEST", "TYPE", "SIZE", "PLATFORMS")]
+        for i in images:
+            kind = "index" if "index" in i.media_type or "list" in i.media_type else "manifest"
+            # Names come from index.json, which anyone who can write the cache controls.
+            rows.append((sanitize(i.name), i.digest, kind, str(i.size),
+                         ",".join(i.platforms) or "-"))
+        widths = [max(len(row[c]) for row in rows) for c in range(4)]
+        for row in rows:
+            cells = [cell.ljust(widths[c]) for c, cell in enumerate(row[:4])]
+            typer.echo("  ".join([*cells, row[4]]))
+    problems = [i.problem for i in images if i.problem]
+    for problem in problems:
+        _error(problem)
+    if problems:
+        raise typer.Exit(FAILURE)
 
 
 @cache_app.command("pull")

@@ -24,6 +24,8 @@ class ImageInfo:
     size: int
     platforms: tuple[str, ...]
     """Platforms that are complete in the cache (manifest, config and layers present)."""
+    problem: str | None = None
+    """Why the entry or its manifests could not be read (a corrupt or tampered cache)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,8 @@ class GcResult:
 
 
 def list_images(store: Store) -> list[ImageInfo]:
-    """Every named root entry; an entry that cannot be read is listed with no platforms."""
+    """Every named root entry; one that cannot be read is listed with no platforms and the
+    problem (an entry that is not even a descriptor, with no digest either)."""
     result: list[ImageInfo] = []
     for entry in store.entries():
         name = entry_name(entry)
@@ -41,21 +44,23 @@ def list_images(store: Store) -> list[ImageInfo]:
             continue
         try:
             descriptor = Descriptor.from_json(entry, f"cache entry for {name}")
-        except OCIError:
+        except OCIError as error:
+            result.append(ImageInfo(name, "", "", 0, (), f"image {name}: {error}"))
             continue
+        problem = None
         try:
             platforms = store.complete_platforms(name, descriptor)
-        except (StoreError, OCIError):
-            platforms = ()
+        except (StoreError, OCIError) as error:
+            platforms, problem = (), str(error)
         result.append(ImageInfo(name, descriptor.digest, descriptor.media_type,
-                                descriptor.size, platforms))
+                                descriptor.size, platforms, problem))
     return result
 
 
 def remove(store: Store, ref: ImageRef | str) -> int:
     """Drop the image's root entry (blobs stay until `gc`); returns how many were dropped."""
     _, name = reference_key(ref)
-    if not store.exists():
+    if not store.index_path.exists():  # anything else there (a FIFO...) is read and refused
         return 0
     removed = 0
 
@@ -71,7 +76,7 @@ def remove(store: Store, ref: ImageRef | str) -> int:
 
 def collect_garbage(store: Store) -> GcResult:
     """Delete blobs that no root entry reaches, and temporary files of crashed writers."""
-    if not store.exists():
+    if not store.index_path.exists():
         return GcResult((), 0)
     removed: list[str] = []
     freed = 0

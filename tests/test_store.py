@@ -21,11 +21,11 @@ from store_helpers import (
     FakeRegistry,
     Member,
     add_images_worker,
+    cli_runner,
     hold_posix_lock,
     layout_members,
     write_tar,
 )
-from typer.testing import CliRunner
 
 from lkpolicy.cli.cache import cache_app
 from lkpolicy.model.oci import OCI_INDEX, OCI_MANIFEST, Descriptor, ImageSource, Platform
@@ -48,14 +48,7 @@ AMD64, ARM64 = Platform("linux", "amd64"), Platform("linux", "arm64")
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
-def _runner() -> CliRunner:
-    try:  # click < 8.2 mixes stderr into stdout unless told not to
-        return CliRunner(mix_stderr=False)  # type: ignore[call-arg, unused-ignore]
-    except TypeError:
-        return CliRunner()
-
-
-runner = _runner()
+runner = cli_runner()
 
 
 @pytest.fixture(scope="module")

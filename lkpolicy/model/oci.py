@@ -23,8 +23,9 @@ DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 IMAGE_TYPES = MANIFEST_TYPES | INDEX_TYPES
-CONFIG_TYPES = frozenset({OCI_CONFIG, DOCKER_CONFIG})
 """What a root index entry, or an entry of an index, may point to."""
+CONFIG_TYPES = frozenset({OCI_CONFIG, DOCKER_CONFIG})
+"""Config blobs that are image configs (an artifact's config may be anything)."""
 ACCEPTED_MANIFEST_TYPES = (OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
@@ -160,7 +161,8 @@ class Manifest:
         return self.media_type in INDEX_TYPES
 
     def json(self) -> dict[str, Any]:
-        """The parsed document (see `parse_document`); `OCIError` if it is also too large."""
+        """The parsed document (`parse_document`); `OCIError` also when it is larger than
+        `MAX_MANIFEST_BYTES`."""
         what = f"manifest {self.digest}"
         if len(self.data) > MAX_MANIFEST_BYTES:
             raise OCIError(f"{what} is larger than {MAX_MANIFEST_BYTES} bytes")

@@ -718,3 +718,16 @@ def test_cli_pull_from_a_real_registry(tmp_path: Path, archives: list[Path]) -> 
     assert result.exit_code == 0 and "already in the cache" in result.stdout
     result = invoke(*args[:-1], "lktest/absent:1")
     assert result.exit_code == 1 and "could not pull image lktest/absent:1" in result.stderr
+
+
+def test_package_names_load_only_their_own_module() -> None:
+    """`lkpolicy.store.X` keeps working for code written before the split, loading nothing else."""
+    code = ("import sys, lkpolicy.store as s; before = set(sys.modules); "
+            "from lkpolicy.store import Store, StoreError; "
+            "print(sorted(m for m in set(sys.modules) - before if m.startswith('lkpolicy.store'))); "
+            "from lkpolicy.store.lookup import Store as Home; print(Store is Home); "
+            "print(hasattr(s, 'NoSuchName'))")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.splitlines()
+    assert output == ["['lkpolicy.store.blobs', 'lkpolicy.store.errors', 'lkpolicy.store.index', "
+                      "'lkpolicy.store.location', 'lkpolicy.store.lookup']", "True", "False"]

@@ -46,7 +46,19 @@ from lkpolicy.model.oci import INDEX_TYPES, OCI_INDEX, Descriptor, ImageSource, 
 from lkpolicy.model.reference import ImageRef
 from lkpolicy.registry.errors import RegistryError
 from lkpolicy.stages.trust import sigstore_keyless as keyless_mod
-from lkpolicy.stages.trust.notary import TrustError
+from lkpolicy.stages.trust.errors import (
+    CosignError,
+    KeylessError,
+    MalformedSignature,
+    PayloadDigestMismatch,
+    SignatureFetchError,
+    SignatureInvalid,
+    SignatureMissing,
+    TrustedRootUnavailable,
+    UnsupportedSignature,
+    WrongIdentity,
+    cosign_error_for_keyless,
+)
 from lkpolicy.stages.trust.sigstore_keyless import KeylessPolicy, KeylessVerifier
 
 SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -75,49 +87,6 @@ _DOCKER_HUB = ("docker.io/", "index.docker.io/", "registry-1.docker.io/")
 
 Method = Literal["key", "keyless"]
 Format = Literal["simple-signing", "sigstore-bundle"]
-
-
-# ------------------------------------------------------------------------------------ errors
-
-
-class CosignError(TrustError):
-    """A cosign verification failure; `str()` is one line: `<image>: <reason>`."""
-
-    @property
-    def image(self) -> str:
-        return self.role
-
-
-class SignatureMissing(CosignError):
-    """No signature at all was found for the manifest digest."""
-
-
-class SignatureFetchError(CosignError):
-    """The registry failed while signatures were looked up (fail closed, never "unsigned")."""
-
-
-class MalformedSignature(CosignError):
-    """A signature object is not what cosign writes (bad JSON, base64, payload type...)."""
-
-
-class UnsupportedSignature(CosignError):
-    """A signature in a format this verifier cannot check (e.g. legacy keyless `.sig`)."""
-
-
-class SignatureInvalid(CosignError):
-    """The signature does not verify with any trusted key (or the bundle does not verify)."""
-
-
-class PayloadDigestMismatch(CosignError):
-    """A valid signature over a payload for another manifest digest."""
-
-
-class WrongIdentity(CosignError):
-    """Signed by someone the policy does not accept (certificate identity, docker-reference)."""
-
-
-class TrustedRootUnavailable(CosignError):
-    """The keyless trusted root file is missing or unusable."""
 
 
 # The error reported when every candidate failed: the most specific failure wins.
@@ -359,22 +328,11 @@ def verify_dsse_bundle_with_key(bundle: dict[str, Any], keys: Sequence[CosignPub
     key = _verify_with_keys(dsse_pae(payload_type, payload), signature, keys, image)
     try:
         keyless_mod.check_cosign_statement(payload_type, payload, manifest_digest)
-    except keyless_mod.KeylessError as error:
-        raise _map_keyless(error, image) from None
+    except KeylessError as error:
+        raise cosign_error_for_keyless(error, image) from None
     return VerifiedSignature(image=image, digest=manifest_digest, method="key",
                              format="sigstore-bundle", signer=key.describe(), source=source,
                              key_id=key.key_id)
-
-
-def _map_keyless(error: keyless_mod.KeylessError, image: str) -> CosignError:
-    mapping: dict[type[keyless_mod.KeylessError], type[CosignError]] = {
-        keyless_mod.TrustedRootError: TrustedRootUnavailable,
-        keyless_mod.IdentityMismatch: WrongIdentity,
-        keyless_mod.DigestMismatch: PayloadDigestMismatch,
-        keyless_mod.NotAnImageSignature: UnsupportedSignature,
-        keyless_mod.BundleInvalid: SignatureInvalid,
-    }
-    return mapping.get(type(error), SignatureInvalid)(image, error.reason)
 
 
 # ------------------------------------------------------------------------------------ discovery
@@ -617,8 +575,8 @@ class CosignVerifier:
         if self.keyless is not None:
             try:
                 self.keyless.check_trusted_root()
-            except keyless_mod.KeylessError as error:
-                raise _map_keyless(error, image) from None
+            except KeylessError as error:
+                raise cosign_error_for_keyless(error, image) from None
         candidates, notes = find_signatures(self.client, ref, manifest_digest)
         if not candidates:
             detail = f" ({'; '.join(notes[:3])})" if notes else ""
@@ -659,8 +617,8 @@ class CosignVerifier:
                                               f"keyless policy is configured")
         try:
             result = self.keyless.verify_bundle(candidate.payload, digest)
-        except keyless_mod.KeylessError as error:
-            raise _map_keyless(error, image) from None
+        except KeylessError as error:
+            raise cosign_error_for_keyless(error, image) from None
         return VerifiedSignature(
             image=image, digest=digest, method="keyless", format="sigstore-bundle",
             signer=f"{result.identity} (issuer {result.issuer})", source=candidate.source,

@@ -31,10 +31,24 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from lkpolicy.stages.trust.canonical import (
+from lkpolicy.stages.trust.canonical import encode_canonical_parsed, loads_strict
+from lkpolicy.stages.trust.errors import (
+    BadSignature,
     CanonicalJSONError,
-    encode_canonical_parsed,
-    loads_strict,
+    ExpiredMetadata,
+    GunMismatch,
+    HashMismatch,
+    InvalidCertificate,
+    LengthMismatch,
+    MalformedMetadata,
+    MetadataTooLarge,
+    NoTrustData,
+    Rollback,
+    RootChanged,
+    StateError,
+    ThresholdNotMet,
+    UnknownKey,
+    UnknownTarget,
 )
 
 ROOT = "root"
@@ -67,81 +81,6 @@ _HASH_SIZES = {"sha256": 32, "sha512": 64}
 _ROLE_NAME = re.compile(r"^targets(/[A-Za-z0-9_.\-]+)+$")
 _TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
                    r"([Zz]|[+-]\d{2}:\d{2})$")
-
-
-# ------------------------------------------------------------------------------------ errors
-
-
-class TrustError(Exception):
-    """Verification failed. `str()` is one line: `<role>: <reason>`."""
-
-    def __init__(self, role: str, reason: str) -> None:
-        self.role = role
-        self.reason = " ".join(reason.split())
-        super().__init__(f"{role}: {self.reason}")
-
-    def __reduce__(self) -> tuple[type[TrustError], tuple[str, str]]:
-        return (type(self), (self.role, self.reason))
-
-
-class MalformedMetadata(TrustError):
-    """Not valid JSON, or a field has the wrong type or value."""
-
-
-class MetadataTooLarge(TrustError):
-    pass
-
-
-class ExpiredMetadata(TrustError):
-    pass
-
-
-class BadSignature(TrustError):
-    """Signatures do not establish the role (the base of all signature failures)."""
-
-
-class ThresholdNotMet(BadSignature):
-    pass
-
-
-class UnknownKey(ThresholdNotMet):
-    """Every signature came from a key the delegating role does not list."""
-
-
-class HashMismatch(TrustError):
-    pass
-
-
-class LengthMismatch(TrustError):
-    pass
-
-
-class Rollback(TrustError):
-    pass
-
-
-class RootChanged(TrustError):
-    """The root differs from the pinned one and no valid rotation leads to it."""
-
-
-class GunMismatch(TrustError):
-    """No root certificate names this GUN."""
-
-
-class InvalidCertificate(TrustError):
-    pass
-
-
-class UnknownTarget(TrustError):
-    """The tag is not signed in a role Docker accepts ("no trust data" for the tag)."""
-
-
-class NoTrustData(TrustError):
-    """The repository has no trust data at all (notary answers 404 for its root)."""
-
-
-class StateError(TrustError):
-    """Roles were fed out of order (a programming error in the caller)."""
 
 
 # ------------------------------------------------------------------------------------ helpers

@@ -30,14 +30,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from lkpolicy.safeio import atomic_write_bytes
+from lkpolicy.stages.trust.errors import MetadataTooLarge, NetworkError, NoTrustData, TrustError
 from lkpolicy.stages.trust.notary import (
     DEFAULT_MAX_SIZES,
     RELEASES,
     ROOT,
-    MetadataTooLarge,
     NotaryTrustedSet,
-    NoTrustData,
-    TrustError,
     VerifiedTarget,
     load_trusted_set,
 )
@@ -51,10 +49,6 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_TOTAL_BYTES = 64 * 1024 * 1024
 _CHUNK = 64 * 1024
 _GUN_PART = re.compile(r"^[A-Za-z0-9_.:\-\[\]]+$")
-
-
-class NetworkError(TrustError):
-    """The notary server could not be reached or answered with an error."""
 
 
 def trust_server_pool(ca_file: str | None, timeout: float, *, size: int) -> urllib3.PoolManager:

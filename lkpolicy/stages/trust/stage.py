@@ -126,7 +126,7 @@ class NotaryVerifier:
         self._loaded: dict[str, Any] = {}
 
     def verify(self, ref: ImageRef, manifest: Descriptor | None) -> list[Evidence]:
-        from lkpolicy.stages.trust.notary import TrustError
+        from lkpolicy.stages.trust.errors import TrustError
 
         if ref.tag is None and ref.digest is not None:
             raise VerificationFailed("notary signs tags, and the reference has only a digest")
@@ -168,7 +168,7 @@ class TufAdapter:
                                     offline=context.offline)
 
     def verify(self, ref: ImageRef, manifest: Descriptor | None) -> list[Evidence]:
-        from lkpolicy.stages.trust.notary import TrustError
+        from lkpolicy.stages.trust.errors import TrustError
 
         try:
             target = self.verifier.verify(ref)
@@ -262,7 +262,7 @@ class CosignAdapter:
     def verify(self, ref: ImageRef, manifest: Descriptor | None) -> list[Evidence]:
         from lkpolicy.model.oci import OCIError
         from lkpolicy.registry.errors import RegistryError
-        from lkpolicy.stages.trust.notary import TrustError
+        from lkpolicy.stages.trust.errors import TrustError
         from lkpolicy.store import StoreError
 
         if manifest is None:

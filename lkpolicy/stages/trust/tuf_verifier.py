@@ -45,24 +45,28 @@ from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from lkpolicy.model.reference import ImageRef
+from lkpolicy.stages.trust.errors import (
+    BadSignature,
+    CacheError,
+    ExpiredMetadata,
+    HashMismatch,
+    MalformedMetadata,
+    MetadataTooLarge,
+    NetworkError,
+    NoTrustData,
+    RepositoryInvalid,
+    Rollback,
+    TrustError,
+    UnknownTarget,
+)
 from lkpolicy.stages.trust.notary import (
     ROOT,
     SNAPSHOT,
     TARGETS,
     TIMESTAMP,
-    BadSignature,
-    ExpiredMetadata,
-    HashMismatch,
-    MalformedMetadata,
-    MetadataTooLarge,
-    NoTrustData,
-    Rollback,
-    TrustError,
-    UnknownTarget,
     VerifiedTarget,
     check_manifest,
 )
-from lkpolicy.stages.trust.notary_client import NetworkError
 
 if TYPE_CHECKING:
     import urllib3
@@ -72,9 +76,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_SIZES",
     "DEFAULT_TIMEOUT",
-    "CacheError",
-    "NetworkError",
-    "RepositoryInvalid",
     "TufVerifier",
     "check_manifest",
     "repository_key",
@@ -99,14 +100,6 @@ _LOCK_NAME = "lkpolicy-tuf.lock"
 _VERSIONED = re.compile(r"^[0-9]+\.(.+)$")
 _TOP_ROLE_IN_MESSAGE = re.compile(r"\b(root|timestamp|snapshot|targets)(?:\.json)?\b")
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class RepositoryInvalid(TrustError):
-    """The repository's metadata is inconsistent in a way no narrower error describes."""
-
-
-class CacheError(TrustError):
-    """The metadata cache directory cannot be created, locked or written."""
 
 
 # ------------------------------------------------------------------------------------ mapping

@@ -12,7 +12,8 @@ import pytest
 from notary_helpers import GUN, NOW, Repo
 
 from lkpolicy.stages.trust import errors
-from lkpolicy.stages.trust.notary_client import NotaryClient, TrustStore, check_gun
+from lkpolicy.stages.trust.notary.cache import TrustStore, check_gun
+from lkpolicy.stages.trust.notary.client import NotaryClient
 
 PREFIX = f"/v2/{GUN}/_trust/tuf/"
 

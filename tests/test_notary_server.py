@@ -24,7 +24,7 @@ from registry_env import free_port, silent_server
 
 from lkpolicy.stages.trust import errors, notary
 from lkpolicy.stages.trust.errors import NetworkError
-from lkpolicy.stages.trust.notary_client import NotaryClient
+from lkpolicy.stages.trust.notary.client import NotaryClient
 
 TOOLS = ("notary", "notary-server", "notary-signer", "docker-registry", "skopeo", "openssl",
          "curl")

@@ -113,7 +113,7 @@ class NotaryVerifier:
     """Docker Content Trust: the GUN is the expanded locator, the target the tag."""
 
     def __init__(self, authority: Authority, context: Context) -> None:
-        from lkpolicy.stages.trust.notary_client import NotaryClient
+        from lkpolicy.stages.trust.notary.client import NotaryClient
 
         assert authority.server is not None
         self.authority = authority
@@ -298,7 +298,7 @@ _ADAPTERS: dict[str, Callable[[Authority, Context], Verifier]] = {
     "sigstore": CosignAdapter,
     "cosign-key": CosignAdapter,
 }
-_MODULES = {"notary": "lkpolicy.stages.trust.notary_client", "tuf": "lkpolicy.stages.trust.tuf_verifier",
+_MODULES = {"notary": "lkpolicy.stages.trust.notary.client", "tuf": "lkpolicy.stages.trust.tuf_verifier",
             "sigstore": "lkpolicy.stages.trust.cosign", "cosign-key": "lkpolicy.stages.trust.cosign"}
 
 

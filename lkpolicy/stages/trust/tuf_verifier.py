@@ -449,7 +449,7 @@ class TufVerifier:
 
     def _http(self) -> urllib3.PoolManager:
         if self._pool is None:
-            from lkpolicy.stages.trust.notary_client import trust_server_pool
+            from lkpolicy.stages.trust.notary.client import trust_server_pool
 
             # Environment proxies are not consulted either: the URL is the one the policy names.
             self._pool = trust_server_pool(self.ca_file, self.timeout, size=2)

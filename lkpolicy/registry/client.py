@@ -32,6 +32,7 @@ from lkpolicy.model.oci import (
     MANIFEST_TYPES,
     MAX_CONFIG_BLOB_BYTES,
     MAX_MANIFEST_BYTES,
+    OCI_INDEX,
     Descriptor,
     Manifest,
     OCIError,
@@ -392,6 +393,26 @@ class RegistryClient:
             raise RegistryError(ref.original, f"blob {descriptor.digest} is larger than "
                                               f"{self.options.max_blob_bytes} bytes")
         self._stream_blob(ref, descriptor, sink.write, progress, hashed=True)
+
+    def get_referrers(self, ref: ImageRef, digest: str) -> bytes | None:
+        """The OCI 1.1 referrers index of `digest` (`GET /v2/<name>/referrers/<digest>`), or None
+        when the registry has no referrers API (distribution 2.8 answers 404) or answers with
+        something that is not an index (some answer 200 with an HTML page)."""
+        self._checked_digest(ref, digest)
+        response = self._request(ref, "GET", f"referrers/{digest}", {"Accept": OCI_INDEX})
+        try:
+            if response.status in (400, 404, 405, 501):
+                return None
+            if not 200 <= response.status < 300:
+                raise self._status_error(ref, response, "referrers", None)
+            content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+            data = self._read_limited(ref, response, self.options.max_manifest_bytes,
+                                      "referrers index")
+        finally:
+            _release(response)
+        if content_type and content_type not in INDEX_TYPES:
+            return None
+        return data
 
     # ---------------------------------------------------------------- blobs
 

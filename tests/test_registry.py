@@ -461,8 +461,8 @@ def test_dripping_manifest_hits_the_deadline(no_docker_config: Path) -> None:
     # 0.5 s plus 1000 bytes at 1000 bytes/s.
     assert 1.4 <= elapsed < 3
     assert re.fullmatch(rf"{re.escape(written)}: too slow: 127\.0\.0\.1:{port} sent \d+ bytes "
-                        rf"in 1\.\ds \(0\.5s plus 1000 bytes/s; a slow server is treated as a "
-                        rf"hostile one\)", str(caught.value)), str(caught.value)
+                        rf"in 1\.\ds, below the minimum of 1000 bytes/s after 0\.5s",
+                        str(caught.value)), str(caught.value)
 
 
 def test_dripping_headers_hit_the_deadline(no_docker_config: Path) -> None:
@@ -473,8 +473,8 @@ def test_dripping_headers_hit_the_deadline(no_docker_config: Path) -> None:
             registry_client.resolve(parse(written))
         elapsed = time.monotonic() - started
     assert 0.4 <= elapsed < 2
-    assert str(caught.value).startswith(f"{written}: too slow: 127.0.0.1:{port} sent no "
-                                        f"complete answer header in 0.5s")
+    assert str(caught.value) == (f"{written}: too slow: 127.0.0.1:{port} sent no complete "
+                                 f"answer header within 0.5s")
 
 
 def test_dripping_blob_hits_the_deadline(no_docker_config: Path) -> None:

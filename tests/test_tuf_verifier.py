@@ -20,11 +20,12 @@ import pytest
 from tuf_helpers import DELEGATE, ServerState, TufRepo, digest, in_days, manifest, serve
 
 from lkpolicy.model.reference import parse
+from lkpolicy.registry.transport import TransferLimits
 from lkpolicy.stages.trust import errors
 from lkpolicy.stages.trust.errors import CacheError, NetworkError
+from lkpolicy.stages.trust.tuf_fetcher import MetadataTransport
 from lkpolicy.stages.trust.tuf_verifier import (
     TufVerifier,
-    _Transport,
     check_manifest,
     repository_key,
     target_path,
@@ -400,8 +401,9 @@ def test_file_transport_stays_inside_the_repository(name: str, tmp_path: Path) -
     (tmp_path / "secret.json").write_text("{}")
     base = tmp_path / "repo"
     base.mkdir()
-    transport = _Transport(base.as_uri() + "/", offline=False, cache=tmp_path / "c", timeout=1,
-                           max_total_bytes=1000, http=lambda: pytest.fail("no HTTP"))
+    transport = MetadataTransport(base.as_uri() + "/", offline=False, cache=tmp_path / "c",
+                                  limits=TransferLimits(timeout=1), max_total_bytes=1000,
+                                  http=lambda: pytest.fail("no HTTP"))
     transport.start()
     with pytest.raises(exceptions.DownloadHTTPError) as caught:
         transport.read(base.as_uri() + "/" + name, 100)
@@ -415,8 +417,9 @@ def test_delegated_role_with_slash_in_name_over_file(tmp_path: Path) -> None:
     base = tmp_path / "repo"
     (base / "targets").mkdir(parents=True)
     (base / "targets" / "releases.json").write_text("{}")
-    transport = _Transport(base.as_uri() + "/", offline=False, cache=tmp_path / "c", timeout=1,
-                           max_total_bytes=1000, http=lambda: pytest.fail("no HTTP"))
+    transport = MetadataTransport(base.as_uri() + "/", offline=False, cache=tmp_path / "c",
+                                  limits=TransferLimits(timeout=1), max_total_bytes=1000,
+                                  http=lambda: pytest.fail("no HTTP"))
     transport.start()
     assert transport.read(base.as_uri() + "/targets%2Freleases.json", 100) == b"{}"
     with pytest.raises(exceptions.DownloadError):

@@ -137,11 +137,11 @@ def describe_connection_error(error: BaseException, netloc: str, timeout: float,
 
 
 def _too_slow(netloc: str, limits: TransferLimits, received: int | None, elapsed: float) -> str:
-    allowance = (f"{limits.deadline_floor:g}s plus {limits.min_rate:g} bytes/s; a slow server "
-                 f"is treated as a hostile one")
     if received is None:
-        return f"too slow: {netloc} sent no complete answer header in {elapsed:.1f}s ({allowance})"
-    return f"too slow: {netloc} sent {received} bytes in {elapsed:.1f}s ({allowance})"
+        return (f"too slow: {netloc} sent no complete answer header within "
+                f"{limits.deadline_floor:g}s")
+    return (f"too slow: {netloc} sent {received} bytes in {elapsed:.1f}s, below the minimum of "
+            f"{limits.min_rate:g} bytes/s after {limits.deadline_floor:g}s")
 
 
 # --------------------------------------------------------------------------------------- deadlines
@@ -155,10 +155,15 @@ class _Clock:
         self.start: float | None = None
         self.expired = False
         self._socket: socket.socket | None = None
+        self._duplicate: socket.socket | None = None
 
-    def attach(self, sock: socket.socket) -> None:
-        """The transfer's socket (the TCP one while TLS shakes hands, then the TLS one)."""
+    def attach(self, sock: socket.socket, *, duplicate: bool = False) -> None:
+        """The transfer's socket. `duplicate`: `sock` is our own duplicate of the connection's
+        TCP socket, which TLS is about to take over (and detach), closed when done."""
         self._socket = sock
+        self._close_duplicate()
+        if duplicate:
+            self._duplicate = sock
         if self.start is None:
             self.start = time.monotonic()
             _watchdog().arm(self, self.start + self.limits.deadline_floor)
@@ -179,12 +184,19 @@ class _Clock:
         sock = self._socket
         if sock is not None:
             # socket.socket's own shutdown: an SSLSocket's would unwrap TLS under the reader.
+            # shutdown() acts on the connection, so a duplicate's ends the original's reads too.
             with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def stop(self) -> None:
         _watchdog().disarm(self)
         self._socket = None
+        self._close_duplicate()
+
+    def _close_duplicate(self) -> None:
+        duplicate, self._duplicate = self._duplicate, None
+        if duplicate is not None and duplicate is not self._socket:
+            duplicate.close()
 
 
 class _Watchdog:
@@ -238,10 +250,15 @@ def _watchdog() -> _Watchdog:
         return _WATCHDOG[0]
 
 
-def _watch(sock: socket.socket) -> None:
+def _watch(sock: socket.socket, *, handshake: bool = False) -> None:
+    """Hand the socket to the transfer the calling thread is sending, if any. `handshake`: TLS is
+    about to wrap the socket and detach this object from it, so the clock gets a duplicate."""
     clock = getattr(_current, "clock", None)
     if clock is not None:
-        clock.attach(sock)
+        if handshake:
+            clock.attach(sock.dup(), duplicate=True)
+        else:
+            clock.attach(sock)
 
 
 @functools.cache
@@ -255,7 +272,7 @@ def _pool_classes() -> dict[str, Any]:
         def _new_conn(self) -> socket.socket:
             # The only hook that sees the socket before TLS shakes hands over it.
             sock = super()._new_conn()
-            _watch(sock)
+            _watch(sock, handshake=True)
             return sock
 
         def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3 itself
@@ -400,6 +417,34 @@ class Response:
                     raw.close()
         finally:
             raw.release_conn()
+
+
+class TooLarge(TransportError):
+    """A body longer than the limit (declared, or counted while reading)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"more than {limit} bytes (got at least {size})")
+
+
+def get_document(pool: urllib3.PoolManager, url: str, limits: TransferLimits, limit: int, *,
+                 chunk_size: int = 64 * 1024) -> tuple[int, bytes]:
+    """GET a small document (trust metadata): `(200, body)`, or `(status, b"")` for any other
+    answer, whose body is not read. TooLarge when the body exceeds `limit`; TransportError."""
+    response = request(pool, "GET", url, limits)
+    try:
+        if response.status != 200:
+            return response.status, b""
+        declared = response.content_length
+        if declared is not None and declared > limit:
+            raise TooLarge(declared, limit)
+        data = response.read_limited(limit, chunk_size)
+        if data is None:
+            raise TooLarge(limit + 1, limit)
+        return 200, data
+    finally:
+        response.release()
 
 
 def request(pool: urllib3.PoolManager, method: str, url: str, limits: TransferLimits, *,

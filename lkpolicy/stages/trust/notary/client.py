@@ -4,8 +4,9 @@ All verification is in the pure modules of this package (`trusted_set` and below
 only moves bytes, and stores a GUN's metadata in the `cache` once the whole chain verified. The
 first root seen for a GUN is pinned (trust on first use) unless the cache already pins one.
 
-urllib3 for the same reasons as lkpolicy.registry.client: pooled keep-alive TLS, separate connect
-and read timeouts, bounded streaming reads. It is imported lazily.
+HTTP goes through `lkpolicy.registry.transport`, as for registries: pooled keep-alive TLS with
+the given CA as the only anchor, no retries or redirects, per-read timeouts, a deadline on every
+file (a floor plus its size at a minimum rate) and the same wording of connection failures.
 """
 
 from __future__ import annotations
@@ -13,12 +14,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
+from lkpolicy.registry.transport import (
+    DEFAULT_DEADLINE_FLOOR,
+    DEFAULT_MIN_RATE,
+    DEFAULT_TIMEOUT,
+    TooLarge,
+    TransferLimits,
+    TransportError,
+    create_pool,
+    get_document,
+    host_port,
+)
 from lkpolicy.stages.trust.errors import MetadataTooLarge, NetworkError, NoTrustData
 from lkpolicy.stages.trust.notary.cache import TrustStore, check_gun
 from lkpolicy.stages.trust.notary.metadata import RELEASES, ROOT, VerifiedTarget
@@ -31,33 +42,9 @@ from lkpolicy.stages.trust.notary.trusted_set import (
 if TYPE_CHECKING:
     import urllib3
 
-DEFAULT_TIMEOUT = 30.0
 # One lookup touches 5-6 files of a few KiB; 64 MiB across them all refuses a server that streams
 # without end while leaving room for huge-but-real targets files.
 DEFAULT_MAX_TOTAL_BYTES = 64 * 1024 * 1024
-_CHUNK = 64 * 1024
-
-
-def trust_server_pool(ca_file: str | None, timeout: float, *, size: int) -> urllib3.PoolManager:
-    """A connection pool to a trust server (notary, TUF): no retries, which would multiply the
-    time a stalled server costs, and no redirects, which are not part of either protocol."""
-    import ssl
-
-    import urllib3
-
-    if ca_file:
-        # The given CA is the only anchor for a private server: adding the system store would
-        # widen trust, and loading it costs ~15 ms per client.
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        try:
-            context.load_verify_locations(cafile=ca_file)
-        except (OSError, ValueError) as error:
-            raise NetworkError("tls", f"cannot load CA certificates from {ca_file}: {error}") from None
-    else:
-        context = ssl.create_default_context()
-    return urllib3.PoolManager(num_pools=size, maxsize=size, block=False,
-                               timeout=urllib3.Timeout(connect=timeout, read=timeout),
-                               retries=False, ssl_context=context)
 
 
 def _utcnow() -> dt.datetime:
@@ -68,7 +55,8 @@ class NotaryClient:
     """Resolve `gun:tag` to a verified target through a notary server (or the cache offline)."""
 
     def __init__(self, server_url: str, trust_dir: str | Path, *, ca_file: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, offline: bool = False,
+                 timeout: float = DEFAULT_TIMEOUT, deadline_floor: float = DEFAULT_DEADLINE_FLOOR,
+                 min_rate: float = DEFAULT_MIN_RATE, offline: bool = False,
                  max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
                  max_sizes: Mapping[str, int] | None = None,
                  root_key_pins: Collection[str] = (),
@@ -79,7 +67,7 @@ class NotaryClient:
         self.server_url = server_url.rstrip("/")
         self.store = TrustStore(trust_dir)
         self.ca_file = ca_file
-        self.timeout = timeout
+        self.limits = TransferLimits(timeout, deadline_floor, min_rate)
         self.offline = offline
         self.max_total_bytes = max_total_bytes
         self.max_sizes = {**DEFAULT_MAX_SIZES, **(max_sizes or {})}
@@ -128,13 +116,15 @@ class NotaryClient:
     def _http(self) -> urllib3.PoolManager:
         with self._lock:
             if self._pool is None:
-                self._pool = trust_server_pool(self.ca_file, self.timeout, size=4)
+                try:
+                    self._pool = create_pool(self.limits, ca_file=self.ca_file,
+                                             system_store=False, size=4, block=False, hosts=4)
+                except TransportError as error:
+                    raise NetworkError("tls", str(error)) from None
             return self._pool
 
     def _http_fetcher(self, gun: str) -> Callable[[str, str | None, int], bytes]:
         budget = [self.max_total_bytes]
-        # A server that trickles bytes never trips a per-read timeout; bound the whole load.
-        deadline = time.monotonic() + 4 * self.timeout
         base = f"{self.server_url}/v2/{quote(gun, safe='/:')}/_trust/tuf/"
 
         def fetch(name: str, sha256: str | None, limit: int) -> bytes:
@@ -146,62 +136,25 @@ class NotaryClient:
                         and hashlib.sha256(cached).hexdigest() == sha256):
                     return cached
             file = f"{name}.{sha256}.json" if sha256 else f"{name}.json"
-            data = self._get(name, base + quote(file, safe="/"), min(limit, budget[0]), deadline,
+            data = self._get(name, base + quote(file, safe="/"), min(limit, budget[0]),
                              exhausted=budget[0] < limit)
             budget[0] -= len(data)
             return data
         return fetch
 
-    def _get(self, role: str, url: str, limit: int, deadline: float, exhausted: bool) -> bytes:
-        import urllib3.exceptions as errors
-
-        netloc = urlsplit(url).netloc
+    def _get(self, role: str, url: str, limit: int, exhausted: bool) -> bytes:
         try:
-            response = self._http().request("GET", url, preload_content=False,
-                                            decode_content=False, redirect=False)
-        except errors.ConnectTimeoutError:
-            raise NetworkError(role, f"timed out after {self.timeout:g}s connecting to "
-                                     f"{netloc}") from None
-        except errors.ReadTimeoutError:
-            raise NetworkError(role, f"timed out after {self.timeout:g}s waiting for "
-                                     f"{netloc}") from None
-        except (errors.HTTPError, OSError) as error:
-            raise NetworkError(role, f"cannot fetch from {netloc}: "
-                                     f"{type(error).__name__}") from None
-        try:
-            if response.status == 404:
-                raise NoTrustData(role, f"the notary server has no {role} metadata "
-                                        f"({url.rsplit('/_trust/', 1)[0]})")
-            if response.status != 200:
-                raise NetworkError(role, f"HTTP {response.status} from {netloc}")
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise self._too_large(role, int(declared), limit, exhausted)
-            chunks: list[bytes] = []
-            received = 0
-            while True:
-                if time.monotonic() > deadline:
-                    raise NetworkError(role, f"gave up after {4 * self.timeout:g}s reading from "
-                                             f"{netloc}")
-                try:
-                    chunk = response.read(min(_CHUNK, limit + 1 - received))
-                except errors.ReadTimeoutError:
-                    raise NetworkError(role, f"timed out after {self.timeout:g}s reading from "
-                                             f"{netloc}") from None
-                except (errors.HTTPError, OSError) as error:
-                    raise NetworkError(role, f"connection to {netloc} failed: "
-                                             f"{type(error).__name__}") from None
-                if not chunk:
-                    return b"".join(chunks)
-                received += len(chunk)
-                if received > limit:
-                    raise self._too_large(role, received, limit, exhausted)
-                chunks.append(chunk)
-        finally:
-            response.release_conn()
-
-    def _too_large(self, role: str, size: int, limit: int, exhausted: bool) -> MetadataTooLarge:
-        if exhausted:
-            return MetadataTooLarge(role, f"the metadata of this GUN exceeds the overall cap of "
-                                          f"{self.max_total_bytes} bytes")
-        return MetadataTooLarge(role, f"more than {limit} bytes (got at least {size})")
+            status, data = get_document(self._http(), url, self.limits, limit)
+        except TooLarge as error:
+            if exhausted:
+                raise MetadataTooLarge(role, f"the metadata of this GUN exceeds the overall cap "
+                                             f"of {self.max_total_bytes} bytes") from None
+            raise MetadataTooLarge(role, str(error)) from None
+        except TransportError as error:
+            raise NetworkError(role, str(error)) from None
+        if status == 404:
+            raise NoTrustData(role, f"the notary server has no {role} metadata "
+                                    f"({url.rsplit('/_trust/', 1)[0]})")
+        if status != 200:
+            raise NetworkError(role, f"HTTP {status} from {host_port(url)}")
+        return data

@@ -10,12 +10,14 @@ from urllib.parse import urlsplit
 
 from lkpolicy import __version__
 from lkpolicy.model.oci import MAX_CONFIG_BLOB_BYTES, MAX_MANIFEST_BYTES
+from lkpolicy.redaction import redact_url
 from lkpolicy.registry.auth import DOCKER_HUB_HOSTS
 from lkpolicy.registry.transport import (
     DEFAULT_DEADLINE_FLOOR,
     DEFAULT_MIN_RATE,
     DEFAULT_TIMEOUT,
     TransferLimits,
+    check_server_url,
     host_only,
 )
 
@@ -45,12 +47,10 @@ def normalise_registry(name: str) -> str:
 
 
 def _check_mirror_url(registry: str, url: str) -> str:
+    # The value was typed on a command line or in $LINUXKIT_MIRROR: it may hold a password.
+    # Credentials belong in config.json, where they stay out of command lines and messages.
+    check_server_url(url, f"mirror for {redact_url(registry)}")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"mirror for {registry}: {url!r} is not an http(s) URL")
-    if "@" in parts.netloc:
-        # Credentials belong in config.json, where they stay out of command lines and messages.
-        raise ValueError(f"mirror for {registry}: the URL must not contain credentials")
     path = parts.path.rstrip("/")
     if path.endswith("/v2"):
         path = path[: -len("/v2")]

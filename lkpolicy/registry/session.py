@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from lkpolicy.model.reference import ImageRef
+from lkpolicy.redaction import redact_secrets
 from lkpolicy.registry.auth import (
     AuthCache,
     AuthError,
@@ -63,6 +64,9 @@ class RegistrySession:
         self._auth = AuthCache()
         self._pool_lock = threading.Lock()
         self._pool: urllib3.PoolManager | None = None
+        self._sent: set[str] = set()
+        """Secrets this session sent (passwords, tokens, headers): a registry may echo them in a
+        form no pattern of `redact_secrets` recognises."""
 
     def close(self) -> None:
         with self._pool_lock:
@@ -185,6 +189,9 @@ class RegistrySession:
             message = _registry_message(body)
         except (TransportError, ValueError, RecursionError):
             message = ""  # the status alone still says enough
+        with self._pool_lock:
+            sent = tuple(self._sent)
+        message = redact_secrets(message, sent)
         if not message:
             if status == 404:
                 message = f"{kind} unknown" + (f" {digest}" if digest and kind == "blob" else "")
@@ -212,6 +219,7 @@ class RegistrySession:
                     raise RegistryError(ref.original, f"refusing to send credentials over plain "
                                                       f"http to {endpoint.netloc}")
                 header = credentials.basic_header()
+                self._remember(credentials, header)
                 self._auth.store_basic(endpoint.origin, header)
                 return header
         schemes = ", ".join(sorted({c.scheme for c in challenges}))
@@ -262,7 +270,17 @@ class RegistrySession:
             token, lifetime = token_from_response(body)
         except AuthError as error:
             raise RegistryError(ref.original, f"{error} ({server})") from None
-        return self._auth.store_bearer(endpoint.origin, repository, token, lifetime)
+        header = self._auth.store_bearer(endpoint.origin, repository, token, lifetime)
+        self._remember(credentials, header)
+        return header
+
+    def _remember(self, credentials: Credentials | None, header: str) -> None:
+        secrets = {header, header.partition(" ")[2]}
+        if credentials is not None:
+            secrets |= {credentials.password, credentials.identity_token,
+                        credentials.basic_header().partition(" ")[2]}
+        with self._pool_lock:
+            self._sent |= {s for s in secrets if s}
 
 
 def _registry_message(body: bytes) -> str:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from lkpolicy.redaction import redact_secrets, redact_url
 from lkpolicy.registry.errors import clean_text
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ _MAX_ERROR_BODY = 64 * 1024
 
 class TransportError(Exception):
     """A request failed; `str()` is one line that names the server (never credentials)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(redact_secrets(message).split()))
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,19 @@ class TransferLimits:
     def deadline(self, size: int) -> float:
         """Seconds a transfer of `size` bytes may take."""
         return self.deadline_floor + size / self.min_rate
+
+
+def check_server_url(url: str, what: str) -> str:
+    """`url` if it names a server as `http(s)://host[:port][/path]` without credentials, else a
+    ValueError that shows it redacted. Credentials are refused rather than dropped: nothing here
+    would send them, and a server URL ends up in messages, logs and reports."""
+    parts = urlsplit(url)
+    shown = redact_url(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{what}: {shown!r} is not an http(s) URL")
+    if "@" in url.partition("://")[2]:
+        raise ValueError(f"{what}: {shown!r} must not contain credentials")
+    return url
 
 
 def host_port(url: str) -> str:

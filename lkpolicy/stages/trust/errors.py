@@ -12,15 +12,18 @@ Two families:
 
 from __future__ import annotations
 
+from lkpolicy.redaction import redact_secrets
+
 # ------------------------------------------------------------------------------------ TrustError
 
 
 class TrustError(Exception):
-    """Verification failed. `str()` is one line: `<role>: <reason>`."""
+    """Verification failed. `str()` is one line, `<role>: <reason>`, without credentials (a URL's
+    userinfo, a token a server echoed): callers may print it as is."""
 
     def __init__(self, role: str, reason: str) -> None:
-        self.role = role
-        self.reason = " ".join(reason.split())
+        self.role = redact_secrets(role)
+        self.reason = " ".join(redact_secrets(reason).split())
         super().__init__(f"{role}: {self.reason}")
 
     def __reduce__(self) -> tuple[type[TrustError], tuple[str, str]]:

@@ -34,12 +34,14 @@ from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from lkpolicy.model.reference import ImageRef
+from lkpolicy.redaction import redact_url
 from lkpolicy.registry.transport import (
     DEFAULT_DEADLINE_FLOOR,
     DEFAULT_MIN_RATE,
     DEFAULT_TIMEOUT,
     TransferLimits,
     TransportError,
+    check_server_url,
     create_pool,
 )
 from lkpolicy.stages.trust.errors import (
@@ -140,16 +142,14 @@ class TufVerifier:
                  max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
                  max_delegations: int = DEFAULT_MAX_DELEGATIONS) -> None:
         parts = urlsplit(repository_url)
+        shown = redact_url(repository_url)
         if parts.scheme == "file":
             if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-                raise ValueError(f"TUF repository URL must be file:///absolute/path, got "
-                                 f"{repository_url!r}")
-        elif parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"TUF repository URL must be file://, http:// or https://, got "
-                             f"{repository_url!r}")
+                raise ValueError(f"TUF repository: {shown!r} is not a file:///absolute/path URL")
+        else:
+            check_server_url(repository_url, "TUF repository")
         if parts.query or parts.fragment:
-            raise ValueError(f"TUF repository URL must not have a query or fragment: "
-                             f"{repository_url!r}")
+            raise ValueError(f"TUF repository: {shown!r} must not have a query or fragment")
         unknown = set(max_sizes or {}) - set(DEFAULT_MAX_SIZES)
         if unknown:
             raise ValueError(f"max_sizes has unknown roles: {', '.join(sorted(unknown))}")

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from lkpolicy.registry.transport import (
     DEFAULT_DEADLINE_FLOOR,
@@ -26,6 +26,7 @@ from lkpolicy.registry.transport import (
     TooLarge,
     TransferLimits,
     TransportError,
+    check_server_url,
     create_pool,
     get_document,
     host_port,
@@ -61,10 +62,7 @@ class NotaryClient:
                  max_sizes: Mapping[str, int] | None = None,
                  root_key_pins: Collection[str] = (),
                  now: Callable[[], dt.datetime] = _utcnow) -> None:
-        parts = urlsplit(server_url)
-        if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise ValueError(f"notary server URL must be http(s)://host[:port], got {server_url!r}")
-        self.server_url = server_url.rstrip("/")
+        self.server_url = check_server_url(server_url, "notary server").rstrip("/")
         self.store = TrustStore(trust_dir)
         self.ca_file = ca_file
         self.limits = TransferLimits(timeout, deadline_floor, min_rate)

@@ -64,3 +64,9 @@ def test_errors_are_one_line_and_picklable() -> None:
     assert str(error) == "targets/releases: 0 valid signatures"
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is errors.ThresholdNotMet and str(copy) == str(error)
+
+
+def test_errors_carry_no_control_characters_or_credentials() -> None:
+    error = errors.MalformedMetadata("targets/\x1b[2Jx", "role \x1b]0;title\x07 from "
+                                     "https://user:hunter22@notary.example")
+    assert str(error) == "targets/ [2Jx: role ]0;title from https://***@notary.example"

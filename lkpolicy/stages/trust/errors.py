@@ -13,18 +13,21 @@ Two families:
 from __future__ import annotations
 
 from lkpolicy.redaction import redact_secrets
+from lkpolicy.registry.errors import clean_text
+
+_MAX_REASON = 4096
 
 # ------------------------------------------------------------------------------------ TrustError
 
 
 class TrustError(Exception):
     """Verification failed. `str()` is one line, `<role>: <reason>`, without credentials (a URL's
-    userinfo, a token a server echoed): callers may print it as is."""
+    userinfo, a token a server echoed) or control characters: callers may print it as is."""
 
     def __init__(self, role: str, reason: str) -> None:
-        self.role = redact_secrets(role)
-        self.reason = " ".join(redact_secrets(reason).split())
-        super().__init__(f"{role}: {self.reason}")
+        self.role = clean_text(redact_secrets(role), _MAX_REASON)
+        self.reason = " ".join(clean_text(redact_secrets(reason), _MAX_REASON).split())
+        super().__init__(f"{self.role}: {self.reason}")
 
     def __reduce__(self) -> tuple[type[TrustError], tuple[str, str]]:
         # Keeps the error intact when it crosses a process pool.

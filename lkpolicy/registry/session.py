@@ -28,6 +28,7 @@ from lkpolicy.registry.auth import (
 from lkpolicy.registry.errors import RegistryError, clean_text
 from lkpolicy.registry.options import Endpoint, RegistryOptions, endpoint_for, is_loopback
 from lkpolicy.registry.transport import (
+    MAX_ERROR_BODY,
     Response,
     TransportError,
     create_pool,
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 CHUNK = 1024 * 1024
 """Bytes read at a time from a body."""
-_MAX_ERROR_BODY = 64 * 1024
 _MAX_TOKEN_BODY = 1024 * 1024
 _MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -185,7 +185,7 @@ class RegistrySession:
         status = response.status
         message = ""
         try:
-            body = response.read(_MAX_ERROR_BODY) if status != 204 else b""
+            body = response.read(MAX_ERROR_BODY) if status != 204 else b""
             message = _registry_message(body)
         except (TransportError, ValueError, RecursionError):
             message = ""  # the status alone still says enough

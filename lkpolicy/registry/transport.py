@@ -40,7 +40,8 @@ log = logging.getLogger("lkpolicy.registry")
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE_FLOOR = 60.0
 DEFAULT_MIN_RATE = 16 * 1024
-_MAX_ERROR_BODY = 64 * 1024
+MAX_ERROR_BODY = 64 * 1024
+"""Bytes of an error answer that are read (for its message) or drained (to keep the connection)."""
 
 
 class TransportError(Exception):
@@ -424,7 +425,7 @@ class Response:
                 raw.close()
             elif not raw.closed:
                 remaining = raw.length_remaining
-                small_answer = not 200 <= raw.status < 300 and (remaining or 0) <= _MAX_ERROR_BODY
+                small_answer = not 200 <= raw.status < 300 and (remaining or 0) <= MAX_ERROR_BODY
                 if remaining == 0 or (remaining is not None and small_answer):
                     # Nothing or little left (a HEAD, a 401, a redirect): reading it marks the
                     # http.client response finished, and the kept-alive connection can be

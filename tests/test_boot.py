@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lkpolicy.assemble import build_outputs
-from lkpolicy.assemble.media import missing_tools
+from lkpolicy.assemble import build_outputs, missing_tools
 from lkpolicy.model.config import merge
 from lkpolicy.model.oci import Platform
 from lkpolicy.stages.load import load_path

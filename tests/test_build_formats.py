@@ -17,8 +17,13 @@ from typing import Any
 
 import pytest
 
-from lkpolicy.assemble import BuildError, build_outputs, verify_reproducible, write_outputs
-from lkpolicy.assemble.media import missing_tools
+from lkpolicy.assemble import (
+    BuildError,
+    build_outputs,
+    missing_tools,
+    verify_reproducible,
+    write_outputs,
+)
 from lkpolicy.assemble.outputs import DOCKERFILE, source_date_epoch
 from lkpolicy.model.config import Config, merge
 from lkpolicy.model.oci import Platform

@@ -185,7 +185,8 @@ def test_format_rules(config: Config, store: Store, tmp_path: Path) -> None:
     for formats, message in (
         (["bogus"], "error parsing formats: unknown format type bogus"),
         (["tar,kernel+initrd"], "format type tar must be the only format specified"),
-        (["vhd"], "format vhd is not supported by lkpolicy build"),
+        (["rpi3"], "format rpi3 is not supported by lkpolicy build"),
+        (["vhd", "dynamic-vhd"], "formats vhd and dynamic-vhd both write NAME.vhd"),
     ):
         with pytest.raises(BuildError, match=message):
             write_outputs(config, store, formats, tmp_path, "x", platform=AMD64)

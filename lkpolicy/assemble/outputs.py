@@ -3,9 +3,9 @@
 `tar`, `docker`, `kernel+initrd` and `tar-kernel-initrd` need nothing but Python and match
 linuxkit (the first two byte for byte; the initrd's gzip member differs only because linuxkit
 compresses with pgzip; `BuildOptions.compression_level` trades speed for size). The bootable
-formats (`kernel+squashfs`, `iso-bios`, `iso-efi`, `raw-bios`, `qcow2-bios`) replace
-linuxkit's Docker `mkimage-*` images with Debian tools run on the host; see
-`lkpolicy.assemble.media`.
+formats, and every other format but `rpi3`, replace linuxkit's Docker `mkimage-*` images with
+Debian tools run on the host; see `lkpolicy.assemble.media`. The formats themselves (names,
+files, tools) are listed in `lkpolicy.assemble.formats`.
 
 Everything is written to temporary files in the output directory and renamed into place only
 once every requested output (and the build manifest) is complete, so a failed build leaves no
@@ -33,6 +33,13 @@ from lkpolicy.assemble.builder import (
     BuildSummary,
     build_tar,
 )
+from lkpolicy.assemble.formats import (
+    KNOWN_FORMATS,
+    STREAMABLE_FORMATS,
+    SUPPORTED_FORMATS,
+    check_formats,
+    parse_formats,
+)
 from lkpolicy.assemble.initrd import ConversionError, InitrdParts, write_initrd
 from lkpolicy.assemble.tarstream import TarHeader, TarWriter
 
@@ -45,39 +52,11 @@ __all__ = ["KNOWN_FORMATS", "MANIFEST_SUFFIX", "STREAMABLE_FORMATS", "SUPPORTED_
            "BuildResult", "ReproducibilityReport", "build_outputs", "parse_formats",
            "source_date_epoch", "verify_reproducible", "write_outputs"]
 
-STREAMABLE_FORMATS = ("tar", "docker")
-KNOWN_FORMATS = (
-    "tar", "docker", "kernel+initrd", "tar-kernel-initrd", "iso-bios", "iso-efi",
-    "iso-efi-initrd", "raw-bios", "raw-efi", "gcp", "qcow2-efi", "vhd", "dynamic-vhd", "vmdk",
-    "rpi3", "kernel+squashfs", "kernel+erofs", "kernel+iso", "aws", "qcow2-bios",
-)
-MEDIA_FORMATS = ("kernel+squashfs", "iso-bios", "iso-efi", "raw-bios", "qcow2-bios")
-SUPPORTED_FORMATS = ("tar", "docker", "kernel+initrd", "tar-kernel-initrd", *MEDIA_FORMATS)
 MANIFEST_SUFFIX = ".build.json"
 MANIFEST_VERSION = 1
 DOCKERFILE = b'\nFROM scratch\n\nCOPY . ./\n\nENTRYPOINT ["/bin/rc.init"]\n'
 _OUTPUT_MODE = 0o644
 _CHUNK = 1 << 20
-
-
-def parse_formats(formats: Iterable[str]) -> list[str]:
-    """linuxkit's format list rules: comma-separated values, known names, and a streamable
-    format only on its own."""
-    result: list[str] = []
-    for item in formats:
-        for name in item.split(","):
-            if name not in KNOWN_FORMATS:
-                raise BuildError(f"error parsing formats: unknown format type {name}")
-            result.append(name)
-    if len(result) > 1:
-        for name in result:
-            if name in STREAMABLE_FORMATS:
-                raise BuildError(f"format type {name} must be the only format specified")
-    for name in result:
-        if name not in SUPPORTED_FORMATS:
-            raise BuildError(f"format {name} is not supported by lkpolicy build "
-                             f"(supported: {', '.join(SUPPORTED_FORMATS)})")
-    return result
 
 
 def source_date_epoch(environ: Mapping[str, str] | None = None) -> int:
@@ -196,14 +175,8 @@ def build_outputs(config: Config, store: Store, formats: Iterable[str],
     `manifest=False`) the build manifest `<name>.build.json`: the images used with their
     digests, `evidence` as given (opaque: the caller's trust evidence), and the sha256 and
     size of every output file. Raises `BuildError` and then leaves no new file behind."""
-    wanted = parse_formats(formats)
-    from lkpolicy.assemble.media import missing_tools
-
     # Before the (possibly long) build, not after it.
-    for fmt in wanted:
-        missing = missing_tools(fmt)
-        if missing:
-            raise BuildError(missing[0])
+    wanted = check_formats(formats)
     options = options or BuildOptions()
     if not 1 <= options.compression_level <= 9:
         raise BuildError(f"compression level must be 1 to 9, not {options.compression_level}")

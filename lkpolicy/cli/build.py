@@ -55,8 +55,15 @@ def build(
                                       "before writing them.")] = False,
 ) -> None:
     """Check the configs, then build them from the image cache (never from the network)."""
+    from lkpolicy.assemble import FormatUnavailable, check_formats
     from lkpolicy.gate.run import PolicyChoice, run_check
     from lkpolicy.stages.imageoptions import ImageOptions
+
+    try:  # formats and their tools first: a usage problem should not wait for the gate
+        formats = check_formats(output_format or ["kernel+initrd"])
+    except FormatUnavailable as error:
+        _say(f"lkpolicy build: {error}")
+        raise typer.Exit(ExitCode.USAGE) from None
 
     paths = list(files)
     images = ImageOptions(cache=cache, arch=arch)
@@ -79,7 +86,7 @@ def build(
     digests = _digests(lock, config, paths, cache_dir, platform_name, evidence)
     records = [{"image": image, **item} for image, items in sorted((evidence or {}).items())
                for item in items]
-    _build(config, cache_dir, platform_name, output_format or ["kernel+initrd"], directory,
+    _build(config, cache_dir, platform_name, formats, directory,
            name or config.name, digests, records, verify_reproducible, compression_level)
 
 
@@ -110,7 +117,13 @@ def _digests(lock_path: str | None, config: Config, paths: list[str], cache_dir:
 def _build(config: Config, cache_dir: Path, platform_name: str, formats: list[str],
            directory: str, name: str, digests: dict[str, str],
            evidence: list[dict[str, Any]], verify: bool, level: int) -> None:
-    from lkpolicy.assemble import BuildError, BuildOptions, build_outputs, verify_reproducible
+    from lkpolicy.assemble import (
+        BuildError,
+        BuildOptions,
+        FormatUnavailable,
+        build_outputs,
+        verify_reproducible,
+    )
     from lkpolicy.model.oci import Platform
     from lkpolicy.store import Store
 
@@ -130,6 +143,9 @@ def _build(config: Config, cache_dir: Path, platform_name: str, formats: list[st
             _say(f"lkpolicy build: two builds are byte-identical ({len(report.files)} files)")
         written = build_outputs(config, store, formats, directory, name, platform=platform,
                                 digests=digests, options=options, evidence=evidence).files
+    except FormatUnavailable as error:
+        _say(f"lkpolicy build: {error}")
+        raise typer.Exit(ExitCode.USAGE) from None
     except BuildError as error:
         _say(f"lkpolicy build: {error}")
         raise typer.Exit(ExitCode.FINDINGS) from None

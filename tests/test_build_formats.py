@@ -254,6 +254,16 @@ def test_kernel_squashfs(golden: Path, config: Config, store: Store, tmp_path: P
     ("raw-bios", ["full-bios.img"]),
     ("qcow2-bios", ["full.qcow2"]),
     ("kernel+squashfs", ["full-cmdline", "full-kernel", "full-squashfs.img"]),
+    ("iso-efi-initrd", ["full-efi-initrd.iso"]),
+    ("raw-efi", ["full-efi.img"]),
+    ("qcow2-efi", ["full-efi.qcow2"]),
+    ("kernel+erofs", ["full-cmdline", "full-kernel", "full-erofs.img"]),
+    ("kernel+iso", ["full-cmdline", "full-kernel", "full.iso"]),
+    ("aws", ["full.raw"]),
+    ("vhd", ["full.vhd"]),
+    ("dynamic-vhd", ["full.vhd"]),
+    ("vmdk", ["full.vmdk"]),
+    ("gcp", ["full.img.tar.gz"]),
 ])
 def test_media_formats_are_reproducible(fmt: str, files: list[str], config: Config,
                                         store: Store, tmp_path: Path) -> None:

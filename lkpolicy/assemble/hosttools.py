@@ -144,22 +144,20 @@ def round_up(value: int, unit: int) -> int:
     return (value + unit - 1) // unit * unit
 
 
-def keep_kernel_and_cmdline(boot: BootParts, staging: StagingArea, base: Path) -> list[str]:
-    """`<base>-kernel` and `<base>-cmdline` (each only if not empty, as linuxkit does), once
-    per build even when several requested formats include them."""
-    written = []
+def keep_kernel_and_cmdline(boot: BootParts, staging: StagingArea,
+                            base: Path) -> tuple[str | None, str | None]:
+    """`<base>-kernel` and `<base>-cmdline` (each only if not empty, as linuxkit does), staged
+    once per build even when several requested formats include them. Returns their names
+    (None for one not written), for the progress line."""
     already = {final for _temporary, final in staging.final}
     kernel_final, cmdline_final = Path(f"{base}-kernel"), Path(f"{base}-cmdline")
-    if boot.kernel:
-        if kernel_final not in already:
-            kernel = staging.path("-kernel")
-            shutil.copyfile(boot.kernel_path, kernel)
-            staging.keep(kernel, kernel_final)
-        written.append(str(kernel_final))
-    if boot.parts.cmdline:
-        if cmdline_final not in already:
-            cmdline = staging.path("-cmdline")
-            cmdline.write_bytes(boot.parts.cmdline)
-            staging.keep(cmdline, cmdline_final)
-        written.append(str(cmdline_final))
-    return written
+    if boot.kernel and kernel_final not in already:
+        kernel = staging.path("-kernel")
+        shutil.copyfile(boot.kernel_path, kernel)
+        staging.keep(kernel, kernel_final)
+    if boot.parts.cmdline and cmdline_final not in already:
+        cmdline = staging.path("-cmdline")
+        cmdline.write_bytes(boot.parts.cmdline)
+        staging.keep(cmdline, cmdline_final)
+    return (str(kernel_final) if boot.kernel else None,
+            str(cmdline_final) if boot.parts.cmdline else None)

@@ -40,6 +40,7 @@ from lkpolicy.assemble.formats import (
     check_formats,
     parse_formats,
 )
+from lkpolicy.assemble.hosttools import keep_kernel_and_cmdline
 from lkpolicy.assemble.initrd import ConversionError, InitrdParts, write_initrd
 from lkpolicy.assemble.tarstream import TarHeader, TarWriter
 
@@ -361,21 +362,10 @@ def _kernel_initrd(boot: BootParts, staging: _Staging, base: Path,
     initrd_path, initrd = staging.new("-initrd.img")
     with initrd:
         boot.write_initrd_img(initrd)
-    names = []
-    if boot.kernel:
-        kernel_copy = staging.path("-kernel")
-        shutil.copyfile(boot.kernel_path, kernel_copy)
-        staging.keep(kernel_copy, Path(f"{base}-kernel"))
-        names.append(f"{base}-kernel")
+    kernel, cmdline = keep_kernel_and_cmdline(boot, staging, base)
     staging.keep(initrd_path, Path(f"{base}-initrd.img"))
-    names.append(("ucode+" if boot.parts.ucode else "") + f"{base}-initrd.img")
-    if boot.parts.cmdline:
-        cmdline_path, cmdline = staging.new("-cmdline")
-        with cmdline:
-            cmdline.write(boot.parts.cmdline)
-        staging.keep(cmdline_path, Path(f"{base}-cmdline"))
-        names.append(f"{base}-cmdline")
-    say("  " + " ".join(names))
+    initrd_name = ("ucode+" if boot.parts.ucode else "") + f"{base}-initrd.img"
+    say("  " + " ".join(name for name in (kernel, initrd_name, cmdline) if name))
 
 
 def _tar_kernel_initrd(boot: BootParts, staging: _Staging, base: Path,

@@ -215,11 +215,11 @@ def _extracted(boot: BootParts, staging: StagingArea, fmt: str,
 
 def _keep(boot: BootParts, staging: StagingArea, base: Path, fmt: str, image: Path,
           say: Say) -> None:
-    outputs = keep_kernel_and_cmdline(boot, staging, base)
+    kernel, cmdline = keep_kernel_and_cmdline(boot, staging, base)
     final = image_path(base, fmt)
     staging.keep(image, final)
     # One line for the three files, as linuxkit prints kernel+initrd.
-    say("  " + " ".join([*outputs, str(final)]))
+    say("  " + " ".join(name for name in (kernel, cmdline, str(final)) if name))
 
 
 def _pseudo_name(name: str) -> str:

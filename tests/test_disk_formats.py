@@ -175,6 +175,16 @@ def test_missing_tool_names_the_package(fmt: str, build_full_config: Config,
     assert list(tmp_path.iterdir()) == []
 
 
+def test_test_script_installs_every_package(project_root: Path) -> None:
+    """A fresh Debian machine gets every tool the formats and these tests use."""
+    script = (project_root / "scripts/test.sh").read_text()
+    [packages] = re.findall(r'lk_setup "([^"]*)"', script)
+    installed = set(packages.replace("\\\n", " ").split())
+    needed = {tool.package for spec in FORMATS.values() for tool in spec.tools}
+    needed |= {"fdisk", "ovmf", "qemu-system-x86", "erofs-utils", "mtools", "qemu-utils"}
+    assert needed <= installed, needed - installed
+
+
 # --------------------------------------------------------------------------------------------
 # EFI disks
 

@@ -27,7 +27,14 @@ from typing import Any
 
 import pytest
 
-from lkpolicy.assemble import FORMATS, BuildError, missing_tools, write_outputs
+from lkpolicy.assemble import (
+    FORMATS,
+    BuildError,
+    FormatUnavailable,
+    check_formats,
+    missing_tools,
+    write_outputs,
+)
 from lkpolicy.assemble.rootfs import extract_rootfs
 from lkpolicy.assemble.tarstream import TarHeader, TarWriter
 from lkpolicy.model.config import Config
@@ -173,6 +180,14 @@ def test_missing_tool_names_the_package(fmt: str, build_full_config: Config,
     assert re.fullmatch(rf"format {re.escape(fmt)} needs \S+( \S+)*: install the Debian "
                         r"package [a-z0-9.+-]+", str(caught.value))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_boot_media_are_amd64_only() -> None:
+    with pytest.raises(FormatUnavailable, match="format raw-efi makes amd64 boot media only "
+                                                r"\(its boot loaders are x86 ones\), not arm64"):
+        check_formats(["kernel+erofs", "raw-efi"], "arm64")
+    assert check_formats(["kernel+initrd", "tar-kernel-initrd"], "arm64") == [
+        "kernel+initrd", "tar-kernel-initrd"]
 
 
 def test_test_script_installs_every_package(project_root: Path) -> None:

@@ -50,6 +50,9 @@ class OutputFormat:
     `boot` (booted in QEMU to the example's marker), `structure` (its layout is inspected)."""
     unsupported: str | None = None
     """Why lkpolicy refuses the format, when it does."""
+    architectures: tuple[str, ...] | None = None
+    """The `--arch` values the format can be made for (None: any); the boot loaders lkpolicy
+    installs (SYSLINUX, GRUB's x86_64-efi) are for amd64 only."""
 
 
 _XORRISO = Tool("xorriso", "xorriso", "xorriso")
@@ -65,38 +68,43 @@ _ISOLINUX = (Tool("isolinux.bin", "/usr/lib/ISOLINUX/isolinux.bin", "isolinux"),
 _SYSLINUX_DISK = (_MTOOLS, Tool("syslinux", "syslinux", "syslinux"),
                   Tool("mbr.bin", "/usr/lib/syslinux/mbr/mbr.bin", "syslinux-common"))
 _KERNEL_FILES = ("-kernel", "-cmdline")
+_AMD64 = ("amd64",)
 _RPI3_REFUSAL = (
     "format rpi3 is not supported by lkpolicy build: its boot files (the Raspberry Pi "
     "firmware and the rpi_3 U-Boot) are Debian packages for arm64 and armhf only "
     "(raspi-firmware, u-boot-rpi), and without Raspberry Pi hardware the result could not be "
     "booted or checked; build it with linuxkit on an arm64 host")
 
+
+def _amd64(name: str, outputs: tuple[str, ...], tools: tuple[Tool, ...],
+           checked_by: str = "structure") -> OutputFormat:
+    return OutputFormat(name, outputs, tools, checked_by=checked_by, architectures=_AMD64)
+
+
+_EFI = (*_GRUB_EFI, _MTOOLS)
 _TABLE = (
     OutputFormat("tar", (".tar",), streamable=True, checked_by="linuxkit"),
     OutputFormat("docker", (".docker",), streamable=True, checked_by="linuxkit"),
     OutputFormat("kernel+initrd", ("-kernel", "-initrd.img", "-cmdline"), checked_by="boot"),
     OutputFormat("tar-kernel-initrd", ("-initrd.tar",), checked_by="linuxkit"),
-    OutputFormat("iso-bios", (".iso",), (_XORRISO, *_ISOLINUX), checked_by="boot"),
-    OutputFormat("iso-efi", ("-efi.iso",), (_XORRISO, *_GRUB_EFI, _MTOOLS), checked_by="boot"),
-    OutputFormat("iso-efi-initrd", ("-efi-initrd.iso",), (_XORRISO, *_GRUB_EFI, _MTOOLS),
-                 checked_by="boot"),
-    OutputFormat("raw-bios", ("-bios.img",), _SYSLINUX_DISK, checked_by="boot"),
-    OutputFormat("raw-efi", ("-efi.img",), (*_GRUB_EFI, _MTOOLS), checked_by="boot"),
-    OutputFormat("gcp", (".img.tar.gz",),
-                 (*_SYSLINUX_DISK, Tool("GNU tar", "tar", "tar"))),
-    OutputFormat("qcow2-efi", ("-efi.qcow2",), (*_GRUB_EFI, _MTOOLS, _QEMU_IMG),
-                 checked_by="boot"),
-    OutputFormat("vhd", (".vhd",), (*_SYSLINUX_DISK, _QEMU_IMG)),
-    OutputFormat("dynamic-vhd", (".vhd",), (*_SYSLINUX_DISK, _QEMU_IMG)),
-    OutputFormat("vmdk", (".vmdk",), (*_SYSLINUX_DISK, _QEMU_IMG)),
+    _amd64("iso-bios", (".iso",), (_XORRISO, *_ISOLINUX), "boot"),
+    _amd64("iso-efi", ("-efi.iso",), (_XORRISO, *_EFI), "boot"),
+    _amd64("iso-efi-initrd", ("-efi-initrd.iso",), (_XORRISO, *_EFI), "boot"),
+    _amd64("raw-bios", ("-bios.img",), _SYSLINUX_DISK, "boot"),
+    _amd64("raw-efi", ("-efi.img",), _EFI, "boot"),
+    _amd64("gcp", (".img.tar.gz",), (*_SYSLINUX_DISK, Tool("GNU tar", "tar", "tar"))),
+    _amd64("qcow2-efi", ("-efi.qcow2",), (*_EFI, _QEMU_IMG), "boot"),
+    _amd64("vhd", (".vhd",), (*_SYSLINUX_DISK, _QEMU_IMG)),
+    _amd64("dynamic-vhd", (".vhd",), (*_SYSLINUX_DISK, _QEMU_IMG)),
+    _amd64("vmdk", (".vmdk",), (*_SYSLINUX_DISK, _QEMU_IMG)),
     OutputFormat("rpi3", (".tar",), unsupported=_RPI3_REFUSAL),
     OutputFormat("kernel+squashfs", (*_KERNEL_FILES, "-squashfs.img"),
                  (Tool("mksquashfs", "mksquashfs", "squashfs-tools"),)),
     OutputFormat("kernel+erofs", (*_KERNEL_FILES, "-erofs.img"),
                  (Tool("mkfs.erofs", "mkfs.erofs", "erofs-utils"),)),
     OutputFormat("kernel+iso", (*_KERNEL_FILES, ".iso"), (_XORRISO,)),
-    OutputFormat("aws", (".raw",), _SYSLINUX_DISK),
-    OutputFormat("qcow2-bios", (".qcow2",), (*_SYSLINUX_DISK, _QEMU_IMG), checked_by="boot"),
+    _amd64("aws", (".raw",), _SYSLINUX_DISK),
+    _amd64("qcow2-bios", (".qcow2",), (*_SYSLINUX_DISK, _QEMU_IMG), "boot"),
 )
 
 FORMATS: dict[str, OutputFormat] = {fmt.name: fmt for fmt in _TABLE}
@@ -148,10 +156,16 @@ def missing_tools(fmt: str) -> list[str]:
             for tool in (spec.tools if spec else ()) if not _found(tool.locate)]
 
 
-def check_formats(formats: Iterable[str]) -> list[str]:
-    """`parse_formats`, then every tool the formats need: the checks to make before a build
-    starts. Raises `FormatUnavailable` with one line."""
+def check_formats(formats: Iterable[str], architecture: str | None = None) -> list[str]:
+    """`parse_formats`, the architecture (`--arch`, when known) and every tool the formats
+    need: the checks to make before a build starts. Raises `FormatUnavailable` with one
+    line."""
     wanted = parse_formats(formats)
+    for fmt in wanted:
+        allowed = FORMATS[fmt].architectures
+        if architecture is not None and allowed is not None and architecture not in allowed:
+            raise FormatUnavailable(f"format {fmt} makes {'/'.join(allowed)} boot media only "
+                                    f"(its boot loaders are x86 ones), not {architecture}")
     for fmt in wanted:
         missing = missing_tools(fmt)
         if missing:

@@ -177,7 +177,7 @@ def build_outputs(config: Config, store: Store, formats: Iterable[str],
     digests, `evidence` as given (opaque: the caller's trust evidence), and the sha256 and
     size of every output file. Raises `BuildError` and then leaves no new file behind."""
     # Before the (possibly long) build, not after it.
-    wanted = check_formats(formats)
+    wanted = check_formats(formats, platform.architecture)
     options = options or BuildOptions()
     if not 1 <= options.compression_level <= 9:
         raise BuildError(f"compression level must be 1 to 9, not {options.compression_level}")

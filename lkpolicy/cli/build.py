@@ -60,7 +60,7 @@ def build(
     from lkpolicy.stages.imageoptions import ImageOptions
 
     try:  # formats and their tools first: a usage problem should not wait for the gate
-        formats = check_formats(output_format or ["kernel+initrd"])
+        formats = check_formats(output_format or ["kernel+initrd"], arch)
     except FormatUnavailable as error:
         _say(f"lkpolicy build: {error}")
         raise typer.Exit(ExitCode.USAGE) from None

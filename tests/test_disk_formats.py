@@ -156,6 +156,16 @@ def test_names_are_linuxkits(shared_dir: Path) -> None:
         assert set(spec_format.outputs) == set(expected[name]), name
 
 
+def test_docs_list_every_format(project_root: Path) -> None:
+    text = (project_root / "docs/output-formats.md").read_text()
+    section = text[text.index("## Build output formats"):]
+    rows = dict(re.findall(r"^\| `([a-z0-9+-]+)`[^|]*\| ([^|]*)\|", section, re.MULTILINE))
+    assert list(rows) == list(FORMATS)
+    for name, spec in FORMATS.items():
+        if spec.unsupported is None:
+            assert set(re.findall(r"`NAME([^`]*)`", rows[name])) == set(spec.outputs), name
+
+
 def test_rpi3_is_refused_with_its_reason(build_full_config: Config, build_full_store: Store,
                                         tmp_path: Path) -> None:
     with pytest.raises(BuildError) as caught:

@@ -251,6 +251,20 @@ def test_raw_efi_layout(built: Callable[[str], Path], build_full: Path) -> None:
     assert "  linux /kernel 'console=ttyS0' 'foo=bar'\n" in files["EFI/BOOT/grub.cfg"].decode()
 
 
+def test_identifiers_follow_the_inputs(built: Callable[[str], Path], build_full_config: Config,
+                                      build_full_store: Store, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another epoch is another build: other GUIDs (and the same ones for the same inputs,
+    which the reproducibility tests show)."""
+    first = partitions(built("raw-efi") / "full-efi.img")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    write_outputs(build_full_config, build_full_store, ["raw-efi"], tmp_path, "full",
+                  platform=AMD64)
+    second = partitions(tmp_path / "full-efi.img")
+    assert first["id"] != second["id"]
+    assert first["partitions"][0]["uuid"] != second["partitions"][0]["uuid"]
+
+
 def test_qcow2_efi_holds_the_raw_efi_disk(built: Callable[[str], Path]) -> None:
     qcow2 = built("qcow2-efi") / "full-efi.qcow2"
     raw = built("raw-efi") / "full-efi.img"

@@ -351,6 +351,17 @@ def test_vmdk(built: Callable[[str], Path], build_full: Path, tmp_path: Path) ->
     check_bios_disk(to_raw(vmdk, "vmdk", tmp_path), build_full)
 
 
+def test_vmdk_refuses_a_name_its_descriptor_cannot_hold(build_full_config: Config,
+                                                        build_full_store: Store,
+                                                        tmp_path: Path) -> None:
+    if missing_tools("vmdk"):
+        skip_or_fail(missing_tools("vmdk")[0])
+    with pytest.raises(BuildError, match="cannot be written into a VMDK descriptor"):
+        write_outputs(build_full_config, build_full_store, ["vmdk"], tmp_path, 'a"b',
+                      platform=AMD64)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_gcp_tarball(built: Callable[[str], Path], tmp_path: Path) -> None:
     archive = built("gcp") / "full.img.tar.gz"
     data = archive.read_bytes()

@@ -101,8 +101,11 @@ def _vhd(fmt: str, size: int, subformat: str) -> Writer:
 
 
 def _vmdk(boot: BootParts, staging: StagingArea, base: Path, say: Say) -> None:
-    raw = bios_disk(boot, staging, "vmdk")
     final = image_path(base, "vmdk")
+    if '"' in final.name or not final.name.isprintable():
+        raise BuildError(f"format vmdk: the output name {final.name!r} cannot be written "
+                         f"into a VMDK descriptor (quotes or control characters)")
+    raw = bios_disk(boot, staging, "vmdk")
     # The descriptor names the file it lives in: convert straight to the final name.
     vmdk = staging.workdir() / final.name
     run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "vmdk", "-o",

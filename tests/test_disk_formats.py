@@ -166,6 +166,17 @@ def test_docs_list_every_format(project_root: Path) -> None:
             assert set(re.findall(r"`NAME([^`]*)`", rows[name])) == set(spec.outputs), name
 
 
+def test_every_tool_format_has_a_writer() -> None:
+    import importlib
+
+    from lkpolicy.assemble.media import MODULES
+
+    with_tools = {name for name, spec in FORMATS.items() if spec.tools}
+    assert set(MODULES) == with_tools
+    for fmt, module in MODULES.items():
+        assert fmt in importlib.import_module(f"lkpolicy.assemble.{module}").WRITERS
+
+
 def test_rpi3_is_refused_with_its_reason(build_full_config: Config, build_full_store: Store,
                                         tmp_path: Path) -> None:
     with pytest.raises(BuildError) as caught:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from lkpolicy.assemble.plan import BuildPlan
     from lkpolicy.model.config import Config
     from lkpolicy.store import Store
 
@@ -91,3 +92,11 @@ def build_full_config(build_full: Path) -> Config:
 
     document, _findings = load_path(build_full / "full.yml")
     return merge([document])
+
+
+@pytest.fixture(scope="module")
+def build_full_plan(build_full_config: Config, build_full_store: Store) -> BuildPlan:
+    """What the gate hands the build for the build-full config (linux/amd64)."""
+    from planning import plan_build
+
+    return plan_build(build_full_config, build_full_store)

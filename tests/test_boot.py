@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from planning import plan_build
 
 from lkpolicy.assemble import FORMATS, build_outputs, missing_tools
 from lkpolicy.model.config import merge
-from lkpolicy.model.oci import Platform
 from lkpolicy.stages.load import load_path
 from lkpolicy.store import Store
 from tests.conftest import skip_or_fail
@@ -97,10 +97,10 @@ def images(example: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory)
     missing = {fmt: missing_tools(fmt)[0] for fmt in BOOT_FORMATS if missing_tools(fmt)}
     out = tmp_path_factory.mktemp("boot-images")
     document, _findings = load_path(config)
+    merged = merge([document])
     start = time.monotonic()
-    files = build_outputs(merge([document]), Store(store),
-                          [fmt for fmt in BOOT_FORMATS if fmt not in missing], out, "boot",
-                          platform=Platform("linux", "amd64")).files
+    files = build_outputs(merged, plan_build(merged, Store(store)),
+                          [fmt for fmt in BOOT_FORMATS if fmt not in missing], out, "boot").files
     print(f"built {len(files)} files for the boot tests in {time.monotonic() - start:.1f}s")
     return BootImages(out, missing)
 

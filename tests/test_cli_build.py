@@ -142,7 +142,7 @@ def test_unwritable_lock_or_report_is_a_clear_error(workspace: Path) -> None:
 
 @pytest.mark.parametrize("formats,message", [
     (["rpi3"], r"format rpi3 is not supported by lkpolicy build: .*arm64.*"),
-    (["bogus"], r"error parsing formats: unknown format type bogus"),
+    (["bogus"], r"error parsing formats: unknown format type bogus \(lkpolicy builds: tar, .*\)"),
     (["vhd", "dynamic-vhd"], r"formats vhd and dynamic-vhd both write NAME\.vhd; .*"),
     (["vmdk"], r"format vmdk needs mformat: install the Debian package mtools"),
 ])
@@ -157,7 +157,7 @@ def test_unbuildable_formats_are_usage_errors_before_the_gate(
                  str(workspace / "full.yml"))
     assert result.exit_code == 2
     [line] = result.output.splitlines()
-    assert re.fullmatch(f"lkpolicy build: {message}", line), line
+    assert re.fullmatch(f"lkpolicy: {message}", line), line
     assert not (workspace / "out").exists()
 
 

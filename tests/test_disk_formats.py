@@ -35,14 +35,12 @@ from lkpolicy.assemble import (
     missing_tools,
     write_outputs,
 )
+from lkpolicy.assemble.plan import BuildPlan
 from lkpolicy.assemble.rootfs import extract_rootfs
 from lkpolicy.assemble.tarstream import TarHeader, TarWriter
 from lkpolicy.model.config import Config
-from lkpolicy.model.oci import Platform
-from lkpolicy.store import Store
 from tests.conftest import skip_or_fail
 
-AMD64 = Platform("linux", "amd64")
 EPOCH = 1492533000
 GIB = 1 << 30
 MIB = 1 << 20
@@ -52,7 +50,7 @@ MTOOLS_ENV = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
 
 
 @pytest.fixture(scope="module")
-def built(build_full_config: Config, build_full_store: Store,
+def built(build_full_config: Config, build_full_plan: BuildPlan,
           tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """The output directory of one format, built on first use."""
     done: dict[str, Path] = {}
@@ -63,8 +61,7 @@ def built(build_full_config: Config, build_full_store: Store,
             if missing:
                 skip_or_fail(missing[0])
             out = tmp_path_factory.mktemp(re.sub(r"\W", "-", fmt))
-            write_outputs(build_full_config, build_full_store, [fmt], out, "full",
-                          platform=AMD64)
+            write_outputs(build_full_config, build_full_plan, [fmt], out, "full")
             done[fmt] = out
         return done[fmt]
 
@@ -177,11 +174,10 @@ def test_every_tool_format_has_a_writer() -> None:
         assert fmt in importlib.import_module(f"lkpolicy.assemble.{module}").WRITERS
 
 
-def test_rpi3_is_refused_with_its_reason(build_full_config: Config, build_full_store: Store,
+def test_rpi3_is_refused_with_its_reason(build_full_config: Config, build_full_plan: BuildPlan,
                                         tmp_path: Path) -> None:
     with pytest.raises(BuildError) as caught:
-        write_outputs(build_full_config, build_full_store, ["rpi3"], tmp_path, "full",
-                      platform=AMD64)
+        write_outputs(build_full_config, build_full_plan, ["rpi3"], tmp_path, "full")
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith("format rpi3 is not supported by lkpolicy build: ")
@@ -192,12 +188,11 @@ def test_rpi3_is_refused_with_its_reason(build_full_config: Config, build_full_s
 @pytest.mark.parametrize("fmt", [name for name, spec in FORMATS.items()
                                  if any(not tool.locate.startswith("/") for tool in spec.tools)])
 def test_missing_tool_names_the_package(fmt: str, build_full_config: Config,
-                                        build_full_store: Store, tmp_path: Path,
+                                        build_full_plan: BuildPlan, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     with pytest.raises(BuildError) as caught:
-        write_outputs(build_full_config, build_full_store, [fmt], tmp_path, "full",
-                      platform=AMD64)
+        write_outputs(build_full_config, build_full_plan, [fmt], tmp_path, "full")
     assert re.fullmatch(rf"format {re.escape(fmt)} needs \S+( \S+)*: install the Debian "
                         r"package [a-z0-9.+-]+", str(caught.value))
     assert list(tmp_path.iterdir()) == []
@@ -263,14 +258,13 @@ def test_raw_efi_layout(built: Callable[[str], Path], build_full: Path) -> None:
 
 
 def test_identifiers_follow_the_inputs(built: Callable[[str], Path], build_full_config: Config,
-                                      build_full_store: Store, tmp_path: Path,
+                                      build_full_plan: BuildPlan, tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Another epoch is another build: other GUIDs (and the same ones for the same inputs,
     which the reproducibility tests show)."""
     first = partitions(built("raw-efi") / "full-efi.img")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    write_outputs(build_full_config, build_full_store, ["raw-efi"], tmp_path, "full",
-                  platform=AMD64)
+    write_outputs(build_full_config, build_full_plan, ["raw-efi"], tmp_path, "full")
     second = partitions(tmp_path / "full-efi.img")
     assert first["id"] != second["id"]
     assert first["partitions"][0]["uuid"] != second["partitions"][0]["uuid"]
@@ -363,13 +357,12 @@ def test_vmdk(built: Callable[[str], Path], build_full: Path, tmp_path: Path) ->
 
 
 def test_vmdk_refuses_a_name_its_descriptor_cannot_hold(build_full_config: Config,
-                                                        build_full_store: Store,
+                                                        build_full_plan: BuildPlan,
                                                         tmp_path: Path) -> None:
     if missing_tools("vmdk"):
         skip_or_fail(missing_tools("vmdk")[0])
     with pytest.raises(BuildError, match="cannot be written into a VMDK descriptor"):
-        write_outputs(build_full_config, build_full_store, ["vmdk"], tmp_path, 'a"b',
-                      platform=AMD64)
+        write_outputs(build_full_config, build_full_plan, ["vmdk"], tmp_path, 'a"b')
     assert list(tmp_path.iterdir()) == []
 
 

@@ -11,7 +11,7 @@ and renames only complete results).
 
 from __future__ import annotations
 
-import os
+import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -29,22 +29,20 @@ from lkpolicy.assemble.tarstream import (
 from lkpolicy.model.gomodel import go_model
 from lkpolicy.model.reference import ReferenceError, expand
 from lkpolicy.stages.effective import (
-    ExtractionMap,
     Placement,
     SpecError,
     _go_parse_uint,
     _go_quote,
-    build_effective,
     id_map,
     id_number,
-    visible_volumes,
 )
 from lkpolicy.store import StoreError
 
 if TYPE_CHECKING:
+    from lkpolicy.assemble.plan import BuildPlan
     from lkpolicy.model.config import Config
-    from lkpolicy.model.oci import Platform
-    from lkpolicy.store import ResolvedImage, Store
+    from lkpolicy.stages.localfiles import LocalFile
+    from lkpolicy.store import ResolvedImage
 
 __all__ = [
     "DEFAULT_MTIME",
@@ -81,10 +79,6 @@ class BuildOptions:
     allow_container_devices: bool = False
     """Device nodes in onboot/onshutdown/services/volume images (linuxkit allows them; the
     gate refuses them unless told otherwise). Kernel and init images may always carry them."""
-    home: str | None = None
-    """For `~/` in `files` sources; default: the process's home directory."""
-    cwd: str | None = None
-    """Relative `files` sources are relative to this (linuxkit: the working directory)."""
     progress: Callable[[str], None] | None = None
     """Receives linuxkit's progress lines (which it prints to stderr)."""
     compression_level: int = 1
@@ -133,19 +127,35 @@ class _Tee:
         return data
 
 
+class _Hashing:
+    """A stream that hashes what is read from it."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self.inner.read(size)
+        self.digest.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        return "sha256:" + self.digest.hexdigest()
+
+
 def _unsafe_path(name: str) -> bool:
     cleaned = go_clean(name)
     return cleaned.startswith("/") or cleaned == ".." or cleaned.startswith("../")
 
 
 class _Builder:
-    def __init__(self, config: Config, store: Store, platform: Platform, out: BinaryIO,
-                 digests: Mapping[str, str] | None, options: BuildOptions) -> None:
+    def __init__(self, config: Config, plan: BuildPlan, out: BinaryIO,
+                 options: BuildOptions) -> None:
         self.config = config
-        self.store = store
-        self.platform = platform
+        self.plan = plan
+        self.store = plan.store
+        self.platform = plan.platform
         self.tar = TarWriter(out)
-        self.digests = digests
         self.options = options
         self.model = go_model(config)
         self.summary = BuildSummary()
@@ -162,25 +172,10 @@ class _Builder:
             expanded = expand(reference)
         except ReferenceError as error:
             raise BuildError(f"could not pull image {reference}: {error}") from None
-        known = self._resolved.get(expanded)
-        if known is not None:
-            return expanded, known
-        try:
-            resolved = self.store.lookup(expanded, self.platform)
-        except StoreError as error:
-            raise BuildError(f"could not pull image {reference}: {error}") from None
+        resolved = self.plan.images.get(expanded)
         if resolved is None:
-            raise BuildError(f"could not pull image {reference}: {expanded} for {self.platform} "
-                             f"is not in the image cache {self.store.root} (lkpolicy build "
-                             "never pulls)")
-        if self.digests is not None:
-            wanted = self.digests.get(expanded)
-            if wanted is None:
-                raise BuildError(f"image {expanded} is not in the lock that passed the gate")
-            if resolved.digest != wanted:
-                raise BuildError(f"image {expanded} resolves to {resolved.digest} in the cache, "
-                                 f"not to {wanted} that passed the gate")
-        self._resolved[expanded] = resolved
+            raise BuildError(f"could not pull image {reference}: {expanded} was not resolved "
+                             "by the gate (lkpolicy build never pulls)")
         self.summary.images[expanded] = resolved.digest
         return expanded, resolved
 
@@ -363,10 +358,11 @@ class _Builder:
             self.say("Add volumes:")
         for index, volume in enumerate(volumes):
             name = volume.get("name", "")
-            if not name or "/" in name or name in (".", ".."):
+            if "/" in name or name in (".", ".."):
                 raise BuildError(f"failed to build volume filesystem tarball from {name}: "
                                  "invalid volume name")
-            path = f"containers/volumes/{name}"
+            # The empty name is valid to linuxkit: its volume is `containers/volumes` itself.
+            path = "containers/volumes" + (f"/{name}" if name else "")
             location = f"volume[{index}]"
             reference = volume.get("image", "")
             expanded = ""
@@ -374,8 +370,9 @@ class _Builder:
             if reference:
                 expanded, resolved = self.resolve(reference)
             source = expanded or "empty"
-            for directory in ("containers", "containers/volumes", path, path + "/lower"):
-                self.write(_dir(directory, source, location))
+            parts = f"{path}/lower".split("/")
+            for depth in range(1, len(parts) + 1):
+                self.write(_dir("/".join(parts[:depth]), source, location))
             if resolved is not None:
                 fmt = volume.get("format") or "filesystem"
                 if fmt != "filesystem":
@@ -392,12 +389,9 @@ class _Builder:
             self.write(_dir(path + "/merged/", "linuxkit.volumes", location))
 
     def containers(self) -> None:
-        ids = id_map(self.config)
-        volumes = visible_volumes(self.config)
-        extractions = ExtractionMap()
         roots: dict[str, str] = {}
         announced: set[str] = set()
-        for section, index, node in self.config.containers():
+        for section, index, _node in self.config.containers():
             if section not in announced:
                 announced.add(section)
                 self.say(f"Add {section} containers:")
@@ -407,17 +401,19 @@ class _Builder:
             self.say(f"  Create OCI config for {reference}")
             expanded, resolved = self.resolve(reference)
             placement = Placement(section, index, name)
-            raw = node.value if isinstance(node.value, dict) else {}
-            try:
-                effective = build_effective(raw, resolved.config, ids, placement,
-                                            extractions=extractions, reference=expanded,
-                                            volumes=volumes, validate_label=_label_validator())
-            except SpecError as error:
+            planned = self.plan.containers.get((section, index))
+            if planned is None:
+                raise BuildError(f"failed to create OCI spec for {reference}: the gate did not "
+                                 "judge this container")
+            effective = planned.effective
+            error = planned.error
+            if effective is None:
+                assert error is not None
                 if error.stage == "volumes":
                     raise BuildError(f"failed update image {reference} from volumes: "
-                                     f"{error.message}") from None
+                                     f"{error.message}")
                 raise BuildError(f"failed to create OCI spec for {reference}: "
-                                 f"{error.message}") from None
+                                 f"{error.message}")
             path = placement.path
             if _unsafe_path(path) or go_clean(path) != path:
                 raise BuildError(f"failed to extract root filesystem for {reference}: "
@@ -490,7 +486,7 @@ class _Builder:
         uid = id_number(entry.get("uid"), ids)
         gid = id_number(entry.get("gid"), ids)
         contents: bytes | None = None
-        source_path: str | None = None
+        local: LocalFile | None = None
         if "contents" in entry:
             contents = str(entry["contents"]).encode("utf-8", "surrogateescape")
         if not directory and not symlink and contents is None:
@@ -500,12 +496,12 @@ class _Builder:
             if source and metadata:
                 raise fail(f"specified Source and Metadata for file: {original}")
             if source:
-                source_path = self.source_path(source)
-                try:
-                    os.stat(source_path)
-                except OSError:
-                    if entry.get("optional"):
-                        return
+                read = self.plan.files.get(index)
+                if read is None:
+                    raise fail(f"the gate did not read the source of {original}")
+                if read.sha256 is None:
+                    return  # optional, and absent when the gate looked
+                local = read
                 contents = None
             else:
                 contents = self.metadata(metadata, fail)
@@ -542,20 +538,12 @@ class _Builder:
             return
         if path.endswith("/"):
             raise fail("archive/tar: write too long")
-        if source_path is not None:
-            self.file_from_host(path, source_path, location, mode, uid, gid, fail)
+        if local is not None:
+            self.file_from_host(path, local, location, mode, uid, gid, fail)
             return
         assert contents is not None
         self.write(_file(path, len(contents), source_record, location, mode=mode, uid=uid,
                          gid=gid), contents)
-
-    def source_path(self, source: str) -> str:
-        if source.startswith("~/"):
-            home = self.options.home or os.path.expanduser("~")
-            source = os.path.join(home, source[2:])
-        if not os.path.isabs(source):
-            source = os.path.join(self.options.cwd or os.getcwd(), source)
-        return source
 
     def metadata(self, kind: str, fail: Callable[[str], BuildError]) -> bytes:
         model = expanded_model(self.model)
@@ -565,21 +553,29 @@ class _Builder:
             return render_json(model).encode("utf-8", "surrogateescape")
         raise fail(f"unsupported metadata type: {kind}")
 
-    def file_from_host(self, path: str, source: str, location: str, mode: int, uid: int,
+    def file_from_host(self, path: str, local: LocalFile, location: str, mode: int, uid: int,
                        gid: int, fail: Callable[[str], BuildError]) -> None:
+        """The bytes the gate read (its size and sha256), or a failed build."""
+        source = local.path
         try:
             stream = open(source, "rb")  # noqa: SIM115 - closed below, after streaming
         except OSError as error:
             raise fail(f"open {source}: {_go_errno_text(error)}") from None
         with stream:
+            checked = _Hashing(stream)
             try:
-                size = os.fstat(stream.fileno()).st_size
-                header = _file(path, size, "linuxkit.files", location, mode=mode, uid=uid,
+                header = _file(path, local.size, "linuxkit.files", location, mode=mode, uid=uid,
                                gid=gid)
                 self.tar.begin(header)
-                self.tar.copy_from(stream, size)
+                self.tar.copy_from(checked, local.size)
+                grown = bool(stream.read(1))
             except OSError as error:
                 raise fail(f"read {source}: {_go_errno_text(error)}") from None
+            except TarError:
+                raise fail(f"{source} changed since the gate read it") from None
+        if grown or checked.hexdigest() != local.sha256:
+            raise fail(f"{source} changed since the gate read it (the gate judged "
+                       f"{local.sha256})")
 
     def run(self) -> BuildSummary:
         self.kernel()
@@ -600,20 +596,12 @@ def _go_errno_text(error: OSError) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _label_validator() -> Any:
-    from lkpolicy.stages.validate import validate_data
-
-    return validate_data
-
-
-def build_tar(config: Config, store: Store, platform: Platform, out_stream: BinaryIO, *,
-              digests: Mapping[str, str] | None = None,
+def build_tar(config: Config, plan: BuildPlan, out_stream: BinaryIO, *,
               options: BuildOptions | None = None) -> BuildSummary:
     """Write linuxkit's build tar for `config` to `out_stream` (without the SBOM, as with
-    `--no-sbom`), from images in `store` only; never touches the network.
+    `--no-sbom`), from the images and container configs of `plan` (the gate's): never
+    touches the network and never resolves a reference itself.
 
-    `digests` is the lock that passed the gate (expanded reference -> digest of the cache
-    entry); when given, an image missing from it or resolving to another digest fails the
-    build. Raises `BuildError`; the stream then holds a partial tar and must be discarded.
+    Raises `BuildError`; the stream then holds a partial tar and must be discarded.
     """
-    return _Builder(config, store, platform, out_stream, digests, options or BuildOptions()).run()
+    return _Builder(config, plan, out_stream, options or BuildOptions()).run()

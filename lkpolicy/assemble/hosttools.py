@@ -72,7 +72,7 @@ def run(command: Sequence[str], epoch: int | None, what: str) -> None:
         detail = (result.stderr or result.stdout).decode("utf-8", "replace").strip()
         last = detail.splitlines()[-1] if detail else f"exit status {result.returncode}"
         # Tools echo file names from the image: never let them reach the terminal raw.
-        from lkpolicy.report.text import sanitize
+        from lkpolicy.report.printer import sanitize
 
         raise BuildError(f"{what}: {command[0]} failed: {sanitize(last)}")
 

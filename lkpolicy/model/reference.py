@@ -229,3 +229,14 @@ def _go_quote(text: str) -> str:
     """Go's %q for the ASCII-printable strings that occur here."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
+
+
+def parse_or_none(value: object) -> ImageRef | None:
+    """The parsed reference, or None for anything that is not a valid reference string (the
+    lint stage reports those; later stages skip them)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse(value)
+    except ReferenceError:
+        return None

@@ -35,6 +35,7 @@ from lkpolicy.assemble import (
     missing_tools,
     write_outputs,
 )
+from lkpolicy.assemble.cloud import normalise_vmdk
 from lkpolicy.assemble.plan import BuildPlan
 from lkpolicy.assemble.rootfs import extract_rootfs
 from lkpolicy.assemble.tarstream import TarHeader, TarWriter
@@ -354,6 +355,26 @@ def test_vmdk(built: Callable[[str], Path], build_full: Path, tmp_path: Path) ->
     assert f"CID={specific['cid']:08x}" in descriptor
     sh("qemu-img", "check", "-q", str(vmdk))
     check_bios_disk(to_raw(vmdk, "vmdk", tmp_path), build_full)
+
+
+def test_vmdk_content_id_of_any_length_is_rewritten(tmp_path: Path) -> None:
+    """qemu-img writes the random CID in as few hex digits as it needs."""
+    need("qemu-img", "qemu-utils")
+    raw, vmdk = tmp_path / "d.raw", tmp_path / "d.vmdk"
+    raw.write_bytes(bytes(MIB))
+    sh("qemu-img", "convert", "-q", "-f", "raw", "-O", "vmdk", "-o",
+       "subformat=streamOptimized", str(raw), str(vmdk))
+    data = bytearray(vmdk.read_bytes())
+    text = data[512:1536].split(b"\0", 1)[0]
+    short = re.sub(rb"\nCID=[0-9a-f]+\n", b"\nCID=abc\n", text)
+    assert short != text
+    data[512:512 + len(text)] = short.ljust(len(text), b"\0")
+    vmdk.write_bytes(bytes(data))
+    normalise_vmdk(vmdk, "0000beef")
+    descriptor = vmdk.read_bytes()[512:1536]
+    assert b"\nCID=0000beef\nparentCID=ffffffff\n" in descriptor
+    assert image_info(vmdk, "vmdk")["format-specific"]["data"]["cid"] == 0xBEEF
+    sh("qemu-img", "check", "-q", str(vmdk))
 
 
 def test_vmdk_refuses_a_name_its_descriptor_cannot_hold(build_full_config: Config,

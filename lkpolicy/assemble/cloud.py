@@ -71,19 +71,26 @@ def normalise_vhd(path: Path, epoch: int, disk_id: bytes, dynamic: bool) -> None
 
 
 def normalise_vmdk(path: Path, content_id: str) -> None:
-    """Rewrite the descriptor's `CID=` (a random number from qemu-img) in place."""
+    """Rewrite the descriptor's `CID=` line (qemu-img writes a random number, in as many hex
+    digits as it needs) within the descriptor's fixed-size, NUL-padded area."""
     with open(path, "r+b") as handle:
         header = handle.read(512)
         if header[:4] != b"KDMV":
             raise BuildError(f"{path.name}: qemu-img wrote no VMDK header")
         offset, length = struct.unpack_from("<QQ", header, 28)
         handle.seek(offset * 512)
-        descriptor = handle.read(length * 512)
-        start = descriptor.find(b"\nCID=")
-        if offset == 0 or start < 0:
-            raise BuildError(f"{path.name}: VMDK descriptor without a CID")
-        handle.seek(offset * 512 + start + len(b"\nCID="))
-        handle.write(content_id.encode("ascii"))
+        area = handle.read(length * 512)
+        text = area.split(b"\0", 1)[0]
+        lines = text.split(b"\n")
+        cid = [index for index, line in enumerate(lines) if line.startswith(b"CID=")]
+        if offset == 0 or len(cid) != 1:
+            raise BuildError(f"{path.name}: VMDK descriptor without one CID line")
+        lines[cid[0]] = b"CID=" + content_id.encode("ascii")
+        rewritten = b"\n".join(lines)
+        if len(rewritten) >= len(area):
+            raise BuildError(f"{path.name}: VMDK descriptor area too small")
+        handle.seek(offset * 512)
+        handle.write(rewritten.ljust(len(area), b"\0"))
 
 
 def _vhd(fmt: str, size: int, subformat: str) -> Writer:

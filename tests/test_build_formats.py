@@ -37,25 +37,18 @@ IMAGES = ("busybox", "kernel", "init", "runc")
 
 
 @pytest.fixture(scope="module")
-def golden(golden_dir: Path) -> Path:
-    path = golden_dir / "build-full"
-    if not (path / "full.yml").is_file():
-        pytest.skip("build-full goldens not available")
-    return path
+def golden(build_full: Path) -> Path:
+    return build_full
 
 
 @pytest.fixture(scope="module")
-def store(golden: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
-    cache = Store(tmp_path_factory.mktemp("formats-cache") / "cache")
-    for name in IMAGES:
-        cache.import_archive(golden / "images" / f"{name}.tar")
-    return cache
+def store(build_full_store: Store) -> Store:
+    return build_full_store
 
 
 @pytest.fixture(scope="module")
-def config(golden: Path) -> Config:
-    document, _findings = load_path(golden / "full.yml")
-    return merge([document])
+def config(build_full_config: Config) -> Config:
+    return build_full_config
 
 
 @pytest.fixture(scope="module")

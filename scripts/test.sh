@@ -2,10 +2,12 @@
 # The whole test suite, from a clean clone on a fresh Debian/Ubuntu machine.
 source "$(dirname "$0")/_setup.sh"
 # docker-registry, skopeo and notary: the registry and trust tests run the real servers on 127.0.0.1.
-# qemu and the image tools: the build formats are built with them and booted under emulation.
+# qemu and the image tools: the build formats are built with them (the format table in
+# lkpolicy/assemble/formats.py names each tool's package) and booted under emulation (ovmf for
+# EFI); fdisk's sfdisk reads the partition tables back in the structure tests.
 lk_setup "python3 python3-venv python3-pip git docker-registry skopeo notary openssl curl \
-  ca-certificates qemu-system-x86 qemu-utils squashfs-tools xorriso isolinux syslinux \
-  syslinux-common grub-efi-amd64-bin grub-common mtools ovmf" "[test]"
+  ca-certificates qemu-system-x86 qemu-utils squashfs-tools erofs-utils xorriso isolinux \
+  syslinux syslinux-common grub-efi-amd64-bin grub-common mtools ovmf fdisk tar" "[test]"
 .venv/bin/ruff check lkpolicy tests bench
 .venv/bin/mypy
 exec .venv/bin/python -m pytest -n auto -q "$@"

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from lkpolicy.assemble.plan import BuildPlan
+    from lkpolicy.model.config import Config
+    from lkpolicy.store.lookup import Store
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = (PROJECT_ROOT / ".." / "shared").resolve()
@@ -57,3 +63,40 @@ def golden_dir(shared_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def build_full(golden_dir: Path) -> Path:
+    """The build-full golden: a feature-rich config, its images and linuxkit's outputs."""
+    path = golden_dir / "build-full"
+    if not (path / "full.yml").is_file():
+        skip_or_fail("build-full goldens not available")
+    return path
+
+
+@pytest.fixture(scope="module")
+def build_full_store(build_full: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """A private image store holding the build-full images."""
+    from lkpolicy.store.lookup import Store
+
+    store = Store(tmp_path_factory.mktemp("build-full-store") / "cache")
+    for name in ("busybox", "kernel", "init", "runc"):
+        store.import_archive(build_full / "images" / f"{name}.tar")
+    return store
+
+
+@pytest.fixture(scope="module")
+def build_full_config(build_full: Path) -> Config:
+    from lkpolicy.model.config import merge
+    from lkpolicy.stages.load import load_path
+
+    document, _findings = load_path(build_full / "full.yml")
+    return merge([document])
+
+
+@pytest.fixture(scope="module")
+def build_full_plan(build_full_config: Config, build_full_store: Store) -> BuildPlan:
+    """What the gate hands the build for the build-full config (linux/amd64)."""
+    from planning import plan_build
+
+    return plan_build(build_full_config, build_full_store)

@@ -19,8 +19,13 @@ from typing import Any
 import pytest
 from planning import plan_build
 
-from lkpolicy.assemble import BuildError, build_outputs, verify_reproducible, write_outputs
-from lkpolicy.assemble.media import missing_tools
+from lkpolicy.assemble import (
+    BuildError,
+    build_outputs,
+    missing_tools,
+    verify_reproducible,
+    write_outputs,
+)
 from lkpolicy.assemble.outputs import DOCKERFILE, source_date_epoch
 from lkpolicy.model.config import Config, merge
 from lkpolicy.model.oci import Platform
@@ -32,25 +37,18 @@ IMAGES = ("busybox", "kernel", "init", "runc")
 
 
 @pytest.fixture(scope="module")
-def golden(golden_dir: Path) -> Path:
-    path = golden_dir / "build-full"
-    if not (path / "full.yml").is_file():
-        pytest.skip("build-full goldens not available")
-    return path
+def golden(build_full: Path) -> Path:
+    return build_full
 
 
 @pytest.fixture(scope="module")
-def store(golden: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
-    cache = Store(tmp_path_factory.mktemp("formats-cache") / "cache")
-    for name in IMAGES:
-        cache.import_archive(golden / "images" / f"{name}.tar")
-    return cache
+def store(build_full_store: Store) -> Store:
+    return build_full_store
 
 
 @pytest.fixture(scope="module")
-def config(golden: Path) -> Config:
-    document, _findings = load_path(golden / "full.yml")
-    return merge([document])
+def config(build_full_config: Config) -> Config:
+    return build_full_config
 
 
 @pytest.fixture(scope="module")
@@ -249,6 +247,16 @@ def test_kernel_squashfs(golden: Path, config: Config, store: Store, tmp_path: P
     ("raw-bios", ["full-bios.img"]),
     ("qcow2-bios", ["full.qcow2"]),
     ("kernel+squashfs", ["full-cmdline", "full-kernel", "full-squashfs.img"]),
+    ("iso-efi-initrd", ["full-efi-initrd.iso"]),
+    ("raw-efi", ["full-efi.img"]),
+    ("qcow2-efi", ["full-efi.qcow2"]),
+    ("kernel+erofs", ["full-cmdline", "full-kernel", "full-erofs.img"]),
+    ("kernel+iso", ["full-cmdline", "full-kernel", "full.iso"]),
+    ("aws", ["full.raw"]),
+    ("vhd", ["full.vhd"]),
+    ("dynamic-vhd", ["full.vhd"]),
+    ("vmdk", ["full.vmdk"]),
+    ("gcp", ["full.img.tar.gz"]),
 ])
 def test_media_formats_are_reproducible(fmt: str, files: list[str], config: Config,
                                         store: Store, tmp_path: Path) -> None:

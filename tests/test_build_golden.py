@@ -31,30 +31,22 @@ from lkpolicy.stages.load import load_path
 from lkpolicy.store.lookup import Store
 
 AMD64 = Platform("linux", "amd64")
-IMAGES = ("busybox", "kernel", "init", "runc")
 LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
 @pytest.fixture(scope="module")
-def golden(golden_dir: Path) -> Path:
-    path = golden_dir / "build-full"
-    if not (path / "full.yml").is_file():
-        pytest.skip("build-full goldens not available")
-    return path
+def golden(build_full: Path) -> Path:
+    return build_full
 
 
 @pytest.fixture(scope="module")
-def store(golden: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
-    cache = Store(tmp_path_factory.mktemp("build-cache") / "cache")
-    for name in IMAGES:
-        cache.import_archive(golden / "images" / f"{name}.tar")
-    return cache
+def store(build_full_store: Store) -> Store:
+    return build_full_store
 
 
 @pytest.fixture(scope="module")
-def config(golden: Path) -> Config:
-    document, _findings = load_path(golden / "full.yml")
-    return merge([document])
+def config(build_full_config: Config) -> Config:
+    return build_full_config
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +180,8 @@ def test_format_rules(config: Config, store: Store, tmp_path: Path) -> None:
     for formats, message in (
         (["bogus"], "error parsing formats: unknown format type bogus"),
         (["tar,kernel+initrd"], "format type tar must be the only format specified"),
-        (["vhd"], "format vhd is not supported by lkpolicy build"),
+        (["rpi3"], "format rpi3 is not supported by lkpolicy build"),
+        (["vhd", "dynamic-vhd"], "formats vhd and dynamic-vhd both write NAME.vhd"),
     ):
         with pytest.raises(BuildError, match=message):
             write_outputs(config, plan_build(config, store), formats, tmp_path, "x")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -137,3 +138,44 @@ def test_unwritable_lock_or_report_is_a_clear_error(workspace: Path) -> None:
     report = runner.invoke(app, ["check", "--no-images", "-o", str(missing / "r.json"),
                                  str(workspace / "full.yml")])
     assert report.exit_code == 2 and "cannot write" in report.output
+
+
+@pytest.mark.parametrize("formats,message", [
+    (["rpi3"], r"format rpi3 is not supported by lkpolicy build: .*arm64.*"),
+    (["bogus"], r"error parsing formats: unknown format type bogus \(lkpolicy builds: tar, .*\)"),
+    (["vhd", "dynamic-vhd"], r"formats vhd and dynamic-vhd both write NAME\.vhd; .*"),
+    (["vmdk"], r"format vmdk needs mformat: install the Debian package mtools"),
+])
+def test_unbuildable_formats_are_usage_errors_before_the_gate(
+        formats: list[str], message: str, workspace: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if formats == ["vmdk"]:
+        monkeypatch.setenv("PATH", str(workspace / "no-tools"))
+    options = [part for fmt in formats for part in ("-f", fmt)]
+    # Without --policy the gate would fail on full.yml (exit 1, findings): it must not run.
+    result = run(workspace, "build", *options, "--dir", str(workspace / "out"),
+                 str(workspace / "full.yml"))
+    assert result.exit_code == 2
+    [line] = result.output.splitlines()
+    assert re.fullmatch(f"lkpolicy: {message}", line), line
+    assert not (workspace / "out").exists()
+
+
+def test_build_writes_several_tool_formats(workspace: Path) -> None:
+    from lkpolicy.assemble import missing_tools
+    from tests.conftest import skip_or_fail
+
+    for fmt in ("kernel+erofs", "raw-efi"):
+        if missing_tools(fmt):
+            skip_or_fail(missing_tools(fmt)[0])
+    out = workspace / "out"
+    result = run(workspace, "build", "--policy", str(workspace / "open.yml"), "--dir", str(out),
+                 "-f", "kernel+erofs,raw-efi", "-f", "kernel+initrd", str(workspace / "full.yml"))
+    assert result.exit_code == 0, result.output
+    names = ["full-cmdline", "full-efi.img", "full-erofs.img", "full-initrd.img", "full-kernel",
+             "full.build.json"]
+    assert sorted(p.name for p in out.iterdir()) == names
+    manifest = json.loads((out / "full.build.json").read_text())
+    # Files that two formats share are written and listed once.
+    assert sorted(entry["file"] for entry in manifest["outputs"]) == names[:-1]
+    assert manifest["formats"] == ["kernel+erofs", "raw-efi", "kernel+initrd"]

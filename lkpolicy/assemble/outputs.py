@@ -3,9 +3,9 @@
 `tar`, `docker`, `kernel+initrd` and `tar-kernel-initrd` need nothing but Python and match
 linuxkit (the first two byte for byte; the initrd's gzip member differs only because linuxkit
 compresses with pgzip; `BuildOptions.compression_level` trades speed for size). The bootable
-formats (`kernel+squashfs`, `iso-bios`, `iso-efi`, `raw-bios`, `qcow2-bios`) replace
-linuxkit's Docker `mkimage-*` images with Debian tools run on the host; see
-`lkpolicy.assemble.media`.
+formats, and every other format but `rpi3`, replace linuxkit's Docker `mkimage-*` images with
+Debian tools run on the host; see `lkpolicy.assemble.media`. The formats themselves (names,
+files, tools) are listed in `lkpolicy.assemble.formats`.
 
 Everything is written to temporary files in the output directory and renamed into place only
 once every requested output (and the build manifest) is complete, so a failed build leaves no
@@ -33,6 +33,14 @@ from lkpolicy.assemble.builder import (
     BuildSummary,
     build_tar,
 )
+from lkpolicy.assemble.formats import (
+    KNOWN_FORMATS,
+    STREAMABLE_FORMATS,
+    SUPPORTED_FORMATS,
+    check_formats,
+    parse_formats,
+)
+from lkpolicy.assemble.hosttools import keep_kernel_and_cmdline
 from lkpolicy.assemble.initrd import ConversionError, InitrdParts, write_initrd
 from lkpolicy.assemble.tarstream import TarHeader, TarWriter
 
@@ -45,40 +53,11 @@ __all__ = ["KNOWN_FORMATS", "MANIFEST_SUFFIX", "STREAMABLE_FORMATS", "SUPPORTED_
            "BuildResult", "ReproducibilityReport", "build_outputs", "parse_formats",
            "source_date_epoch", "verify_reproducible", "write_outputs"]
 
-STREAMABLE_FORMATS = ("tar", "docker")
-KNOWN_FORMATS = (
-    "tar", "docker", "kernel+initrd", "tar-kernel-initrd", "iso-bios", "iso-efi",
-    "iso-efi-initrd", "raw-bios", "raw-efi", "gcp", "qcow2-efi", "vhd", "dynamic-vhd", "vmdk",
-    "rpi3", "kernel+squashfs", "kernel+erofs", "kernel+iso", "aws", "qcow2-bios",
-)
-MEDIA_FORMATS = ("kernel+squashfs", "iso-bios", "iso-efi", "raw-bios", "qcow2-bios")
-SUPPORTED_FORMATS = ("tar", "docker", "kernel+initrd", "tar-kernel-initrd", *MEDIA_FORMATS)
 MANIFEST_SUFFIX = ".build.json"
 MANIFEST_VERSION = 1
 DOCKERFILE = b'\nFROM scratch\n\nCOPY . ./\n\nENTRYPOINT ["/bin/rc.init"]\n'
 _OUTPUT_MODE = 0o644
 _CHUNK = 1 << 20
-
-
-def parse_formats(formats: Iterable[str]) -> list[str]:
-    """linuxkit's format list rules: comma-separated values, known names, and a streamable
-    format only on its own."""
-    result: list[str] = []
-    for item in formats:
-        for name in item.split(","):
-            if name not in KNOWN_FORMATS:
-                raise BuildError(f"error parsing formats: unknown format type {name} "
-                                 f"(lkpolicy builds: {', '.join(SUPPORTED_FORMATS)})")
-            result.append(name)
-    if len(result) > 1:
-        for name in result:
-            if name in STREAMABLE_FORMATS:
-                raise BuildError(f"format type {name} must be the only format specified")
-    for name in result:
-        if name not in SUPPORTED_FORMATS:
-            raise BuildError(f"format {name} is not supported by lkpolicy build "
-                             f"(supported: {', '.join(SUPPORTED_FORMATS)})")
-    return result
 
 
 def source_date_epoch(environ: Mapping[str, str] | None = None) -> int:
@@ -196,14 +175,8 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
     `<name>.build.json`: the images used with their digests, the plan's trust evidence, and
     the sha256 and size of every output file. Raises `BuildError` and then leaves no new file
     behind."""
-    wanted = parse_formats(formats)
-    from lkpolicy.assemble.media import missing_tools
-
     # Before the (possibly long) build, not after it.
-    for fmt in wanted:
-        missing = missing_tools(fmt)
-        if missing:
-            raise BuildError(missing[0])
+    wanted = check_formats(formats, plan.platform.architecture)
     options = options or BuildOptions()
     if not 1 <= options.compression_level <= 9:
         raise BuildError(f"compression level must be 1 to 9, not {options.compression_level}")
@@ -381,21 +354,10 @@ def _kernel_initrd(boot: BootParts, staging: _Staging, base: Path,
     initrd_path, initrd = staging.new("-initrd.img")
     with initrd:
         boot.write_initrd_img(initrd)
-    names = []
-    if boot.kernel:
-        kernel_copy = staging.path("-kernel")
-        shutil.copyfile(boot.kernel_path, kernel_copy)
-        staging.keep(kernel_copy, Path(f"{base}-kernel"))
-        names.append(f"{base}-kernel")
+    kernel, cmdline = keep_kernel_and_cmdline(boot, staging, base)
     staging.keep(initrd_path, Path(f"{base}-initrd.img"))
-    names.append(("ucode+" if boot.parts.ucode else "") + f"{base}-initrd.img")
-    if boot.parts.cmdline:
-        cmdline_path, cmdline = staging.new("-cmdline")
-        with cmdline:
-            cmdline.write(boot.parts.cmdline)
-        staging.keep(cmdline_path, Path(f"{base}-cmdline"))
-        names.append(f"{base}-cmdline")
-    say("  " + " ".join(names))
+    initrd_name = ("ucode+" if boot.parts.ucode else "") + f"{base}-initrd.img"
+    say("  " + " ".join(name for name in (kernel, initrd_name, cmdline) if name))
 
 
 def _tar_kernel_initrd(boot: BootParts, staging: _Staging, base: Path,

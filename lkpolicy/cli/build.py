@@ -75,11 +75,11 @@ def build(
 ) -> None:
     """Run the gate on the configs, then build exactly what passed it, from the image cache
     (never from the network)."""
-    from lkpolicy.assemble import BuildError, parse_formats
+    from lkpolicy.assemble import FormatUnavailable, check_formats
 
-    try:
-        formats = parse_formats(output_format or ["kernel+initrd"])
-    except BuildError as error:
+    try:  # formats, --arch and tools first: a usage problem should not wait for the gate
+        formats = check_formats(output_format or ["kernel+initrd"], arch)
+    except FormatUnavailable as error:
         usage_error(str(error))
     options = gate_options(
         merge=True, cache=cache, arch=arch, policy=policy, offline=offline,
@@ -123,7 +123,13 @@ def _check_lock(unit: GateUnit, path: str) -> None:
 
 def _build(unit: GateUnit, plan: BuildPlan, formats: list[str], directory: str, name: str,
            verify: bool, level: int) -> None:
-    from lkpolicy.assemble import BuildError, BuildOptions, build_outputs, verify_reproducible
+    from lkpolicy.assemble import (
+        BuildError,
+        BuildOptions,
+        FormatUnavailable,
+        build_outputs,
+        verify_reproducible,
+    )
 
     assert unit.config is not None
     say = printer().err
@@ -141,6 +147,10 @@ def _build(unit: GateUnit, plan: BuildPlan, formats: list[str], directory: str, 
             say(f"lkpolicy build: two builds are byte-identical ({len(report.files)} files)")
         written = build_outputs(unit.config, plan, formats, directory, name,
                                 options=options).files
+    except FormatUnavailable as error:
+        _remove_if_empty(directory, created)
+        say(f"lkpolicy build: {error}")
+        raise typer.Exit(ExitCode.USAGE) from None
     except BuildError as error:
         _remove_if_empty(directory, created)
         say(f"lkpolicy build: {error}")

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from lkpolicy.assemble import BuildError, BuildOptions, Limits, build_tar, write_outputs
-from lkpolicy.assemble.initrd import ConversionError, go_rel, tar_to_cpio
+from lkpolicy.assemble.initrd import ConversionError, tar_to_cpio
 from lkpolicy.assemble.metadata import expanded_model, render_json, render_yaml
 from lkpolicy.assemble.tarstream import TarHeader, TarReader, TarWriter
 from lkpolicy.model.config import Config, merge
@@ -494,13 +494,6 @@ def test_cpio_refuses_fields_that_do_not_fit() -> None:
     tar.seek(0)
     with pytest.raises(ConversionError, match="mtime 8589934592 does not fit"):
         tar_to_cpio(tar, io.BytesIO(), io.BytesIO())
-
-
-def test_go_rel() -> None:
-    assert go_rel("containers/onboot/000-first/lower/bin",
-                  "containers/onboot/000-first/lower/bin/busybox") == "busybox"
-    assert go_rel("a/b", "a/c/d") == "../c/d"
-    assert go_rel(".", "x") == "x"
 
 
 def test_long_names_and_pax_time_round_trip() -> None:

@@ -13,6 +13,7 @@ from conftest import SHARED_DIR
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lkpolicy.gocompat.goyaml import sort_map_keys
 from lkpolicy.model.config import merge
 from lkpolicy.model.document import Document
 from lkpolicy.model.gomodel import (
@@ -20,7 +21,6 @@ from lkpolicy.model.gomodel import (
     go_model,
     render_json,
     render_yaml,
-    sort_map_keys,
 )
 from lkpolicy.stages.load import load_document
 

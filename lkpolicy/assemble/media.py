@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lkpolicy.assemble.builder import BuildError
-from lkpolicy.assemble.tarstream import TarError, TarReader, go_clean
+from lkpolicy.assemble.tarstream import TarError, TarReader
+from lkpolicy.gocompat import paths as gopath
 
 if TYPE_CHECKING:
     from lkpolicy.assemble.outputs import BootParts, _Staging
@@ -188,7 +189,7 @@ def _extract(tar_path: Path, root: Path, epoch: int) -> tuple[list[str], bool]:
                 raise BuildError(f"kernel+squashfs: {error}") from None
             if header is None:
                 break
-            name = go_clean(header.name)
+            name = gopath.clean(header.name)
             if name == "boot" or name.startswith("boot/") or name in (".", "/"):
                 continue
             if name.startswith(("/", "../")) or name == "..":
@@ -225,7 +226,7 @@ def _extract(tar_path: Path, root: Path, epoch: int) -> tuple[list[str], bool]:
                 os.symlink(header.linkname, target)
                 meta[name] = entry
             elif header.typeflag == "1":
-                source_name = go_clean(header.linkname)
+                source_name = gopath.clean(header.linkname)
                 _check_parents(root, source_name)
                 source = root / source_name
                 if source_name.startswith(("/", "../")) or not source.is_file() \

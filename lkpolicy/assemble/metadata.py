@@ -12,8 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lkpolicy.gocompat import gojson
-from lkpolicy.model.gomodel import _Emitter, _is_simple_key
+from lkpolicy.gocompat import gojson, goyaml
 from lkpolicy.model.reference import expand
 from lkpolicy.stages.effective import _ID_MAPPING, _MOUNT, _RESOURCES, _Field, _Omit, _Struct
 
@@ -39,58 +38,9 @@ def expanded_model(model: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-# --------------------------------------------------------------------------------------------
-# yaml.v2
-
-
-class _V2Emitter(_Emitter):
-    """libyaml's original indentation, which yaml.v2 keeps: 2 spaces, and a block sequence
-    that is a mapping value starts at the mapping's own column."""
-
-    BEST_INDENT = 2
-
-    def emit(self, value: Any, indent: int, mapping_value: bool) -> None:
-        if isinstance(value, dict) and value:
-            self.block_mapping(value, 0 if indent < 0 else indent + self.BEST_INDENT)
-        elif isinstance(value, list) and value:
-            indentless = mapping_value and not self.indention
-            inner = indent if indentless else indent + self.BEST_INDENT
-            inner = 0 if indent < 0 else inner
-            self.block_sequence(value, inner)
-        else:
-            self.node(value, indent, False)
-
-    def increase(self, indent: int, in_sequence_item: bool, flow: bool) -> int:
-        if indent < 0:
-            return self.BEST_INDENT if flow else 0
-        return indent + self.BEST_INDENT
-
-    def block_mapping(self, value: dict[str, Any], indent: int) -> None:
-        for key, item in value.items():
-            self.write_indent(indent)
-            if _is_simple_key(key):
-                self.node(key, indent, False, simple_key=True)
-                self.write_indicator(":", False, False, False)
-            else:
-                self.write_indicator("?", True, False, True)
-                self.node(key, indent, False)
-                self.write_indent(indent)
-                self.write_indicator(":", True, False, True)
-            self.emit(item, indent, True)
-
-    def block_sequence(self, value: list[Any], indent: int) -> None:
-        for item in value:
-            self.write_indent(indent)
-            self.write_indicator("-", True, False, True)
-            self.emit(item, indent, False)
-
-
 def render_yaml(model: dict[str, Any]) -> str:
     """yaml.v2 `Marshal` of the model."""
-    emitter = _V2Emitter()
-    emitter.emit(model, -1, False)
-    emitter.write_indent(0)
-    return "".join(emitter.parts)
+    return goyaml.marshal_v2(model)
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Protocol
 
+from lkpolicy.gocompat import paths as gopath
+
 __all__ = [
     "BLOCK",
     "HEADER_ONLY_TYPES",
@@ -23,10 +25,6 @@ __all__ = [
     "TarHeader",
     "TarReader",
     "TarWriter",
-    "go_base",
-    "go_clean",
-    "go_dir",
-    "go_join",
     "pax_records",
 ]
 
@@ -57,54 +55,6 @@ def _encode(text: str) -> bytes:
 
 def _decode(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
-
-
-# --------------------------------------------------------------------------------------------
-# Go's path package (forward slashes only; filepath behaves the same on Linux).
-
-
-def go_clean(path: str) -> str:
-    if not path:
-        return "."
-    rooted = path.startswith("/")
-    parts: list[str] = []
-    for component in path.split("/"):
-        if component in ("", "."):
-            continue
-        if component == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(component)
-    joined = "/".join(parts)
-    if rooted:
-        return "/" + joined
-    return joined or "."
-
-
-def go_split(path: str) -> tuple[str, str]:
-    index = path.rfind("/")
-    return path[:index + 1], path[index + 1:]
-
-
-def go_join(*elements: str) -> str:
-    kept = [element for element in elements if element]
-    return go_clean("/".join(kept)) if kept else ""
-
-
-def go_dir(path: str) -> str:
-    return go_clean(go_split(path)[0])
-
-
-def go_base(path: str) -> str:
-    if not path:
-        return "."
-    stripped = path.rstrip("/")
-    if not stripped:
-        return "/"
-    return stripped.rsplit("/", 1)[-1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,8 +282,8 @@ class TarWriter:
         data = b"".join(_pax_record(key, records[key]) for key in sorted(records))
         if len(data) > _MAX_SPECIAL_FILE:
             raise TarError("archive/tar: header field too long")
-        directory, base = go_split(name)
-        pax_name = _to_ascii(go_join(directory, "PaxHeaders.0", base))
+        directory, base = gopath.split(name)
+        pax_name = _to_ascii(gopath.join(directory, "PaxHeaders.0", base))
         raw = _encode(pax_name)[:100].rstrip(b"/")
         block = _Block()
         block.string(0, 100, _decode(raw))

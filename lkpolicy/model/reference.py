@@ -8,10 +8,11 @@ extracted". A separate, strict check tells whether a registry would accept the n
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote
+
+from lkpolicy.gocompat import paths as gopath
 
 DEFAULT_REGISTRY = "docker.io"
 _DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
@@ -161,7 +162,7 @@ def _containerd_parse(text: str) -> tuple[str, str]:
         if obj.startswith(":"):
             obj = obj[1:]
         path = path[: match.start()]
-    return _go_path_join(host, path), obj
+    return gopath.join(host, path), obj
 
 
 def _parse_authority(url: str, authority: str) -> str:
@@ -213,16 +214,6 @@ def _go_unescape(text: str) -> str:
             raise ValueError(f"invalid URL escape {_go_quote(escape)}")
         index += 3
     return unquote(text) if "%" in text else text
-
-
-def _go_path_join(host: str, path: str) -> str:
-    joined = "/".join(part for part in (host, path) if part)
-    if not joined:
-        return ""
-    cleaned = posixpath.normpath(joined)
-    if cleaned.startswith("//"):
-        cleaned = cleaned[1:]
-    return cleaned
 
 
 def _go_quote(text: str) -> str:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lkpolicy.gocompat import gojson
+from lkpolicy.gocompat import paths as gopath
+from lkpolicy.gocompat.numbers import NumError, parse_int, parse_uint
 from lkpolicy.model.capabilities import ALL_CAPABILITIES
 from lkpolicy.model.document import escape_pointer_token
 
@@ -169,7 +171,7 @@ class Volume:
 
     @property
     def merged_dir(self) -> str:
-        return _go_clean(f"/containers/volumes/{self.name}/merged")
+        return gopath.clean(f"/containers/volumes/{self.name}/merged")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +188,7 @@ class Placement:
 
     @property
     def path(self) -> str:
-        return _go_join("containers", self.section, self.prefix + self.name)
+        return gopath.join("containers", self.section, self.prefix + self.name)
 
     @property
     def location(self) -> str:
@@ -1248,22 +1250,22 @@ def _default_mounts(readonly: bool) -> list[_Mount]:
 
 
 def _own_root(placement: Placement, readonly: bool) -> str:
-    return _go_join(placement.path, "rootfs" if readonly else "lower")
+    return gopath.join(placement.path, "rootfs" if readonly else "lower")
 
 
 def _rootfs_mounts(placement: Placement, lower: str, readonly: bool) -> list[dict[str, Any]]:
     """The mounts linuxkit puts before `runtime.mounts` (`ImageBundle`)."""
     prefix = placement.path
     if readonly:
-        return [{"destination": "/" + _go_join(prefix, "rootfs"), "source": "/" + lower,
+        return [{"destination": "/" + gopath.join(prefix, "rootfs"), "source": "/" + lower,
                  "options": ["bind"]}]
-    tmp = _go_join(prefix, "tmp")
+    tmp = gopath.join(prefix, "tmp")
     return [
         {"destination": "/" + tmp, "type": "tmpfs", "source": "tmpfs"},
         {"destination": "/" + tmp, "options": ["remount", "private"]},
-        {"destination": "/" + _go_join(prefix, "rootfs"), "type": "overlay", "source": "overlay",
-         "options": ["lowerdir=/" + lower, "upperdir=/" + _go_join(tmp, "upper"),
-                     "workdir=/" + _go_join(tmp, "work")]},
+        {"destination": "/" + gopath.join(prefix, "rootfs"), "type": "overlay", "source": "overlay",
+         "options": ["lowerdir=/" + lower, "upperdir=/" + gopath.join(tmp, "upper"),
+                     "workdir=/" + gopath.join(tmp, "work")]},
     ]
 
 
@@ -1285,101 +1287,16 @@ def _rlimit(text: str, all_texts: list[str]) -> dict[str, Any]:
 def _rlimit_value(text: str) -> int:
     if text.lower() == "unlimited":
         return UNLIMITED
-    value, problem = _go_parse_uint(text, 10, 64)
-    if problem:
-        raise SpecError(f"cannot parse {text} as uint64: strconv.ParseUint: parsing "
-                        f"{_go_quote(text)}: {problem}")
-    return value
+    try:
+        return parse_uint(text, 10, 64)
+    except NumError as error:
+        raise SpecError(f"cannot parse {text} as uint64: {error}") from None
 
 
 def _device_mode(text: str) -> int:
-    value, problem = _go_parse_int(text, 8, 32)
-    if problem:
-        raise SpecError("cannot parse device mode as octal value: strconv.ParseInt: parsing "
-                        f"{_go_quote(text)}: {problem}")
+    try:
+        value = parse_int(text, 8, 32)
+    except NumError as error:
+        raise SpecError(f"cannot parse device mode as octal value: {error}") from None
     # os.FileMode is a uint32: a negative mode wraps.
     return value % _UINT32
-
-
-def _go_parse_uint(text: str, base: int, bits: int) -> tuple[int, str]:
-    """strconv.ParseUint with an explicit base: (value, "" or the error text)."""
-    if not text:
-        return 0, "invalid syntax"
-    limit = 2**bits - 1
-    value = 0
-    for char in text:
-        digit = int(char, 36) if char.isascii() and char.isalnum() else base
-        if digit >= base:
-            return 0, "invalid syntax"
-        value = value * base + digit
-        if value > limit:
-            return 0, "value out of range"
-    return value, ""
-
-
-def _go_parse_int(text: str, base: int, bits: int) -> tuple[int, str]:
-    """strconv.ParseInt with an explicit base: (value, "" or the error text)."""
-    if not text:
-        return 0, "invalid syntax"
-    negative = text[0] == "-"
-    digits = text[1:] if text[0] in "+-" else text
-    magnitude, problem = _go_parse_uint(digits, base, bits)
-    if problem:
-        return 0, problem
-    cutoff = 2 ** (bits - 1)
-    if (negative and magnitude > cutoff) or (not negative and magnitude >= cutoff):
-        return 0, "value out of range"
-    return (-magnitude if negative else magnitude), ""
-
-
-def _go_quote(text: str) -> str:
-    """Go's strconv.Quote."""
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char.isprintable() and not 0xD800 <= code <= 0xDFFF:
-            out.append(char)
-        elif char in _GO_QUOTE_ESCAPES:
-            out.append(_GO_QUOTE_ESCAPES[char])
-        elif code < 0x80:
-            out.append(f"\\x{code:02x}")
-        elif 0xD800 <= code <= 0xDFFF:
-            out.append("\\ufffd")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_QUOTE_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
-                     "\t": "\\t", "\v": "\\v"}
-
-
-def _go_join(*parts: str) -> str:
-    """Go's path.Join: join the non-empty parts, then path.Clean."""
-    return _go_clean("/".join(part for part in parts if part))
-
-
-def _go_clean(path: str) -> str:
-    if not path:
-        return "."
-    rooted = path.startswith("/")
-    parts: list[str] = []
-    for segment in path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(segment)
-    cleaned = "/".join(parts)
-    if rooted:
-        return "/" + cleaned
-    return cleaned or "."

@@ -14,7 +14,7 @@ from typing import Any
 
 from lkpolicy.gocompat import gojson, goyaml
 from lkpolicy.model.reference import expand
-from lkpolicy.stages.effective import _ID_MAPPING, _MOUNT, _RESOURCES, _Field, _Omit, _Struct
+from lkpolicy.stages.effective.ocispec import ID_MAPPING, MOUNT, RESOURCES, Field, Struct, printed
 
 __all__ = ["expanded_model", "render_json", "render_yaml"]
 
@@ -47,12 +47,8 @@ def render_yaml(model: dict[str, Any]) -> str:
 # JSON
 
 
-def _is_zero(value: Any) -> bool:
-    return value is None or value is False or value == 0 or value == "" or value in ([], {})
-
-
-def _convert(value: Any, elem: _Struct | str | None) -> Any:
-    if isinstance(elem, _Struct):
+def _convert(value: Any, elem: Struct | str | None) -> Any:
+    if isinstance(elem, Struct):
         if isinstance(value, dict):
             return _struct_json(value, elem)
         if isinstance(value, list):
@@ -60,24 +56,22 @@ def _convert(value: Any, elem: _Struct | str | None) -> Any:
     return value
 
 
-def _struct_json(data: dict[str, Any], model: _Struct) -> dict[str, Any]:
+def _struct_json(data: dict[str, Any], model: Struct) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for spec in model.fields:
         if spec.kind == "inline":
             inner = data.get(spec.yaml)
-            if isinstance(spec.elem, _Struct):
+            if isinstance(spec.elem, Struct):
                 out.update(_struct_json(inner if isinstance(inner, dict) else {}, spec.elem))
             continue
         _put(out, spec, data.get(spec.yaml))
     return out
 
 
-def _put(out: dict[str, Any], spec: _Field, value: Any) -> None:
-    if spec.omit is _Omit.NIL and value is None:
+def _put(out: dict[str, Any], spec: Field, value: Any) -> None:
+    if not printed(spec, value, value):
         return
-    if spec.omit is _Omit.ZERO and _is_zero(value):
-        return
-    if spec.kind == "map" and isinstance(value, dict) and isinstance(spec.elem, _Struct):
+    if spec.kind == "map" and isinstance(value, dict) and isinstance(spec.elem, Struct):
         out[spec.json] = {key: _convert(item, spec.elem) for key, item in value.items()}
         return
     out[spec.json] = _convert(value, spec.elem)
@@ -88,12 +82,12 @@ def _json_model(model: dict[str, Any]) -> dict[str, Any]:
     for section in _IMAGE_SECTIONS:
         for entry in result.get(section, []):
             if "mounts" in entry:
-                entry["mounts"] = _convert(entry["mounts"], _MOUNT)
+                entry["mounts"] = _convert(entry["mounts"], MOUNT)
             if isinstance(entry.get("resources"), dict):
-                entry["resources"] = _struct_json(entry["resources"], _RESOURCES)
+                entry["resources"] = _struct_json(entry["resources"], RESOURCES)
             for key in ("uidMappings", "gidMappings"):
                 if key in entry:
-                    entry[key] = _convert(entry[key], _ID_MAPPING)
+                    entry[key] = _convert(entry[key], ID_MAPPING)
     return result
 
 

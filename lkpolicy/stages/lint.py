@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
+from lkpolicy.gocompat.numbers import NumError, parse_uint
 from lkpolicy.model import capabilities
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Severity
@@ -471,10 +472,19 @@ def _check_rlimits(container: Node) -> Iterator[Finding]:
                 f"unknown rlimit `{parts[0]}` (linuxkit's message, `unknown limit: `, omits the name)",
                 item.location, item.pointer)
         for value in parts[1:]:
-            if value.lower() != "unlimited" and not (value.isascii() and value.isdigit() and int(value) < 2**64):
+            if value.lower() != "unlimited" and not _parses(parse_uint, value, 10, 64):
                 yield BAD_MOUNT_SYNTAX.finding(
                     f"cannot parse {value} as uint64 in rlimit `{item.value}`", item.location,
                     item.pointer)
+
+
+def _parses(parse: Callable[[str, int, int], int], text: str, base: int, bits: int) -> bool:
+    """Whether linuxkit's strconv call accepts `text`."""
+    try:
+        parse(text, base, bits)
+    except NumError:
+        return False
+    return True
 
 
 def _visible_volumes(config: Config) -> dict[str, Node] | None:

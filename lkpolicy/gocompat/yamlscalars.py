@@ -13,6 +13,8 @@ import math
 import re
 from typing import Any
 
+from lkpolicy.gocompat.numbers import NumError, parse_int, parse_uint
+
 __all__ = ["can_use_plain", "resolve_plain_scalar"]
 
 _FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
@@ -22,29 +24,16 @@ _FALSES = frozenset({"false", "False", "FALSE"})
 _INFS = frozenset({".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"})
 _NEG_INFS = frozenset({"-.inf", "-.Inf", "-.INF"})
 _NANS = frozenset({".nan", ".NaN", ".NAN"})
-_DIGITS = {2: "01", 8: "01234567", 10: "0123456789", 16: "0123456789abcdefABCDEF"}
 
 
-def _go_parse_int(text: str) -> int | None:
-    """strconv.ParseInt/ParseUint with base 0, as yaml.v3 calls them (underscores removed first)."""
-    body = text
-    sign = 1
-    if body[:1] in "+-" and body:
-        sign = -1 if body[0] == "-" else 1
-        body = body[1:]
-    base = 10
-    lowered = body[:2].lower()
-    if lowered in ("0x", "0o", "0b"):
-        base = {"0x": 16, "0o": 8, "0b": 2}[lowered]
-        body = body[2:]
-    elif len(body) > 1 and body[0] == "0":
-        base = 8
-        body = body[1:]
-    if not body or any(ch not in _DIGITS[base] for ch in body):
-        return None
-    value = sign * int(body, base)
-    if -(2**63) <= value < 2**64:
-        return value
+def _integer(plain: str) -> int | None:
+    """yaml.v3 tries `strconv.ParseInt(plain, 0, 64)`, then `ParseUint(plain, 0, 64)` (which
+    takes no sign: `+9223372036854775808` is therefore no integer, but a float)."""
+    for parse in (parse_int, parse_uint):
+        try:
+            return parse(plain, 0, 64)
+        except NumError:
+            pass
     return None
 
 
@@ -65,7 +54,7 @@ def resolve_plain_scalar(text: str) -> Any:
         if text in _NANS:
             return math.nan
         plain = text.replace("_", "")
-        number = _go_parse_int(plain)
+        number = _integer(plain)
         if number is not None:
             return number
         if _FLOAT_RE.match(plain):

@@ -276,9 +276,10 @@ def _image_field(kind: str, value: Any) -> Any:
     if kind == "bool":
         return _go_bool(value)
     if kind == "any":
-        return _go_int(value) if isinstance(value, float) else value
+        # An interface{} keeps yaml.v3's float64: `1e6` prints as `1e+06`, not as an integer.
+        return value
     if kind == "anys":
-        return [_go_int(item) if isinstance(item, float) else item for item in _sequence(value)]
+        return _sequence(value)
     if kind == "int":
         return _go_int(value)
     if kind == "map":
@@ -333,7 +334,7 @@ def _file(value: Any) -> dict[str, Any]:
     for key in ("uid", "gid"):
         # interface{} with omitempty: only a nil interface is empty, so 0 and "" still print.
         if entry.get(key) is not None:
-            result[key] = _go_int(entry[key]) if isinstance(entry[key], float) else entry[key]
+            result[key] = entry[key]
     return result
 
 

@@ -6,10 +6,9 @@ type the schema requires: a value of the wrong type is already a schema finding.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 
-from lkpolicy.gocompat.numbers import NumError, parse_uint
+from lkpolicy.gocompat.numbers import NumError, parse_int, parse_uint
 from lkpolicy.model import capabilities
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Severity
@@ -230,7 +229,6 @@ _DROPPED_TOP_RESOURCE_KEYS = ("hugepageLimits",)
 _DROPPED_IDMAP_KEYS = ("hostID", "containerID")
 _RLIMITS = frozenset({"CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE", "MEMLOCK",
                       "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"})
-_OCTAL_RE = re.compile(r"^[0-7]+$")
 
 Check = Callable[[Config], Iterator[Finding]]
 
@@ -591,7 +589,7 @@ def check_files(config: Config) -> Iterator[Finding]:
         yield from _check_file_content(node)
         mode = node.child("mode")
         if mode is not None and isinstance(mode.value, str):
-            yield from _check_octal(mode, "file mode")
+            yield from _check_octal(mode, "file mode", parse_uint)
         metadata = node.child("metadata")
         if metadata is not None and isinstance(metadata.value, str) and metadata.value not in ("yaml", "json"):
             yield METADATA_TYPE.finding(
@@ -614,7 +612,7 @@ def check_files(config: Config) -> Iterator[Finding]:
             if not isinstance(device.value, dict) or device.value.get("path") == "all":
                 continue
             if mode is not None and isinstance(mode.value, str):
-                yield from _check_octal(mode, "device mode")
+                yield from _check_octal(mode, "device mode", parse_int)
 
 
 def _check_file_path(node: Node, path: str) -> Iterator[Finding]:
@@ -665,9 +663,11 @@ def _check_file_content(node: Node) -> Iterator[Finding]:
             severity=Severity.WARNING)
 
 
-def _check_octal(mode: Node, what: str) -> Iterator[Finding]:
+def _check_octal(mode: Node, what: str, parse: Callable[[str, int, int], int]) -> Iterator[Finding]:
+    """`parse` is linuxkit's call: `ParseUint(mode, 8, 32)` for a file mode, `ParseInt(mode,
+    8, 32)` for a device mode (so there `-1` and `+644` pass and `37777777777` is too big)."""
     text = mode.value
-    if not _OCTAL_RE.match(text) or int(text, 8) >= 2**32:
+    if not _parses(parse, text, 8, 32):
         yield BAD_FILE_MODE.finding(
             f"cannot parse {what} `{text}` as an octal value", mode.location, mode.pointer,
             hint="write it like \"0644\"")

@@ -177,6 +177,10 @@ def test_json_floats(value: float, text: str) -> None:
     ("\u00a0\u00ad", '"\\u00a0\\u00ad"'),   # no-break space, soft hyphen: not printable to Go
     ("\u2028", '"\\u2028"'),
     ("\U000e0001", '"\\U000e0001"'),        # a format character above the BMP
+    # Bytes that are not UTF-8 (kept by surrogateescape) are written as Go writes them...
+    (b"a\x80\xed\xa0\x80".decode("utf-8", "surrogateescape"), '"a\\x80\\xed\\xa0\\x80"'),
+    # ...and a surrogate no byte string decodes to is no rune at all.
+    ("\ud800", '"\\ufffd"'),
 ])
 def test_quote(text: str, quoted: str) -> None:
     assert quote(text) == quoted
@@ -230,10 +234,12 @@ def test_rel(base: str, target: str, relative: str) -> None:
     assert gopath.rel(base, target) == relative
 
 
-@pytest.mark.parametrize(("base", "target"), [("/a", "b/c"), ("../a", "b")])
+@pytest.mark.parametrize(("base", "target"), [("/a", "./b/c"), ("../a/", "b"), ("/x//", "y/")])
 def test_rel_refuses(base: str, target: str) -> None:
-    with pytest.raises(ValueError, match=r"^Rel: can't make .* relative to "):
+    # Go's example: Rel("/a", "./b/c") fails with the paths as given in the message.
+    with pytest.raises(ValueError) as caught:
         gopath.rel(base, target)
+    assert str(caught.value) == f"Rel: can't make {target} relative to {base}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -65,11 +65,13 @@ def rel(base: str, target: str) -> str:
     Raises `ValueError` with Go's text when one path is absolute and the other is not, or
     when `base` would have to climb out through a `..` it cannot know the name of.
     """
+    # Go's message names the paths as given, not as cleaned.
+    refusal = f"Rel: can't make {target} relative to {base}"
     base, target = clean(base), clean(target)
     if base == target:
         return "."
     if base.startswith("/") != target.startswith("/"):
-        raise ValueError(f"Rel: can't make {target} relative to {base}")
+        raise ValueError(refusal)
     base_parts = [] if base in (".", "/") else base.strip("/").split("/")
     target_parts = [] if target in (".", "/") else target.strip("/").split("/")
     common = 0
@@ -78,5 +80,5 @@ def rel(base: str, target: str) -> str:
         common += 1
     rest = base_parts[common:]
     if ".." in rest:
-        raise ValueError(f"Rel: can't make {target} relative to {base}")
+        raise ValueError(refusal)
     return "/".join([".."] * len(rest) + target_parts[common:]) or "."

@@ -16,8 +16,9 @@ def quote(text: str) -> str:
 
     Printable characters stay as they are (Python's `isprintable` and Go's `unicode.IsPrint`
     both mean letters, marks, numbers, punctuation, symbols and the ASCII space); the rest
-    become `\\a`-style escapes, `\\xNN` below 0x80 and `\\uNNNN`/`\\UNNNNNNNN` above. A lone
-    surrogate is no valid rune to Go, which writes U+FFFD for it.
+    become `\\a`-style escapes, `\\xNN` below 0x80 and `\\uNNNN`/`\\UNNNNNNNN` above. A byte
+    that is not UTF-8 (U+DC80 to U+DCFF after `surrogateescape`) is `\\xNN`, as Go writes an
+    invalid byte; any other lone surrogate is no valid rune to Go, which writes U+FFFD.
     """
     out = ['"']
     for char in text:
@@ -25,10 +26,12 @@ def quote(text: str) -> str:
         escape = _ESCAPES.get(char)
         if escape is not None:
             out.append(escape)
-        elif char.isprintable() and not 0xD800 <= code <= 0xDFFF:
+        elif char.isprintable():
             out.append(char)
         elif code < 0x80:
             out.append(f"\\x{code:02x}")
+        elif 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
         elif 0xD800 <= code <= 0xDFFF:
             out.append("\\ufffd")
         elif code < 0x10000:

@@ -1,6 +1,6 @@
 """The `metadata: yaml|json` files: the merged config as linuxkit holds it during the build.
 
-The model is the dry-run model (`dryrun.go_model`) with every image reference expanded, the
+The model is the dry-run model (`gomodel.go_model`) with every image reference expanded, the
 form linuxkit has rewritten them to by the time the files section runs. The YAML is yaml.v2
 output (2-space indent, sequences inside mappings not indented), unlike the yaml.v3 dry run;
 the JSON is `MarshalIndent` with 4 spaces, where the runtime-spec types use their JSON names

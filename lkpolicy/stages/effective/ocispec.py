@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lkpolicy.model.document import escape_pointer_token
 from lkpolicy.stages.effective.source import Invalid, decode_scalar
@@ -43,8 +42,9 @@ class Omit(enum.Enum):
     """Value with omitempty: printed unless it is the zero value (0, "", false, empty)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
+# NamedTuples rather than dataclasses: these tables are built on demand, and a NamedTuple
+# class and its ~80 instances cost a fraction of what frozen dataclasses cost to create.
+class Field(NamedTuple):
     """One field of a Go struct: its yaml.v3 key, its JSON name, its kind and omit rule."""
 
     yaml: str
@@ -56,8 +56,7 @@ class Field:
     """Struct of a struct/inline field; element type of a list or map (a struct or a kind)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Struct:
+class Struct(NamedTuple):
     """A Go struct type, its fields in declaration (= JSON output) order."""
 
     name: str

@@ -51,17 +51,16 @@ MB = 1024 * 1024
 
 def child(store_dir: str, config_path: str, out_dir: str, name: str, level: int) -> None:
     from lkpolicy.assemble import BuildOptions, build_outputs
-    from lkpolicy.model.config import merge
-    from lkpolicy.model.oci import Platform
-    from lkpolicy.stages.load import load_path
-    from lkpolicy.store import Store
+    from lkpolicy.gate.options import GateOptions
+    from lkpolicy.gate.plan import build_plan
+    from lkpolicy.gate.unit import judge_unit
+    from lkpolicy.stages.imageoptions import ImageOptions
 
-    document, _findings = load_path(Path(config_path))
-    config = merge([document])
     start = time.perf_counter()
-    result = build_outputs(config, Store(Path(store_dir)), ["kernel+initrd"], out_dir, name,
-                           platform=Platform("linux", "amd64"), manifest=False,
-                           options=BuildOptions(compression_level=level))
+    unit = judge_unit([config_path], {}, GateOptions(images=ImageOptions(store_dir, "amd64")))
+    assert unit.config is not None
+    result = build_outputs(unit.config, build_plan(unit), ["kernel+initrd"], out_dir, name,
+                           manifest=False, options=BuildOptions(compression_level=level))
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "files": [str(path) for path in result.files]}))
 

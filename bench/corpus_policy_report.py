@@ -13,11 +13,10 @@ import collections
 import sys
 from pathlib import Path
 
-from lkpolicy.model.config import merge
-from lkpolicy.model.findings import Finding, InputError
+from lkpolicy.gate.options import GateOptions, PolicyChoice
+from lkpolicy.gate.unit import judge_unit
+from lkpolicy.model.findings import Finding, Location
 from lkpolicy.model.rules import get_rule
-from lkpolicy.stages.load import load_document
-from lkpolicy.stages.policy import evaluate, load_policy
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "linuxkit"
 
@@ -29,21 +28,37 @@ def corpus_configs(corpus: Path) -> list[Path]:
 
 
 def run(corpus: Path, policy_spec: str = "builtin:default") -> tuple[int, list[Finding]]:
-    policy = load_policy(policy_spec)
+    """The gate's policy findings (LKP rules) per corpus config, YAML only (no image cache)."""
+    options = GateOptions(policy=PolicyChoice(policy_spec))
     findings: list[Finding] = []
     judged = 0
     for path in corpus_configs(corpus):
-        try:
-            document, _ = load_document(str(path))
-        except InputError:
+        unit = judge_unit([str(path)], {}, options)
+        if unit.unreadable:
             continue  # unreadable configs are the lint stage's business
         judged += 1
-        for finding in evaluate(merge([document]), None, policy):
-            finding.location = type(finding.location)(
-                str(Path(finding.location.file).relative_to(corpus)), finding.location.line,
-                finding.location.column)
+        for finding in unit.findings:
+            if not finding.rule_id.startswith("LKP"):
+                continue
+            finding.location = Location(str(Path(finding.location.file).relative_to(corpus)),
+                                        finding.location.line, finding.location.column)
             findings.append(finding)
     return judged, findings
+
+
+def table(judged: int, findings: list[Finding], policy_spec: str = "builtin:default") -> str:
+    """The summary and per-rule table, as docs/policy-corpus.md shows them."""
+    per_rule = collections.Counter(f.rule_id for f in findings)
+    files: dict[str, set[str]] = collections.defaultdict(set)
+    for finding in findings:
+        files[finding.rule_id].add(finding.location.file)
+    lines = [f"{judged} configs judged, {len(findings)} findings ({policy_spec}, YAML only)", "",
+             "| rule | title | findings | configs |", "|---|---|---:|---:|"]
+    for rule_id in sorted(per_rule):
+        rule = get_rule(rule_id)
+        title = rule.title if rule else ""
+        lines.append(f"| {rule_id} | {title} | {per_rule[rule_id]} | {len(files[rule_id])} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
@@ -54,20 +69,10 @@ def main() -> int:
     args = parser.parse_args()
     corpus = Path(args.corpus)
     judged, findings = run(corpus, args.policy)
-    per_rule = collections.Counter(f.rule_id for f in findings)
-    files = collections.defaultdict(set)
-    for finding in findings:
-        files[finding.rule_id].add(finding.location.file)
-    print(f"{judged} configs judged, {len(findings)} findings ({args.policy}, YAML only)\n")
-    print("| rule | title | findings | configs |")
-    print("|---|---|---:|---:|")
-    for rule_id in sorted(per_rule):
-        rule = get_rule(rule_id)
-        title = rule.title if rule else ""
-        print(f"| {rule_id} | {title} | {per_rule[rule_id]} | {len(files[rule_id])} |")
+    print(table(judged, findings, args.policy))
     if args.sample:
         print()
-        for rule_id in sorted(per_rule):
+        for rule_id in sorted({f.rule_id for f in findings}):
             chosen = [f for f in findings if f.rule_id == rule_id]
             step = max(1, len(chosen) // args.sample)
             for finding in chosen[::step][: args.sample]:

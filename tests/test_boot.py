@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from planning import plan_build
 
 from lkpolicy.assemble import build_outputs
 from lkpolicy.assemble.media import missing_tools
 from lkpolicy.model.config import merge
-from lkpolicy.model.oci import Platform
 from lkpolicy.stages.load import load_path
 from lkpolicy.store import Store
 
@@ -67,8 +67,8 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def _build(example: tuple[Path, Path], fmt: str, out: Path) -> list[Path]:
     store, config = example
     document, _findings = load_path(config)
-    return build_outputs(merge([document]), Store(store), [fmt], out, "boot",
-                         platform=Platform("linux", "amd64")).files
+    merged = merge([document])
+    return build_outputs(merged, plan_build(merged, Store(store)), [fmt], out, "boot").files
 
 
 @pytest.fixture

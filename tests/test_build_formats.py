@@ -4,6 +4,7 @@ build manifest."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from planning import plan_build
 
 from lkpolicy.assemble import BuildError, build_outputs, verify_reproducible, write_outputs
 from lkpolicy.assemble.media import missing_tools
@@ -87,7 +89,7 @@ def test_docker_output_is_byte_identical(golden: Path, config: Config, store: St
     lines: list[str] = []
     from lkpolicy.assemble import BuildOptions
 
-    written = write_outputs(config, store, ["docker"], tmp_path, "full", platform=AMD64,
+    written = write_outputs(config, plan_build(config, store), ["docker"], tmp_path, "full",
                             options=BuildOptions(progress=lines.append))
     out = tmp_path / "full.docker"
     assert written == [out]
@@ -101,8 +103,7 @@ def test_docker_output_is_byte_identical(golden: Path, config: Config, store: St
 
 def test_tar_kernel_initrd_matches_linuxkit(golden: Path, config: Config, store: Store,
                                             tmp_path: Path) -> None:
-    written = write_outputs(config, store, ["tar-kernel-initrd"], tmp_path, "full",
-                            platform=AMD64)
+    written = write_outputs(config, plan_build(config, store), ["tar-kernel-initrd"], tmp_path, "full")
     out = tmp_path / "full-initrd.tar"
     assert written == [out]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["full-initrd.tar"]
@@ -125,7 +126,7 @@ def test_tar_kernel_initrd_matches_linuxkit(golden: Path, config: Config, store:
 
 
 def test_gzip_header_is_reproducible(config: Config, store: Store, tmp_path: Path) -> None:
-    write_outputs(config, store, ["kernel+initrd"], tmp_path, "full", platform=AMD64)
+    write_outputs(config, plan_build(config, store), ["kernel+initrd"], tmp_path, "full")
     initrd = (tmp_path / "full-initrd.img").read_bytes()
     start = initrd.find(b"\x1f\x8b\x08")
     header = initrd[start:start + 10]
@@ -139,8 +140,8 @@ def test_gzip_header_is_reproducible(config: Config, store: Store, tmp_path: Pat
 
 def test_two_builds_are_byte_identical(config: Config, store: Store, tmp_path: Path) -> None:
     for formats in (["tar"], ["docker"], ["kernel+initrd", "tar-kernel-initrd"]):
-        report = verify_reproducible(config, store, formats, "full", platform=AMD64,
-                                     evidence=[{"kind": "test"}], work_dir=tmp_path)
+        plan = dataclasses.replace(plan_build(config, store), evidence=({"kind": "test"},))
+        report = verify_reproducible(config, plan, formats, "full", work_dir=tmp_path)
         assert report.identical, report.differences
         assert "full.build.json" in report.files
     assert list(tmp_path.iterdir()) == []
@@ -157,7 +158,7 @@ def test_verify_reproducible_reports_differences(config: Config, store: Store,
         return real(*args)[:-1] + f" {next(counter)}\n".encode()
 
     monkeypatch.setattr(outputs, "render_manifest", varying)
-    report = verify_reproducible(config, store, ["tar"], "full", platform=AMD64)
+    report = verify_reproducible(config, plan_build(config, store), ["tar"], "full")
     assert not report.identical
     assert report.differences[0].startswith("full.build.json: contents differ")
 
@@ -166,8 +167,8 @@ def test_manifest_lists_digests_and_hashes(config: Config, store: Store,
                                            tmp_path: Path) -> None:
     evidence = [{"reference": "docker.io/lktest/kernel:test", "verified": True,
                  "method": "opaque"}]
-    result = build_outputs(config, store, ["kernel+initrd"], tmp_path, "full", platform=AMD64,
-                           evidence=evidence)
+    plan = dataclasses.replace(plan_build(config, store), evidence=tuple(evidence))
+    result = build_outputs(config, plan, ["kernel+initrd"], tmp_path, "full")
     manifest = tmp_path / "full.build.json"
     assert result.manifest == manifest
     assert result.files[-1] == manifest
@@ -194,8 +195,8 @@ def test_manifest_lists_digests_and_hashes(config: Config, store: Store,
 def test_manifest_rejects_non_json_evidence(config: Config, store: Store,
                                             tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="trust evidence is not JSON data"):
-        build_outputs(config, store, ["tar"], tmp_path, "full", platform=AMD64,
-                      evidence=[{"bad": object()}])
+        plan = dataclasses.replace(plan_build(config, store), evidence=({"bad": object()},))
+        build_outputs(config, plan, ["tar"], tmp_path, "full")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -214,7 +215,7 @@ def test_missing_tool_is_one_clear_line(config: Config, store: Store, tmp_path: 
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     with pytest.raises(BuildError) as caught:
-        write_outputs(config, store, ["kernel+squashfs"], tmp_path, "full", platform=AMD64)
+        write_outputs(config, plan_build(config, store), ["kernel+squashfs"], tmp_path, "full")
     assert str(caught.value) == ("format kernel+squashfs needs mksquashfs: install the Debian "
                                  "package squashfs-tools")
     assert list(tmp_path.iterdir()) == []
@@ -224,8 +225,7 @@ def test_kernel_squashfs(golden: Path, config: Config, store: Store, tmp_path: P
     _need("kernel+squashfs")
     if shutil.which("unsquashfs") is None:
         pytest.skip("unsquashfs not installed")
-    written = write_outputs(config, store, ["kernel+squashfs"], tmp_path, "full",
-                            platform=AMD64)
+    written = write_outputs(config, plan_build(config, store), ["kernel+squashfs"], tmp_path, "full")
     assert sorted(p.name for p in written) == ["full-cmdline", "full-kernel",
                                                "full-squashfs.img"]
     expected = golden / "expected/kernel+initrd"
@@ -253,7 +253,7 @@ def test_kernel_squashfs(golden: Path, config: Config, store: Store, tmp_path: P
 def test_media_formats_are_reproducible(fmt: str, files: list[str], config: Config,
                                         store: Store, tmp_path: Path) -> None:
     _need(fmt)
-    report = verify_reproducible(config, store, [fmt], "full", platform=AMD64,
+    report = verify_reproducible(config, plan_build(config, store), [fmt], "full",
                                  work_dir=tmp_path)
     assert report.identical, report.differences
     assert sorted(report.files) == sorted([*files, "full.build.json"])
@@ -261,7 +261,7 @@ def test_media_formats_are_reproducible(fmt: str, files: list[str], config: Conf
 
 def test_raw_bios_layout(config: Config, store: Store, tmp_path: Path) -> None:
     _need("raw-bios")
-    write_outputs(config, store, ["raw-bios"], tmp_path, "full", platform=AMD64)
+    write_outputs(config, plan_build(config, store), ["raw-bios"], tmp_path, "full")
     image = (tmp_path / "full-bios.img").read_bytes()
     assert image[510:512] == b"\x55\xaa"
     status, kind = image[446], image[450]
@@ -282,7 +282,7 @@ def test_raw_bios_layout(config: Config, store: Store, tmp_path: Path) -> None:
 
 def test_iso_bios_contents(config: Config, store: Store, tmp_path: Path) -> None:
     _need("iso-bios")
-    write_outputs(config, store, ["iso-bios"], tmp_path, "full", platform=AMD64)
+    write_outputs(config, plan_build(config, store), ["iso-bios"], tmp_path, "full")
     listing = subprocess.run(["xorriso", "-indev", str(tmp_path / "full.iso"), "-find", "/",
                               "-type", "f"], check=True, capture_output=True, text=True).stdout
     for name in ("/kernel", "/initrd.img", "/isolinux/isolinux.bin", "/isolinux/isolinux.cfg",
@@ -298,5 +298,5 @@ def test_media_formats_need_a_kernel(store: Store, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(BuildError, match="needs a kernel"):
-        write_outputs(merge([document]), store, ["iso-bios"], out, "x", platform=AMD64)
+        write_outputs(merge([document]), plan_build(merge([document]), store), ["iso-bios"], out, "x")
     assert list(out.iterdir()) == []

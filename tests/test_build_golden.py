@@ -6,9 +6,11 @@ described exactly the way linuxkit's were.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from planning import plan_build
 
 from lkpolicy.assemble import BuildError, BuildOptions, Limits, build_tar, write_outputs
 from lkpolicy.assemble.initrd import ConversionError, tar_to_cpio
@@ -57,7 +60,7 @@ def config(golden: Path) -> Config:
 @pytest.fixture(scope="module")
 def built_tar(config: Config, store: Store) -> bytes:
     out = io.BytesIO()
-    summary = build_tar(config, store, AMD64, out)
+    summary = build_tar(config, plan_build(config, store, AMD64), out)
     assert summary.entries == 109
     return out.getvalue()
 
@@ -135,7 +138,7 @@ def test_metadata_renderings(golden: Path, config: Config) -> None:
 
 def test_build_is_reproducible(config: Config, store: Store, built_tar: bytes) -> None:
     again = io.BytesIO()
-    build_tar(config, store, AMD64, again)
+    build_tar(config, plan_build(config, store, AMD64), again)
     assert again.getvalue() == built_tar
 
 
@@ -156,7 +159,7 @@ def test_cpio_from_linuxkit_tar_is_byte_identical(golden: Path) -> None:
 def test_kernel_initrd_outputs(golden: Path, config: Config, store: Store,
                                tmp_path: Path) -> None:
     lines: list[str] = []
-    written = write_outputs(config, store, ["kernel+initrd"], tmp_path, "full", platform=AMD64,
+    written = write_outputs(config, plan_build(config, store), ["kernel+initrd"], tmp_path, "full",
                             options=BuildOptions(progress=lines.append))
     expected = golden / "expected/kernel+initrd"
     assert sorted(p.name for p in written) == ["full-cmdline", "full-initrd.img", "full-kernel"]
@@ -174,7 +177,7 @@ def test_kernel_initrd_outputs(golden: Path, config: Config, store: Store,
 
 
 def test_tar_output_file(golden: Path, config: Config, store: Store, tmp_path: Path) -> None:
-    written = write_outputs(config, store, ["tar"], tmp_path, "full", platform=AMD64)
+    written = write_outputs(config, plan_build(config, store), ["tar"], tmp_path, "full")
     assert written == [tmp_path / "full.tar"]
     expected = gzip.decompress((golden / "expected/tar/full.tar.gz").read_bytes())
     assert (tmp_path / "full.tar").read_bytes() == expected
@@ -188,7 +191,7 @@ def test_format_rules(config: Config, store: Store, tmp_path: Path) -> None:
         (["vhd"], "format vhd is not supported by lkpolicy build"),
     ):
         with pytest.raises(BuildError, match=message):
-            write_outputs(config, store, formats, tmp_path, "x", platform=AMD64)
+            write_outputs(config, plan_build(config, store), formats, tmp_path, "x")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -196,25 +199,35 @@ def test_format_rules(config: Config, store: Store, tmp_path: Path) -> None:
 # The lock
 
 
-def test_digest_lock(config: Config, store: Store, built_tar: bytes) -> None:
-    lock = {f"docker.io/lktest/{name}:test": store.lookup(f"docker.io/lktest/{name}:test",
-                                                           AMD64).digest  # type: ignore[union-attr]
-            for name in IMAGES}
-    out = io.BytesIO()
-    build_tar(config, store, AMD64, out, digests=lock)
-    assert out.getvalue() == built_tar
-    wrong = dict(lock, **{"docker.io/lktest/busybox:test": "sha256:" + "0" * 64})
-    with pytest.raises(BuildError, match="not to sha256:0000"):
-        build_tar(config, store, AMD64, io.BytesIO(), digests=wrong)
-    missing = {k: v for k, v in lock.items() if "init" not in k}
-    with pytest.raises(BuildError, match=r"docker\.io/lktest/init:test is not in the lock"):
-        build_tar(config, store, AMD64, io.BytesIO(), digests=missing)
+def test_the_plan_is_the_only_source_of_images(config: Config, store: Store) -> None:
+    plan = plan_build(config, store)
+    images = {k: v for k, v in plan.images.items() if "init" not in k}
+    with pytest.raises(BuildError, match=r"docker\.io/lktest/init:test was not resolved by "
+                                         r"the gate"):
+        build_tar(config, dataclasses.replace(plan, images=images), io.BytesIO())
+
+
+def test_content_changed_under_a_resolved_image_fails(config: Config, store: Store,
+                                                      tmp_path: Path) -> None:
+    """The gate resolved a descriptor; if the blob behind it changes before the build reads
+    it, the build fails on the digest instead of shipping the new content."""
+    copy = Store(tmp_path / "cache")
+    shutil.copytree(store.root, copy.root)
+    plan = plan_build(config, copy)
+    layer = plan.images["docker.io/lktest/busybox:test"].layers[0]
+    blob = copy.blob_path(layer.digest)
+    blob.chmod(0o644)
+    data = bytearray(blob.read_bytes())
+    data[-5] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    with pytest.raises(BuildError, match="busybox"):
+        build_tar(config, plan, io.BytesIO())
 
 
 def test_missing_image_is_not_pulled(tmp_path: Path, store: Store) -> None:
     config = _config(tmp_path, "onboot:\n  - name: x\n    image: lktest/absent:1\n")
     with pytest.raises(BuildError, match=r"could not pull image lktest/absent:1: .*never pulls"):
-        build_tar(config, store, AMD64, io.BytesIO())
+        build_tar(config, plan_build(config, store, AMD64), io.BytesIO())
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,7 +284,7 @@ def _build_one(tmp_path: Path, store: Store, layers: list[bytes], *,
     else:
         text = f"{section}:\n  - name: c\n    image: test/img:1\n"
     out = io.BytesIO()
-    build_tar(_config(tmp_path, text), store, AMD64, out, options=options)
+    build_tar(_config(tmp_path, text), plan_build(_config(tmp_path, text), store, AMD64), out, options=options)
     return out.getvalue()
 
 
@@ -293,11 +306,11 @@ def test_gzip_bomb_is_rejected_and_leaves_nothing(tmp_path: Path, hostile: Store
     options = BuildOptions(limits=Limits(max_image_bytes=1 << 20))
     with pytest.raises(BuildError, match=r"failed to extract root filesystem for test/bomb:1: "
                                          r".*more than 1048576 bytes after decompression"):
-        write_outputs(config, hostile, ["kernel+initrd"], out_dir, "bomb", platform=AMD64,
+        write_outputs(config, plan_build(config, hostile), ["kernel+initrd"], out_dir, "bomb",
                       options=options)
     assert list(out_dir.iterdir()) == []
     # The same image builds within a sufficient limit.
-    write_outputs(config, hostile, ["tar"], out_dir, "bomb", platform=AMD64)
+    write_outputs(config, plan_build(config, hostile), ["tar"], out_dir, "bomb")
     assert [p.name for p in out_dir.iterdir()] == ["bomb.tar"]
 
 
@@ -384,7 +397,7 @@ def test_volume_with_image(tmp_path: Path, hostile: Store) -> None:
                                                   _entry("data/f", data=b"d")])])
     config = _config(tmp_path, "volumes:\n  - name: v\n    image: test/vol:1\n")
     out = io.BytesIO()
-    build_tar(config, hostile, AMD64, out)
+    build_tar(config, plan_build(config, hostile, AMD64), out)
     reader = TarReader(io.BytesIO(out.getvalue()))
     listing = []
     while (header := reader.next()) is not None:
@@ -399,14 +412,14 @@ def test_volume_with_image(tmp_path: Path, hostile: Store) -> None:
                             ("containers/volumes/v/merged/", "5", "linuxkit.volumes")]
     config = _config(tmp_path, "volumes:\n  - name: v\n    image: test/vol:1\n    format: oci\n")
     with pytest.raises(BuildError, match="failed to build volume OCI v1 layout tarball from v"):
-        build_tar(config, hostile, AMD64, io.BytesIO())
+        build_tar(config, plan_build(config, hostile, AMD64), io.BytesIO())
 
 
 def test_uncompressed_layers_are_read(tmp_path: Path, hostile: Store) -> None:
     _image(hostile, "docker.io/test/plain:1", [_tar([_entry("x", data=b"1")])], compress=False)
     config = _config(tmp_path, "init:\n  - test/plain:1\n")
     out = io.BytesIO()
-    build_tar(config, hostile, AMD64, out)
+    build_tar(config, plan_build(config, hostile, AMD64), out)
     assert _names(out.getvalue())[0] == "x"
 
 
@@ -421,7 +434,7 @@ def test_corrupt_layer_fails(tmp_path: Path, hostile: Store) -> None:
     blob.write_bytes(bytes(data))
     config = _config(tmp_path, "init:\n  - test/img:1\n")
     with pytest.raises(BuildError, match="failed to build init tarball from test/img:1"):
-        build_tar(config, hostile, AMD64, io.BytesIO())
+        build_tar(config, plan_build(config, hostile, AMD64), io.BytesIO())
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,7 +459,7 @@ def test_corrupt_layer_fails(tmp_path: Path, hostile: Store) -> None:
 def test_files_errors(tmp_path: Path, hostile: Store, entry: str, message: str) -> None:
     config = _config(tmp_path, "files:\n" + entry + "\n")
     with pytest.raises(BuildError, match="^failed to add filesystem parts: " + message):
-        build_tar(config, hostile, AMD64, io.BytesIO())
+        build_tar(config, plan_build(config, hostile, AMD64), io.BytesIO())
 
 
 def test_files_modes_owners_and_sources(tmp_path: Path, hostile: Store) -> None:
@@ -458,7 +471,7 @@ def test_files_modes_owners_and_sources(tmp_path: Path, hostile: Store) -> None:
         "  - {path: opt/c, source: src.txt}\n"
         "  - {path: opt/gone, source: /nonexistent, optional: true}\n"))
     out = io.BytesIO()
-    build_tar(config, hostile, AMD64, out, options=BuildOptions(cwd=str(tmp_path)))
+    build_tar(config, plan_build(config, hostile, AMD64), out, options=BuildOptions(cwd=str(tmp_path)))
     reader = TarReader(io.BytesIO(out.getvalue()))
     listing = []
     while (header := reader.next()) is not None:
@@ -476,10 +489,10 @@ def test_kernel_without_binary(tmp_path: Path, hostile: Store) -> None:
     _image(hostile, "docker.io/test/k:1", [_tar([_entry("vmlinuz", data=b"k")])])
     config = _config(tmp_path, "kernel:\n  image: test/k:1\n  tar: none\n")
     with pytest.raises(BuildError, match=r"^close error: did not find kernel in kernel image$"):
-        build_tar(config, hostile, AMD64, io.BytesIO())
+        build_tar(config, plan_build(config, hostile, AMD64), io.BytesIO())
     config = _config(tmp_path, "kernel:\n  image: test/k:1\n  binary: vmlinuz\n")
     with pytest.raises(BuildError, match="did not find kernel tar in kernel image"):
-        build_tar(config, hostile, AMD64, io.BytesIO())
+        build_tar(config, plan_build(config, hostile, AMD64), io.BytesIO())
 
 
 # --------------------------------------------------------------------------------------------

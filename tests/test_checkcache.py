@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from lkpolicy.cli import app
 from lkpolicy.gate import resultcache as checkcache
-from lkpolicy.gate.run import run_check
+from lkpolicy.gate.gate import Gate, run_gate
+from lkpolicy.gate.options import GateOptions
 
 TRAPS = Path(__file__).resolve().parent.parent / "examples" / "traps" / "silent-traps.yml"
 
@@ -20,6 +21,10 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = tmp_path / "cache"
     monkeypatch.setenv("LKPOLICY_CACHE_DIR", str(directory))
     return directory
+
+
+def run_check(paths: list[str], use_cache: bool = True) -> Gate:
+    return run_gate(paths, GateOptions(use_result_cache=use_cache))
 
 
 def summary(result) -> list[tuple]:
@@ -34,39 +39,41 @@ def entries(directory: Path) -> list[Path]:
 def test_hit_equals_fresh_check(cache: Path, tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
     path.write_bytes(TRAPS.read_bytes())
-    fresh = run_check([str(path)], merge_files=False, use_cache=False)
+    fresh = run_check([str(path)], use_cache=False)
     assert entries(cache) == []
-    first = run_check([str(path)], merge_files=False)
+    first = run_check([str(path)])
     assert len(entries(cache)) == 1
-    second = run_check([str(path)], merge_files=False)
+    second = run_check([str(path)])
     assert summary(fresh) == summary(first) == summary(second)
-    assert second.groups[0].config is None  # served from the cache
+    assert second.units[0].from_cache and second.units[0].config is None
     assert second.documents[str(path)].source_line(31) is not None
 
 
 def test_changed_bytes_miss(cache: Path, tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
     path.write_text("init: [a:1]\n")
-    assert run_check([str(path)], merge_files=False).findings == []
+    assert run_check([str(path)]).findings == []
     path.write_text("trust: {org: [x]}\n")
-    assert [f.rule_id for f in run_check([str(path)], merge_files=False).findings] == ["LK301"]
+    assert [f.rule_id for f in run_check([str(path)]).findings] == ["LK301"]
 
 
 def test_unreadable_result_is_cached_with_its_exit_code(cache: Path, tmp_path: Path) -> None:
     path = tmp_path / "bad.yml"
     path.write_bytes(b"a: [\n")
     runner = CliRunner()
-    assert runner.invoke(app, ["check", str(path)]).exit_code == 2
-    assert runner.invoke(app, ["check", str(path)]).exit_code == 2
+    assert runner.invoke(app, ["check", "--no-images", str(path)]).exit_code == 2
+    assert len(entries(cache)) == 1, "the unreadable result was not cached"
+    replayed = runner.invoke(app, ["check", "--no-images", str(path)])
+    assert replayed.exit_code == 2 and "LK101" in replayed.output
 
 
 def test_corrupt_entry_is_a_miss(cache: Path, tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
     path.write_text("trust: {org: [x]}\n")
-    run_check([str(path)], merge_files=False)
+    run_check([str(path)])
     for entry in entries(cache):
         entry.write_text("{not json")
-    assert [f.rule_id for f in run_check([str(path)], merge_files=False).findings] == ["LK301"]
+    assert [f.rule_id for f in run_check([str(path)]).findings] == ["LK301"]
     assert json.loads(entries(cache)[0].read_text())["findings"][0]["rule"] == "LK301"
 
 
@@ -85,4 +92,46 @@ def test_unwritable_cache_does_not_fail(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("LKPOLICY_CACHE_DIR", str(blocker / "sub"))
     path = tmp_path / "c.yml"
     path.write_text("trust: {org: [x]}\n")
-    assert [f.rule_id for f in run_check([str(path)], merge_files=False).findings] == ["LK301"]
+    assert [f.rule_id for f in run_check([str(path)]).findings] == ["LK301"]
+
+
+def test_a_hit_is_reported_under_the_path_of_this_run(cache: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cd sub && check c.yml`, then `check sub/c.yml` from the parent: the replayed findings
+    name `sub/c.yml`, in every format."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "c.yml").write_text("trust: {org: [x]}\n")
+    runner = CliRunner()
+    monkeypatch.chdir(sub)
+    assert runner.invoke(app, ["check", "--no-images", "c.yml"]).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    github = runner.invoke(app, ["check", "--no-images", "-f", "github", "sub/c.yml"])
+    assert "file=sub/c.yml," in github.output and "file=c.yml," not in github.output
+    data = json.loads(runner.invoke(app, ["check", "--no-images", "-f", "json",
+                                          "sub/c.yml"]).output)
+    assert data["summary"]["files"] == 1
+    assert {f["file"] for f in data["findings"]} == {"sub/c.yml"}
+    sarif = json.loads(runner.invoke(app, ["check", "--no-images", "-f", "sarif",
+                                           "sub/c.yml"]).output)
+    artifacts = [a["location"]["uri"] for a in sarif["runs"][0]["artifacts"]]
+    assert artifacts == ["sub/c.yml"]
+
+
+def test_a_change_anywhere_in_the_package_invalidates_results(
+        cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The code fingerprint covers subpackages (policy/, trust/...), not only the top level."""
+    import lkpolicy.stages.policy.engine as engine
+
+    before = checkcache.code_fingerprint()
+    checkcache.code_fingerprint.cache_clear()
+    source = Path(engine.__file__)
+    stat = source.stat()
+    try:
+        import os
+
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+        assert checkcache.code_fingerprint() != before
+    finally:
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        checkcache.code_fingerprint.cache_clear()

@@ -28,12 +28,16 @@ def test_minimal_example_is_clean() -> None:
     result = invoke("check", "--no-images", "--no-policy", str(EXAMPLES / "minimal.yml"))
     assert result.exit_code == 0, result.output
     assert "All checks passed" in result.output
+    linted = invoke("check", "--no-images", "--format", "json", str(EXAMPLES / "minimal.yml"))
+    assert linted.exit_code == 0
+    # The examples' policy lowers tag pinning to info.
+    assert {f["rule"] for f in json.loads(linted.output)["findings"]} == {"LKP101", "LKP102"}
+    # Without its images the gate fails closed: it can neither judge the labels nor build.
     gated = invoke("check", "--format", "json", str(EXAMPLES / "minimal.yml"))
-    assert gated.exit_code == 0
+    assert gated.exit_code == 1
     findings = json.loads(gated.output)["findings"]
-    # Without images the gate says so; the examples' policy lowers tag pinning to info.
-    assert [f["rule"] for f in findings if f["severity"] != "info"] == ["LK401"]
-    assert {f["rule"] for f in findings if f["severity"] == "info"} == {"LKP101", "LKP102"}
+    assert [(f["rule"], f["severity"]) for f in findings if f["severity"] != "info"] == [
+        ("LK401", "error")]
 
 
 def test_trap_examples_report_each_trap() -> None:
@@ -59,14 +63,53 @@ def test_schema_errors_example_has_hints() -> None:
 def test_fail_on(tmp_path: Path, fail_on: str, code: int) -> None:
     path = tmp_path / "c.yml"
     path.write_text("trust:\n  org: [linuxkit]\n")
-    assert invoke("check", "--fail-on", fail_on, str(path)).exit_code == code
+    assert invoke("check", "--no-images", "--fail-on", fail_on, str(path)).exit_code == code
 
 
 def test_errors_exit_1_even_with_warnings_ignored(tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
+    path.write_text("onboot:\n  - name: a\n    ipc: none\n")
+    assert invoke("check", "--no-images", str(path)).exit_code == 1
+    assert invoke("check", "--no-images", "--ignore", "LK304", str(path)).exit_code == 1
+
+
+def test_errors_that_stop_the_build_cannot_be_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
     path.write_text("onboot:\n  - name: a\n")
-    assert invoke("check", str(path)).exit_code == 1
-    assert invoke("check", "--ignore", "LK203", str(path)).exit_code == 0
+    refused = invoke("check", "--no-images", "--ignore", "LK203", str(path))
+    assert refused.exit_code == 2
+    assert "--ignore LK203: its errors mean the config cannot be built" in refused.output
+    # A prefix leaves them in: LK203 is still reported, so the gate still fails.
+    prefixed = invoke("check", "--no-images", "--ignore", "LK2", "-f", "json", str(path))
+    assert prefixed.exit_code == 1
+    assert [f["rule"] for f in json.loads(prefixed.output)["findings"]] == ["LK203"]
+
+
+@pytest.mark.parametrize("option", ["--ignore", "--select"])
+def test_unknown_rule_ids_are_usage_errors(tmp_path: Path, option: str) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("init: [a:1]\n")
+    result = invoke("check", "--no-images", option, "LK9999", str(path))
+    assert result.exit_code == 2
+    assert f"{option} LK9999: no rule has this ID or prefix" in result.output
+
+
+def test_select_keeps_only_the_chosen_rules_and_the_build_blockers(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("onboot:\n  - name: a\n    image: a:1\n    ipc: none\n  - name: b\n")
+    result = invoke("check", "--no-images", "--select", "LKP1", "-f", "json", str(path))
+    rules = {f["rule"] for f in json.loads(result.output)["findings"]}
+    assert "LK304" not in rules and "LK203" in rules and "LKP101" in rules
+
+
+def test_an_empty_directory_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "only-policy").mkdir()
+    (tmp_path / "only-policy" / ".lkpolicy.yml").write_text("extends: []\n")
+    for directory in ("empty", "only-policy"):
+        result = invoke("check", str(tmp_path / directory))
+        assert result.exit_code == 2
+        assert "no LinuxKit configs (*.yml, *.yaml) in this directory" in result.output
 
 
 def test_unreadable_input_exits_2(tmp_path: Path) -> None:
@@ -94,8 +137,8 @@ def test_merge_names_the_file_of_each_finding(tmp_path: Path) -> None:
     a, b = tmp_path / "a.yml", tmp_path / "b.yml"
     a.write_text("services:\n  - name: s\n    image: x:1\n")
     b.write_text("services:\n  - name: s\n    image: y:1\n")
-    assert invoke("check", str(a), str(b)).exit_code == 0
-    result = invoke("check", "--merge", "--format", "json", str(a), str(b))
+    assert invoke("check", "--no-images", str(a), str(b)).exit_code == 0
+    result = invoke("check", "--no-images", "--merge", "--format", "json", str(a), str(b))
     assert result.exit_code == 1
     (finding,) = [f for f in json.loads(result.output)["findings"] if f["rule"] == "LK214"]
     assert finding["file"] == str(b) and finding["line"] == 2
@@ -115,7 +158,8 @@ def test_output_file_is_written(tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
     path.write_text("init: [a:1]\n")
     out = tmp_path / "report.json"
-    assert invoke("check", "--no-policy", "--format", "json", "-o", str(out), str(path)).exit_code == 0
+    assert invoke("check", "--no-images", "--no-policy", "--format", "json", "-o", str(out),
+                  str(path)).exit_code == 0
     assert json.loads(out.read_text())["summary"]["files"] == 1
 
 

@@ -11,22 +11,20 @@ from typing import Any
 
 import pytest
 import typer
+from imagefactory import add_image
 from typer.testing import CliRunner
 
 from lkpolicy.cli.diff import diff
 from lkpolicy.model.config import Config, merge
-from lkpolicy.stages.effective import Effective, ImageConfig, Placement, build_effective, id_map
+from lkpolicy.stages.containers import Container, effective_configs
+from lkpolicy.stages.imageoptions import ImageOptions
+from lkpolicy.stages.images import resolve_images
 from lkpolicy.stages.load import load_document
-from lkpolicy.tools.diff import (
-    Change,
-    DiffError,
-    DiffResult,
-    Risk,
-    Source,
-    diff_configs,
-    parse_source,
-    render,
-)
+from lkpolicy.store import Store
+from lkpolicy.tools.diff.compare import diff_configs
+from lkpolicy.tools.diff.model import Change, DiffError, DiffResult, Risk
+from lkpolicy.tools.diff.render import render
+from lkpolicy.tools.diff.sources import Source, parse_source
 
 PINNED = "@sha256:" + "a" * 64
 OTHER_PIN = "@sha256:" + "b" * 64
@@ -116,8 +114,8 @@ def test_all_capabilities_are_expanded(tmp_path: Path) -> None:
     assert message.startswith("all 41 capabilities granted (39 new, including CAP_SYS_ADMIN")
     back = run(tmp_path, BASE, old_text=edit("[CAP_NET_BIND_SERVICE, CAP_CHOWN]", "[all]"))
     assert changes(back, "capability") == [
-        ("-", "reduced", "39 capabilities dropped (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, "
-                         "CAP_FOWNER, CAP_FSETID, ...)")]
+        ("-", "reduced", "39 capabilities dropped (CAP_AUDIT_CONTROL, CAP_AUDIT_READ, "
+                         "CAP_AUDIT_WRITE, CAP_BLOCK_SUSPEND, ...)")]
     assert back.exit_code == 0
 
 
@@ -251,21 +249,36 @@ def test_trust_changes(tmp_path: Path) -> None:
 
 
 def test_effective_config_reveals_label_capabilities(tmp_path: Path) -> None:
-    label = json.dumps({"capabilities": ["CAP_SYS_ADMIN"], "binds": ["/:/host"]})
-    labels = {"old": ImageConfig(), "new": ImageConfig(labels={"org.mobyproject.config": label})}
+    """The same YAML on both sides; only the image in the cache changed: the label of the new
+    one grants CAP_SYS_ADMIN and binds the host's root."""
+    caches = {"old": tmp_path / "old-cache", "new": tmp_path / "new-cache"}
+    add_image(Store(caches["old"]), "x:1", None)
+    add_image(Store(caches["new"]), "x:1", {"capabilities": ["CAP_SYS_ADMIN"],
+                                            "binds": ["/:/host"]})
 
-    def effective_of(config: Config) -> dict[tuple[str, str], Effective]:
+    def containers_of(config: Config) -> list[Container]:
         side = "new" if config.documents[0].path.endswith("new.yml") else "old"
-        ids = id_map(config)
-        return {(section, node.value["name"]): build_effective(
-                    node.value, labels[side], ids, Placement(section, index, node.value["name"]))
-                for section, index, node in config.containers()}
+        options = ImageOptions(cache=str(caches[side]), arch="amd64")
+        return effective_configs(config, resolve_images(config, options))[0]
 
     text = "services:\n  - name: x\n    image: x:1\n"
     assert run(tmp_path, text, old_text=text).changes == []
-    result = run(tmp_path, text, old_text=text, effective_of=effective_of)
+    result = run(tmp_path, text, old_text=text, containers_of=containers_of)
     assert ("+", "high", "capability CAP_SYS_ADMIN added") in changes(result)
     assert ("+", "high", "bind / -> /host (rw) added") in changes(result)
+    where = [c.location for c in result.changes if c.kind == "capability"]
+    assert where and all(loc is not None and loc.line == 3 for loc in where)  # the image line
+
+
+def test_bind_options_are_read_as_linuxkit_reads_them(tmp_path: Path) -> None:
+    """`/a:/b:rw,ro` is read-only to linuxkit (the last of ro/rw wins); policy and diff share
+    that reading of the effective config."""
+    old = "services:\n  - name: x\n    image: x:1\n    binds: ['/var/log:/var/log:ro']\n"
+    new = old.replace(":ro']", ":rw,ro']")
+    assert changes(run(tmp_path, new, old_text=old), "mount") == []
+    widened = old.replace(":ro']", ":ro,rw']")
+    assert changes(run(tmp_path, widened, old_text=old), "mount") == [
+        ("~", "medium", "bind /var/log -> /var/log (rw) widened from read-only to read-write")]
 
 
 # -- sources and git ----------------------------------------------------------------------------

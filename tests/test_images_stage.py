@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
-import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from imagefactory import add_image
 from typer.testing import CliRunner
 
 from lkpolicy.cli import app
+from lkpolicy.gate.options import GateOptions
+from lkpolicy.gate.unit import judge_unit
 from lkpolicy.model.config import merge
-from lkpolicy.model.oci import OCI_CONFIG, OCI_MANIFEST
+from lkpolicy.model.findings import Finding
+from lkpolicy.stages.containers import Container, effective_configs
 from lkpolicy.stages.imageoptions import ImageOptions
-from lkpolicy.stages.images import resolve_images
+from lkpolicy.stages.images import Resolution, resolve_images
 from lkpolicy.stages.load import load_document
 from lkpolicy.store import Store
 
@@ -35,39 +37,37 @@ def golden_cache(golden_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return root
 
 
-def add_image(store: Store, name: str, label: dict[str, object] | str | None) -> None:
-    """A one-layer image whose config carries `label` as org.mobyproject.config."""
-    layer = io.BytesIO()
-    with tarfile.open(fileobj=layer, mode="w") as archive:
-        info = tarfile.TarInfo("etc/hostname")
-        info.size = 2
-        archive.addfile(info, io.BytesIO(b"x\n"))
-    layer_blob = store.add_blob(gzip.compress(layer.getvalue(), mtime=0),
-                                "application/vnd.oci.image.layer.v1.tar+gzip")
-    labels = {} if label is None else {
-        "org.mobyproject.config": label if isinstance(label, str) else json.dumps(label)}
-    config = {"architecture": "amd64", "os": "linux",
-              "config": {"Cmd": ["/bin/true"], "Labels": labels},
-              "rootfs": {"type": "layers", "diff_ids": []}}
-    config_blob = store.add_blob(json.dumps(config).encode(), OCI_CONFIG)
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_blob.to_json(),
-                "layers": [layer_blob.to_json()]}
-    store.register(name, store.add_blob(json.dumps(manifest).encode(), OCI_MANIFEST))
+@dataclass
+class Stages:
+    """The image and containers stages' results, and their findings (LK4xx)."""
+
+    resolution: Resolution
+    containers: list[Container]
+    findings: list[Finding]
+
+    @property
+    def missing(self) -> list[str]:
+        return sorted(self.resolution.unresolved)
 
 
-def stage_for(tmp_path: Path, text: str, cache: Path):
+def stage_for(tmp_path: Path, text: str, cache: Path) -> Stages:
     path = tmp_path / "c.yml"
     path.write_text(text)
-    config = merge([load_document(str(path))[0]])
-    return resolve_images(config, ImageOptions(cache=str(cache), arch="amd64"))
+    unit = judge_unit([str(path)], {}, GateOptions(images=ImageOptions(str(cache), "amd64")))
+    assert unit.resolution is not None
+    return Stages(unit.resolution, unit.containers,
+                  [f for f in unit.findings if f.rule_id.startswith("LK4")])
 
 
 def test_golden_config_json_from_the_cache(golden_dir: Path, golden_cache: Path) -> None:
-    config = merge([load_document(str(golden_dir / "build-full" / "full.yml"))[0]])
-    stage = resolve_images(config, ImageOptions(cache=str(golden_cache), arch="amd64"))
-    assert stage.findings == [] and stage.missing == []
+    path = golden_dir / "build-full" / "full.yml"
+    unit = judge_unit([str(path)], {}, GateOptions(images=ImageOptions(str(golden_cache),
+                                                                       "amd64")))
+    assert unit.resolution is not None and unit.resolution.complete
+    assert [f for f in unit.findings if f.rule_id.startswith("LK4")] == []
     expected = golden_dir / "build-full" / "expected" / "tar" / "files" / "containers"
-    for container in stage.containers:
+    assert len(unit.containers) == len(GOLDEN_CONTAINERS)
+    for container in unit.containers:
         assert container.effective is not None
         folder = expected / GOLDEN_CONTAINERS[(container.section, container.index)]
         assert container.effective.config_json == (folder / "config.json").read_bytes()
@@ -108,8 +108,24 @@ def test_yaml_failure_is_left_to_lint(tmp_path: Path) -> None:
     add_image(store, "x/a:1", {"capabilities": ["CAP_NET_ADMIN"]})
     stage = stage_for(tmp_path, "services:\n  - {name: a, image: x/a:1, capabilities: [CAP_ALL]}\n",
                       tmp_path / "cache")
-    assert stage.findings == []  # LK306 reports it at the exact list item
+    assert stage.findings == []  # LK306 reports it at the exact list item, not LK406
     assert stage.containers[0].error is not None
+
+
+def test_a_container_that_cannot_be_created_always_fails_the_gate(tmp_path: Path) -> None:
+    """LK406 reports a failing YAML entry unless an earlier stage already has an error in
+    that entry: with no lint finding to rely on, the containers stage reports it itself."""
+    path = tmp_path / "c.yml"
+    path.write_text("services:\n  - {name: a, image: x/a:1, capabilities: [CAP_ALL]}\n")
+    config = merge([load_document(str(path))[0]])
+    resolution = resolve_images(config, None)
+    containers, alone = effective_configs(config, resolution)
+    assert containers[0].error is not None
+    assert [(f.rule_id, f.location.line) for f in alone] == [("LK406", 2)]
+    assert "unknown capability: CAP_ALL" in alone[0].message
+    lint = [f for f in judge_unit([str(path)], {}, GateOptions()).findings]
+    assert [f.rule_id for f in lint] == ["LK306"]
+    assert effective_configs(config, resolution, lint)[1] == []
 
 
 def test_label_dropped_key(tmp_path: Path) -> None:
@@ -129,7 +145,7 @@ def test_corrupt_blob_is_reported(tmp_path: Path) -> None:
             blob.write_bytes(blob.read_bytes().replace(b"CAP_NET_ADMIN", b"CAP_SYS_ADMIN"))
     stage = stage_for(tmp_path, "services:\n  - {name: a, image: x/a:1}\n", tmp_path / "cache")
     assert "LK404" in [f.rule_id for f in stage.findings]
-    assert stage.containers[0].effective is None
+    assert stage.containers[0].image is None  # never used: judged from the YAML alone
 
 
 def test_check_and_show_effective_through_the_cli(tmp_path: Path) -> None:
@@ -148,8 +164,8 @@ def test_check_and_show_effective_through_the_cli(tmp_path: Path) -> None:
     (container,) = as_json["containers"]
     assert container["origins"]["/process/capabilities/effective/0"] == {
         "origin": "label", "pointer": "/capabilities/0"}
-    without = runner.invoke(app, ["check", "--no-policy", "--cache", str(tmp_path / "nowhere"), "--fail-on", "warning", str(path)])
-    assert without.exit_code == 1 and "LK401" in without.output
+    without = runner.invoke(app, ["check", "--no-policy", "--cache", str(tmp_path / "nowhere"), str(path)])
+    assert without.exit_code == 1 and "error LK401" in without.output
 
 
 def test_result_cache_notices_a_changed_image_cache(tmp_path: Path) -> None:

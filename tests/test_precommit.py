@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import skip_or_fail
 
 from tests.conftest import PROJECT_ROOT
 
@@ -38,10 +39,7 @@ def _pre_commit() -> str:
     beside = Path(sys.executable).parent / "pre-commit"
     found = str(beside) if beside.is_file() else shutil.which("pre-commit")
     if found is None:
-        reason = "pre-commit is not installed (pip install pre-commit)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; CI must install it")
-        pytest.skip(reason)
+        skip_or_fail("pre-commit is not installed (pip install pre-commit)")
     return found
 
 
@@ -71,7 +69,7 @@ def _snapshot(destination: Path) -> None:
 @pytest.fixture(scope="module")
 def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("git") is None or not (PROJECT_ROOT / ".git").exists():
-        pytest.skip("needs git and a git checkout of lkpolicy")
+        skip_or_fail("needs git and a git checkout of lkpolicy")
     destination = tmp_path_factory.mktemp("lkpolicy-snapshot")
     _snapshot(destination)
     return destination
@@ -100,6 +98,8 @@ def work(tmp_path: Path) -> Path:
     (tmp_path / "clean.yml").write_text(CLEAN)
     (tmp_path / "pinned.yml").write_text(PINNED)
     (tmp_path / "bad.yml").write_text(BAD)
+    # A policy file beside the configs: the hooks must not read it as a LinuxKit config.
+    (tmp_path / ".lkpolicy.yml").write_text("extends: [builtin:default]\n")
     _git(tmp_path, "add", ".")
     return tmp_path
 
@@ -107,9 +107,15 @@ def work(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_lkpolicy_check_hook(hook_repo: Path, pre_commit_home: Path, work: Path) -> None:
     tool = _pre_commit()
-    green = _try_repo(tool, hook_repo, pre_commit_home, work, "lkpolicy-check", "pinned.yml")
+    green = _try_repo(tool, hook_repo, pre_commit_home, work, "lkpolicy-check", "pinned.yml",
+                      ".lkpolicy.yml")
     assert green.returncode == 0, green.stdout + green.stderr
     assert "Passed" in green.stdout
+    # The whole gate needs the images: without a cache it fails closed, as CI would.
+    gate = _try_repo(tool, hook_repo, pre_commit_home, work, "lkpolicy-gate", "pinned.yml",
+                     ".lkpolicy.yml")
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    assert "error LK401" in gate.stdout and ".lkpolicy.yml" not in gate.stdout
     red = _try_repo(tool, hook_repo, pre_commit_home, work, "lkpolicy-check", "bad.yml")
     assert red.returncode == 1, red.stdout + red.stderr
     assert "Failed" in red.stdout

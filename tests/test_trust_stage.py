@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from imagefactory import add_image
 from notary_helpers import NOW, Repo, target_entry
 from typer.testing import CliRunner
 
@@ -28,13 +29,14 @@ from lkpolicy.model.findings import InputError
 from lkpolicy.model.oci import Descriptor
 from lkpolicy.model.reference import ImageRef
 from lkpolicy.model.rules import all_rules
+from lkpolicy.stages.imageoptions import ImageOptions
+from lkpolicy.stages.images import resolve_images
 from lkpolicy.stages.load import load_document
 from lkpolicy.stages.policy.loader import load_policy_file
 from lkpolicy.stages.policy.model import Policy
 from lkpolicy.stages.trust import stage
 from lkpolicy.stages.trust.stage import TrustResult, VerificationFailed, inspect_image, run_trust
 from lkpolicy.store import Store
-from tests.test_images_stage import add_image
 
 GUN = "127.0.0.1:5000/lktest/signed"
 IMAGE = f"{GUN}:v1"
@@ -145,8 +147,15 @@ def check(tmp_path: Path, sites: str, image_cache: tuple[Path, Descriptor], trus
     policy = load_policy_file(str(policy_file(tmp_path, sites, trust)))
     kwargs.setdefault("now", NOW)
     kwargs.setdefault("cache_dir", tmp_path / "trust")
-    return run_trust(config_of(tmp_path, config), None, policy, image_cache=image_cache[0],
+    return run_resolved(config_of(tmp_path, config), policy, image_cache=image_cache[0],
                      **kwargs)
+
+
+def run_resolved(config: Config, policy: Policy, *, image_cache: Path | None = None,
+                 **kwargs: Any) -> TrustResult:
+    """The trust stage on the resolution the image stage makes from `image_cache`."""
+    options = ImageOptions(cache=str(image_cache), arch="amd64") if image_cache else None
+    return run_trust(config, resolve_images(config, options), policy, **kwargs)
 
 
 def ids(result: TrustResult) -> list[str]:
@@ -164,7 +173,7 @@ def test_required_and_verified_records_evidence(tmp_path: Path, sites: str,
             require: good
     """)
     assert result.findings == []
-    [evidence] = result.evidence[IMAGE]
+    [evidence] = result.evidence[image_cache[1].digest]
     assert evidence["authority"] == "good" and evidence["type"] == "notary"
     assert evidence["role"] == "targets/releases"
     assert evidence["digest"] == image_cache[1].digest and evidence["size"] == image_cache[1].size
@@ -203,7 +212,7 @@ def test_config_trust_org_uses_the_default_authority(
     [finding] = result.findings
     assert finding.rule_id == "LKT004" and OTHER in finding.message
     assert finding.pointer == "/kernel/image"
-    assert [e["authority"] for e in result.evidence[IMAGE]] == ["good"]
+    assert [e["authority"] for e in result.evidence[image_cache[1].digest]] == ["good"]
 
 
 def test_config_trust_image_entry_without_tag(tmp_path: Path, sites: str,
@@ -241,7 +250,7 @@ def test_all_threshold_with_one_failing_authority(tmp_path: Path, sites: str,
     assert "authority `empty` (notary) does not vouch for it: root:" in finding.message
     assert "no root metadata" in finding.message
     # What did vouch is still recorded, for the report.
-    assert [e["authority"] for e in result.evidence[IMAGE]] == ["good"]
+    assert [e["authority"] for e in result.evidence[image_cache[1].digest]] == ["good"]
 
 
 def test_any_threshold_with_one_passing_authority(tmp_path: Path, sites: str,
@@ -252,7 +261,7 @@ def test_any_threshold_with_one_passing_authority(tmp_path: Path, sites: str,
             require: {any: [bad, good]}
     """)
     assert result.findings == []
-    assert [e["authority"] for e in result.evidence[IMAGE]] == ["good"]
+    assert [e["authority"] for e in result.evidence[image_cache[1].digest]] == ["good"]
 
 
 def test_any_threshold_with_none_passing(tmp_path: Path, sites: str,
@@ -276,21 +285,37 @@ def test_every_matching_rule_applies(tmp_path: Path, sites: str,
             require: second
     """, config=SERVICE + f"onboot:\n  - name: again\n    image: {IMAGE}\n")
     assert result.findings == []
-    assert [e["authority"] for e in result.evidence[IMAGE]] == ["good", "second"]
+    assert [e["authority"] for e in result.evidence[image_cache[1].digest]] == ["good", "second"]
 
 
 def test_pinned_reference_must_be_the_signed_digest(tmp_path: Path, sites: str,
                                                    image_cache: tuple[Path, Descriptor]) -> None:
-    pinned = f"{IMAGE}@sha256:{'cd' * 32}"
     store = Store(image_cache[0])
-    store.register(pinned, image_cache[1])  # a cache entry that lies about its pin
+    other = store.find(f"{GUN}:v9")
+    assert other is not None and other.digest != image_cache[1].digest
+    pinned = f"{IMAGE}@{other.digest}"
+    store.register(pinned, other)  # an honest cache entry for a pin that notary never signed
     try:
         result = check(tmp_path, sites, image_cache, "default_authority: good\n",
                        config=f"init:\n  - {pinned}\ntrust:\n  image: [{IMAGE}]\n")
     finally:
         store.rm(pinned)
     assert ids(result) == ["LKT003"]
-    assert f"the config pins sha256:{'cd' * 32}" in result.findings[0].message
+    assert f"the config pins {other.digest}" in result.findings[0].message
+
+
+def test_a_cache_entry_that_lies_about_its_pin_is_never_verified(
+        tmp_path: Path, sites: str, image_cache: tuple[Path, Descriptor]) -> None:
+    pinned = f"{IMAGE}@sha256:{'cd' * 32}"
+    store = Store(image_cache[0])
+    store.register(pinned, image_cache[1])
+    try:
+        result = check(tmp_path, sites, image_cache, "default_authority: good\n",
+                       config=f"init:\n  - {pinned}\ntrust:\n  image: [{IMAGE}]\n")
+    finally:
+        store.rm(pinned)
+    assert ids(result) == ["LKT004"]
+    assert "not to the pinned digest" in result.findings[0].message
 
 
 def test_image_not_in_the_cache(tmp_path: Path, sites: str,
@@ -327,7 +352,7 @@ def test_pinned_root_keys(tmp_path: Path, server: tuple[str, Sites],
         path.write_text(f"extends: []\ntrust:\n  authorities:\n    p: {{type: notary, server: "
                         f"'{url}/pinned', root_keys: ['{pin}']}}\n"
                         f"  rules: [{{images: '*', require: p}}]\n")
-        result = run_trust(config, None, load_policy_file(str(path)),
+        result = run_resolved(config, load_policy_file(str(path)),
                            image_cache=image_cache[0], cache_dir=tmp_path / str(index), now=NOW)
         assert ids(result) == expected
         if expected:
@@ -347,15 +372,15 @@ def test_offline_from_a_warm_cache_and_expiry(tmp_path: Path, sites: str,
     policy = load_policy_file(str(policy_file(tmp_path, "http://127.0.0.1:9", trust)))
     config = config_of(tmp_path, SERVICE)
     # The cache is keyed by authority and server: pointed elsewhere, it has nothing offline...
-    unreachable = run_trust(config, None, policy, image_cache=image_cache[0],
+    unreachable = run_resolved(config, policy, image_cache=image_cache[0],
                             cache_dir=tmp_path / "trust", offline=True, now=NOW)
     assert ids(unreachable) == ["LKT002"]
     # ...so the same authority, offline, answers from its own cache and still checks expiry.
     policy = load_policy_file(str(policy_file(tmp_path, sites, trust)))
-    offline = run_trust(config, None, policy, image_cache=image_cache[0],
+    offline = run_resolved(config, policy, image_cache=image_cache[0],
                         cache_dir=tmp_path / "trust", offline=True, now=NOW)
     assert offline.findings == [] and offline.evidence == online.evidence
-    later = run_trust(config, None, policy, image_cache=image_cache[0],
+    later = run_resolved(config, policy, image_cache=image_cache[0],
                       cache_dir=tmp_path / "trust", offline=True,
                       now=NOW + dt.timedelta(days=15))
     [finding] = later.findings
@@ -375,11 +400,11 @@ def test_rollback_is_caught_online(tmp_path: Path, server: tuple[str, Sites],
                            f"'{url}/rolling', tofu: true}}\n  default_authority: r\n")
     policy = load_policy_file(str(policy_path))
     config = config_of(tmp_path, SERVICE + f"trust:\n  image: [{IMAGE}]\n")
-    assert run_trust(config, None, policy, image_cache=image_cache[0],
+    assert run_resolved(config, policy, image_cache=image_cache[0],
                      cache_dir=tmp_path / "t", now=NOW).findings == []
     repo.versions.update({"targets": 1, "snapshot": 1, "timestamp": 1})
     served["rolling"] = repo.build()
-    [finding] = run_trust(config, None, policy, image_cache=image_cache[0],
+    [finding] = run_resolved(config, policy, image_cache=image_cache[0],
                           cache_dir=tmp_path / "t", now=NOW).findings
     assert finding.rule_id == "LKT002"
     assert finding.message.endswith("authority `r` (notary) does not vouch for it: timestamp: "
@@ -426,7 +451,7 @@ def test_verifier_that_cannot_be_built(tmp_path: Path, image_cache: tuple[Path, 
     path.write_text("extends: []\ntrust:\n  authorities:\n    keys: {type: cosign-key, keys: "
                     "[missing.pem]}\n  rules: [{images: '*', require: keys}]\n")
     policy = load_policy_file(str(path))
-    result = run_trust(config_of(tmp_path, SERVICE), None, policy, image_cache=image_cache[0],
+    result = run_resolved(config_of(tmp_path, SERVICE), policy, image_cache=image_cache[0],
                        cache_dir=tmp_path / "t", now=NOW, offline=True)
     [finding] = result.findings
     assert finding.rule_id == "LKT002"
@@ -446,8 +471,8 @@ def test_missing_verifier_module_fails_only_its_images(
                          "default_authority: t\n")
     policy.write_text(policy.read_text().replace(
         "  rules:", "    t: {type: tuf, repository: repo, root: root.json}\n  rules:"))
-    result = run_trust(config_of(tmp_path, SERVICE + f"trust:\n  image: [{IMAGE}]\n"), None,
-                       load_policy_file(str(policy)), image_cache=image_cache[0],
+    result = run_resolved(config_of(tmp_path, SERVICE + f"trust:\n  image: [{IMAGE}]\n"),
+                          load_policy_file(str(policy)), image_cache=image_cache[0],
                        cache_dir=tmp_path / "trust", now=NOW)
     [finding] = result.findings  # `any` is satisfied by good; the default `t` is not
     assert finding.message.endswith("authority `t` (tuf) does not vouch for it: the tuf verifier "
@@ -467,7 +492,7 @@ def test_cosign_key_offline_reads_signatures_from_the_image_cache(
     path = tmp_path / "p.yml"
     path.write_text("extends: []\ntrust:\n  authorities:\n    ck: {type: cosign-key, keys: "
                     "[cosign.pub]}\n  rules: [{images: '*', require: ck}]\n")
-    result = run_trust(config_of(tmp_path, SERVICE), None, load_policy_file(str(path)),
+    result = run_resolved(config_of(tmp_path, SERVICE), load_policy_file(str(path)),
                        image_cache=image_cache[0], cache_dir=tmp_path / "t", now=NOW,
                        offline=True)
     [finding] = result.findings
@@ -492,10 +517,10 @@ def test_tuf_and_notary_together(tmp_path: Path, sites: str,
     policy.write_text(policy.read_text().replace(
         "  rules:", "    repo: {type: tuf, repository: repo, root: root.json}\n  rules:"))
     loaded = load_policy_file(str(policy))
-    result = run_trust(config_of(tmp_path, SERVICE), None, loaded, image_cache=image_cache[0],
+    result = run_resolved(config_of(tmp_path, SERVICE), loaded, image_cache=image_cache[0],
                        cache_dir=tmp_path / "trust")
     assert result.findings == []
-    assert [(e["authority"], e["type"], e["digest"]) for e in result.evidence[IMAGE]] == [
+    assert [(e["authority"], e["type"], e["digest"]) for e in result.evidence[image_cache[1].digest]] == [
         ("good", "notary", image_cache[1].digest), ("repo", "tuf", image_cache[1].digest)]
 
 

@@ -30,20 +30,17 @@ from lkpolicy.gocompat.paths import clean as go_clean
 from lkpolicy.model.gomodel import go_model
 from lkpolicy.model.reference import ReferenceError, expand
 from lkpolicy.stages.effective import (
-    ExtractionMap,
     Placement,
     SpecError,
-    build_effective,
     id_map,
     id_number,
-    visible_volumes,
 )
 from lkpolicy.store import StoreError
 
 if TYPE_CHECKING:
+    from lkpolicy.assemble.plan import BuildPlan
     from lkpolicy.model.config import Config
-    from lkpolicy.model.oci import Platform
-    from lkpolicy.store import ResolvedImage, Store
+    from lkpolicy.store import ResolvedImage
 
 __all__ = [
     "DEFAULT_MTIME",
@@ -138,13 +135,13 @@ def _unsafe_path(name: str) -> bool:
 
 
 class _Builder:
-    def __init__(self, config: Config, store: Store, platform: Platform, out: BinaryIO,
-                 digests: Mapping[str, str] | None, options: BuildOptions) -> None:
+    def __init__(self, config: Config, plan: BuildPlan, out: BinaryIO,
+                 options: BuildOptions) -> None:
         self.config = config
-        self.store = store
-        self.platform = platform
+        self.plan = plan
+        self.store = plan.store
+        self.platform = plan.platform
         self.tar = TarWriter(out)
-        self.digests = digests
         self.options = options
         self.model = go_model(config)
         self.summary = BuildSummary()
@@ -161,25 +158,10 @@ class _Builder:
             expanded = expand(reference)
         except ReferenceError as error:
             raise BuildError(f"could not pull image {reference}: {error}") from None
-        known = self._resolved.get(expanded)
-        if known is not None:
-            return expanded, known
-        try:
-            resolved = self.store.lookup(expanded, self.platform)
-        except StoreError as error:
-            raise BuildError(f"could not pull image {reference}: {error}") from None
+        resolved = self.plan.images.get(expanded)
         if resolved is None:
-            raise BuildError(f"could not pull image {reference}: {expanded} for {self.platform} "
-                             f"is not in the image cache {self.store.root} (lkpolicy build "
-                             "never pulls)")
-        if self.digests is not None:
-            wanted = self.digests.get(expanded)
-            if wanted is None:
-                raise BuildError(f"image {expanded} is not in the lock that passed the gate")
-            if resolved.digest != wanted:
-                raise BuildError(f"image {expanded} resolves to {resolved.digest} in the cache, "
-                                 f"not to {wanted} that passed the gate")
-        self._resolved[expanded] = resolved
+            raise BuildError(f"could not pull image {reference}: {expanded} was not resolved "
+                             "by the gate (lkpolicy build never pulls)")
         self.summary.images[expanded] = resolved.digest
         return expanded, resolved
 
@@ -391,12 +373,9 @@ class _Builder:
             self.write(_dir(path + "/merged/", "linuxkit.volumes", location))
 
     def containers(self) -> None:
-        ids = id_map(self.config)
-        volumes = visible_volumes(self.config)
-        extractions = ExtractionMap()
         roots: dict[str, str] = {}
         announced: set[str] = set()
-        for section, index, node in self.config.containers():
+        for section, index, _node in self.config.containers():
             if section not in announced:
                 announced.add(section)
                 self.say(f"Add {section} containers:")
@@ -406,17 +385,19 @@ class _Builder:
             self.say(f"  Create OCI config for {reference}")
             expanded, resolved = self.resolve(reference)
             placement = Placement(section, index, name)
-            raw = node.value if isinstance(node.value, dict) else {}
-            try:
-                effective = build_effective(raw, resolved.config, ids, placement,
-                                            extractions=extractions, reference=expanded,
-                                            volumes=volumes, validate_label=_label_validator())
-            except SpecError as error:
+            planned = self.plan.containers.get((section, index))
+            if planned is None:
+                raise BuildError(f"failed to create OCI spec for {reference}: the gate did not "
+                                 "judge this container")
+            effective = planned.effective
+            error = planned.error
+            if effective is None:
+                assert error is not None
                 if error.stage == "volumes":
                     raise BuildError(f"failed update image {reference} from volumes: "
-                                     f"{error.message}") from None
+                                     f"{error.message}")
                 raise BuildError(f"failed to create OCI spec for {reference}: "
-                                 f"{error.message}") from None
+                                 f"{error.message}")
             path = placement.path
             if _unsafe_path(path) or go_clean(path) != path:
                 raise BuildError(f"failed to extract root filesystem for {reference}: "
@@ -598,20 +579,12 @@ def _go_errno_text(error: OSError) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _label_validator() -> Any:
-    from lkpolicy.stages.validate import validate_data
-
-    return validate_data
-
-
-def build_tar(config: Config, store: Store, platform: Platform, out_stream: BinaryIO, *,
-              digests: Mapping[str, str] | None = None,
+def build_tar(config: Config, plan: BuildPlan, out_stream: BinaryIO, *,
               options: BuildOptions | None = None) -> BuildSummary:
     """Write linuxkit's build tar for `config` to `out_stream` (without the SBOM, as with
-    `--no-sbom`), from images in `store` only; never touches the network.
+    `--no-sbom`), from the images and container configs of `plan` (the gate's): never
+    touches the network and never resolves a reference itself.
 
-    `digests` is the lock that passed the gate (expanded reference -> digest of the cache
-    entry); when given, an image missing from it or resolving to another digest fails the
-    build. Raises `BuildError`; the stream then holds a partial tar and must be discarded.
+    Raises `BuildError`; the stream then holds a partial tar and must be discarded.
     """
-    return _Builder(config, store, platform, out_stream, digests, options or BuildOptions()).run()
+    return _Builder(config, plan, out_stream, options or BuildOptions()).run()

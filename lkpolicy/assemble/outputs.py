@@ -37,9 +37,9 @@ from lkpolicy.assemble.initrd import ConversionError, InitrdParts, write_initrd
 from lkpolicy.assemble.tarstream import TarHeader, TarWriter
 
 if TYPE_CHECKING:
+    from lkpolicy.assemble.plan import BuildPlan
     from lkpolicy.model.config import Config
     from lkpolicy.model.oci import Platform
-    from lkpolicy.store import Store
 
 __all__ = ["KNOWN_FORMATS", "MANIFEST_SUFFIX", "STREAMABLE_FORMATS", "SUPPORTED_FORMATS",
            "BuildResult", "ReproducibilityReport", "build_outputs", "parse_formats",
@@ -187,15 +187,14 @@ class BuildResult:
     manifest: Path | None = None
 
 
-def build_outputs(config: Config, store: Store, formats: Iterable[str],
-                  out_dir: str | os.PathLike[str], name: str, *, platform: Platform,
-                  digests: Mapping[str, str] | None = None,
-                  options: BuildOptions | None = None, manifest: bool = True,
-                  evidence: Sequence[Mapping[str, Any]] | None = None) -> BuildResult:
-    """Build once and write each requested format as `<out_dir>/<name>...`, plus (unless
-    `manifest=False`) the build manifest `<name>.build.json`: the images used with their
-    digests, `evidence` as given (opaque: the caller's trust evidence), and the sha256 and
-    size of every output file. Raises `BuildError` and then leaves no new file behind."""
+def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
+                  out_dir: str | os.PathLike[str], name: str, *,
+                  options: BuildOptions | None = None, manifest: bool = True) -> BuildResult:
+    """Build once from the gate's `plan` and write each requested format as
+    `<out_dir>/<name>...`, plus (unless `manifest=False`) the build manifest
+    `<name>.build.json`: the images used with their digests, the plan's trust evidence, and
+    the sha256 and size of every output file. Raises `BuildError` and then leaves no new file
+    behind."""
     wanted = parse_formats(formats)
     from lkpolicy.assemble.media import missing_tools
 
@@ -215,8 +214,7 @@ def build_outputs(config: Config, store: Store, formats: Iterable[str],
     try:
         tar_path, tar_stream = staging.new(".tar")
         with tar_stream:
-            summary = build_tar(config, store, platform, tar_stream, digests=digests,
-                                options=options)
+            summary = build_tar(config, plan, tar_stream, options=options)
         say("Create outputs:")
         boot: BootParts | None = None
         if any(fmt not in STREAMABLE_FORMATS for fmt in wanted):
@@ -241,8 +239,8 @@ def build_outputs(config: Config, store: Store, formats: Iterable[str],
         manifest_path: Path | None = None
         if manifest:
             manifest_path = Path(f"{base}{MANIFEST_SUFFIX}")
-            body = render_manifest(name, platform, wanted, summary, staging.final, evidence,
-                                   epoch)
+            body = render_manifest(name, plan.platform, wanted, summary, staging.final,
+                                   plan.evidence, epoch)
             temporary, handle = staging.new(MANIFEST_SUFFIX)
             with handle:
                 handle.write(body)
@@ -253,15 +251,12 @@ def build_outputs(config: Config, store: Store, formats: Iterable[str],
         staging.cleanup()
 
 
-def write_outputs(config: Config, store: Store, formats: Iterable[str],
-                  out_dir: str | os.PathLike[str], name: str, *, platform: Platform,
-                  digests: Mapping[str, str] | None = None,
-                  options: BuildOptions | None = None, manifest: bool = False,
-                  evidence: Sequence[Mapping[str, Any]] | None = None) -> list[Path]:
+def write_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
+                  out_dir: str | os.PathLike[str], name: str, *,
+                  options: BuildOptions | None = None, manifest: bool = False) -> list[Path]:
     """`build_outputs` returning only the files written; no manifest unless asked for."""
-    return build_outputs(config, store, formats, out_dir, name, platform=platform,
-                         digests=digests, options=options, manifest=manifest,
-                         evidence=evidence).files
+    return build_outputs(config, plan, formats, out_dir, name, options=options,
+                         manifest=manifest).files
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,10 +317,8 @@ class ReproducibilityReport:
     """One line per file that differs or exists in only one build."""
 
 
-def verify_reproducible(config: Config, store: Store, formats: Iterable[str], name: str, *,
-                        platform: Platform, digests: Mapping[str, str] | None = None,
+def verify_reproducible(config: Config, plan: BuildPlan, formats: Iterable[str], name: str, *,
                         options: BuildOptions | None = None,
-                        evidence: Sequence[Mapping[str, Any]] | None = None,
                         work_dir: str | os.PathLike[str] | None = None) -> ReproducibilityReport:
     """Build twice into two fresh temporary directories (manifest included) and compare
     every file byte for byte; the directories are removed afterwards."""
@@ -335,8 +328,7 @@ def verify_reproducible(config: Config, store: Store, formats: Iterable[str], na
         first.mkdir()
         second.mkdir()
         for directory in (first, second):
-            build_outputs(config, store, wanted, directory, name, platform=platform,
-                          digests=digests, options=options, evidence=evidence)
+            build_outputs(config, plan, wanted, directory, name, options=options)
         names_a = {path.name for path in first.iterdir()}
         names_b = {path.name for path in second.iterdir()}
         differences = [f"{file}: only in the first build" for file in sorted(names_a - names_b)]

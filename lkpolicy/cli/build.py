@@ -1,24 +1,45 @@
-"""`lkpolicy build`: the gate, then linuxkit's build of exactly the digests that passed it.
+"""`lkpolicy build`: the gate, then linuxkit's build of exactly what passed it.
 
-There is no option to skip the check: a build that did not pass the gate is not built.
+There is no option to skip the gate, and the build decides nothing itself: it builds the
+images and container configs that the gate resolved and judged, or nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import os
-import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lkpolicy import __version__
-from lkpolicy.model.findings import ExitCode, Finding, InputError, Severity
+from lkpolicy.cli.common import (
+    ArchOption,
+    BaselineOption,
+    CacheOption,
+    FailOn,
+    IgnoreOption,
+    NoWaiversOption,
+    OfflineOption,
+    PolicyOption,
+    SelectOption,
+    gate_options,
+    printer,
+    run_gate_or_exit,
+    usage_error,
+)
+from lkpolicy.model.findings import ExitCode
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from lkpolicy.assemble.plan import BuildPlan
+    from lkpolicy.gate.gate import Gate
+    from lkpolicy.gate.unit import GateUnit
 
-    from lkpolicy.gate.run import CheckResult
-    from lkpolicy.model.config import Config
+
+class BuildFailOn(enum.StrEnum):
+    error = "error"
+    warning = "warning"
+    info = "info"
 
 
 def build(
@@ -31,22 +52,20 @@ def build(
     name: Annotated[str | None, typer.Option(
         "--name", help="Output base name; default: the last config's file name without "
                        "extension.", show_default=False)] = None,
-    arch: Annotated[str | None, typer.Option(
-        "--arch", help="Architecture to build for (amd64, arm64...); default: this machine's.",
-        show_default=False)] = None,
+    arch: ArchOption = None,
     lock: Annotated[str | None, typer.Option(
-        "--lock", help="Build the digests of this lock (from `lkpolicy check --lock`); the "
-                       "build fails if the config no longer matches it.",
+        "--lock", help="Build only if the gate resolves every image to the digest of this "
+                       "lock (from `lkpolicy check --lock`) and the configs are unchanged.",
         show_default=False)] = None,
-    cache: Annotated[str | None, typer.Option(
-        "--cache", help="Image cache; default: $LINUXKIT_CACHE, else ~/.linuxkit/cache.",
-        show_default=False)] = None,
-    policy: Annotated[str | None, typer.Option(
-        "--policy", "-p", help="Policy file for the gate (default: discovered, as in check).",
-        show_default=False)] = None,
-    offline: Annotated[bool, typer.Option(
-        "--offline", help="Verify signatures from the trust cache only. (Images always come "
-                          "from the image cache: the build never pulls.)")] = False,
+    cache: CacheOption = None,
+    policy: PolicyOption = None,
+    offline: OfflineOption = False,
+    fail_on: Annotated[BuildFailOn, typer.Option(
+        help="Lowest severity that stops the build, as `check --fail-on`.")] = BuildFailOn.error,
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    baseline: BaselineOption = None,
+    no_waivers: NoWaiversOption = False,
     compression_level: Annotated[int, typer.Option(
         "--compression-level", min=1, max=9,
         help="gzip level of the initrd: 1 is fastest (multi-threaded), 9 the smallest.")] = 1,
@@ -54,113 +73,102 @@ def build(
         "--verify-reproducible", help="Build twice and compare every output byte for byte "
                                       "before writing them.")] = False,
 ) -> None:
-    """Check the configs, then build them from the image cache (never from the network)."""
-    from lkpolicy.gate.run import PolicyChoice, run_check
-    from lkpolicy.stages.imageoptions import ImageOptions
-
-    paths = list(files)
-    images = ImageOptions(cache=cache, arch=arch)
-    result = run_check(paths, merge_files=True, use_cache=False, images=images,
-                       policy=PolicyChoice(policy, offline=offline))
-    if result.unreadable:
-        _report(result)
-        raise typer.Exit(ExitCode.USAGE)
-    errors = [f for f in result.findings if f.severity is Severity.ERROR]
-    if errors:
-        _report(result)
-        _say(f"lkpolicy build: the gate failed with {len(errors)} error(s); nothing was built")
-        raise typer.Exit(ExitCode.FINDINGS)
-    group = result.groups[0]
-    assert group.config is not None
-    config = group.config
-    cache_dir = images.cache_dir()
-    platform_name = _platform(arch)
-    evidence = group.trust.evidence if group.trust is not None else None
-    digests = _digests(lock, config, paths, cache_dir, platform_name, evidence)
-    records = [{"image": image, **item} for image, items in sorted((evidence or {}).items())
-               for item in items]
-    _build(config, cache_dir, platform_name, output_format or ["kernel+initrd"], directory,
-           name or config.name, digests, records, verify_reproducible, compression_level)
-
-
-def _digests(lock_path: str | None, config: Config, paths: list[str], cache_dir: Path,
-             platform: str, evidence: dict[str, list[dict[str, Any]]] | None) -> dict[str, str]:
-    from lkpolicy.gate.lock import check_matches, create_lock, load_lock
+    """Run the gate on the configs, then build exactly what passed it, from the image cache
+    (never from the network)."""
+    from lkpolicy.assemble import BuildError, parse_formats
 
     try:
-        if lock_path is not None:
-            lock = load_lock(lock_path)
-            stale = check_matches(lock, config, paths, lock_path)
-            if stale:
-                _print_findings(stale)
-                _say("lkpolicy build: the config does not match the lock; nothing was built")
-                raise typer.Exit(ExitCode.FINDINGS)
-            return lock.digests
-        # Without a lock, the digests are fixed now, right after the gate passed.
-        created, problems = create_lock(config, paths, cache_dir, platform, evidence)
+        formats = parse_formats(output_format or ["kernel+initrd"])
+    except BuildError as error:
+        usage_error(str(error))
+    options = gate_options(
+        merge=True, cache=cache, arch=arch, policy=policy, offline=offline,
+        no_waivers=no_waivers, select=select, ignore=ignore, baseline=baseline,
+        fail_on=FailOn(fail_on.value), use_result_cache=False)
+    gate = run_gate_or_exit(files, options)
+    if not gate.passed:
+        _report(gate)
+        errors = sum(1 for f in gate.findings if options.fail_on and f.severity >= options.fail_on)
+        if gate.exit_code == ExitCode.FINDINGS:
+            printer().err(f"lkpolicy build: the gate failed with {errors} finding(s) at or "
+                          f"above {fail_on.value}; nothing was built")
+        raise typer.Exit(gate.exit_code)
+    unit = gate.single_unit()
+    if lock is not None:
+        _check_lock(unit, lock)
+    assert unit.config is not None
+    from lkpolicy.gate.plan import build_plan
+
+    _build(unit, build_plan(unit), formats, directory, name or unit.config.name,
+           verify_reproducible, compression_level)
+
+
+def _check_lock(unit: GateUnit, path: str) -> None:
+    from lkpolicy.gate.lock import check_matches, load_lock
+    from lkpolicy.model.findings import InputError
+
+    try:
+        stale = check_matches(load_lock(path), unit, path)
     except InputError as error:
-        _print_findings(error.findings)
+        printer().findings(error.findings)
         raise typer.Exit(ExitCode.USAGE) from None
-    if created is None:
-        _print_findings(problems)
+    except OSError as error:
+        usage_error(f"cannot read a config to compare with the lock: {error.strerror or error}")
+    if stale:
+        printer().findings(stale)
+        printer().err("lkpolicy build: the gate's images are not the ones that passed it when "
+                      "the lock was written; nothing was built")
         raise typer.Exit(ExitCode.FINDINGS)
-    return created.digests
 
 
-def _build(config: Config, cache_dir: Path, platform_name: str, formats: list[str],
-           directory: str, name: str, digests: dict[str, str],
-           evidence: list[dict[str, Any]], verify: bool, level: int) -> None:
+def _build(unit: GateUnit, plan: BuildPlan, formats: list[str], directory: str, name: str,
+           verify: bool, level: int) -> None:
     from lkpolicy.assemble import BuildError, BuildOptions, build_outputs, verify_reproducible
-    from lkpolicy.model.oci import Platform
-    from lkpolicy.store import Store
 
-    platform = Platform.parse(platform_name)
-    store = Store(cache_dir)
-    options = BuildOptions(progress=_say, compression_level=level)
+    assert unit.config is not None
+    say = printer().err
+    options = BuildOptions(progress=say, compression_level=level)
+    created = not os.path.isdir(directory)
     try:
         os.makedirs(directory, exist_ok=True)
         if verify:
-            report = verify_reproducible(config, store, formats, name, platform=platform,
-                                         digests=digests, evidence=evidence,
-                                         work_dir=directory, options=options)
+            report = verify_reproducible(unit.config, plan, formats, name, work_dir=directory,
+                                         options=options)
             if not report.identical:
                 for line in report.differences:
-                    _say(f"lkpolicy build: not reproducible: {line}")
+                    say(f"lkpolicy build: not reproducible: {line}")
                 raise typer.Exit(ExitCode.FINDINGS)
-            _say(f"lkpolicy build: two builds are byte-identical ({len(report.files)} files)")
-        written = build_outputs(config, store, formats, directory, name, platform=platform,
-                                digests=digests, options=options, evidence=evidence).files
+            say(f"lkpolicy build: two builds are byte-identical ({len(report.files)} files)")
+        written = build_outputs(unit.config, plan, formats, directory, name,
+                                options=options).files
     except BuildError as error:
-        _say(f"lkpolicy build: {error}")
+        _remove_if_empty(directory, created)
+        say(f"lkpolicy build: {error}")
         raise typer.Exit(ExitCode.FINDINGS) from None
     except OSError as error:
-        _say(f"lkpolicy build: {error.filename or directory}: {error.strerror or error}")
+        _remove_if_empty(directory, created)
+        say(f"lkpolicy build: {error.filename or directory}: {error.strerror or error}")
         raise typer.Exit(ExitCode.USAGE) from None
+    except typer.Exit:
+        _remove_if_empty(directory, created)
+        raise
     for path in written:
-        typer.echo(str(path))
+        printer().out(str(path))
 
 
-def _platform(arch: str | None) -> str:
-    if arch:
-        return f"linux/{arch}"
-    from lkpolicy.store import host_platform
+def _remove_if_empty(directory: str, created: bool) -> None:
+    """A failed build leaves no directory it created; a non-empty one is not ours to remove."""
+    if created:
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)
 
-    return str(host_platform())
 
+def _report(gate: Gate) -> None:
+    import sys
 
-def _report(result: CheckResult) -> None:
+    from lkpolicy import __version__
     from lkpolicy.report import Report, render
 
-    report = Report(findings=result.findings, documents=result.documents, files=result.files,
+    report = Report(findings=gate.findings, documents=gate.documents, files=gate.files,
                     tool_version=__version__)
     sys.stderr.write(render("text", report, color=False))
-
-
-def _print_findings(findings: list[Finding]) -> None:
-    for finding in findings:
-        _say(f"{finding.location}: {finding.severity.label} {finding.rule_id} {finding.message}")
-
-
-def _say(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from lkpolicy.cli.common import emit, printer
 from lkpolicy.model.findings import ExitCode
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def _reported() -> Iterator[None]:
 
 
 def _error(message: str) -> None:
-    typer.echo(f"lkpolicy: {' '.join(message.split())}", err=True)
+    printer().err(f"lkpolicy: {' '.join(message.split())}")
 
 
 def _store_error() -> type[Exception]:
@@ -111,7 +112,7 @@ def ls_command(
     if json_output:
         data = [{"name": i.name, "digest": i.digest, "mediaType": i.media_type, "size": i.size,
                  "platforms": list(i.platforms)} for i in images]
-        typer.echo(json.dumps(data, indent=2))
+        emit(json.dumps(data, indent=2) + "\n", None)
         return
     rows = [("NAME", "DIGEST", "TYPE", "SIZE", "PLATFORMS")]
     for i in images:
@@ -120,7 +121,7 @@ def ls_command(
     widths = [max(len(row[c]) for row in rows) for c in range(4)]
     for row in rows:
         cells = [cell.ljust(widths[c]) for c, cell in enumerate(row[:4])]
-        typer.echo("  ".join([*cells, row[4]]))
+        printer().out("  ".join([*cells, row[4]]))
 
 
 @cache_app.command("pull")
@@ -159,7 +160,7 @@ def pull_command(
             if image not in stale:
                 # Offline when the image is cached: no client, no network.
                 result = store.pull(image, _NoSource(), chosen, all_platforms=all_platforms)
-                typer.echo(f"{result.name} {result.descriptor.digest} (already in the cache)")
+                printer().out(f"{result.name} {result.descriptor.digest} (already in the cache)")
         if not stale:
             return
         from concurrent.futures import ThreadPoolExecutor
@@ -182,7 +183,7 @@ def pull_command(
         for result in results:
             state = f"pulled, {result.blobs_written} blobs written" if result.fetched \
                 else "already in the cache"
-            typer.echo(f"{result.name} {result.descriptor.digest} ({state})")
+            printer().out(f"{result.name} {result.descriptor.digest} ({state})")
 
 
 class _ProgressSource:
@@ -281,7 +282,7 @@ def import_command(
             if not os.path.isfile(path):
                 raise _fail(f"archive {path}: no such file")
             for name, descriptor in store.import_archive(path):
-                typer.echo(f"{name} {descriptor.digest}")
+                printer().out(f"{name} {descriptor.digest}")
 
 
 @cache_app.command("export")
@@ -297,7 +298,7 @@ def export_command(
     """Export an image as an OCI layout tar (loadable by `linuxkit cache import`)."""
     with _reported():
         descriptor = _store(cache).export_archive(image, output, platform=_platform(platform))
-        typer.echo(f"{descriptor.digest} -> {output}")
+        printer().out(f"{descriptor.digest} -> {output}")
 
 
 @cache_app.command("rm")
@@ -313,11 +314,11 @@ def rm_command(
         store = _store(cache)
         for image in images:
             if store.rm(image):
-                typer.echo(f"removed {image}")
+                printer().out(f"removed {image}")
             else:
                 missing.append(image)
         if gc:
             result = store.gc()
-            typer.echo(f"deleted {len(result.removed)} blobs, {result.freed_bytes} bytes")
+            printer().out(f"deleted {len(result.removed)} blobs, {result.freed_bytes} bytes")
         if missing:
             raise _fail(f"not in the cache {store.root}: {', '.join(missing)}")

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import enum
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from lkpolicy.cli.common import ArchOption, CacheOption, emit, image_options, printer, usage_error
 from lkpolicy.model.findings import ExitCode, InputError
 
 if TYPE_CHECKING:
     from lkpolicy.model.config import Config
-    from lkpolicy.stages.effective import Effective
+    from lkpolicy.stages.containers import Container
 
 
 class DiffFormat(enum.StrEnum):
@@ -36,26 +36,18 @@ def diff(
         "--output", "-o", help="Write the report to this file instead of standard output.")] = None,
     no_images: Annotated[bool, typer.Option(
         "--no-images", help="Compare the YAML only, even when the images are in the cache.")] = False,
-    cache: Annotated[str | None, typer.Option(
-        "--cache", help="Image cache (default: $LINUXKIT_CACHE, else ~/.linuxkit/cache).",
-        show_default=False)] = None,
-    arch: Annotated[str | None, typer.Option(
-        "--arch", help="Architecture whose images are compared (default: this machine's).",
-        show_default=False)] = None,
+    cache: CacheOption = None,
+    arch: ArchOption = None,
 ) -> None:
     """List security-relevant changes between two versions of a LinuxKit config.
 
     Exit code: 0 when no change increases the risk (risk-reducing and neutral changes may be
     listed), 1 when at least one does (high, medium or low), 2 when an input cannot be read.
     """
-    from lkpolicy.tools.diff import (
-        DiffError,
-        Source,
-        git_worktree_path,
-        parse_source,
-        render,
-        run_diff,
-    )
+    from lkpolicy.tools.diff.compare import run_diff, yaml_containers
+    from lkpolicy.tools.diff.model import DiffError
+    from lkpolicy.tools.diff.render import render
+    from lkpolicy.tools.diff.sources import Source, git_worktree_path, parse_source
 
     try:
         if git is not None:
@@ -67,42 +59,28 @@ def diff(
             if len(sources) != 2:
                 _fail("expected OLD and NEW (or --git REV FILE)")
             old, new = parse_source(sources[0]), parse_source(sources[1])
-        effective_of = None if no_images else _effective_provider(cache, arch)
-        result = run_diff(old, new, effective_of=effective_of)
+        containers_of = yaml_containers if no_images else _with_images(cache, arch)
+        result = run_diff(old, new, containers_of=containers_of)
     except DiffError as error:
         _fail(str(error))
     except InputError as error:
-        for finding in error.findings:
-            sys.stderr.write(f"{finding.location}: error: {finding.message}\n")
+        printer().findings(error.findings)
         raise typer.Exit(ExitCode.USAGE) from None
-    text = render(output_format.value, result)
-    if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        from lkpolicy.safeio import atomic_write_text
-
-        atomic_write_text(output, text)
+    emit(render(output_format.value, result), output)
     raise typer.Exit(result.exit_code)
 
 
-def _effective_provider(cache: str | None, arch: str | None) -> Callable[[Config], Mapping[tuple[str, str], Effective] | None]:
-    from lkpolicy.stages.imageoptions import ImageOptions
+def _with_images(cache: str | None, arch: str | None) -> Callable[[Config], list[Container]]:
+    options = image_options(cache, arch)
 
-    options = ImageOptions(cache=cache, arch=arch)
-
-    def effective_of(config: Config) -> Mapping[tuple[str, str], Effective] | None:
+    def containers_of(config: Config) -> list[Container]:
+        from lkpolicy.stages.containers import effective_configs
         from lkpolicy.stages.images import resolve_images
 
-        stage = resolve_images(config, options)
-        found = {(c.section, c.name): c.effective for c in stage.containers
-                 if c.effective is not None and c.name}
-        return found or None
+        return effective_configs(config, resolve_images(config, options))[0]
 
-    return effective_of
+    return containers_of
 
 
 def _fail(message: str) -> NoReturn:
-    sys.stderr.write(f"lkpolicy diff: {message}\n")
-    sys.stderr.flush()
-    raise typer.Exit(ExitCode.USAGE)
+    usage_error(f"diff: {message}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from lkpolicy.cli.common import printer
 from lkpolicy.model.findings import ExitCode, InputError
 
 if TYPE_CHECKING:
@@ -62,16 +62,18 @@ def pin(
         "--cert-file", help="Extra CA certificates (PEM) for registry connections.")] = None,
 ) -> None:
     """Pin every image reference to `name:tag@sha256:<digest>`, changing nothing else in the file."""
-    from lkpolicy.gate.run import expand_paths
+    from lkpolicy.gate.gate import expand_paths
+    from lkpolicy.gate.options import UsageError
 
     if check and (write or update):
         _fail("--check resolves nothing and writes nothing: it cannot be combined with "
               + ("--write" if write else "--update"))
     if cert_file is not None and not os.path.isfile(cert_file):
         _fail(f"--cert-file {cert_file}: no such file")
-    paths = expand_paths(files)
-    if not paths:
-        _fail("no config files found")
+    try:
+        paths = expand_paths(files)
+    except UsageError as error:
+        _fail(str(error))
     if write and "-" in paths:
         _fail("--write cannot rewrite standard input")
     sources, unreadable = _read_all(paths)
@@ -107,8 +109,7 @@ def pin(
     else:
         from lkpolicy.tools.pin import render_diff
 
-        sys.stdout.write("".join(render_diff(s.path, s.text, new) for s, _p, new in changed))
-        sys.stdout.flush()
+        printer().block("".join(render_diff(s.path, s.text, new) for s, _p, new in changed))
     _summary(plans, len(changed), written=write)
 
 
@@ -128,8 +129,7 @@ def _check(sources: list[_Source], unreadable: bool) -> int:
             if site.needs_pin:
                 unpinned += 1
                 out.append(f"{source.path}:{site.line}:{site.column}: `{site.value}`: {site.message}\n")
-    sys.stdout.write("".join(out))
-    sys.stdout.flush()
+    printer().block("".join(out))
     if unreadable:
         return ExitCode.USAGE
     if unpinned:
@@ -241,6 +241,4 @@ def _fail(message: str) -> NoReturn:
 
 
 def _err(text: str) -> None:
-    # Flushed at once: messages must not trail behind the diff, or vanish when stderr is a buffer.
-    sys.stderr.write(text)
-    sys.stderr.flush()
+    printer().err(text.rstrip("\n"))

@@ -7,11 +7,11 @@ a policy author can see what a new rule would demand before writing it.
 from __future__ import annotations
 
 import json
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from lkpolicy.cli.common import emit, printer, usage_error
 from lkpolicy.model.findings import ExitCode
 
 if TYPE_CHECKING:
@@ -60,28 +60,23 @@ def inspect(
     from lkpolicy.stages.trust.stage import inspect_image
 
     if output_format not in ("text", "json"):
-        typer.echo(f"lkpolicy: unknown format {output_format!r} (use text or json)", err=True)
-        raise typer.Exit(ExitCode.USAGE)
+        usage_error(f"unknown format {output_format!r} (use text or json)")
     try:
         loaded = load_policy(policy)
     except InputError as error:
-        for finding in error.findings:
-            typer.echo(f"{finding.location}: {finding.rule_id} {finding.message}", err=True)
+        printer().findings(error.findings)
         raise typer.Exit(ExitCode.USAGE) from None
     if not loaded.trust.authorities:
-        typer.echo("lkpolicy: the policy defines no trust authorities (`trust.authorities`)",
-                   err=True)
-        raise typer.Exit(ExitCode.USAGE)
+        usage_error("the policy defines no trust authorities (`trust.authorities`)")
     try:
         result = inspect_image(image, loaded, cache_dir=trust_cache, offline=offline,
                                image_cache=cache)
     except ValueError as error:
-        typer.echo(f"lkpolicy: {error}", err=True)
-        raise typer.Exit(ExitCode.USAGE) from None
+        usage_error(str(error))
     if output_format == "json":
-        sys.stdout.write(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+        emit(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n", None)
     else:
-        sys.stdout.write(render_text(result))
+        printer().block(render_text(result))
     if any(answer.required and not answer.ok for answer in result.answers):
         raise typer.Exit(ExitCode.FINDINGS)
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lkpolicy import __version__
-from lkpolicy.model.config import Config
 from lkpolicy.model.findings import Finding, InputError, Location, Severity
-from lkpolicy.model.reference import ReferenceError
-from lkpolicy.model.reference import parse as parse_reference
 from lkpolicy.model.rules import define_rule
+
+if TYPE_CHECKING:
+    from lkpolicy.gate.unit import GateUnit
 
 LOCK_VERSION = 1
 _SHA256_HEX = frozenset("0123456789abcdef")
@@ -35,12 +34,6 @@ LOCK_STALE = define_rule(
     "A config edited after the check, or an image the lock does not name, was never judged by "
     "the gate; building it would bypass the check.",
     "Run `lkpolicy check --lock FILE` again on the current config.",
-)
-LOCK_UNRESOLVED = define_rule(
-    "LK503", "lock-image-unresolved", "An image cannot be locked: it is not in the image cache",
-    Severity.ERROR, "lock",
-    "A lock names exact digests; an image that is not available cannot be resolved to one.",
-    "Pull the image into the cache (`lkpolicy cache pull IMAGE`) and check again.",
 )
 
 
@@ -82,76 +75,46 @@ class Lock:
         return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
+MAX_LOCK_BYTES = 16 * 1024 * 1024
+
+
 def file_sha256(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    from lkpolicy.safeio import read_regular_file
+    from lkpolicy.stages.load import MAX_CONFIG_BYTES
+
+    return hashlib.sha256(read_regular_file(path, MAX_CONFIG_BYTES, "config")).hexdigest()
 
 
-def image_uses(config: Config) -> dict[str, list[str]]:
-    """Expanded reference -> where the config uses it, for every image the build pulls."""
-    uses: dict[str, list[str]] = {}
-
-    def add(value: Any, where: str) -> None:
-        if not isinstance(value, str):
-            return
-        try:
-            reference = parse_reference(value)
-        except ReferenceError:
-            return
-        uses.setdefault(reference.expanded, []).append(where)
-
-    kernel = config.kernel.get("image")
-    if kernel is not None:
-        add(kernel.value, "kernel")
-    for index, node in enumerate(config.section("init")):
-        add(node.value, f"init[{index}]")
-    for section in ("volumes", "onboot", "onshutdown", "services"):
-        for index, node in enumerate(config.section(section)):
-            if isinstance(node.value, dict):
-                add(node.value.get("image"), f"{section}[{index}]")
-    return uses
-
-
-def create_lock(config: Config, paths: list[str], cache: Path, platform: str,
-                evidence: dict[str, list[dict[str, Any]]] | None = None) -> tuple[Lock | None, list[Finding]]:
-    """Resolve every image of the config once, from the image cache."""
-    from lkpolicy.store import Store, StoreError
-
-    store = Store(cache)
+def create_lock(unit: GateUnit) -> Lock:
+    """The lock of a unit that passed the gate: its resolution, as the build will use it."""
+    resolution = unit.resolution
+    if resolution is None or not resolution.complete or resolution.platform is None:
+        raise ValueError("only a gate with every image resolved can be locked")
+    evidence = unit.trust.evidence if unit.trust is not None else {}
     images: dict[str, LockedImage] = {}
-    findings: list[Finding] = []
-    for expanded, used_in in sorted(image_uses(config).items()):
-        try:
-            descriptor = store.find(expanded)
-        except StoreError as error:
-            descriptor = None
-            reason = str(error)
-        else:
-            reason = f"not in the image cache {cache}"
-        if descriptor is None:
-            findings.append(LOCK_UNRESOLVED.finding(
-                f"cannot lock {expanded} ({', '.join(used_in)}): {reason}",
-                Location(paths[-1] if paths else "-")))
-            continue
-        images[expanded] = LockedImage(expanded, descriptor.digest, descriptor.media_type,
-                                       descriptor.size, used_in,
-                                       list((evidence or {}).get(expanded, [])))
-    if findings:
-        return None, findings
-    files = {path: file_sha256(path) for path in paths if path != "-"}
-    return Lock(images, files, platform), []
+    for expanded, image in sorted(resolution.images.items()):
+        descriptor = image.descriptor
+        images[expanded] = LockedImage(
+            expanded, descriptor.digest, descriptor.media_type, descriptor.size,
+            [use.where for use in resolution.uses_of(expanded)],
+            list(evidence.get(descriptor.digest, [])))
+    files = {path: file_sha256(path) for path in unit.paths if path != "-"}
+    return Lock(images, files, str(resolution.platform))
 
 
 def load_lock(path: str) -> Lock:
     """Parse and validate a lock file; problems are `InputError`s (exit 2)."""
+    from lkpolicy.safeio import UntrustedInput, bounded_int, parse_json, read_regular_file
+
     def invalid(message: str) -> InputError:
         return InputError(LOCK_INVALID.finding(message, Location(path)))
 
     try:
-        data = json.loads(Path(path).read_bytes())
+        data = parse_json(read_regular_file(path, MAX_LOCK_BYTES, "lock"), "the lock")
     except OSError as error:
         raise invalid(f"cannot read the lock: {error.strerror or error}") from None
-    except ValueError as error:
-        raise invalid(f"the lock is not JSON: {error}") from None
+    except UntrustedInput as error:
+        raise invalid(str(error)) from None
     if not isinstance(data, dict) or data.get("lockVersion") != LOCK_VERSION:
         raise invalid(f"not an lkpolicy lock of version {LOCK_VERSION}")
     try:
@@ -160,22 +123,38 @@ def load_lock(path: str) -> Lock:
             digest = item["digest"]
             if not (isinstance(digest, str) and digest.startswith("sha256:")
                     and len(digest) == 71 and set(digest[7:]) <= _SHA256_HEX):
-                raise invalid(f"malformed digest {digest!r} for {item.get('reference')!r}")
-            images[str(item["reference"])] = LockedImage(
-                str(item["reference"]), digest, str(item.get("mediaType", "")),
-                int(item.get("size", 0)), list(item.get("usedIn", [])),
+                raise invalid(f"malformed digest {_shown(digest)} for "
+                              f"{_shown(item.get('reference'))}")
+            reference = item["reference"]
+            if not isinstance(reference, str):
+                raise invalid("an image reference is not a string")
+            images[reference] = LockedImage(
+                reference, digest, str(item.get("mediaType", "")),
+                bounded_int(item.get("size", 0), f"the size of {reference}"),
+                [str(where) for where in item.get("usedIn", [])],
                 list(item.get("evidence", [])))
         files = {str(entry["path"]): str(entry["sha256"]) for entry in data["configFiles"]}
         platform = str(data["platform"])
-    except (KeyError, TypeError, ValueError) as error:
+    except UntrustedInput as error:
         raise invalid(f"the lock is malformed: {error}") from None
+    except (KeyError, TypeError, AttributeError) as error:
+        raise invalid(f"the lock is malformed: missing or wrong field {error}") from None
     return Lock(images, files, platform)
 
 
-def check_matches(lock: Lock, config: Config, paths: list[str], lock_path: str) -> list[Finding]:
-    """Why the config is not the one the lock was written for (empty when it is)."""
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_matches(lock: Lock, unit: GateUnit, lock_path: str) -> list[Finding]:
+    """Why the gate's resolution is not the one the lock was written for (empty when it is):
+    a config edited since, an image the lock does not name, or one that now resolves to
+    another digest (a tag moved in the cache)."""
+    resolution = unit.resolution
+    assert resolution is not None
     findings: list[Finding] = []
-    for path in paths:
+    for path in unit.paths:
         if path == "-":
             continue
         expected = lock.config_files.get(path)
@@ -185,9 +164,20 @@ def check_matches(lock: Lock, config: Config, paths: list[str], lock_path: str) 
         elif file_sha256(path) != expected:
             findings.append(LOCK_STALE.finding(
                 f"{path} changed after the check that wrote {lock_path}", Location(path)))
-    for expanded, used_in in sorted(image_uses(config).items()):
-        if expanded not in lock.images:
+    if resolution.platform is not None and str(resolution.platform) != lock.platform:
+        findings.append(LOCK_STALE.finding(
+            f"the lock {lock_path} is for {lock.platform}, the build for {resolution.platform}",
+            Location(unit.paths[-1])))
+    for expanded, image in sorted(resolution.images.items()):
+        first = resolution.uses_of(expanded)[0]
+        locked = lock.images.get(expanded)
+        if locked is None:
             findings.append(LOCK_STALE.finding(
-                f"{expanded} ({', '.join(used_in)}) is not in the lock {lock_path}",
-                Location(paths[-1] if paths else "-")))
+                f"{first.described} image `{expanded}` is not in the lock {lock_path}",
+                first.node.location, first.node.pointer))
+        elif locked.digest != image.digest:
+            findings.append(LOCK_STALE.finding(
+                f"{first.described} image `{expanded}` resolves to {image.digest} in the image "
+                f"cache, not to {locked.digest} that passed the gate ({lock_path})",
+                first.node.location, first.node.pointer))
     return findings

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from lkpolicy import __version__
 from lkpolicy.model.findings import Finding, Location, Severity
 
-_FORMAT = "v1"
+_FORMAT = "v2"
 
 
 def cache_dir() -> Path | None:
@@ -32,7 +33,7 @@ def cache_dir() -> Path | None:
 
 
 @cache
-def _code_fingerprint() -> str:
+def code_fingerprint() -> str:
     """Every source and data file of the package, so a change anywhere in it (a policy rule, a
     trust verifier, a schema) invalidates the results it produced."""
     package = Path(__file__).resolve().parents[1]
@@ -50,21 +51,44 @@ def _code_fingerprint() -> str:
 
 def entry_key(path: str, data: bytes, context: str = "") -> str:
     """`context` covers everything else the result depends on (options, the image cache)."""
-    digest = hashlib.sha256(_code_fingerprint().encode())
+    digest = hashlib.sha256(code_fingerprint().encode())
     digest.update(context.encode("utf-8", "surrogateescape") + b"\0")
     digest.update(os.path.abspath(path).encode("utf-8", "surrogateescape") + b"\0")
     digest.update(data)
     return digest.hexdigest()
 
 
-def read(directory: Path, key: str) -> tuple[list[Finding], bool] | None:
+@dataclass(frozen=True, slots=True)
+class CachedResult:
+    findings: list[Finding]
+    unreadable: bool
+
+
+_SELF = "\0self"
+"""Stands for the checked file's path in stored locations: the same file checked from another
+directory (`c.yml` from `sub/`, `sub/c.yml` from its parent) must be reported under the
+spelling of the current run."""
+
+
+def read_small(path: str, limit: int) -> bytes | None:
+    """The file's bytes when it is a regular file small enough to be a config; anything else
+    skips the cache (and gets the loader's own error)."""
+    from lkpolicy.safeio import UntrustedInput, read_regular_file
+
+    try:
+        return read_regular_file(path, limit, "config")
+    except (OSError, UntrustedInput):
+        return None
+
+
+def read(directory: Path, key: str, path: str) -> CachedResult | None:
     try:
         raw = json.loads((directory / key[:2] / key).read_bytes())
-        if any(_stat(path) != stamp for path, stamp in raw["deps"]):
+        if any(_stat(dep) != stamp for dep, stamp in raw["deps"]):
             return None
-        findings = [_decode(item) for item in raw["findings"]]
-        return findings, bool(raw["unreadable"])
-    except (OSError, ValueError, KeyError, TypeError):
+        findings = [_decode(item, path) for item in raw["findings"]]
+        return CachedResult(findings, bool(raw["unreadable"]))
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
@@ -76,13 +100,13 @@ def _stat(path: str) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def write(directory: Path, key: str, findings: list[Finding], unreadable: bool,
+def write(directory: Path, key: str, path: str, findings: list[Finding], unreadable: bool,
           deps: list[str] | None = None) -> None:
     """`deps`: other files the result depends on (policy files); a change to one is a miss."""
     from lkpolicy.safeio import atomic_write_text
 
-    payload = {"findings": [_encode(f) for f in findings], "unreadable": unreadable,
-               "deps": [[path, _stat(path)] for path in deps or []]}
+    payload = {"findings": [_encode(f, path) for f in findings], "unreadable": unreadable,
+               "deps": [[dep, _stat(dep)] for dep in deps or []]}
     try:
         (directory / key[:2]).mkdir(parents=True, exist_ok=True)
         atomic_write_text(directory / key[:2] / key, json.dumps(payload), mode=0o600)
@@ -90,18 +114,27 @@ def write(directory: Path, key: str, findings: list[Finding], unreadable: bool,
         pass  # a read-only home must not fail the check
 
 
-def _encode(finding: Finding) -> dict[str, Any]:
-    location = finding.location
+def _encode_location(location: Location, path: str) -> list[Any]:
+    return [_SELF if location.file == path else location.file, location.line, location.column]
+
+
+def _decode_location(item: list[Any], path: str) -> Location:
+    file, line, column = item
+    return Location(path if file == _SELF else str(file), int(line), int(column))
+
+
+def _encode(finding: Finding, path: str) -> dict[str, Any]:
     return {
         "rule": finding.rule_id, "severity": int(finding.severity), "message": finding.message,
-        "location": [location.file, location.line, location.column], "pointer": finding.pointer,
-        "hint": finding.hint, "related": [[r.file, r.line, r.column] for r in finding.related],
+        "location": _encode_location(finding.location, path), "pointer": finding.pointer,
+        "hint": finding.hint,
+        "related": [_encode_location(related, path) for related in finding.related],
     }
 
 
-def _decode(item: dict[str, Any]) -> Finding:
+def _decode(item: dict[str, Any], path: str) -> Finding:
     return Finding(
         rule_id=item["rule"], severity=Severity(item["severity"]), message=item["message"],
-        location=Location(*item["location"]), pointer=item["pointer"], hint=item["hint"],
-        related=[Location(*related) for related in item["related"]],
+        location=_decode_location(item["location"], path), pointer=item["pointer"],
+        hint=item["hint"], related=[_decode_location(r, path) for r in item["related"]],
     )

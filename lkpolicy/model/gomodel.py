@@ -16,38 +16,9 @@ from typing import Any
 
 from lkpolicy.gocompat import goyaml
 from lkpolicy.model.config import Config, Node
+from lkpolicy.model.templates import apply_templates, template_switches
 
 __all__ = ["apply_templates", "go_model", "render_json", "render_yaml"]
-
-_TEMPLATE_FLAG = "@"
-_TEMPLATE_PKG = "@pkg:"
-
-
-# --------------------------------------------------------------------------------------------
-# Templates
-
-
-def _template_scalar(text: str) -> str:
-    # We cannot compute package tags, and linuxkit itself keeps `@pkg:` verbatim whenever the
-    # lookup fails (no git checkout), which is what the goldens were produced with.
-    if text.startswith(_TEMPLATE_FLAG) and not text.startswith(_TEMPLATE_PKG):
-        return ""
-    return text
-
-
-def apply_templates(value: Any, from_file: bool = True) -> Any:
-    """linuxkit's template step: `@x` (not `@pkg:`) becomes "", for keys and values alike."""
-    if not from_file:
-        return value
-    if isinstance(value, str):
-        return _template_scalar(value)
-    if isinstance(value, list):
-        return [apply_templates(item) for item in value]
-    if isinstance(value, dict):
-        # Two keys can collapse into "" here; the later one wins, as in a Go map assignment.
-        return {_template_scalar(key): apply_templates(item) for key, item in value.items()}
-    return value
-
 
 # --------------------------------------------------------------------------------------------
 # The Go model
@@ -376,20 +347,9 @@ def _kernel(config: Config, templated: dict[int, bool]) -> dict[str, Any]:
     return result
 
 
-def _template_switches(config: Config) -> dict[int, bool]:
-    """Per document: whether templates apply. Once linuxkit has read one local file it keeps
-    template processing on for every later argument, stdin included (spec section 6)."""
-    switches: dict[int, bool] = {}
-    enabled = False
-    for document in config.documents:
-        enabled = enabled or document.from_file
-        switches[id(document)] = enabled
-    return switches
-
-
 def go_model(config: Config) -> dict[str, Any]:
     """The merged config as linuxkit's Go `Moby` struct holds it, in yaml.v3 field order."""
-    templated = _template_switches(config)
+    templated = template_switches(config)
 
     def values(section: str) -> list[Any]:
         nodes: list[Node] = config.section(section)

@@ -6,15 +6,7 @@ import unicodedata
 
 from lkpolicy.model.findings import Finding, Severity
 from lkpolicy.report.model import Report, format_location
-
-TAB = "    "
-"""Tabs are expanded by us, not the terminal, so the caret lines up whatever its tab stops."""
-
-# Bidirectional overrides and isolates can make a line display differently from what the
-# YAML parser reads ("Trojan Source"); a security tool must show them, not obey them.
-_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-# Line and paragraph separators are text to YAML but line breaks to some terminals and editors.
-_SEPARATORS = frozenset("\u2028\u2029")
+from lkpolicy.report.printer import sanitize
 
 _RESET = "\x1b[0m"
 _BOLD = "\x1b[1m"
@@ -36,26 +28,6 @@ class _Painter:
         if not self.enabled or not text:
             return text
         return f"{style}{text}{_RESET}"
-
-
-def _escape_char(char: str) -> str:
-    code = ord(char)
-    if char == "\t":
-        return TAB
-    if code < 0x20 or 0x7F <= code <= 0x9F:
-        return f"\\x{code:02x}"
-    if char in _BIDI_CONTROLS or char in _SEPARATORS:
-        return f"\\u{code:04x}"
-    return char
-
-
-def sanitize(text: str) -> str:
-    """Make untrusted text (YAML keys, file names) safe to print on a terminal.
-
-    Control characters such as ESC would otherwise let a crafted config rewrite the terminal,
-    hide a line, or forge a "clean" result.
-    """
-    return "".join(_escape_char(char) for char in text)
 
 
 def display_width(text: str) -> int:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lkpolicy.model.oci import Platform
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +22,13 @@ class ImageOptions:
             return Path(self.cache).expanduser()
         env = os.environ.get("LINUXKIT_CACHE")
         return Path(env).expanduser() if env else Path.home() / ".linuxkit" / "cache"
+
+    def platform(self) -> Platform:
+        """`linux/<--arch>`, else this machine's platform in Go naming (linuxkit's default)."""
+        from lkpolicy.model.oci import Platform
+        from lkpolicy.store import host_platform
+
+        return Platform("linux", self.arch) if self.arch else host_platform()
 
     def state_token(self) -> str:
         """Changes whenever the cache's content may have changed (for the result cache key)."""

@@ -1,52 +1,46 @@
-"""Pipeline stage: resolve each container's image and compute its effective runtime config.
+"""Pipeline stage: resolve every image of a config once, from the image cache.
 
-linuxkit merges every image's `org.mobyproject.config` label into the YAML, so what runs is
-only known once the images are at hand. Images come from the local store (linuxkit's cache);
-when they are not there, the stage says so in one finding instead of passing silently.
+Each reference the build will use (kernel, init, volumes, onboot, onshutdown, services) is
+looked up once per run for one platform, in linuxkit's image cache (the only place the build
+reads images from), and becomes a `ResolvedImage`: the root descriptor (digest, size, media
+type), the manifest, the verified image config and the layers. Policy, trust, the lock and the
+build all use these objects, so what passed the gate is what is built: the build never reads
+the cache's index again, and every blob it reads is checked against the digests resolved here.
+
+An image that is missing, corrupt or made for another platform is an error here, because the
+build cannot use it and the gate cannot judge the label it would bring.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from lkpolicy.model.config import Config, Node
-from lkpolicy.model.findings import Finding, Location, Severity
+from lkpolicy.model.config import IMAGE_SECTIONS, Config, Node
+from lkpolicy.model.findings import Finding, Severity
 from lkpolicy.model.reference import ImageRef, ReferenceError
 from lkpolicy.model.reference import parse as parse_reference
 from lkpolicy.model.rules import define_rule
-from lkpolicy.stages.imageoptions import ImageOptions
+from lkpolicy.model.templates import template_switches, templated
 
 if TYPE_CHECKING:
-    from lkpolicy.stages.effective import Effective, Placement, SpecError, Volume
+    from lkpolicy.model.oci import Platform
+    from lkpolicy.stages.imageoptions import ImageOptions
     from lkpolicy.store import ResolvedImage
 
 _CATEGORY = "images"
 
-IMAGES_UNAVAILABLE = define_rule(
-    "LK401", "images-not-available", "Images are not in the cache: judged from the YAML alone",
-    Severity.WARNING, _CATEGORY,
-    "An image's `org.mobyproject.config` label can grant capabilities, binds and host namespaces "
-    "that the YAML does not mention. Without the image, lkpolicy can only judge what the YAML "
-    "says, and says so rather than passing silently.",
-    "Fill the cache first (`lkpolicy cache pull IMAGE`, `lkpolicy cache import FILE`, or "
-    "`linuxkit cache pull`), or point `--cache` at the cache your build uses.",
-)
-LABEL_BREAKS_BUILD = define_rule(
-    "LK402", "label-breaks-build", "The image label makes linuxkit fail to build the container",
+IMAGE_NOT_CACHED = define_rule(
+    "LK401", "image-not-cached", "An image is not in the image cache",
     Severity.ERROR, _CATEGORY,
-    "linuxkit merges the image label with the YAML when it builds. An invalid label, or a label "
-    "value that does not combine with the YAML (an unknown capability, a bad bind, a uid name "
-    "that no container has), fails the build after every image was pulled.",
-    "Override the offending field in the YAML entry, or fix the image's label.",
-)
-LABEL_DROPPED_KEY = define_rule(
-    "LK403", "label-dropped-key", "A key in the image label is silently dropped",
-    Severity.WARNING, _CATEGORY,
-    "Multi-word keys under `resources` and id mappings pass the schema but are dropped when "
-    "linuxkit decodes them (see LK302); in a label, nobody reviewing the YAML sees them.",
-    "Set the value in the YAML, or fix the image's label.",
+    "The build reads images from the image cache only, so an image that is not there cannot "
+    "be built; and its `org.mobyproject.config` label, which can grant capabilities, binds and "
+    "host namespaces that the YAML does not mention, cannot be judged. The gate fails closed "
+    "rather than passing what it has not seen.",
+    "Fill the cache first (`lkpolicy cache pull IMAGE`, `lkpolicy cache import FILE`, or "
+    "`linuxkit cache pull`), or point `--cache` at the cache your build uses. To lint the YAML "
+    "alone (a pre-commit hook without images), run `lkpolicy check --no-images`.",
 )
 IMAGE_UNREADABLE = define_rule(
     "LK404", "image-unreadable", "A cached image is corrupt or unreadable", Severity.ERROR,
@@ -55,148 +49,189 @@ IMAGE_UNREADABLE = define_rule(
     "tampered with, and the image must not be used.",
     "Remove the image from the cache (`lkpolicy cache rm IMAGE`) and pull it again.",
 )
+IMAGE_WRONG_PLATFORM = define_rule(
+    "LK405", "image-wrong-platform", "A cached image is made for another platform",
+    Severity.ERROR, _CATEGORY,
+    "An image whose manifest is not an index carries one platform. linuxkit uses it whatever "
+    "`--arch` says, so an arm64 build silently ships amd64 binaries that do not run. lkpolicy "
+    "refuses the image instead.",
+    "Pull the image for the target platform (`lkpolicy cache pull --platform linux/ARCH "
+    "IMAGE`), use a multi-platform image, or build for the image's platform.",
+    linuxkit="linuxkit builds the image for any `--arch` without a word; lkpolicy deviates.",
+)
+
+IMAGE_SECTION_ORDER = ("kernel", "init", "volumes", *IMAGE_SECTIONS)
+"""The order linuxkit's build reads images in."""
 
 
-@dataclass(slots=True)
-class Container:
+@dataclass(frozen=True, slots=True)
+class ImageUse:
+    """One place where the config names an image."""
+
     section: str
+    """`kernel`, `init`, `volumes`, `onboot`, `onshutdown` or `services`."""
     index: int
+    """Position in the merged section (0 for the kernel)."""
     node: Node
+    """The reference's string node (positions for findings)."""
+    text: str
+    """The reference after linuxkit's template step, as the build reads it."""
     reference: ImageRef | None
-    image: ResolvedImage | None = None
-    effective: Effective | None = None
-    error: SpecError | None = None
+    """None when the text is not a valid reference (the lint stage reports it)."""
+    name: str = ""
+    """The container's or volume's name."""
 
     @property
-    def name(self) -> str:
-        name = self.node.value.get("name")
-        return name if isinstance(name, str) else ""
+    def where(self) -> str:
+        """`kernel`, `init[0]`, `services[2]`: the lock's `usedIn` and the build's location."""
+        return "kernel" if self.section == "kernel" else f"{self.section}[{self.index}]"
+
+    @property
+    def described(self) -> str:
+        """How findings name the user of the image."""
+        if self.section == "kernel":
+            return "the kernel"
+        if self.section == "init":
+            return "the init"
+        return f"{self.section} `{self.name}`" if self.name else self.section
+
+
+def image_uses(config: Config) -> list[ImageUse]:
+    """Every image reference the build reads, in linuxkit's order, after templates."""
+    switches = template_switches(config)
+    uses: list[ImageUse] = []
+    kernel = _kernel_image(config, switches)
+    if kernel is not None:
+        uses.append(_use("kernel", 0, kernel[0], kernel[1]))
+    for index, node in enumerate(config.section("init")):
+        value = templated(node, switches)
+        if isinstance(value, str):
+            uses.append(_use("init", index, node, value))
+    for section in ("volumes", *IMAGE_SECTIONS):
+        for index, item in enumerate(config.section(section)):
+            image = item.child("image")
+            if image is None or not isinstance(item.value, dict):
+                continue
+            value = templated(image, switches)
+            if not isinstance(value, str) or not value:
+                continue  # a volume without an image is empty; a container needs one (schema)
+            name = templated(item, switches).get("name")
+            uses.append(_use(section, index, image, value, name if isinstance(name, str) else ""))
+    return uses
+
+
+def _kernel_image(config: Config, switches: dict[int, bool]) -> tuple[Node, str] | None:
+    # Later files override the kernel image only with a non-empty value after templates.
+    chosen: tuple[Node, str] | None = None
+    for block in config.kernel_blocks:
+        node = block.child("image")
+        if node is None:
+            continue
+        value = templated(node, switches)
+        if isinstance(value, str) and value:
+            chosen = (node, value)
+    return chosen
+
+
+def _use(section: str, index: int, node: Node, text: str, name: str = "") -> ImageUse:
+    try:
+        reference: ImageRef | None = parse_reference(text)
+    except ReferenceError:
+        reference = None
+    return ImageUse(section, index, node, text, reference, name)
 
 
 @dataclass(slots=True)
-class ImageStage:
-    containers: list[Container] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    """Expanded references that are not in the cache."""
-    findings: list[Finding] = field(default_factory=list)
+class Resolution:
+    """The images of one config, each resolved once for one platform."""
+
+    uses: list[ImageUse]
     cache: Path | None = None
+    """The image cache read; None when the image stage was skipped (`--no-images`)."""
+    platform: Platform | None = None
+    images: dict[str, ResolvedImage] = field(default_factory=dict)
+    """Expanded reference -> the cached image the build will use."""
+    unresolved: dict[str, str] = field(default_factory=dict)
+    """Expanded reference -> why it cannot be used (not cached, corrupt, other platform)."""
+    findings: list[Finding] = field(default_factory=list)
+
+    def image(self, reference: ImageRef | None) -> ResolvedImage | None:
+        return self.images.get(reference.expanded) if reference is not None else None
+
+    @property
+    def complete(self) -> bool:
+        """Every valid reference resolved (what a build needs)."""
+        return self.cache is not None and not self.unresolved
+
+    def uses_of(self, expanded: str) -> list[ImageUse]:
+        return [use for use in self.uses
+                if use.reference is not None and use.reference.expanded == expanded]
 
 
-def resolve_images(config: Config, options: ImageOptions) -> ImageStage:
-    cache = options.cache_dir()
-    stage = ImageStage(cache=cache)
-    containers = [Container(section, index, node, _reference(node))
-                  for section, index, node in config.containers() if isinstance(node.value, dict)]
-    stage.containers = containers
-    if not containers:
-        return stage
+def resolve_images(config: Config, options: ImageOptions | None) -> Resolution:
+    """Resolve every image of `config`; `options=None` skips the cache (YAML alone)."""
+    resolution = Resolution(image_uses(config))
+    if options is None:
+        return resolution
+    from lkpolicy.store import Store, StoreError
+
+    resolution.cache = cache = options.cache_dir()
+    resolution.platform = platform = options.platform()
+    distinct: dict[str, ImageUse] = {}
+    for use in resolution.uses:
+        if use.reference is not None:
+            distinct.setdefault(use.reference.expanded, use)
+    if not distinct:
+        return resolution
     if not (cache / "index.json").is_file():
-        stage.missing = sorted({c.reference.expanded for c in containers if c.reference})
-        stage.findings.append(_unavailable(config, stage, f"no image cache at {cache}"))
-        return stage
-
-    from lkpolicy.model.oci import Platform
-    from lkpolicy.store import Store, StoreError, host_platform
-
+        _no_cache(resolution, distinct, cache)
+        return resolution
     store = Store(cache)
-    platform = Platform("linux", options.arch) if options.arch else host_platform()
-    seen: dict[str, ResolvedImage | None] = {}
-    for container in containers:
-        reference = container.reference
-        if reference is None:
-            continue
-        key = reference.expanded
-        if key not in seen:
-            try:
-                seen[key] = store.lookup(reference, platform)
-            except StoreError as error:
-                seen[key] = None
-                stage.findings.append(IMAGE_UNREADABLE.finding(
-                    str(error), _image_location(container), container.node.pointer + "/image"))
-        container.image = seen[key]
-        if container.image is None and key not in stage.missing:
-            stage.missing.append(key)
-    if stage.missing:
-        stage.findings.append(_unavailable(config, stage, f"not in the cache {cache}"))
-    _compute_effective(config, stage)
-    return stage
-
-
-def _compute_effective(config: Config, stage: ImageStage) -> None:
-    from lkpolicy.stages.effective import (
-        ExtractionMap,
-        Origin,
-        Placement,
-        SpecError,
-        build_effective,
-        id_map,
-        visible_volumes,
-    )
-    from lkpolicy.stages.validate import validate_data
-
-    ids = id_map(config)
-    volumes = visible_volumes(config)
-    extractions = ExtractionMap()
-    for container in stage.containers:
-        if container.image is None or container.reference is None:
-            continue
-        entry = container.node.value
-        placement = Placement(container.section, container.index, container.name)
+    for expanded, first in distinct.items():
+        related = [use.node.location for use in resolution.uses_of(expanded)[1:]]
+        assert first.reference is not None
         try:
-            container.effective = build_effective(
-                entry, container.image.config, ids, placement, extractions=extractions,
-                reference=container.reference.expanded, volumes=volumes,
-                validate_label=validate_data)
-        except SpecError as error:
-            container.error = error
-            if _fails_without_label(entry, ids, placement, volumes, error):
-                continue  # the YAML alone fails the same way: the lint stage reports it
-            details = f" ({'; '.join(error.details)})" if error.details else ""
-            stage.findings.append(LABEL_BREAKS_BUILD.finding(
-                f"with the label of {container.reference.expanded}, linuxkit fails: "
-                f"{error.message}{details}", container.node.location, container.node.pointer))
+            image = store.lookup(first.reference, platform)
+        except StoreError as error:
+            _refuse(resolution, expanded, str(error), IMAGE_UNREADABLE.finding(
+                f"{first.described} image `{expanded}` cannot be used: {error}",
+                first.node.location, first.node.pointer, related=related))
             continue
-        for dropped in container.effective.dropped:
-            if dropped.origin is Origin.LABEL:
-                stage.findings.append(LABEL_DROPPED_KEY.finding(
-                    f"the label of {container.reference.expanded} sets `{dropped.pointer}`, "
-                    f"which linuxkit drops: {dropped.reason}", container.node.location,
-                    container.node.pointer))
+        if image is None:
+            why = f"not in the image cache {cache} for {platform}"
+            _refuse(resolution, expanded, why, IMAGE_NOT_CACHED.finding(
+                f"{first.described} image `{expanded}` is {why}", first.node.location,
+                first.node.pointer, related=related))
+            continue
+        if image.platform is not None and not _same_platform(image.platform, platform):
+            why = f"it is made for {image.platform}, not for {platform}"
+            _refuse(resolution, expanded, why, IMAGE_WRONG_PLATFORM.finding(
+                f"{first.described} image `{expanded}` cannot be built: {why}",
+                first.node.location, first.node.pointer, related=related))
+            continue
+        resolution.images[expanded] = image
+    return resolution
 
 
-def _fails_without_label(entry: dict[str, Any], ids: dict[str, int], placement: Placement,
-                         volumes: dict[str, Volume], error: SpecError) -> bool:
-    from lkpolicy.stages.effective import SpecError, build_effective
-
-    try:
-        build_effective(entry, None, ids, placement, volumes=volumes)
-    except SpecError as plain:
-        return plain.message == error.message
-    return False
-
-
-def _reference(node: Node) -> ImageRef | None:
-    image = node.value.get("image")
-    if not isinstance(image, str):
-        return None
-    try:
-        return parse_reference(image)
-    except ReferenceError:
-        return None
+def _no_cache(resolution: Resolution, distinct: dict[str, ImageUse], cache: Path) -> None:
+    """One finding for all images when there is no cache at all: the cause is one."""
+    why = f"there is no image cache at {cache}"
+    resolution.unresolved = dict.fromkeys(distinct, why)
+    first = next(iter(distinct.values()))
+    names = list(distinct)
+    shown = ", ".join(f"`{name}`" for name in names[:3])
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    resolution.findings.append(IMAGE_NOT_CACHED.finding(
+        f"{len(names)} image(s) cannot be judged or built: {why} ({shown}{more})",
+        first.node.location, first.node.pointer,
+        related=[use.node.location for use in resolution.uses[1:] if use.reference is not None]))
 
 
-def _image_location(container: Container) -> Location:
-    child = container.node.child("image")
-    return child.location if child is not None else container.node.location
+def _refuse(resolution: Resolution, expanded: str, why: str, finding: Finding) -> None:
+    resolution.unresolved[expanded] = why
+    resolution.findings.append(finding)
 
 
-def _unavailable(config: Config, stage: ImageStage, why: str) -> Finding:
-    count = len(stage.missing)
-    shown = ", ".join(stage.missing[:3]) + (f" and {count - 3} more" if count > 3 else "")
-    first = next((c for c in stage.containers
-                  if c.reference is not None and c.reference.expanded in stage.missing), None)
-    location = _image_location(first) if first else Location(config.documents[0].path, 1, 1)
-    pointer = first.node.pointer + "/image" if first else ""
-    return IMAGES_UNAVAILABLE.finding(
-        f"{count} image(s) not available ({why}): {shown}; their labels are not merged, so the "
-        "effective config is judged from the YAML alone", location, pointer)
+def _same_platform(found: Platform, wanted: Platform) -> bool:
+    return found.os == wanted.os and found.architecture == wanted.architecture and (
+        not wanted.variant or not found.variant or found.variant == wanted.variant)

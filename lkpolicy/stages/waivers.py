@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lkpolicy.model.document import Document, join_pointer
 from lkpolicy.model.findings import Finding, Location, Severity
-from lkpolicy.model.rules import Rule, define_rule
+from lkpolicy.model.rules import Rule, blocks_build, define_rule
 from lkpolicy.report.fingerprint import normalize_path
 
 if TYPE_CHECKING:
@@ -92,6 +92,14 @@ WAIVER_INVALID = define_rule(
     "exception into a failing build without explanation, or from hiding a malformed policy.",
     "Write inline waivers as `# lkpolicy: ignore[RULE,...] reason=\"...\" expires=YYYY-MM-DD`, "
     "and policy waivers as mappings with `rule`, `reason` and `expires`.",
+)
+WAIVER_OF_BUILD_BLOCKER = define_rule(
+    "LKW006", "waiver-of-build-blocker", "A waiver names an error that stops the build",
+    Severity.ERROR, _CATEGORY,
+    "Errors of reading, the schema, linuxkit's own checks, the images and the lock (LK1xx to "
+    "LK5xx) mean the config cannot be built at all; waiving one would make `check` pass a "
+    "config that `build` refuses. Such a waiver suppresses nothing.",
+    "Fix what the finding reports and remove the waiver.",
 )
 BASELINE_UNREADABLE = define_rule(
     "LKW010", "baseline-unreadable", "The baseline file cannot be used", Severity.ERROR, _CATEGORY,
@@ -548,10 +556,21 @@ def apply_waivers(
                     "rule ID; `lkpolicy rules` lists them", waiver))
 
     used: set[tuple[int, str]] = set()
+    refused: set[tuple[int, str]] = set()
     for finding in findings:
         matched = [index for index in active if _matches(waivers[index], finding, context)]
         for index in matched:
             used.add((index, finding.rule_id.upper()))
+        if matched and blocks_build(finding.rule_id, finding.severity):
+            for index in matched:
+                if (index, finding.rule_id) not in refused:
+                    refused.add((index, finding.rule_id))
+                    outcome.meta_findings.append(_meta(
+                        WAIVER_OF_BUILD_BLOCKER, f"{waivers[index].describe()} cannot waive "
+                        f"{finding.rule_id}: the config cannot be built while it stands",
+                        waivers[index]))
+            outcome.kept.append(finding)
+            continue
         if matched:
             outcome.suppressed.append(Suppressed(finding, waivers[matched[0]]))
             continue

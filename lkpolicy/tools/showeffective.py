@@ -6,18 +6,22 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from lkpolicy.model.document import join_pointer
+from lkpolicy.report.printer import sanitize
 
 if TYPE_CHECKING:
+    from lkpolicy.stages.containers import Container
     from lkpolicy.stages.effective import Provenance
-    from lkpolicy.stages.images import Container, ImageStage
 
 
-def render_effective(stage: ImageStage, output_format: str) -> str:
+def render_effective(containers: list[Container], output_format: str) -> str:
+    """Each container's effective config; text output is escaped for the terminal."""
     if output_format == "json":
-        return json.dumps({"missing": stage.missing,
-                           "containers": [_container_json(c) for c in stage.containers]},
+        missing = sorted({c.reference.expanded for c in containers
+                          if c.image is None and c.reference is not None})
+        return json.dumps({"missing": missing,
+                           "containers": [_container_json(c) for c in containers]},
                           indent=2, ensure_ascii=False) + "\n"
-    return "".join(_container_text(container) for container in stage.containers)
+    return sanitize("".join(_container_text(container) for container in containers), keep="\n")
 
 
 def _title(container: Container) -> str:
@@ -53,9 +57,10 @@ def _container_text(container: Container) -> str:
     effective = container.effective
     if container.error is not None:
         lines.append(f"#   linuxkit fails: {container.error.message}")
-    elif effective is None:
-        lines.append("#   image not in the cache: no effective config")
     else:
+        assert effective is not None
+        if container.image is None:
+            lines.append("#   image not resolved: from the YAML alone, without its label")
         lines.append("# config.json (a trailing `<- label` marks values the image supplied)")
         lines += _annotated(effective.config, effective.origins)
         lines.append("# runtime.json")

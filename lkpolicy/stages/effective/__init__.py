@@ -20,6 +20,7 @@ Modules, one job each:
     volumes  visible_volumes and the rewrite of binds that name a volume
     mounts   default, tmpfs, bind and root-file-system mounts
     limits   rlimits and device modes (UNLIMITED, RLIMIT_TYPES)
+    grants   what a container is granted, read from an Effective (for policy and diff)
 
 The names below can be imported from the package itself; each is loaded from its module on
 first use, so that importing one light name (e.g. `ImageConfig` for the store) does not load

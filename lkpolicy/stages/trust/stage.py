@@ -18,12 +18,12 @@ import datetime as dt
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lkpolicy.model.config import IMAGE_SECTIONS, Config, Node
+from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Location
 from lkpolicy.model.reference import ImageRef, ReferenceError
 from lkpolicy.model.reference import parse as parse_reference
@@ -36,7 +36,7 @@ from lkpolicy.stages.trust.rules import (
 
 if TYPE_CHECKING:
     from lkpolicy.model.oci import Descriptor
-    from lkpolicy.stages.images import ImageStage
+    from lkpolicy.stages.images import ImageUse, Resolution
     from lkpolicy.stages.policy.model import Authority, Policy, Requirement
 
 Evidence = dict[str, Any]
@@ -358,53 +358,14 @@ class Verifiers:
 class TrustResult:
     findings: list[Finding] = field(default_factory=list)
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)
-    """Expanded reference -> what vouched for it (for `LockedImage.evidence`)."""
-
-
-@dataclass(slots=True)
-class _Image:
-    reference: ImageRef
-    node: Node
-    where: str
-    others: list[Node] = field(default_factory=list)
-
-
-def _image_nodes(config: Config) -> Iterator[tuple[str, Node]]:
-    kernel = config.kernel.get("image")
-    if kernel is not None and isinstance(kernel.value, str):
-        yield "the kernel", kernel
-    for node in config.section("init"):
-        if isinstance(node.value, str):
-            yield "the init", node
-    for section in (*IMAGE_SECTIONS, "volumes"):
-        for item in config.section(section):
-            image = item.child("image")
-            if image is not None and isinstance(image.value, str) and image.value:
-                name = item.value.get("name") if isinstance(item.value, dict) else None
-                yield f"{section} `{name}`" if isinstance(name, str) else section, image
-
-
-def _images(config: Config) -> list[_Image]:
-    """One entry per distinct image, at its first use; later uses become related locations."""
-    seen: dict[str, _Image] = {}
-    for where, node in _image_nodes(config):
-        try:
-            reference = parse_reference(node.value)
-        except ReferenceError:
-            continue  # the lint stage reports it
-        known = seen.get(reference.expanded)
-        if known is None:
-            seen[reference.expanded] = _Image(reference, node, where)
-        else:
-            known.others.append(node)
-    return list(seen.values())
+    """Manifest digest -> what vouched for it (for `LockedImage.evidence` and provenance)."""
 
 
 def requirements_for(reference: ImageRef, policy: Policy,
                      trust_sections: Sequence[Mapping[str, Any]]) -> tuple[list[Requirement], bool]:
     """The requirements on one image, and whether the config's `trust:` lists it without the
     policy naming a default authority (an image that must be verified by nobody)."""
-    from lkpolicy.stages.policy.engine import trust_covers
+    from lkpolicy.stages.policy.config_checks import trust_covers
     from lkpolicy.stages.policy.model import Requirement
 
     trust = policy.trust
@@ -418,87 +379,108 @@ def requirements_for(reference: ImageRef, policy: Policy,
     return wanted, orphan
 
 
-def run_trust(config: Config, images: ImageStage | None, policy: Policy, *,
+def run_trust(config: Config, resolution: Resolution, policy: Policy, *,
               cache_dir: str | Path | None = None, offline: bool = False,
-              now: dt.datetime | None = None, image_cache: str | Path | None = None,
+              now: dt.datetime | None = None,
               verifiers: Mapping[str, Verifier] | None = None) -> TrustResult:
-    """Verify every image the policy (or the config's `trust:`) requires to be verified.
+    """Verify every image the policy (or the config's `trust:`) requires to be verified,
+    against the manifest the image stage resolved (what the build will use).
 
-    `cache_dir`: the trust cache (default `default_trust_cache()`); `image_cache`: where the
-    manifests are (default: the image stage's cache, else linuxkit's); `verifiers`: authority
+    `cache_dir`: the trust cache (default `default_trust_cache()`); `verifiers`: authority
     name -> a ready verifier, replacing the one the policy describes (tests, embedding)."""
-    from lkpolicy.store import Store, StoreError, default_cache_dir
+    from lkpolicy.store import default_cache_dir
 
-    if image_cache is None and images is not None and images.cache is not None:
-        image_cache = images.cache
     context = Context(Path(cache_dir) if cache_dir is not None else default_trust_cache(),
-                      default_cache_dir(image_cache), offline,
+                      default_cache_dir(resolution.cache), offline,
                       now if now is not None else dt.datetime.now(dt.UTC))
     sections = [node.value for node in config.trust if isinstance(node.value, dict)]
     result = TrustResult()
-    store = Store(context.image_cache)
     pool = Verifiers(policy.trust.authorities, context, verifiers)
     try:
-        for image in _images(config):
-            ref = image.reference
+        for expanded, uses in _distinct_uses(resolution).items():
+            first = uses[0]
+            ref = first.reference
+            assert ref is not None
             wanted, orphan = requirements_for(ref, policy, sections)
-            related = [node.location for node in image.others]
+            related = [use.node.location for use in uses[1:]]
 
-            def emit(rule: Any, message: str, image: _Image = image,
+            def emit(rule: Any, message: str, node: Node = first.node,
                      related: list[Location] = related) -> None:
-                result.findings.append(rule.finding(
-                    message, image.node.location, image.node.pointer, related=related))
+                result.findings.append(rule.finding(message, node.location, node.pointer,
+                                                    related=related))
 
             if orphan:
                 emit(TRUST_NO_AUTHORITY,
-                     f"{image.where} image `{ref.expanded}` is listed in the config's `trust:` "
+                     f"{first.described} image `{expanded}` is listed in the config's `trust:` "
                      f"but the policy has no `trust.default_authority` to verify it")
             if not wanted:
                 continue
+            image = resolution.images.get(expanded)
+            if image is None:
+                why = resolution.unresolved.get(expanded, "the image stage was skipped")
+                emit(TRUST_NOT_CACHED, f"{first.described} image `{expanded}` must be verified "
+                                       f"by {_describe(wanted)}, but the build cannot use it: "
+                                       f"{why}")
+                continue
+            manifest = image.descriptor
             names = list(dict.fromkeys(n for r in wanted for n in r.authorities))
-            try:
-                manifest = store.find(ref.expanded)
-            except StoreError as error:
-                emit(TRUST_NOT_CACHED, f"{image.where} image `{ref.expanded}` must be verified "
-                                       f"by {_describe(wanted)}, but the cache is unreadable: "
-                                       f"{error}")
-                continue
-            if manifest is None:
-                emit(TRUST_NOT_CACHED, f"{image.where} image `{ref.expanded}` must be verified "
-                                       f"by {_describe(wanted)}, but it is not in the image "
-                                       f"cache {context.image_cache}")
-                continue
             outcomes = {name: pool.verify(name, ref, manifest) for name in names}
-            reported: set[str] = set()
-            for requirement in wanted:
-                failed = [n for n in requirement.authorities
-                          if isinstance(outcomes[n], VerificationFailed)]
-                satisfied = not failed if requirement.mode == "all" else (
-                    len(failed) < len(requirement.authorities))
-                if satisfied:
-                    continue
-                note = "" if requirement.mode == "all" or len(requirement.authorities) == 1 \
-                    else f" (any of {', '.join(requirement.authorities)} would do; none does)"
-                for name in failed:
-                    if name in reported:
-                        continue
-                    reported.add(name)
-                    failure = outcomes[name]
-                    assert isinstance(failure, VerificationFailed)
-                    authority = policy.trust.authorities[name]
-                    rule = TRUST_DIGEST_MISMATCH if failure.mismatch else TRUST_NOT_VOUCHED
-                    emit(rule, f"{image.where} image `{ref.expanded}`: authority `{name}` "
-                               f"({authority.type}) does not vouch for it: "
-                               f"{failure.reason}{note}")
+            for name, failure in _failures(wanted, outcomes):
+                authority = policy.trust.authorities[name]
+                rule = TRUST_DIGEST_MISMATCH if failure.mismatch else TRUST_NOT_VOUCHED
+                emit(rule, f"{first.described} image `{expanded}`: authority `{name}` "
+                           f"({authority.type}) does not vouch for it: {failure.reason}"
+                           f"{failure.note}")
             evidence = [item for name in names
                         if not isinstance(outcome := outcomes[name], VerificationFailed)
                         for item in outcome]
             if evidence:
-                result.evidence[ref.expanded] = evidence
+                result.evidence.setdefault(manifest.digest, []).extend(evidence)
     finally:
         pool.close()
     result.findings.sort(key=Finding.sort_key)
     return result
+
+
+def _distinct_uses(resolution: Resolution) -> dict[str, list[ImageUse]]:
+    """Each image once, with every place that uses it (the first one carries the finding)."""
+    distinct: dict[str, list[ImageUse]] = {}
+    for use in resolution.uses:
+        if use.reference is not None:  # an unparsable reference: the lint stage reports it
+            distinct.setdefault(use.reference.expanded, []).append(use)
+    return distinct
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    reason: str
+    mismatch: bool
+    note: str
+
+
+def _failures(wanted: list[Requirement],
+              outcomes: Mapping[str, list[Evidence] | VerificationFailed]
+              ) -> list[tuple[str, _Failure]]:
+    """The authorities whose refusal leaves a requirement unmet, each once."""
+    failures: list[tuple[str, _Failure]] = []
+    reported: set[str] = set()
+    for requirement in wanted:
+        failed = [n for n in requirement.authorities
+                  if isinstance(outcomes[n], VerificationFailed)]
+        satisfied = not failed if requirement.mode == "all" else (
+            len(failed) < len(requirement.authorities))
+        if satisfied:
+            continue
+        note = "" if requirement.mode == "all" or len(requirement.authorities) == 1 \
+            else f" (any of {', '.join(requirement.authorities)} would do; none does)"
+        for name in failed:
+            if name in reported:
+                continue
+            reported.add(name)
+            outcome = outcomes[name]
+            assert isinstance(outcome, VerificationFailed)
+            failures.append((name, _Failure(outcome.reason, outcome.mismatch, note)))
+    return failures
 
 
 def _describe(wanted: list[Requirement]) -> str:

@@ -1,0 +1,133 @@
+"""What the commands share: option declarations, the gate options they build, and writing
+results. Commands are thin: they turn options into a `GateOptions`, run the gate and render
+it; they decide nothing about the verdict themselves."""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from lkpolicy.model.findings import ExitCode
+
+if TYPE_CHECKING:
+    from lkpolicy.gate.gate import Gate
+    from lkpolicy.gate.options import GateOptions
+    from lkpolicy.report.printer import Printer
+    from lkpolicy.stages.imageoptions import ImageOptions
+
+
+class FailOn(enum.StrEnum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+    never = "never"
+
+
+CacheOption = Annotated[str | None, typer.Option(
+    "--cache", help="Image cache (an OCI layout, shared with linuxkit); default: "
+                    "$LINUXKIT_CACHE, else ~/.linuxkit/cache.", show_default=False)]
+ArchOption = Annotated[str | None, typer.Option(
+    "--arch", help="Architecture of the images (Go naming: amd64, arm64...); default: this "
+                   "machine's.", show_default=False)]
+PolicyOption = Annotated[str | None, typer.Option(
+    "--policy", "-p", help="Policy file (or builtin:default, builtin:strict); default: the "
+                           "nearest .lkpolicy.yml up to the repository root, else "
+                           "builtin:default.", show_default=False)]
+OfflineOption = Annotated[bool, typer.Option(
+    "--offline", help="Never touch the network: trust metadata from the trust cache only "
+                      "(expiry and rollback still checked). Images always come from the "
+                      "image cache.")]
+SelectOption = Annotated[list[str] | None, typer.Option(
+    "--select", help="Rule IDs or prefixes to report (repeatable or comma-separated); "
+                     "default: all. Errors that stop the build are always reported.",
+    show_default=False)]
+IgnoreOption = Annotated[list[str] | None, typer.Option(
+    "--ignore", help="Rule IDs or prefixes to leave out (repeatable or comma-separated).",
+    show_default=False)]
+BaselineOption = Annotated[str | None, typer.Option(
+    "--baseline", help="Report only findings that are not in this baseline file.",
+    show_default=False)]
+NoWaiversOption = Annotated[bool, typer.Option(
+    "--no-waivers", help="Ignore waivers (`# lkpolicy: ignore[...]` and the policy's): "
+                         "show everything.")]
+
+_GO_ARCH = re.compile(r"[a-z0-9]{1,16}")
+
+
+def image_options(cache: str | None, arch: str | None) -> ImageOptions:
+    from lkpolicy.stages.imageoptions import ImageOptions
+
+    if arch is not None and not _GO_ARCH.fullmatch(arch):
+        usage_error(f"--arch {arch!r}: expected a Go architecture name such as amd64 or arm64")
+    return ImageOptions(cache=cache, arch=arch)
+
+
+def gate_options(*, merge: bool, cache: str | None, arch: str | None, no_images: bool = False,
+                 policy: str | None, no_policy: bool = False, offline: bool,
+                 no_waivers: bool, select: list[str] | None, ignore: list[str] | None,
+                 baseline: str | None, fail_on: FailOn, use_result_cache: bool) -> GateOptions:
+    """The gate options of a command line; an unusable value is a usage error (exit 2)."""
+    from lkpolicy.gate.options import GateOptions, PolicyChoice, RuleSelection, UsageError
+    from lkpolicy.model.findings import Severity
+
+    images = image_options(cache, arch)
+    try:
+        selection = RuleSelection.parse(select, ignore)
+    except UsageError as error:
+        usage_error(str(error))
+    return GateOptions(
+        merge=merge, images=None if no_images else images,
+        policy=None if no_policy else PolicyChoice(policy, offline=offline),
+        waivers=not no_waivers, selection=selection, baseline=baseline,
+        fail_on=None if fail_on is FailOn.never else Severity.parse(fail_on.value),
+        use_result_cache=use_result_cache)
+
+
+def run_gate_or_exit(files: list[str], options: GateOptions) -> Gate:
+    from lkpolicy.gate.gate import run_gate
+    from lkpolicy.gate.options import UsageError
+
+    try:
+        return run_gate(files, options)
+    except UsageError as error:
+        usage_error(str(error))
+
+
+def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bool) -> None:
+    from lkpolicy import __version__
+    from lkpolicy.report import Report, render
+
+    report = Report(findings=gate.findings, documents=gate.documents, files=gate.files,
+                    tool_version=__version__)
+    emit(render(output_format, report, color=color), output)
+
+
+def usage_error(message: str) -> NoReturn:
+    printer().err(f"lkpolicy: {message}")
+    raise typer.Exit(ExitCode.USAGE)
+
+
+def printer() -> Printer:
+    from lkpolicy.report.printer import Printer
+
+    return Printer()
+
+
+def emit(text: str, path: str | None) -> None:
+    """A command's result: to standard output, or atomically to `path`. The text is already
+    escaped by its renderer (machine formats escape by their own syntax)."""
+    import sys
+
+    if path is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from lkpolicy.safeio import atomic_write_text
+
+    try:
+        atomic_write_text(path, text)
+    except OSError as error:
+        usage_error(f"cannot write {path}: {error.strerror or error}")

@@ -1,0 +1,124 @@
+"""What a gate run is asked to do: the options every command that runs the gate shares."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lkpolicy.model.findings import Finding, Severity
+from lkpolicy.model.rules import blocks_build, build_family
+
+if TYPE_CHECKING:
+    from lkpolicy.stages.imageoptions import ImageOptions
+    from lkpolicy.stages.policy.model import Policy
+
+
+class UsageError(Exception):
+    """A gate option that cannot be honoured (exit code 2); `str()` is the one-line reason."""
+
+
+@dataclass(slots=True)
+class PolicyChoice:
+    """`--policy FILE`, or None to discover `.lkpolicy.yml` (else the built-in default)."""
+
+    explicit: str | None = None
+    offline: bool = False
+    """The trust stage uses cached trust metadata only (still checking expiry and rollback)."""
+    trust_cache: str | None = None
+    _loaded: dict[str, Policy] = field(default_factory=dict)
+
+    def load(self, spec: str) -> Policy:
+        """One load per policy file and run: a directory of configs usually shares one policy."""
+        if spec not in self._loaded:
+            from lkpolicy.stages.policy.loader import load_policy_file
+
+            self._loaded[spec] = load_policy_file(spec)
+        return self._loaded[spec]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSelection:
+    """`--select` and `--ignore`, validated against the rule catalogue.
+
+    A check whose rules are all deselected does not run; rules that mark a config linuxkit
+    cannot build (`Rule.blocks_build`) can be neither ignored nor left out of a selection."""
+
+    select: frozenset[str] | None = None
+    """Rule IDs or ID prefixes (`LKP1`); None selects every rule."""
+    ignore: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, select: list[str] | None, ignore: list[str] | None) -> RuleSelection:
+        """Raises `UsageError` for a code that names no rule."""
+        from lkpolicy.model.rules import known_rule_ids
+
+        known = known_rule_ids()
+
+        def codes(values: list[str] | None, option: str) -> frozenset[str]:
+            found: set[str] = set()
+            for value in values or []:
+                for part in value.split(","):
+                    code = part.strip().upper()
+                    if not code:
+                        continue
+                    if code != "ALL" and not any(rule.startswith(code) for rule in known):
+                        raise UsageError(f"{option} {part.strip()}: no rule has this ID or "
+                                         "prefix; `lkpolicy rules` lists them")
+                    if option == "--ignore" and code in known and _blocking_rule(code):
+                        raise UsageError(f"--ignore {code}: its errors mean the config cannot "
+                                         "be built, so they cannot be ignored")
+                    found.add(code)
+            return frozenset(found)
+
+        chosen = codes(select, "--select")
+        return cls(None if not chosen or "ALL" in chosen else chosen, codes(ignore, "--ignore"))
+
+    def chosen(self, rule_id: str) -> bool:
+        """Whether the selection asks for this rule's findings."""
+        if any(rule_id.startswith(code) for code in self.ignore):
+            return False
+        return self.select is None or any(rule_id.startswith(code) for code in self.select)
+
+    def runs(self, rule_id: str) -> bool:
+        """Whether the rule's check must run: chosen, or of a family that can block the build
+        (its errors are reported whatever the selection)."""
+        return build_family(rule_id) or self.chosen(rule_id)
+
+    def reports(self, finding: Finding) -> bool:
+        return blocks_build(finding.rule_id, finding.severity) or self.chosen(finding.rule_id)
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+@dataclass(slots=True)
+class GateOptions:
+    merge: bool = False
+    """All files form one config, as `linuxkit build a.yml b.yml` merges them."""
+    images: ImageOptions | None = None
+    """Where images come from; None skips the image cache (`--no-images`: the YAML alone)."""
+    policy: PolicyChoice | None = None
+    """None skips the policy and trust stages (`--no-policy`)."""
+    waivers: bool = True
+    """Inline and policy waivers apply (`--no-waivers` shows everything)."""
+    selection: RuleSelection = field(default_factory=RuleSelection)
+    baseline: str | None = None
+    fail_on: Severity | None = Severity.ERROR
+    """The lowest severity that fails the gate; None never fails on findings."""
+    use_result_cache: bool = True
+    at: datetime.datetime = field(default_factory=utc_now)
+    """The moment waiver expiry is judged at (UTC)."""
+
+    @property
+    def today(self) -> datetime.date:
+        """Waiver expiry dates are calendar days in UTC, whatever the machine's time zone."""
+        return self.at.astimezone(datetime.UTC).date()
+
+
+def _blocking_rule(rule_id: str) -> bool:
+    from lkpolicy.model.rules import get_rule
+
+    rule = get_rule(rule_id)
+    return rule is not None and rule.blocks_build

@@ -1,0 +1,36 @@
+"""A unit that passed the gate, as the build core's input: the images it resolved and the
+container configs it judged, with the trust evidence for the build manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lkpolicy.assemble.plan import BuildPlan
+    from lkpolicy.gate.unit import GateUnit
+    from lkpolicy.stages.containers import Container
+    from lkpolicy.stages.images import Resolution
+
+
+def build_plan(unit: GateUnit) -> BuildPlan:
+    """The images and container configs of a unit that passed the gate."""
+    assert unit.resolution is not None
+    evidence = unit.trust.evidence if unit.trust is not None else {}
+    return plan_of(unit.resolution, unit.containers, evidence)
+
+
+def plan_of(resolution: Resolution, containers: Sequence[Container],
+            evidence: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> BuildPlan:
+    """The build plan of a resolution and the containers computed from it."""
+    from lkpolicy.assemble.plan import BuildPlan, ContainerPlan
+    from lkpolicy.store import Store
+
+    if resolution.cache is None or resolution.platform is None:
+        raise ValueError("a build needs the image stage: the resolution has no image cache")
+    by_digest = {image.digest: name for name, image in resolution.images.items()}
+    records = tuple({"image": by_digest.get(digest, ""), **item}
+                    for digest, items in sorted((evidence or {}).items()) for item in items)
+    return BuildPlan(Store(resolution.cache), resolution.platform, dict(resolution.images),
+                     {(c.section, c.index): ContainerPlan(c.effective, c.error)
+                      for c in containers}, records)

@@ -1,0 +1,184 @@
+"""Policy checks on the config as a whole: image references (pinning, registries, `trust:`
+coverage), `files` modes and the kernel command line."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lkpolicy.stages.policy.rules as R
+from lkpolicy.model.config import Node
+from lkpolicy.model.findings import Location
+from lkpolicy.model.reference import ImageRef, ReferenceError
+from lkpolicy.model.reference import parse as parse_reference
+from lkpolicy.stages.images import image_uses
+from lkpolicy.stages.policy.container_checks import path_matches
+from lkpolicy.stages.policy.engine import Judge, config_check, described
+from lkpolicy.stages.policy.model import Subject, image_matches
+
+
+def _parse(image: Any) -> ImageRef | None:
+    if not isinstance(image, str):
+        return None
+    try:
+        return parse_reference(image)
+    except ReferenceError:
+        return None
+
+
+def _strings(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+@config_check(R.IMAGE_NOT_PINNED, R.BOOT_IMAGE_NOT_PINNED, R.REGISTRY_NOT_ALLOWED,
+              R.TRUST_NOT_COVERED)
+def check_images(judge: Judge) -> None:
+    trust = [node.value for node in judge.config.trust if isinstance(node.value, dict)]
+    for use in image_uses(judge.config):
+        ref = use.reference
+        if ref is None:
+            continue  # unparsable: the lint stage reports it
+        subject = Subject(use.section, use.name, ref)
+        node = use.node
+        pin_rule = R.BOOT_IMAGE_NOT_PINNED if use.section in ("init", "kernel") \
+            else R.IMAGE_NOT_PINNED
+        active = judge.active(pin_rule, subject)
+        if active and not ref.pinned:
+            judge.emit(pin_rule, active,
+                       f"{described(subject)} image `{ref.original}` is not pinned by digest",
+                       node.location, node.pointer)
+        active = judge.active(R.REGISTRY_NOT_ALLOWED, subject)
+        if active:
+            allowed = active.options["allowed"]
+            denied = [glob for glob in active.options["denied"] if image_matches(glob, ref)]
+            if denied or not any(image_matches(glob, ref) for glob in allowed):
+                why = f"matches denied `{denied[0]}`" if denied else "matches no allowed pattern"
+                judge.emit(R.REGISTRY_NOT_ALLOWED, active,
+                           f"image `{ref.expanded}` is not allowed: it {why}",
+                           node.location, node.pointer)
+        active = judge.active(R.TRUST_NOT_COVERED, subject)
+        if active and any(image_matches(glob, ref) for glob in active.options["required"]) \
+                and not trust_covers(trust, ref):
+            org = ref.repository.split("/", 1)[0]
+            judge.emit(R.TRUST_NOT_COVERED, active,
+                       f"image `{ref.expanded}` must be verified but `trust:` covers neither "
+                       f"the image nor its org `{org}`", node.location, node.pointer,
+                       hint=f"add `{ref.locator}` to `trust.image` or `{org}` to `trust.org`")
+
+
+def trust_covers(trust_section: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+                 ref: ImageRef | str) -> bool:
+    """Whether `trust:` (one section, or the sections of merged files) names the image, by
+    LinuxKit's old content-trust rules: an `image` entry equal to the reference, or to it
+    without tag and digest; or an `org` entry equal to the first path component of the
+    repository (`library` for single names on Docker Hub).
+
+    Both sides are compared in expanded form, so `linuxkit/init` and
+    `docker.io/linuxkit/init` are the same image; old linuxkit compared the strings as
+    written and missed that."""
+    if isinstance(ref, str):
+        parsed = _parse(ref)
+        if parsed is None:
+            return False
+        ref = parsed
+    sections = [trust_section] if isinstance(trust_section, Mapping) else list(trust_section)
+    forms = {ref.original, ref.expanded, ref.name, ref.locator,
+             ref.original.split("@", 1)[0]}
+    org = ref.repository.split("/", 1)[0]
+    for section in sections:
+        for entry in _strings(section.get("image")):
+            entry_ref = _parse(entry)
+            if entry in forms or (entry_ref is not None and (
+                    entry_ref.expanded in forms
+                    or (entry_ref.tag is None and entry_ref.digest is None
+                        and entry_ref.locator == ref.locator))):
+                return True
+        if org and org in _strings(section.get("org")):
+            return True
+    return False
+
+
+@config_check(R.FILE_SETUID, R.FILE_WORLD_WRITABLE)
+def check_files(judge: Judge) -> None:
+    for node in judge.config.section("files"):
+        if not isinstance(node.value, dict):
+            continue
+        path = node.value.get("path")
+        mode_node = node.child("mode")
+        if not isinstance(path, str) or mode_node is None or not isinstance(mode_node.value, str):
+            continue
+        try:
+            mode = int(mode_node.value, 8)
+        except ValueError:
+            continue
+        subject = Subject("files", path)
+        active = judge.active(R.FILE_SETUID, subject)
+        bits = [word for bit, word in ((0o4000, "setuid"), (0o2000, "setgid")) if mode & bit]
+        if active and bits and not path_matches(path, active.options["allowed"]):
+            judge.emit(R.FILE_SETUID, active,
+                       f"`{path}` is {' and '.join(bits)} (mode {mode_node.value})",
+                       mode_node.location, mode_node.pointer)
+        active = judge.active(R.FILE_WORLD_WRITABLE, subject)
+        directory = node.value.get("directory") is True
+        symlink = "symlink" in node.value
+        sticky_dir = directory and mode & 0o1000
+        if (active and mode & 0o002 and not symlink and not sticky_dir
+                and not path_matches(path, active.options["allowed"])):
+            what = "directory without the sticky bit" if directory else "file"
+            judge.emit(R.FILE_WORLD_WRITABLE, active,
+                       f"`{path}` is a world-writable {what} (mode {mode_node.value})",
+                       mode_node.location, mode_node.pointer)
+
+
+def cmdline_parameters(cmdline: str) -> list[tuple[str, int]]:
+    """(parameter, offset in the string), split as the kernel does: on spaces outside double
+    quotes."""
+    return [(match.group(0), match.start())
+            for match in re.finditer(r'(?:[^\s"]|"[^"]*"?)+', cmdline)]
+
+
+@config_check(R.KERNEL_INIT_OVERRIDE, R.KERNEL_CMDLINE_FORBIDDEN, R.KERNEL_CMDLINE_REQUIRED)
+def check_kernel_cmdline(judge: Judge) -> None:
+    node = judge.config.kernel.get("cmdline")
+    if node is None or not isinstance(node.value, str):
+        return
+    image = judge.config.kernel.get("image")
+    subject = Subject("kernel", "", _parse(image.value) if image is not None else None)
+    parameters = cmdline_parameters(node.value)
+    init = judge.active(R.KERNEL_INIT_OVERRIDE, subject)
+    forbidden = judge.active(R.KERNEL_CMDLINE_FORBIDDEN, subject)
+    for parameter, offset in parameters:
+        location = _cmdline_location(node, parameter, offset)
+        if init and parameter.split("=", 1)[0] in ("init", "rdinit"):
+            judge.emit(R.KERNEL_INIT_OVERRIDE, init,
+                       f"`{parameter}` makes the kernel run something other than LinuxKit's init",
+                       location, node.pointer)
+        elif forbidden:
+            pattern = next((p for p in forbidden.options["forbidden"]
+                            if re.fullmatch(p, parameter)), None)
+            if pattern is not None:
+                judge.emit(R.KERNEL_CMDLINE_FORBIDDEN, forbidden,
+                           f"kernel parameter `{parameter}` is forbidden (matches `{pattern}`)",
+                           location, node.pointer)
+    required = judge.active(R.KERNEL_CMDLINE_REQUIRED, subject)
+    if required:
+        for pattern in required.options["required"]:
+            if not any(re.fullmatch(pattern, parameter) for parameter, _ in parameters):
+                judge.emit(R.KERNEL_CMDLINE_REQUIRED, required,
+                           f"the kernel command line has no parameter matching `{pattern}`",
+                           node.location, node.pointer)
+
+
+def _cmdline_location(node: Node, parameter: str, offset: int) -> Location:
+    """The parameter's own column when the value is written on one line as it is."""
+    location = node.location
+    line = node.document.source_line(location.line)
+    if line is None:
+        return location
+    start = location.column - 1
+    quote = line[start:start + 1] in ("'", '"')
+    found = line.find(parameter, start + (1 if quote else 0) + offset)
+    if found < 0 or "\n" in node.value:
+        return location
+    return Location(location.file, location.line, found + 1)

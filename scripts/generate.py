@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""Regenerate the checked-in generated files from their single sources:
+
+* lkpolicy/model/ruleindex.py: which module defines each rule ID (from the registered rules);
+* docs/rules.md: the rule reference (from the rule catalogue).
+
+Run after adding, moving or changing a rule; the tests fail until the files are current.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lkpolicy.model.rules import all_rules, discover_rule_modules, render_rule_index  # noqa: E402
+from lkpolicy.report.ruledocs import rules_markdown  # noqa: E402
+
+
+def main() -> None:
+    index = ROOT / "lkpolicy" / "model" / "ruleindex.py"
+    index.write_text(render_rule_index(discover_rule_modules()), encoding="utf-8")
+    docs = ROOT / "docs" / "rules.md"
+    docs.write_text(rules_markdown(all_rules()), encoding="utf-8")
+    print(f"wrote {index.relative_to(ROOT)} and {docs.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Build plans for the build-core tests: the gate's image and containers stages on a config,
+without a policy, so the build core is tested on exactly what a gate would hand it."""
+
+from __future__ import annotations
+
+from lkpolicy.assemble.plan import BuildPlan
+from lkpolicy.gate.plan import plan_of
+from lkpolicy.model.config import Config
+from lkpolicy.model.oci import Platform
+from lkpolicy.stages.containers import effective_configs
+from lkpolicy.stages.imageoptions import ImageOptions
+from lkpolicy.stages.images import resolve_images
+from lkpolicy.store import Store
+
+AMD64 = Platform("linux", "amd64")
+
+
+def plan_build(config: Config, store: Store, platform: Platform = AMD64) -> BuildPlan:
+    resolution = resolve_images(config, ImageOptions(cache=str(store.root),
+                                                     arch=platform.architecture))
+    containers, _findings = effective_configs(config, resolution)
+    return plan_of(resolution, containers)

@@ -10,13 +10,16 @@ from lkpolicy.model.oci import Platform
 from lkpolicy.stages.containers import effective_configs
 from lkpolicy.stages.imageoptions import ImageOptions
 from lkpolicy.stages.images import resolve_images
+from lkpolicy.stages.localfiles import read_local_files
 from lkpolicy.store import Store
 
 AMD64 = Platform("linux", "amd64")
 
 
-def plan_build(config: Config, store: Store, platform: Platform = AMD64) -> BuildPlan:
+def plan_build(config: Config, store: Store, platform: Platform = AMD64, *,
+               cwd: str | None = None, home: str | None = None) -> BuildPlan:
     resolution = resolve_images(config, ImageOptions(cache=str(store.root),
                                                      arch=platform.architecture))
     containers, _findings = effective_configs(config, resolution)
-    return plan_of(resolution, containers)
+    files, _problems = read_local_files(config, cwd=cwd, home=home)
+    return plan_of(resolution, containers, files)

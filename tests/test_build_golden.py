@@ -453,7 +453,8 @@ def test_corrupt_layer_fails(tmp_path: Path, hostile: Store) -> None:
     ("- path: a/\n  contents: x", "archive/tar: write too long"),
     ("- path: a\n  metadata: toml", "unsupported metadata type: toml"),
     ("- path: a\n  contents: x\n  uid: nobody", "cannot find id: nobody"),
-    ("- path: a\n  source: /nonexistent/lkpolicy", "open /nonexistent/lkpolicy: no such file"),
+    # The gate reads sources (LK408 when missing): a build never reads one it did not judge.
+    ("- path: a\n  source: /nonexistent/lkpolicy", "the gate did not read the source of a"),
     ("- path: ../a\n  contents: x", "path ../a leaves the image root"),
 ])
 def test_files_errors(tmp_path: Path, hostile: Store, entry: str, message: str) -> None:
@@ -471,7 +472,7 @@ def test_files_modes_owners_and_sources(tmp_path: Path, hostile: Store) -> None:
         "  - {path: opt/c, source: src.txt}\n"
         "  - {path: opt/gone, source: /nonexistent, optional: true}\n"))
     out = io.BytesIO()
-    build_tar(config, plan_build(config, hostile, AMD64), out, options=BuildOptions(cwd=str(tmp_path)))
+    build_tar(config, plan_build(config, hostile, AMD64, cwd=str(tmp_path)), out)
     reader = TarReader(io.BytesIO(out.getvalue()))
     listing = []
     while (header := reader.next()) is not None:
@@ -483,6 +484,19 @@ def test_files_modes_owners_and_sources(tmp_path: Path, hostile: Store) -> None:
         ("opt/c", "0o600", "files[2]"),
     ]
     assert _members(out.getvalue())["opt/c"] == b"from host"
+
+
+def test_a_source_changed_after_the_gate_read_it_fails(tmp_path: Path, hostile: Store) -> None:
+    source = tmp_path / "src.txt"
+    source.write_bytes(b"judged content")
+    config = _config(tmp_path, f"files:\n  - {{path: opt/c, source: {source}}}\n")
+    plan = plan_build(config, hostile, AMD64)
+    for changed in (b"jUdged content", b"judged content, and more", b"short"):
+        source.write_bytes(changed)
+        with pytest.raises(BuildError, match=f"{source} changed since the gate read it"):
+            build_tar(config, plan, io.BytesIO())
+    source.write_bytes(b"judged content")
+    build_tar(config, plan, io.BytesIO())
 
 
 def test_kernel_without_binary(tmp_path: Path, hostile: Store) -> None:

@@ -11,7 +11,7 @@ and renames only complete results).
 
 from __future__ import annotations
 
-import os
+import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -40,6 +40,7 @@ from lkpolicy.store import StoreError
 if TYPE_CHECKING:
     from lkpolicy.assemble.plan import BuildPlan
     from lkpolicy.model.config import Config
+    from lkpolicy.stages.localfiles import LocalFile
     from lkpolicy.store import ResolvedImage
 
 __all__ = [
@@ -77,10 +78,6 @@ class BuildOptions:
     allow_container_devices: bool = False
     """Device nodes in onboot/onshutdown/services/volume images (linuxkit allows them; the
     gate refuses them unless told otherwise). Kernel and init images may always carry them."""
-    home: str | None = None
-    """For `~/` in `files` sources; default: the process's home directory."""
-    cwd: str | None = None
-    """Relative `files` sources are relative to this (linuxkit: the working directory)."""
     progress: Callable[[str], None] | None = None
     """Receives linuxkit's progress lines (which it prints to stderr)."""
     compression_level: int = 1
@@ -127,6 +124,22 @@ class _Tee:
             raise BuildError(f"{APK_DB} is larger than {_MAX_APK_DB} bytes")
         self._sink.extend(data)
         return data
+
+
+class _Hashing:
+    """A stream that hashes what is read from it."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self.inner.read(size)
+        self.digest.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        return "sha256:" + self.digest.hexdigest()
 
 
 def _unsafe_path(name: str) -> bool:
@@ -344,10 +357,11 @@ class _Builder:
             self.say("Add volumes:")
         for index, volume in enumerate(volumes):
             name = volume.get("name", "")
-            if not name or "/" in name or name in (".", ".."):
+            if "/" in name or name in (".", ".."):
                 raise BuildError(f"failed to build volume filesystem tarball from {name}: "
                                  "invalid volume name")
-            path = f"containers/volumes/{name}"
+            # The empty name is valid to linuxkit: its volume is `containers/volumes` itself.
+            path = "containers/volumes" + (f"/{name}" if name else "")
             location = f"volume[{index}]"
             reference = volume.get("image", "")
             expanded = ""
@@ -355,8 +369,9 @@ class _Builder:
             if reference:
                 expanded, resolved = self.resolve(reference)
             source = expanded or "empty"
-            for directory in ("containers", "containers/volumes", path, path + "/lower"):
-                self.write(_dir(directory, source, location))
+            parts = f"{path}/lower".split("/")
+            for depth in range(1, len(parts) + 1):
+                self.write(_dir("/".join(parts[:depth]), source, location))
             if resolved is not None:
                 fmt = volume.get("format") or "filesystem"
                 if fmt != "filesystem":
@@ -469,7 +484,7 @@ class _Builder:
         uid = id_number(entry.get("uid"), ids)
         gid = id_number(entry.get("gid"), ids)
         contents: bytes | None = None
-        source_path: str | None = None
+        local: LocalFile | None = None
         if "contents" in entry:
             contents = str(entry["contents"]).encode("utf-8", "surrogateescape")
         if not directory and not symlink and contents is None:
@@ -479,12 +494,12 @@ class _Builder:
             if source and metadata:
                 raise fail(f"specified Source and Metadata for file: {original}")
             if source:
-                source_path = self.source_path(source)
-                try:
-                    os.stat(source_path)
-                except OSError:
-                    if entry.get("optional"):
-                        return
+                read = self.plan.files.get(index)
+                if read is None:
+                    raise fail(f"the gate did not read the source of {original}")
+                if read.sha256 is None:
+                    return  # optional, and absent when the gate looked
+                local = read
                 contents = None
             else:
                 contents = self.metadata(metadata, fail)
@@ -521,20 +536,12 @@ class _Builder:
             return
         if path.endswith("/"):
             raise fail("archive/tar: write too long")
-        if source_path is not None:
-            self.file_from_host(path, source_path, location, mode, uid, gid, fail)
+        if local is not None:
+            self.file_from_host(path, local, location, mode, uid, gid, fail)
             return
         assert contents is not None
         self.write(_file(path, len(contents), source_record, location, mode=mode, uid=uid,
                          gid=gid), contents)
-
-    def source_path(self, source: str) -> str:
-        if source.startswith("~/"):
-            home = self.options.home or os.path.expanduser("~")
-            source = os.path.join(home, source[2:])
-        if not os.path.isabs(source):
-            source = os.path.join(self.options.cwd or os.getcwd(), source)
-        return source
 
     def metadata(self, kind: str, fail: Callable[[str], BuildError]) -> bytes:
         model = expanded_model(self.model)
@@ -544,21 +551,29 @@ class _Builder:
             return render_json(model).encode("utf-8", "surrogateescape")
         raise fail(f"unsupported metadata type: {kind}")
 
-    def file_from_host(self, path: str, source: str, location: str, mode: int, uid: int,
+    def file_from_host(self, path: str, local: LocalFile, location: str, mode: int, uid: int,
                        gid: int, fail: Callable[[str], BuildError]) -> None:
+        """The bytes the gate read (its size and sha256), or a failed build."""
+        source = local.path
         try:
             stream = open(source, "rb")  # noqa: SIM115 - closed below, after streaming
         except OSError as error:
             raise fail(f"open {source}: {_go_errno_text(error)}") from None
         with stream:
+            checked = _Hashing(stream)
             try:
-                size = os.fstat(stream.fileno()).st_size
-                header = _file(path, size, "linuxkit.files", location, mode=mode, uid=uid,
+                header = _file(path, local.size, "linuxkit.files", location, mode=mode, uid=uid,
                                gid=gid)
                 self.tar.begin(header)
-                self.tar.copy_from(stream, size)
+                self.tar.copy_from(checked, local.size)
+                grown = bool(stream.read(1))
             except OSError as error:
                 raise fail(f"read {source}: {_go_errno_text(error)}") from None
+            except TarError:
+                raise fail(f"{source} changed since the gate read it") from None
+        if grown or checked.hexdigest() != local.sha256:
+            raise fail(f"{source} changed since the gate read it (the gate judged "
+                       f"{local.sha256})")
 
     def run(self) -> BuildSummary:
         self.kernel()

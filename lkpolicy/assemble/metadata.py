@@ -88,6 +88,11 @@ def _json_model(model: dict[str, Any]) -> dict[str, Any]:
             for key in ("uidMappings", "gidMappings"):
                 if key in entry:
                     entry[key] = _convert(entry[key], ID_MAPPING)
+    # linuxkit appends every file's sections to an empty config: a section with no entries
+    # stays a nil slice, which encoding/json writes as null (`init: []` included).
+    for section in ("init", *_IMAGE_SECTIONS, "files", "volumes"):
+        if result.get(section) == []:
+            result[section] = None
     return result
 
 

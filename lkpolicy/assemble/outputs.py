@@ -67,7 +67,8 @@ def parse_formats(formats: Iterable[str]) -> list[str]:
     for item in formats:
         for name in item.split(","):
             if name not in KNOWN_FORMATS:
-                raise BuildError(f"error parsing formats: unknown format type {name}")
+                raise BuildError(f"error parsing formats: unknown format type {name} "
+                                 f"(lkpolicy builds: {', '.join(SUPPORTED_FORMATS)})")
             result.append(name)
     if len(result) > 1:
         for name in result:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lkpolicy.model.oci import Platform
     from lkpolicy.stages.effective import Effective, SpecError
+    from lkpolicy.stages.localfiles import LocalFile
     from lkpolicy.store import ResolvedImage, Store
 
 
@@ -33,6 +34,8 @@ class BuildPlan:
     """Expanded reference -> the cached image the gate resolved and judged."""
     containers: Mapping[tuple[str, int], ContainerPlan] = field(default_factory=dict)
     """(section, index) -> the container's effective config, as the gate computed it."""
+    files: Mapping[int, LocalFile] = field(default_factory=dict)
+    """`files` index -> the host file the gate read for its `source:`, with its sha256."""
     evidence: tuple[Mapping[str, object], ...] = ()
     """What vouched for the images (trust evidence), recorded in the build manifest."""
 

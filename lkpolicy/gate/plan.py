@@ -11,16 +11,18 @@ if TYPE_CHECKING:
     from lkpolicy.gate.unit import GateUnit
     from lkpolicy.stages.containers import Container
     from lkpolicy.stages.images import Resolution
+    from lkpolicy.stages.localfiles import LocalFile
 
 
 def build_plan(unit: GateUnit) -> BuildPlan:
     """The images and container configs of a unit that passed the gate."""
     assert unit.resolution is not None
     evidence = unit.trust.evidence if unit.trust is not None else {}
-    return plan_of(unit.resolution, unit.containers, evidence)
+    return plan_of(unit.resolution, unit.containers, unit.local_files, evidence)
 
 
 def plan_of(resolution: Resolution, containers: Sequence[Container],
+            files: Mapping[int, LocalFile] | None = None,
             evidence: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> BuildPlan:
     """The build plan of a resolution and the containers computed from it."""
     from lkpolicy.assemble.plan import BuildPlan, ContainerPlan
@@ -33,4 +35,4 @@ def plan_of(resolution: Resolution, containers: Sequence[Container],
                     for digest, items in sorted((evidence or {}).items()) for item in items)
     return BuildPlan(Store(resolution.cache), resolution.platform, dict(resolution.images),
                      {(c.section, c.index): ContainerPlan(c.effective, c.error)
-                      for c in containers}, records)
+                      for c in containers}, dict(files or {}), records)

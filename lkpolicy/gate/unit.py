@@ -1,5 +1,5 @@
 """One build's worth of configs through the stages: load -> validate -> lint -> resolve
-images -> effective configs -> policy -> trust -> policy waivers.
+images and read local files -> effective configs -> policy -> trust -> policy waivers.
 
 Each stage is a module with one job; this module only sequences them and keeps what they
 produce, so that the lock and the build use exactly what the stages judged.
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lkpolicy.gate.options import GateOptions, PolicyChoice
     from lkpolicy.stages.containers import Container
     from lkpolicy.stages.images import Resolution
+    from lkpolicy.stages.localfiles import LocalFile
     from lkpolicy.stages.policy.model import Policy
     from lkpolicy.stages.trust.stage import TrustResult
     from lkpolicy.stages.waivers import Suppressed
@@ -37,6 +38,8 @@ class GateUnit:
     """Findings the policy's waivers suppressed."""
     unreadable: bool = False
     resolution: Resolution | None = None
+    local_files: dict[int, LocalFile] = field(default_factory=dict)
+    """`files` index -> the host file its `source:` copies, as the gate read it."""
     containers: list[Container] = field(default_factory=list)
     trust: TrustResult | None = None
     policy: Policy | None = None
@@ -102,6 +105,11 @@ def judge_unit(paths: list[str], documents: dict[str, Document], options: GateOp
     unit.findings.extend(lint(unit.config))
     unit.resolution = resolve_images(unit.config, options.images)
     unit.findings.extend(unit.resolution.findings)
+    if options.images is not None:  # `--no-images` judges the YAML alone: no build inputs
+        from lkpolicy.stages.localfiles import read_local_files
+
+        unit.local_files, found_files = read_local_files(unit.config)
+        unit.findings.extend(found_files)
     unit.containers, found = effective_configs(unit.config, unit.resolution, unit.findings)
     unit.findings.extend(found)
     if options.policy is not None:

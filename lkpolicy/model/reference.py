@@ -215,3 +215,14 @@ def _go_unescape(text: str) -> str:
             raise ValueError(f"invalid URL escape {quote(escape)}")
         index += 3
     return unquote(text) if "%" in text else text
+
+
+def parse_or_none(value: object) -> ImageRef | None:
+    """The parsed reference, or None for anything that is not a valid reference string (the
+    lint stage reports those; later stages skip them)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse(value)
+    except ReferenceError:
+        return None

@@ -55,6 +55,7 @@ RULE_MODULES = {
     'LK405': 'lkpolicy.stages.images',
     'LK406': 'lkpolicy.stages.containers',
     'LK407': 'lkpolicy.stages.containers',
+    'LK408': 'lkpolicy.stages.localfiles',
     'LK501': 'lkpolicy.gate.lock',
     'LK502': 'lkpolicy.gate.lock',
     'LKP001': 'lkpolicy.stages.policy.rules',

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Severity
-from lkpolicy.model.reference import ImageRef, ReferenceError
-from lkpolicy.model.reference import parse as parse_reference
+from lkpolicy.model.reference import ImageRef, parse_or_none
 from lkpolicy.model.rules import define_rule
 from lkpolicy.model.templates import template_switches, templated
 
@@ -114,7 +113,7 @@ def effective_configs(config: Config, resolution: Resolution,
         entry = templated(node, switches)
         if not isinstance(entry, dict):
             continue
-        container = Container(section, index, node, entry, _reference(entry.get("image")))
+        container = Container(section, index, node, entry, parse_or_none(entry.get("image")))
         container.image = resolution.image(container.reference)
         containers.append(container)
         if _within(node.pointer, invalid):
@@ -132,15 +131,6 @@ SCHEMA_RULES = frozenset({"LK201", "LK202", "LK203", "LK204"})
 def _within(pointer: str, pointers: list[str]) -> bool:
     below = pointer + "/"
     return any(p == pointer or p.startswith(below) for p in pointers)
-
-
-def _reference(image: Any) -> ImageRef | None:
-    if not isinstance(image, str):
-        return None
-    try:
-        return parse_reference(image)
-    except ReferenceError:
-        return None
 
 
 def _build(container: Container, placement: Placement, ids: dict[str, int],

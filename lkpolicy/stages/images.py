@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 
 from lkpolicy.model.config import IMAGE_SECTIONS, Config, Node
 from lkpolicy.model.findings import Finding, Severity
-from lkpolicy.model.reference import ImageRef, ReferenceError
-from lkpolicy.model.reference import parse as parse_reference
+from lkpolicy.model.reference import ImageRef, parse_or_none
 from lkpolicy.model.rules import define_rule
 from lkpolicy.model.templates import template_switches, templated
 
@@ -134,11 +133,7 @@ def _kernel_image(config: Config, switches: dict[int, bool]) -> tuple[Node, str]
 
 
 def _use(section: str, index: int, node: Node, text: str, name: str = "") -> ImageUse:
-    try:
-        reference: ImageRef | None = parse_reference(text)
-    except ReferenceError:
-        reference = None
-    return ImageUse(section, index, node, text, reference, name)
+    return ImageUse(section, index, node, text, parse_or_none(text), name)
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ type the schema requires: a value of the wrong type is already a schema finding.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from lkpolicy.gocompat.numbers import NumError, parse_int, parse_uint
@@ -306,6 +307,12 @@ def _dropped(node: Node, what: str, effect: str = "the value is not applied") ->
         node.key_location, node.pointer)
 
 
+_EMPTIED_FAILS_BUILD = re.compile(
+    r"/files/\d+/path|/init/\d+|/(onboot|onshutdown|services)/\d+/image")
+"""Where an emptied value stops the build: a file without a path, a container or init
+without an image."""
+
+
 def check_at_values(config: Config) -> Iterator[Finding]:
     for document in config.documents:
         if not document.from_file:
@@ -313,9 +320,14 @@ def check_at_values(config: Config) -> Iterator[Finding]:
         for pointer, scalar in document.scalars.items():
             text = scalar.text
             if text.startswith("@") and not text.startswith("@pkg:"):
+                fatal = _EMPTIED_FAILS_BUILD.fullmatch(pointer)
                 yield AT_VALUE_EMPTIED.finding(
-                    f"linuxkit replaces `{text}` with an empty string (template syntax)",
-                    document.location(pointer), pointer)
+                    f"linuxkit replaces `{text}` with an empty string (template syntax)"
+                    + (", and then fails the build: an empty "
+                       + ("`files` path" if "files" in pointer else "image reference")
+                       if fatal else ""),
+                    document.location(pointer), pointer,
+                    severity=Severity.ERROR if fatal else None)
 
 
 def check_namespace_none(config: Config) -> Iterator[Finding]:

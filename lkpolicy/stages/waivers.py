@@ -450,21 +450,15 @@ def parse_policy_waivers(data: Any, document: Document,
 
 def container_context(config: Config) -> FindingContext:
     """A `FindingContext` for findings of `config`: the container whose node holds the pointer."""
-    from lkpolicy.model.reference import ReferenceError
-    from lkpolicy.model.reference import parse as parse_reference
+    from lkpolicy.model.reference import parse_or_none
 
     entries: list[tuple[str, str, str, ContainerContext]] = []
     for section, _index, node in config.containers():
         if not isinstance(node.value, dict):
             continue
         name = node.value.get("name")
-        image = node.value.get("image")
-        expanded: str | None = None
-        if isinstance(image, str):
-            try:
-                expanded = parse_reference(image).expanded
-            except ReferenceError:
-                expanded = None
+        reference = parse_or_none(node.value.get("image"))
+        expanded = reference.expanded if reference is not None else None
         entries.append((normalize_path(node.document.path), node.pointer, node.pointer + "/",
                         ContainerContext(section, name if isinstance(name, str) else "",
                                          expanded)))

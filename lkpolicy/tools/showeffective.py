@@ -57,8 +57,9 @@ def _container_text(container: Container) -> str:
     effective = container.effective
     if container.error is not None:
         lines.append(f"#   linuxkit fails: {container.error.message}")
+    elif effective is None:
+        lines.append("#   not created: the entry does not pass the schema")
     else:
-        assert effective is not None
         if container.image is None:
             lines.append("#   image not resolved: from the YAML alone, without its label")
         lines.append("# config.json (a trailing `<- label` marks values the image supplied)")

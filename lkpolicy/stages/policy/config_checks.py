@@ -10,21 +10,11 @@ from typing import Any
 import lkpolicy.stages.policy.rules as R
 from lkpolicy.model.config import Node
 from lkpolicy.model.findings import Location
-from lkpolicy.model.reference import ImageRef, ReferenceError
-from lkpolicy.model.reference import parse as parse_reference
+from lkpolicy.model.reference import ImageRef, parse_or_none
 from lkpolicy.stages.images import image_uses
 from lkpolicy.stages.policy.container_checks import path_matches
 from lkpolicy.stages.policy.engine import Judge, config_check, described
 from lkpolicy.stages.policy.model import Subject, image_matches
-
-
-def _parse(image: Any) -> ImageRef | None:
-    if not isinstance(image, str):
-        return None
-    try:
-        return parse_reference(image)
-    except ReferenceError:
-        return None
 
 
 def _strings(value: Any) -> list[str]:
@@ -78,7 +68,7 @@ def trust_covers(trust_section: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     `docker.io/linuxkit/init` are the same image; old linuxkit compared the strings as
     written and missed that."""
     if isinstance(ref, str):
-        parsed = _parse(ref)
+        parsed = parse_or_none(ref)
         if parsed is None:
             return False
         ref = parsed
@@ -88,7 +78,7 @@ def trust_covers(trust_section: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     org = ref.repository.split("/", 1)[0]
     for section in sections:
         for entry in _strings(section.get("image")):
-            entry_ref = _parse(entry)
+            entry_ref = parse_or_none(entry)
             if entry in forms or (entry_ref is not None and (
                     entry_ref.expanded in forms
                     or (entry_ref.tag is None and entry_ref.digest is None
@@ -144,7 +134,7 @@ def check_kernel_cmdline(judge: Judge) -> None:
     if node is None or not isinstance(node.value, str):
         return
     image = judge.config.kernel.get("image")
-    subject = Subject("kernel", "", _parse(image.value) if image is not None else None)
+    subject = Subject("kernel", "", parse_or_none(image.value) if image is not None else None)
     parameters = cmdline_parameters(node.value)
     init = judge.active(R.KERNEL_INIT_OVERRIDE, subject)
     forbidden = judge.active(R.KERNEL_CMDLINE_FORBIDDEN, subject)

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lkpolicy.model.capabilities import ALL_CAPABILITIES
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.document import join_pointer
+from lkpolicy.model.reference import parse_or_none
 from lkpolicy.stages.effective.grants import NAMESPACE_WORDS
 from lkpolicy.tools.diff.facts import ContainerFacts, MountFact, container_facts
 from lkpolicy.tools.diff.model import Change, DiffResult, Risk
@@ -257,18 +258,6 @@ def _mount_risk(mount: MountFact) -> Risk:
     return Risk.MEDIUM if mount.writable else Risk.LOW
 
 
-def _parse_ref(text: str | None) -> Any:
-    from lkpolicy.model.reference import ReferenceError
-    from lkpolicy.model.reference import parse as parse_reference
-
-    if text is None:
-        return None
-    try:
-        return parse_reference(text)
-    except ReferenceError:
-        return None
-
-
 def _diff_image(c: _Collector, kind: str, subject: str, old: str | None, new: str | None,
                 node: Node | None, pointer: str | None) -> None:
     if old == new:
@@ -279,8 +268,8 @@ def _diff_image(c: _Collector, kind: str, subject: str, old: str | None, new: st
               f"image {new or old} {'added' if old is None else 'removed'}", node, pointer,
               in_new=new is not None)
         return
-    before = _parse_ref(old)
-    after = _parse_ref(new)
+    before = parse_or_none(old)
+    after = parse_or_none(new)
     if before is None or after is None:
         c.add(kind, "~", Risk.MEDIUM, subject, f"image {old} -> {new}", node, pointer)
         return
@@ -333,7 +322,7 @@ def _diff_init(c: _Collector) -> None:
         result: dict[str, tuple[str, Node]] = {}
         for node in config.section("init"):
             if isinstance(node.value, str):
-                ref = _parse_ref(node.value)
+                ref = parse_or_none(node.value)
                 result.setdefault(ref.locator if ref else node.value, (node.value, node))
         return result
 

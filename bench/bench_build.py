@@ -54,7 +54,7 @@ def child(store_dir: str, config_path: str, out_dir: str, name: str, level: int)
     from lkpolicy.gate.options import GateOptions
     from lkpolicy.gate.plan import build_plan
     from lkpolicy.gate.unit import judge_unit
-    from lkpolicy.stages.imageoptions import ImageOptions
+    from lkpolicy.store.location import ImageOptions
 
     start = time.perf_counter()
     unit = judge_unit([config_path], {}, GateOptions(images=ImageOptions(store_dir, "amd64")))
@@ -89,7 +89,7 @@ def run_child(store: Path, config: Path, out_dir: Path, name: str,
 
 
 def golden_store(work: Path) -> tuple[Path, Path]:
-    from lkpolicy.store import Store
+    from lkpolicy.store.lookup import Store
 
     store = Store(work / "store")
     for image in ("busybox", "kernel", "init", "runc"):
@@ -114,7 +114,7 @@ def _canonical(document: object) -> bytes:
 def large_store(cache: Path) -> tuple[Path, Path]:
     """The cached store holding the golden kernel and the modules image, and its config."""
     from lkpolicy.model.oci import Descriptor
-    from lkpolicy.store import Store
+    from lkpolicy.store.lookup import Store
 
     directory = cache / "build-large"
     store_dir = directory / "store"

@@ -78,7 +78,7 @@ def client() -> RegistryClient:
 
 
 def pull_with_store(refs: list[ImageRef], cache: Path, concurrent: bool) -> None:
-    from lkpolicy.store import Store
+    from lkpolicy.store.lookup import Store
 
     store = Store(cache)
     with client() as registry_client:

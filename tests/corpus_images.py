@@ -22,7 +22,7 @@ from imagefactory import add_image
 from lkpolicy.gate.options import GateOptions
 from lkpolicy.gate.unit import judge_unit
 from lkpolicy.stages.load import load_document
-from lkpolicy.store import Store
+from lkpolicy.store.lookup import Store
 
 
 def corpus_configs(corpus: Path) -> list[Path]:

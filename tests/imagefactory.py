@@ -10,7 +10,7 @@ import tarfile
 from collections.abc import Mapping
 
 from lkpolicy.model.oci import OCI_CONFIG, OCI_MANIFEST, Descriptor
-from lkpolicy.store import Store
+from lkpolicy.store.lookup import Store
 
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 

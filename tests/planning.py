@@ -8,10 +8,10 @@ from lkpolicy.gate.plan import plan_of
 from lkpolicy.model.config import Config
 from lkpolicy.model.oci import Platform
 from lkpolicy.stages.containers import effective_configs
-from lkpolicy.stages.imageoptions import ImageOptions
 from lkpolicy.stages.images import resolve_images
 from lkpolicy.stages.localfiles import read_local_files
-from lkpolicy.store import Store
+from lkpolicy.store.location import ImageOptions
+from lkpolicy.store.lookup import Store
 
 AMD64 = Platform("linux", "amd64")
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
 from lkpolicy.model.oci import (
     OCI_CONFIG,
     OCI_INDEX,
@@ -29,6 +31,14 @@ from lkpolicy.model.reference import ImageRef
 
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 AMD64 = Platform("linux", "amd64")
+
+
+def cli_runner() -> CliRunner:
+    """A runner that keeps stderr apart, so that tests can count its lines."""
+    try:  # click < 8.2 mixes stderr into stdout unless told not to
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg, unused-ignore]
+    except TypeError:
+        return CliRunner()
 
 
 def json_bytes(value: Any) -> bytes:
@@ -206,7 +216,7 @@ def layout_members(registry: FakeRegistry, top: Descriptor, name: str | None,
 
 def add_images_worker(cache: str, prefix: str, count: int) -> None:
     """Pull `count` distinct images (sharing one layer) into the cache."""
-    from lkpolicy.store import Store
+    from lkpolicy.store.lookup import Store
 
     registry = FakeRegistry()
     shared = make_layer({"shared": b"same in every image"})

@@ -23,7 +23,7 @@ from lkpolicy.assemble import build_outputs
 from lkpolicy.assemble.media import missing_tools
 from lkpolicy.model.config import merge
 from lkpolicy.stages.load import load_path
-from lkpolicy.store import Store
+from lkpolicy.store.lookup import Store
 
 pytestmark = pytest.mark.slow
 

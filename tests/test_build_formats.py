@@ -25,7 +25,7 @@ from lkpolicy.assemble.outputs import DOCKERFILE, source_date_epoch
 from lkpolicy.model.config import Config, merge
 from lkpolicy.model.oci import Platform
 from lkpolicy.stages.load import load_path
-from lkpolicy.store import Store
+from lkpolicy.store.lookup import Store
 
 AMD64 = Platform("linux", "amd64")
 IMAGES = ("busybox", "kernel", "init", "runc")

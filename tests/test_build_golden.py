@@ -28,7 +28,7 @@ from lkpolicy.model.config import Config, merge
 from lkpolicy.model.gomodel import go_model
 from lkpolicy.model.oci import OCI_CONFIG, OCI_MANIFEST, Platform
 from lkpolicy.stages.load import load_path
-from lkpolicy.store import Store
+from lkpolicy.store.lookup import Store
 
 AMD64 = Platform("linux", "amd64")
 IMAGES = ("busybox", "kernel", "init", "runc")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from lkpolicy.cli import app
 from lkpolicy.model.oci import Descriptor
-from lkpolicy.store import Store
+from lkpolicy.store.lookup import Store
 
 runner = CliRunner()
 RUNC_DIGEST = "sha256:661076e7020f57b0dddbf12431b05e511b4bb0bdc2c883898cf4ad409d4d6df4"

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 from lkpolicy.cli.diff import diff
 from lkpolicy.model.config import Config, merge
 from lkpolicy.stages.containers import Container, effective_configs
-from lkpolicy.stages.imageoptions import ImageOptions
 from lkpolicy.stages.images import resolve_images
 from lkpolicy.stages.load import load_document
-from lkpolicy.store import Store
+from lkpolicy.store.location import ImageOptions
+from lkpolicy.store.lookup import Store
 from lkpolicy.tools.diff.compare import diff_configs
 from lkpolicy.tools.diff.model import Change, DiffError, DiffResult, Risk
 from lkpolicy.tools.diff.render import render

@@ -16,10 +16,10 @@ from lkpolicy.gate.unit import judge_unit
 from lkpolicy.model.config import merge
 from lkpolicy.model.findings import Finding
 from lkpolicy.stages.containers import Container, effective_configs
-from lkpolicy.stages.imageoptions import ImageOptions
 from lkpolicy.stages.images import Resolution, resolve_images
 from lkpolicy.stages.load import load_document
-from lkpolicy.store import Store
+from lkpolicy.store.location import ImageOptions
+from lkpolicy.store.lookup import Store
 
 runner = CliRunner()
 GOLDEN_CONTAINERS = {

@@ -20,7 +20,7 @@ from imagefactory import add_image
 from typer.testing import CliRunner
 
 from lkpolicy.cli import app
-from lkpolicy.store import Store
+from lkpolicy.store.lookup import Store
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -15,7 +15,6 @@ from lkpolicy.model.findings import Finding, InputError, Severity
 from lkpolicy.model.reference import parse
 from lkpolicy.model.rules import all_rules
 from lkpolicy.stages.containers import effective_configs
-from lkpolicy.stages.imageoptions import ImageOptions
 from lkpolicy.stages.images import Resolution, resolve_images
 from lkpolicy.stages.load import load_document
 from lkpolicy.stages.policy.config_checks import trust_covers
@@ -25,7 +24,8 @@ from lkpolicy.stages.policy.loader import SCHEMA_PATH, load_policy
 from lkpolicy.stages.policy.model import Policy, RuleSetting
 from lkpolicy.stages.policy.rules import POLICY_RULES
 from lkpolicy.stages.policy.schema import schema_text
-from lkpolicy.store import Store
+from lkpolicy.store.location import ImageOptions
+from lkpolicy.store.lookup import Store
 
 PIN = "@sha256:" + "a" * 64
 

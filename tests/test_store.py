@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import multiprocessing
 import shutil
@@ -20,16 +21,18 @@ from store_helpers import (
     FakeRegistry,
     Member,
     add_images_worker,
+    cli_runner,
     hold_posix_lock,
     layout_members,
     write_tar,
 )
-from typer.testing import CliRunner
 
 from lkpolicy.cli.cache import cache_app
 from lkpolicy.model.oci import OCI_INDEX, OCI_MANIFEST, Descriptor, ImageSource, Platform
 from lkpolicy.model.reference import parse
-from lkpolicy.store import Store, StoreError, default_cache_dir
+from lkpolicy.store.errors import StoreError
+from lkpolicy.store.location import default_cache_dir
+from lkpolicy.store.lookup import Store
 
 BUSYBOX_DIGEST = "sha256:9dfd9ec25f9f28f32ada8277ef3792114c4b1ed05c3c8de95cff37e1e12d65dd"
 # From the table in golden/linuxkit/build-full/README.md.
@@ -45,14 +48,7 @@ AMD64, ARM64 = Platform("linux", "amd64"), Platform("linux", "arm64")
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
-def _runner() -> CliRunner:
-    try:  # click < 8.2 mixes stderr into stdout unless told not to
-        return CliRunner(mix_stderr=False)  # type: ignore[call-arg, unused-ignore]
-    except TypeError:
-        return CliRunner()
-
-
-runner = _runner()
+runner = cli_runner()
 
 
 @pytest.fixture(scope="module")
@@ -666,10 +662,14 @@ def test_cli_pull_uses_the_registry_client(tmp_path: Path, monkeypatch: pytest.M
         def __getattr__(self, name: str) -> Any:
             return getattr(registry, name)
 
+    # The real progress display (a no-op off a terminal), loaded before its package is faked:
+    # without it the result would depend on whether another test loaded it first.
+    progress = importlib.import_module("lkpolicy.registry.progress")
     module = types.ModuleType("lkpolicy.registry")
     module.RegistryClient = RegistryClient  # type: ignore[attr-defined]
     module.RegistryOptions = RegistryOptions  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "lkpolicy.registry", module)
+    monkeypatch.setitem(sys.modules, "lkpolicy.registry.progress", progress)
     root = str(tmp_path / "cache")
     result = invoke("pull", "--cache", root, "--platform", "linux/amd64",
                     "--mirror", "docker.io=http://127.0.0.1:5000", "test/a:1")
@@ -718,3 +718,16 @@ def test_cli_pull_from_a_real_registry(tmp_path: Path, archives: list[Path]) -> 
     assert result.exit_code == 0 and "already in the cache" in result.stdout
     result = invoke(*args[:-1], "lktest/absent:1")
     assert result.exit_code == 1 and "could not pull image lktest/absent:1" in result.stderr
+
+
+def test_package_names_load_only_their_own_module() -> None:
+    """`lkpolicy.store.X` keeps working for code written before the split, loading nothing else."""
+    code = ("import sys, lkpolicy.store as s; before = set(sys.modules); "
+            "from lkpolicy.store import Store, StoreError; "
+            "print(sorted(m for m in set(sys.modules) - before if m.startswith('lkpolicy.store'))); "
+            "from lkpolicy.store.lookup import Store as Home; print(Store is Home); "
+            "print(hasattr(s, 'NoSuchName'))")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.splitlines()
+    assert output == ["['lkpolicy.store.blobs', 'lkpolicy.store.errors', 'lkpolicy.store.index', "
+                      "'lkpolicy.store.location', 'lkpolicy.store.lookup']", "True", "False"]

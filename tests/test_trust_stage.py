@@ -29,14 +29,14 @@ from lkpolicy.model.findings import InputError
 from lkpolicy.model.oci import Descriptor
 from lkpolicy.model.reference import ImageRef
 from lkpolicy.model.rules import all_rules
-from lkpolicy.stages.imageoptions import ImageOptions
 from lkpolicy.stages.images import resolve_images
 from lkpolicy.stages.load import load_document
 from lkpolicy.stages.policy.loader import load_policy_file
 from lkpolicy.stages.policy.model import Policy
 from lkpolicy.stages.trust import stage
 from lkpolicy.stages.trust.stage import TrustResult, VerificationFailed, inspect_image, run_trust
-from lkpolicy.store import Store
+from lkpolicy.store.location import ImageOptions
+from lkpolicy.store.lookup import Store
 
 GUN = "127.0.0.1:5000/lktest/signed"
 IMAGE = f"{GUN}:v1"

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from lkpolicy.model.oci import OCI_CONFIG, OCI_MANIFEST, Descriptor
-from lkpolicy.store import Store
+from lkpolicy.store.lookup import Store
 
 MTIME = 1700000000
 """Fixed on purpose (not SOURCE_DATE_EPOCH): the pins in boot.yml must not depend on it."""

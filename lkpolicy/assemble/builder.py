@@ -35,13 +35,13 @@ from lkpolicy.stages.effective import (
     id_map,
     id_number,
 )
-from lkpolicy.store import StoreError
+from lkpolicy.store.errors import StoreError
 
 if TYPE_CHECKING:
     from lkpolicy.assemble.plan import BuildPlan
     from lkpolicy.model.config import Config
     from lkpolicy.stages.localfiles import LocalFile
-    from lkpolicy.store import ResolvedImage
+    from lkpolicy.store.lookup import ResolvedImage
 
 __all__ = [
     "DEFAULT_MTIME",

@@ -39,7 +39,7 @@ from lkpolicy.gocompat import paths as gopath
 
 if TYPE_CHECKING:
     from lkpolicy.assemble.tarstream import Readable
-    from lkpolicy.store import ResolvedImage, Store
+    from lkpolicy.store.lookup import ResolvedImage, Store
 
 __all__ = ["DEFAULT_MAX_ENTRIES", "DEFAULT_MAX_IMAGE_BYTES", "FlattenError", "Limits", "flatten"]
 

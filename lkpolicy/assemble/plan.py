@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from lkpolicy.model.oci import Platform
     from lkpolicy.stages.effective import Effective, SpecError
     from lkpolicy.stages.localfiles import LocalFile
-    from lkpolicy.store import ResolvedImage, Store
+    from lkpolicy.store.lookup import ResolvedImage, Store
 
 
 @dataclass(frozen=True, slots=True)

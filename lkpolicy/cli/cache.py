@@ -22,7 +22,7 @@ from lkpolicy.model.findings import ExitCode
 if TYPE_CHECKING:
     # Imported when a cache command runs, not when the CLI starts (`check` pays for imports).
     from lkpolicy.model.oci import ImageSource, Platform
-    from lkpolicy.store import Store
+    from lkpolicy.store.lookup import Store
 
 cache_app = typer.Typer(
     name="cache",
@@ -79,13 +79,14 @@ def _error(message: str) -> None:
 
 
 def _store_error() -> type[Exception]:
-    from lkpolicy.store import StoreError
+    from lkpolicy.store.errors import StoreError
 
     return StoreError
 
 
 def _store(cache: str | None) -> Store:
-    from lkpolicy.store import Store, default_cache_dir
+    from lkpolicy.store.location import default_cache_dir
+    from lkpolicy.store.lookup import Store
 
     return Store(default_cache_dir(cache))
 
@@ -107,21 +108,30 @@ def ls_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the cached images: name, digest, size and the platforms that are complete."""
+
     with _reported():
         images = _store(cache).ls()
     if json_output:
         data = [{"name": i.name, "digest": i.digest, "mediaType": i.media_type, "size": i.size,
-                 "platforms": list(i.platforms)} for i in images]
+                 "platforms": list(i.platforms), **({"problem": i.problem} if i.problem else {})}
+                for i in images]
         emit(json.dumps(data, indent=2) + "\n", None)
-        return
-    rows = [("NAME", "DIGEST", "TYPE", "SIZE", "PLATFORMS")]
-    for i in images:
-        kind = "index" if "index" in i.media_type or "list" in i.media_type else "manifest"
-        rows.append((i.name, i.digest, kind, str(i.size), ",".join(i.platforms) or "-"))
-    widths = [max(len(row[c]) for row in rows) for c in range(4)]
-    for row in rows:
-        cells = [cell.ljust(widths[c]) for c, cell in enumerate(row[:4])]
-        printer().out("  ".join([*cells, row[4]]))
+    else:
+        rows = [("NAME", "DIGEST", "TYPE", "SIZE", "PLATFORMS")]
+        for i in images:
+            kind = "index" if "index" in i.media_type or "list" in i.media_type else "manifest"
+            # Names come from index.json, which anyone who can write the cache controls.
+            rows.append((i.name, i.digest, kind, str(i.size),
+                         ",".join(i.platforms) or "-"))
+        widths = [max(len(row[c]) for row in rows) for c in range(4)]
+        for row in rows:
+            cells = [cell.ljust(widths[c]) for c, cell in enumerate(row[:4])]
+            printer().out("  ".join([*cells, row[4]]))
+    problems = [i.problem for i in images if i.problem]
+    for problem in problems:
+        _error(problem)
+    if problems:
+        raise typer.Exit(FAILURE)
 
 
 @cache_app.command("pull")
@@ -147,7 +157,7 @@ def pull_command(
     with _reported():
         for image in images:
             parse_reference(image)  # a bad reference is a usage error before anything else happens
-        from lkpolicy.store import host_platform
+        from lkpolicy.store.location import host_platform
 
         chosen = _platform(platform) or host_platform()
         mirrors = _mirrors(mirror if mirror else _env_mirrors())
@@ -165,9 +175,10 @@ def pull_command(
             return
         from concurrent.futures import ThreadPoolExecutor
 
+        # The client first: without the registry package, its error is the one to report.
+        client = _registry_client(mirrors, cert_file)
         from lkpolicy.registry.progress import pull_progress
 
-        client = _registry_client(mirrors, cert_file)
         try:
             with pull_progress() as progress, ThreadPoolExecutor(max_workers=4) as pool:
                 source = _ProgressSource(client, progress)

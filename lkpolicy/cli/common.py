@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from lkpolicy.gate.gate import Gate
     from lkpolicy.gate.options import GateOptions
     from lkpolicy.report.printer import Printer
-    from lkpolicy.stages.imageoptions import ImageOptions
+    from lkpolicy.store.location import ImageOptions
 
 
 class FailOn(enum.StrEnum):
@@ -58,7 +58,7 @@ _GO_ARCH = re.compile(r"[a-z0-9]{1,16}")
 
 
 def image_options(cache: str | None, arch: str | None) -> ImageOptions:
-    from lkpolicy.stages.imageoptions import ImageOptions
+    from lkpolicy.store.location import ImageOptions
 
     if arch is not None and not _GO_ARCH.fullmatch(arch):
         usage_error(f"--arch {arch!r}: expected a Go architecture name such as amd64 or arm64")

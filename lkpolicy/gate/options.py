@@ -10,8 +10,8 @@ from lkpolicy.model.findings import Finding, Severity
 from lkpolicy.model.rules import blocks_build, build_family
 
 if TYPE_CHECKING:
-    from lkpolicy.stages.imageoptions import ImageOptions
     from lkpolicy.stages.policy.model import Policy
+    from lkpolicy.store.location import ImageOptions
 
 
 class UsageError(Exception):

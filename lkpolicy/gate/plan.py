@@ -26,7 +26,7 @@ def plan_of(resolution: Resolution, containers: Sequence[Container],
             evidence: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> BuildPlan:
     """The build plan of a resolution and the containers computed from it."""
     from lkpolicy.assemble.plan import BuildPlan, ContainerPlan
-    from lkpolicy.store import Store
+    from lkpolicy.store.lookup import Store
 
     if resolution.cache is None or resolution.platform is None:
         raise ValueError("a build needs the image stage: the resolution has no image cache")

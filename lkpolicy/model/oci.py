@@ -6,12 +6,12 @@ Pure data and parsing: no network, no disk.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lkpolicy.model.reference import ImageRef
+from lkpolicy.safeio import UntrustedInput, bounded_int, parse_json
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -22,6 +22,10 @@ DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 
 MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+IMAGE_TYPES = MANIFEST_TYPES | INDEX_TYPES
+"""What a root index entry, or an entry of an index, may point to."""
+CONFIG_TYPES = frozenset({OCI_CONFIG, DOCKER_CONFIG})
+"""Config blobs that are image configs (an artifact's config may be anything)."""
 ACCEPTED_MANIFEST_TYPES = (OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
@@ -30,6 +34,8 @@ CONTAINERD_NAME_ANNOTATION = "io.containerd.image.name"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 """Manifests and indexes are a few KiB; the distribution registry itself refuses over 4 MiB."""
 MAX_CONFIG_BLOB_BYTES = 8 * 1024 * 1024
+MAX_SIZE = 2**63 - 1
+"""Go decodes sizes and `schemaVersion` into an int64: linuxkit refuses anything beyond."""
 
 _SHA256_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -58,6 +64,9 @@ def verify_bytes(data: bytes, digest: str, size: int | None, what: str) -> None:
         raise OCIError(f"{what}: digest mismatch: expected {digest}, got {actual}")
 
 
+PLATFORM_KEYS = ("os", "architecture", "variant")
+
+
 @dataclass(frozen=True, slots=True)
 class Platform:
     os: str = "linux"
@@ -80,6 +89,17 @@ class Platform:
     def __str__(self) -> str:
         return f"{self.os}/{self.architecture}" + (f"/{self.variant}" if self.variant else "")
 
+    @classmethod
+    def of(cls, data: dict[str, Any], unknown: str = "") -> Platform:
+        """The platform that a descriptor's `platform` object or an image config names; a
+        missing or null os or architecture reads as `unknown`, a missing variant as none."""
+
+        def text(key: str, default: str) -> str:
+            value = data.get(key)
+            return value if isinstance(value, str) else default
+
+        return cls(text("os", unknown), text("architecture", unknown), text("variant", ""))
+
 
 @dataclass(frozen=True, slots=True)
 class Descriptor:
@@ -96,14 +116,24 @@ class Descriptor:
         media_type, digest, size = data.get("mediaType"), data.get("digest"), data.get("size")
         if not isinstance(media_type, str) or not isinstance(digest, str):
             raise OCIError(f"{what} lacks mediaType or digest")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise OCIError(f"{what} has an invalid size {size!r}")
+        try:
+            size = bounded_int(size, f"{what}: size", maximum=MAX_SIZE)
+        except UntrustedInput as error:
+            raise OCIError(str(error)) from None
         check_digest_syntax(digest)
-        annotations = data.get("annotations") or {}
+        # Typed as linuxkit's Go structs decode them (null is Go's empty value).
+        annotations = data.get("annotations")
+        if annotations is None:
+            annotations = {}
+        elif not isinstance(annotations, dict) \
+                or not all(isinstance(value, str) for value in annotations.values()):
+            raise OCIError(f"{what}: annotations are not a map of strings")
         platform = data.get("platform")
-        return cls(media_type, digest, size,
-                   dict(annotations) if isinstance(annotations, dict) else {},
-                   platform if isinstance(platform, dict) else None)
+        if platform is not None and not (isinstance(platform, dict) and all(
+                isinstance(platform.get(key), str | None) for key in PLATFORM_KEYS)):
+            raise OCIError(f"{what}: platform is not an object with string os, architecture "
+                           "and variant")
+        return cls(media_type, digest, size, dict(annotations), platform)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
@@ -131,13 +161,12 @@ class Manifest:
         return self.media_type in INDEX_TYPES
 
     def json(self) -> dict[str, Any]:
-        try:
-            parsed = json.loads(self.data)
-        except ValueError as error:
-            raise OCIError(f"manifest {self.digest} is not JSON: {error}") from None
-        if not isinstance(parsed, dict):
-            raise OCIError(f"manifest {self.digest} is not a JSON object")
-        return parsed
+        """The parsed document (`parse_document`); `OCIError` also when it is larger than
+        `MAX_MANIFEST_BYTES`."""
+        what = f"manifest {self.digest}"
+        if len(self.data) > MAX_MANIFEST_BYTES:
+            raise OCIError(f"{what} is larger than {MAX_MANIFEST_BYTES} bytes")
+        return parse_document(self.data, what)
 
     def descriptor(self) -> Descriptor:
         return Descriptor(self.media_type, self.digest, self.size)
@@ -162,19 +191,33 @@ class Manifest:
         for entry in self.manifests():
             if entry.platform is not None and platform.matches(entry.platform):
                 return entry
-        available = ", ".join(
-            str(Platform(e.platform.get("os", "?"), e.platform.get("architecture", "?"), e.platform.get("variant", "")))
-            for e in self.manifests() if e.platform)
+        available = ", ".join(str(Platform.of(e.platform, "?")) for e in self.manifests() if e.platform)
         raise OCIError(f"no manifest for platform {platform} in index {self.digest} "
                        f"(available: {available or 'none'})")
+
+
+def parse_document(data: bytes, what: str) -> dict[str, Any]:
+    """An OCI JSON document (manifest, index, a layout's index.json) from untrusted bytes whose
+    size the caller has bounded: a JSON object within `parse_json`'s bounds (depth, finite
+    numbers, digits) whose `schemaVersion`, if any, is an int64 as Go decodes it. `OCIError`,
+    one line naming `what`, otherwise."""
+    try:
+        parsed = parse_json(data, what)
+        if not isinstance(parsed, dict):
+            raise OCIError(f"{what} is not a JSON object")
+        if parsed.get("schemaVersion") is not None:
+            bounded_int(parsed["schemaVersion"], f"{what}: schemaVersion", maximum=MAX_SIZE)
+    except UntrustedInput as error:
+        raise OCIError(str(error)) from None
+    return parsed
 
 
 def detect_media_type(data: bytes, declared: str | None) -> str:
     """The manifest's own mediaType wins over a transport header, which an attacker controls more easily."""
     try:
-        parsed = json.loads(data)
-    except ValueError:
-        parsed = None
+        parsed = parse_json(data, "manifest")
+    except UntrustedInput:
+        parsed = None  # the reader of the content says why it is unusable
     own = parsed.get("mediaType") if isinstance(parsed, dict) else None
     if isinstance(own, str) and own:
         return own

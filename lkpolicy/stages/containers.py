@@ -23,7 +23,7 @@ from lkpolicy.model.templates import template_switches, templated
 if TYPE_CHECKING:
     from lkpolicy.stages.effective import Effective, Placement, SpecError, Volume
     from lkpolicy.stages.images import Resolution
-    from lkpolicy.store import ResolvedImage
+    from lkpolicy.store.lookup import ResolvedImage
 
 _CATEGORY = "images"
 

@@ -25,8 +25,8 @@ from lkpolicy.model.templates import template_switches, templated
 
 if TYPE_CHECKING:
     from lkpolicy.model.oci import Platform
-    from lkpolicy.stages.imageoptions import ImageOptions
-    from lkpolicy.store import ResolvedImage
+    from lkpolicy.store.location import ImageOptions
+    from lkpolicy.store.lookup import ResolvedImage
 
 _CATEGORY = "images"
 
@@ -168,7 +168,8 @@ def resolve_images(config: Config, options: ImageOptions | None) -> Resolution:
     resolution = Resolution(image_uses(config))
     if options is None:
         return resolution
-    from lkpolicy.store import Store, StoreError
+    from lkpolicy.store.errors import StoreError
+    from lkpolicy.store.lookup import Store
 
     resolution.cache = cache = options.cache_dir()
     resolution.platform = platform = options.platform()

@@ -58,7 +58,8 @@ class StoreResolver:
         self._store: Any = None
 
     def resolve(self, ref: ImageRef) -> str:
-        from lkpolicy.store import Store, StoreError
+        from lkpolicy.store.errors import StoreError
+        from lkpolicy.store.lookup import Store
 
         if self._store is None:
             self._store = Store(self.cache_dir)

@@ -198,7 +198,7 @@ class _CachedSignatures:
         return RegistryError(ref.original, f"{text} (offline: the image cache only)", status)
 
     def get_manifest(self, ref: ImageRef, reference: str | None = None) -> Any:
-        from lkpolicy.store import StoreError
+        from lkpolicy.store.errors import StoreError
 
         try:
             return self.store.get_manifest(ref, reference)
@@ -206,7 +206,7 @@ class _CachedSignatures:
             raise self._translate(ref, error) from None
 
     def get_blob(self, ref: ImageRef, descriptor: Descriptor) -> bytes:
-        from lkpolicy.store import StoreError
+        from lkpolicy.store.errors import StoreError
 
         try:
             data: bytes = self.store.get_blob(ref, descriptor)
@@ -215,7 +215,7 @@ class _CachedSignatures:
         return data
 
     def copy_blob(self, ref: ImageRef, descriptor: Descriptor, sink: Any) -> None:
-        from lkpolicy.store import StoreError
+        from lkpolicy.store.errors import StoreError
 
         try:
             self.store.copy_blob(ref, descriptor, sink)
@@ -233,7 +233,7 @@ class CosignAdapter:
         self.authority = authority
         self._client: Any
         if context.offline:
-            from lkpolicy.store import Store
+            from lkpolicy.store.lookup import Store
 
             self._client = _CachedSignatures(Store(context.image_cache))
         else:
@@ -263,7 +263,7 @@ class CosignAdapter:
         from lkpolicy.model.oci import OCIError
         from lkpolicy.registry.errors import RegistryError
         from lkpolicy.stages.trust.notary import TrustError
-        from lkpolicy.store import StoreError
+        from lkpolicy.store.errors import StoreError
 
         if manifest is None:
             raise VerificationFailed("cosign signs manifest digests; the image is not in the "
@@ -388,7 +388,7 @@ def run_trust(config: Config, resolution: Resolution, policy: Policy, *,
 
     `cache_dir`: the trust cache (default `default_trust_cache()`); `verifiers`: authority
     name -> a ready verifier, replacing the one the policy describes (tests, embedding)."""
-    from lkpolicy.store import default_cache_dir
+    from lkpolicy.store.location import default_cache_dir
 
     context = Context(Path(cache_dir) if cache_dir is not None else default_trust_cache(),
                       default_cache_dir(resolution.cache), offline,
@@ -532,7 +532,9 @@ def inspect_image(reference: str, policy: Policy, *, cache_dir: str | Path | Non
 
     The cached manifest, when there is one, is compared as the trust stage compares it;
     without it, tag-signing authorities still say which digest they vouch for."""
-    from lkpolicy.store import Store, StoreError, default_cache_dir
+    from lkpolicy.store.errors import StoreError
+    from lkpolicy.store.location import default_cache_dir
+    from lkpolicy.store.lookup import Store
 
     try:
         ref = parse_reference(reference)

@@ -16,7 +16,7 @@ tags `b0..bN-1` in `targets/releases` with the notary CLI (`notary addhash` per 
    complete re-verification (root, timestamp, snapshot, targets, releases; expiry; rollback).
    Target: <= 50 ms for all N. Also one load + N `find_target` calls.
 
-Interpreter start-up and `import lkpolicy.stages.trust.notary_client` are measured separately.
+Interpreter start-up and `import lkpolicy.stages.trust.notary.client` are measured separately.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT.parent / "shared" / "recipes" / "notary-registry.sh"
 
-from lkpolicy.stages.trust.notary_client import NotaryClient  # noqa: E402
+from lkpolicy.stages.trust.notary.client import NotaryClient  # noqa: E402
 
 
 def free_port() -> int:
@@ -133,7 +133,7 @@ def main() -> int:
         warm = median(args.runs, warm_each)
         once = median(args.runs, warm_once)
         startup = median(args.runs, lambda: subprocess.run(
-            [sys.executable, "-c", "import lkpolicy.stages.trust.notary_client"], check=True))
+            [sys.executable, "-c", "import lkpolicy.stages.trust.notary.client"], check=True))
         bare = median(args.runs, lambda: subprocess.run([sys.executable, "-c", "pass"],
                                                         check=True))
         n = len(tags)
@@ -146,7 +146,7 @@ def main() -> int:
         print(f"lkpolicy warm offline x{n} (full re-verification each): {warm * 1000:8.1f} ms "
               f"(target <= 50 ms) {'OK' if warm <= 0.05 else 'MISSED'}")
         print(f"lkpolicy warm offline, one load + {n} find_target: {once * 1000:8.1f} ms")
-        print(f"python start-up: {bare * 1000:.1f} ms; + import notary_client: "
+        print(f"python start-up: {bare * 1000:.1f} ms; + import notary.client: "
               f"{(startup - bare) * 1000:.1f} ms (once per process, not in the figures above)")
         return 0
     finally:

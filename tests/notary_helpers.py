@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from lkpolicy.stages.trust import notary
+from lkpolicy.stages.trust import errors, notary
 from lkpolicy.stages.trust.canonical import encode_canonical
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "notary"
@@ -276,10 +276,10 @@ def dict_fetch(files: Mapping[str, bytes]) -> notary.Fetch:
     """A fetch callback over a dict of files, with notary's semantics for missing files."""
     def fetch(name: str, _sha: str | None, limit: int) -> bytes:
         if name not in files:
-            raise notary.NoTrustData(name, "not found")
+            raise errors.NoTrustData(name, "not found")
         data = files[name]
         if len(data) > limit:
-            raise notary.MetadataTooLarge(name, f"{len(data)} bytes exceed {limit}")
+            raise errors.MetadataTooLarge(name, f"{len(data)} bytes exceed {limit}")
         return data
     return fetch
 

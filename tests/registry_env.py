@@ -503,13 +503,15 @@ def fake_server(handler: Handler) -> Iterator[FakeServer]:
 
 
 @contextlib.contextmanager
-def silent_server() -> Iterator[int]:
-    """A TCP port on 127.0.0.1 that accepts connections and never sends a byte."""
+def _tcp_server(answer: Callable[[socket.socket, threading.Event], None]) -> Iterator[int]:
+    """A TCP port on 127.0.0.1 that hands every connection to `answer` in its own thread, with an
+    event set when the server stops; connections are closed on the way out."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
-    held: list[socket.socket] = []
     stop = threading.Event()
+    threads: list[threading.Thread] = []
+    held: list[socket.socket] = []
 
     def accept() -> None:
         listener.settimeout(0.1)
@@ -518,15 +520,70 @@ def silent_server() -> Iterator[int]:
                 connection, _ = listener.accept()
             except (TimeoutError, OSError):
                 continue
-            held.append(connection)  # kept open, never answered
+            held.append(connection)
+            thread = threading.Thread(target=answer, args=(connection, stop), daemon=True)
+            thread.start()
+            threads.append(thread)
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
     try:
         yield listener.getsockname()[1]
     finally:
         stop.set()
-        thread.join(timeout=2)
+        acceptor.join(timeout=2)
+        for thread in threads:
+            thread.join(timeout=2)
         for connection in held:
             connection.close()
         listener.close()
+
+
+@contextlib.contextmanager
+def dripping_server(head: bytes, drip: bytes, interval: float = 0.05) -> Iterator[int]:
+    """A TCP port on 127.0.0.1 that answers every connection with `head` at once, then `drip` one
+    byte every `interval` seconds: each read gets a byte long before any per-read timeout, so
+    only an overall deadline ends the transfer. The request is never read (the kernel keeps it).
+
+    For a dripping body, `head` is a status line and headers; for dripping headers, `head` is
+    empty and `drip` a header that never ends; for a dripping TLS handshake, `head` is the start
+    of a TLS record that promises more."""
+
+    def answer(connection: socket.socket, stop: threading.Event) -> None:
+        try:
+            connection.sendall(head)
+            for index in range(len(drip)):
+                if stop.wait(interval):
+                    return
+                connection.sendall(drip[index:index + 1])
+        except OSError:
+            return  # the client gave up, as it should
+
+    with _tcp_server(answer) as port:
+        yield port
+
+
+DRIP_HEADERS = (b"", b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60000)
+"""(head, drip) for `dripping_server`: an answer whose header never ends."""
+
+
+def drip_body(size: int, content_type: str = "application/octet-stream") -> tuple[bytes, bytes]:
+    """(head, drip) for `dripping_server`: prompt headers, then `size` body bytes, dripped."""
+    head = (f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {size}\r\n\r\n"
+            .encode())
+    return head, b"{" + b" " * (size - 1)
+
+
+DRIP_TLS = (b"\x16\x03\x03\x40\x00", b"\x02" * 16384)
+"""(head, drip) for `dripping_server`: a TLS server hello record that arrives a byte at a time."""
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A TCP port on 127.0.0.1 that accepts connections and never sends a byte."""
+
+    def answer(connection: socket.socket, stop: threading.Event) -> None:
+        return None  # kept open by the server until it stops, never answered
+
+    with _tcp_server(answer) as port:
+        yield port

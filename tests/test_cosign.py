@@ -37,22 +37,25 @@ from registry_env import OCILayout, Registry, require_tool, skopeo_push, tar_lay
 
 from lkpolicy.model.reference import ImageRef, parse
 from lkpolicy.registry import RegistryClient
+from lkpolicy.stages.trust import errors
 from lkpolicy.stages.trust.cosign import (
-    CosignError,
     CosignVerifier,
+    load_public_key,
+    verify_simple_signing,
+)
+from lkpolicy.stages.trust.errors import (
+    CosignError,
+    IdentityMismatch,
     MalformedSignature,
     PayloadDigestMismatch,
     SignatureInvalid,
     SignatureMissing,
     TrustedRootUnavailable,
+    TrustError,
     UnsupportedSignature,
     WrongIdentity,
-    load_public_key,
-    verify_simple_signing,
 )
-from lkpolicy.stages.trust.notary import TrustError
 from lkpolicy.stages.trust.sigstore_keyless import (
-    IdentityMismatch,
     KeylessPolicy,
     KeylessVerifier,
 )
@@ -442,9 +445,8 @@ def test_keyless_pure_checks_without_any_network(env: Env, network_guard: list[A
     bundle = json.loads(env.sigstore.sign_image(digest, IDENTITY, ISSUER))
     entry = bundle["verificationMaterial"]["tlogEntries"][0]
     # Each piece matters: another digest, a broken SET, checkpoint, envelope, certificate.
-    from lkpolicy.stages.trust import sigstore_keyless as sk
 
-    with pytest.raises(sk.DigestMismatch):
+    with pytest.raises(errors.DigestMismatch):
         verifier.verify_bundle(json.dumps(bundle).encode(), "sha256:" + "d" * 64)
     for mutate in ("set", "checkpoint", "payload", "body"):
         broken = json.loads(json.dumps(bundle))
@@ -460,7 +462,7 @@ def test_keyless_pure_checks_without_any_network(env: Env, network_guard: list[A
             broken["dsseEnvelope"]["payload"] = __import__("base64").b64encode(other).decode()
         else:
             broken_entry["canonicalizedBody"] = entry["canonicalizedBody"][:-8] + "AAAAAAA="
-        with pytest.raises(sk.BundleInvalid):
+        with pytest.raises(errors.BundleInvalid):
             verifier.verify_bundle(json.dumps(broken).encode(), digest)
     assert network_guard == []
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from notary_helpers import GUN, NOW, Repo
 
-from lkpolicy.stages.trust import notary
-from lkpolicy.stages.trust.notary_client import NotaryClient, TrustStore, check_gun
+from lkpolicy.stages.trust import errors
+from lkpolicy.stages.trust.notary.cache import TrustStore, check_gun
+from lkpolicy.stages.trust.notary.client import NotaryClient
 
 PREFIX = f"/v2/{GUN}/_trust/tuf/"
 
@@ -99,11 +100,11 @@ def test_rotation_updates_the_pin_and_a_recreated_repo_is_refused(tmp_path: Path
         assert TrustStore(tmp_path).pinned_root(GUN) == state.files["root"]
         assert f"{PREFIX}2.root.json" in state.requests
         state.files = Repo(versions={"root": 1}).build()
-        with pytest.raises(notary.Rollback, match=r"^root: version 1"):
+        with pytest.raises(errors.Rollback, match=r"^root: version 1"):
             make_client(url, tmp_path).lookup(GUN, "v1")
         # A recreated repository claiming a newer root version: no chain from the pin reaches it.
         state.files = Repo(versions={"root": 4}).build()
-        with pytest.raises(notary.RootChanged, match=r"^root: root v4 differs from the trusted "
+        with pytest.raises(errors.RootChanged, match=r"^root: root v4 differs from the trusted "
                                                      "root v3"):
             make_client(url, tmp_path).lookup(GUN, "v1")
     assert TrustStore(tmp_path).versions(GUN)["root"] == 3
@@ -121,7 +122,7 @@ def test_rollback_across_runs(tmp_path: Path) -> None:
         state.files = newer
         make_client(url, tmp_path).lookup(GUN, "v1")
         state.files = old
-        with pytest.raises(notary.Rollback, match=r"^timestamp: version 2 is older than the "
+        with pytest.raises(errors.Rollback, match=r"^timestamp: version 2 is older than the "
                                                   "trusted version 3"):
             make_client(url, tmp_path).lookup(GUN, "v1")
 
@@ -130,7 +131,7 @@ def test_role_size_limit(tmp_path: Path) -> None:
     state = Server()
     state.files = Repo().build()
     state.files["timestamp"] = state.files["timestamp"] + b" " * 4096
-    with serve(state) as url, pytest.raises(notary.MetadataTooLarge,
+    with serve(state) as url, pytest.raises(errors.MetadataTooLarge,
                                             match=r"^timestamp: more than 1024 bytes"):
         make_client(url, tmp_path, max_sizes={"timestamp": 1024}).lookup(GUN, "v1")
 
@@ -140,14 +141,14 @@ def test_endless_response_is_cut(tmp_path: Path, role: str) -> None:
     state = Server()
     state.files = Repo().build()
     state.endless.add(role)
-    with serve(state) as url, pytest.raises(notary.MetadataTooLarge, match=rf"^{role}:"):
+    with serve(state) as url, pytest.raises(errors.MetadataTooLarge, match=rf"^{role}:"):
         make_client(url, tmp_path).lookup(GUN, "v1")
 
 
 def test_overall_cap(tmp_path: Path) -> None:
     state = Server()
     state.files = Repo().build()
-    with serve(state) as url, pytest.raises(notary.MetadataTooLarge, match=r"overall cap"):
+    with serve(state) as url, pytest.raises(errors.MetadataTooLarge, match=r"overall cap"):
         make_client(url, tmp_path, max_total_bytes=6000).lookup(GUN, "v1")
     assert TrustStore(tmp_path).pinned_root(GUN) is None
 
@@ -157,7 +158,7 @@ def test_nothing_is_cached_when_verification_fails(tmp_path: Path) -> None:
     repo.corrupt.add("targets")
     state = Server()
     state.files = repo.build()
-    with serve(state) as url, pytest.raises(notary.BadSignature):
+    with serve(state) as url, pytest.raises(errors.BadSignature):
         make_client(url, tmp_path).lookup(GUN, "v1")
     assert not (tmp_path / GUN).exists()
 

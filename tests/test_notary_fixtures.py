@@ -27,13 +27,13 @@ from notary_helpers import (
     verify,
 )
 
-from lkpolicy.stages.trust import notary
+from lkpolicy.stages.trust import errors, notary
 from lkpolicy.stages.trust.canonical import (
-    CanonicalJSONError,
     encode_canonical,
     encode_canonical_parsed,
     loads_strict,
 )
+from lkpolicy.stages.trust.errors import CanonicalJSONError
 
 # ----------------------------------------------------------------------------- fixtures
 
@@ -82,7 +82,7 @@ def test_fixture_resolves_like_docker(notary_dir: Path, expected: dict[str, Any]
     assert info["root_keyid"] in trusted.root.roles["root"].keyids
     for tag, want in info["tags"].items():
         if want["docker_result"] is None:
-            with pytest.raises(notary.UnknownTarget, match=r"no trust data"):
+            with pytest.raises(errors.UnknownTarget, match=r"no trust data"):
                 trusted.find_target(tag)
             continue
         hit = trusted.find_target(tag)
@@ -104,7 +104,7 @@ def test_fixture_expires(notary_dir: Path, expected: dict[str, Any], name: str) 
     info = expected[name]
     files = fixture_files(notary_dir, expected, name)
     later = _when(info["valid_between"][1]) + dt.timedelta(days=1)
-    with pytest.raises(notary.ExpiredMetadata, match=r"^timestamp: expired"):
+    with pytest.raises(errors.ExpiredMetadata, match=r"^timestamp: expired"):
         verify(files, gun=info["gun"], now=later)
 
 
@@ -137,10 +137,10 @@ def test_fixture_registry_manifest_matches_target(notary_dir: Path, tag: str) ->
     target = trusted.find_target(tag)
     body = (notary_dir / "registry-manifests" / f"{tag}.json").read_bytes()
     notary.check_manifest(target, "sha256:" + hashlib.sha256(body).hexdigest(), len(body))
-    with pytest.raises(notary.LengthMismatch):
+    with pytest.raises(errors.LengthMismatch):
         notary.check_manifest(target, target.digest, len(body) + 1)
     other = (notary_dir / "registry-manifests" / "v3.json").read_bytes()
-    with pytest.raises(notary.HashMismatch, match=r"registry serves"):
+    with pytest.raises(errors.HashMismatch, match=r"registry serves"):
         notary.check_manifest(target, "sha256:" + hashlib.sha256(other).hexdigest(), len(other))
 
 
@@ -154,14 +154,14 @@ def test_fixture_root_rotation_from_version_1(notary_dir: Path) -> None:
 def test_fixture_root_rollback_rejected(notary_dir: Path) -> None:
     files = load_files(notary_dir / "sample", True)
     files["root"] = files["1.root"]
-    with pytest.raises(notary.Rollback, match=r"^root: version 1 is older than the trusted "
+    with pytest.raises(errors.Rollback, match=r"^root: version 1 is older than the trusted "
                                               r"version 2"):
         verify(files, gun="127.0.0.1:5000/linuxkit/kernel", trusted_root=files["2.root"])
 
 
 def test_fixture_wrong_gun(notary_dir: Path) -> None:
     files = load_files(notary_dir / "sample", True)
-    with pytest.raises(notary.GunMismatch, match=r"127.0.0.1:5000/other"):
+    with pytest.raises(errors.GunMismatch, match=r"127.0.0.1:5000/other"):
         verify(files, gun="127.0.0.1:5000/other")
 
 
@@ -171,7 +171,7 @@ def test_fixture_flipped_timestamp_signature(notary_dir: Path) -> None:
     sig = base64.b64decode(document["signatures"][0]["sig"])
     document["signatures"][0]["sig"] = base64.b64encode(bytes([sig[0] ^ 0x01]) + sig[1:]).decode()
     files["timestamp"] = json.dumps(document, separators=(",", ":")).encode()
-    with pytest.raises(notary.ThresholdNotMet, match=r"^timestamp: 0 valid .* threshold 1; "
+    with pytest.raises(errors.ThresholdNotMet, match=r"^timestamp: 0 valid .* threshold 1; "
                                                      r"1 invalid"):
         verify(files, gun="127.0.0.1:5000/linuxkit/kernel")
 
@@ -180,7 +180,7 @@ def test_fixture_edited_length_breaks_snapshot_hash(notary_dir: Path) -> None:
     files = load_files(notary_dir / "sample", True)
     files["targets/releases"] = files["targets/releases"].replace(b'"length":423',
                                                                   b'"length":424')
-    with pytest.raises(notary.HashMismatch, match=r"^targets/releases: sha256 .* snapshot"):
+    with pytest.raises(errors.HashMismatch, match=r"^targets/releases: sha256 .* snapshot"):
         verify(files, gun="127.0.0.1:5000/linuxkit/kernel")
 
 
@@ -191,7 +191,7 @@ def test_fixture_pinned_key(notary_dir: Path, expected: dict[str, Any]) -> None:
         now = _when(info["evaluate_at"])
         verify(files, gun=info["gun"], now=now, pins=(info["root_cert_spki_b64"],))
         other = expected["sample-local-ed25519"]["root_cert_spki_b64"]
-        with pytest.raises(notary.RootChanged, match=r"pinned"):
+        with pytest.raises(errors.RootChanged, match=r"pinned"):
             verify(files, gun=info["gun"], now=now, pins=(other,))
 
 
@@ -200,7 +200,7 @@ def test_fixture_pretty_printed_bytes_are_not_the_signed_bytes(notary_dir: Path)
     directory = notary_dir / "connaisseur-py" / "sample-image"
     files = load_files(directory, raw=True)
     # Longer than the signed length: the fetch refuses it before any hash is computed.
-    with pytest.raises(notary.MetadataTooLarge, match=r"^snapshot:"):
+    with pytest.raises(errors.MetadataTooLarge, match=r"^snapshot:"):
         verify(files, gun="docker.io/phbelitz/sample-image", now=_when("2019-10-01T00:00:00Z"))
 
 
@@ -243,7 +243,7 @@ def test_time_parsing_forms() -> None:
         2029, 9, 22, 13, 56, 45, 874265, tzinfo=dt.UTC)
     assert notary.parse_time("2026-12-12T01:34:18Z").second == 18
     for bad in ("2026-12-12 01:34:18Z", "2026-12-12T01:34:18", "2026-13-01T00:00:00Z", 5):
-        with pytest.raises(notary.MalformedMetadata):
+        with pytest.raises(errors.MalformedMetadata):
             notary.parse_time(bad)
 
 
@@ -267,7 +267,7 @@ def test_rsa_delegation_methods(method: str) -> None:
 def test_short_rsa_key_is_unusable() -> None:
     repo = Repo()
     repo.keys["targets/releases"] = make_key("rsa", bits=1024)
-    with pytest.raises(notary.ThresholdNotMet, match=r"1024 bits"):
+    with pytest.raises(errors.ThresholdNotMet, match=r"1024 bits"):
         verify(repo.build())
 
 
@@ -277,7 +277,7 @@ def test_method_must_fit_key_type() -> None:
     document = json.loads(files["timestamp"])
     document["signatures"][0]["method"] = "ecdsa"
     files["timestamp"] = json.dumps(document, separators=(",", ":")).encode()
-    with pytest.raises(notary.ThresholdNotMet, match=r"^timestamp:"):
+    with pytest.raises(errors.ThresholdNotMet, match=r"^timestamp:"):
         verify(files)
 
 
@@ -295,7 +295,7 @@ def test_tampered_target_hash_without_resigning() -> None:
     files = Repo().build()
     files["targets/releases"] = edit_signed(
         files["targets/releases"], lambda s: s["targets"].update(v2=target_entry("ee" * 32, 423)))
-    with pytest.raises(notary.HashMismatch, match=r"^targets/releases:"):
+    with pytest.raises(errors.HashMismatch, match=r"^targets/releases:"):
         verify(files)
 
 
@@ -305,14 +305,14 @@ def test_tampered_target_resigned_by_role_key_but_snapshot_unchanged() -> None:
     repo.releases["v2"] = target_entry("ee" * 32, 423)
     forged = repo.build()
     files["targets/releases"] = forged["targets/releases"]
-    with pytest.raises(notary.HashMismatch, match=r"^targets/releases: sha256"):
+    with pytest.raises(errors.HashMismatch, match=r"^targets/releases: sha256"):
         verify(files)
 
 
 def test_bad_signature() -> None:
     repo = Repo()
     repo.corrupt.add("snapshot")
-    with pytest.raises(notary.BadSignature, match=r"^snapshot: 0 valid.*1 invalid"):
+    with pytest.raises(errors.BadSignature, match=r"^snapshot: 0 valid.*1 invalid"):
         verify(repo.build())
 
 
@@ -320,21 +320,21 @@ def test_threshold_not_met_and_duplicates_count_once() -> None:
     repo = Repo()
     repo.thresholds["targets"] = 2
     repo.signers["targets"] = [repo.keys["targets"], repo.keys["targets"]]
-    with pytest.raises(notary.ThresholdNotMet, match=r"^targets: 1 valid .* threshold 2"):
+    with pytest.raises(errors.ThresholdNotMet, match=r"^targets: 1 valid .* threshold 2"):
         verify(repo.build())
 
 
 def test_empty_signatures() -> None:
     repo = Repo()
     repo.signers["timestamp"] = []
-    with pytest.raises(notary.BadSignature, match=r"^timestamp: no signatures"):
+    with pytest.raises(errors.BadSignature, match=r"^timestamp: no signatures"):
         verify(repo.build())
 
 
 def test_role_signed_by_a_key_of_another_role() -> None:
     repo = Repo()
     repo.signers["timestamp"] = [repo.keys["targets"]]
-    with pytest.raises(notary.UnknownKey, match=r"^timestamp:.*not trusted for this role"):
+    with pytest.raises(errors.UnknownKey, match=r"^timestamp:.*not trusted for this role"):
         verify(repo.build())
 
 
@@ -342,14 +342,14 @@ def test_role_signed_by_a_key_of_another_role() -> None:
 def test_expired_role(role: str) -> None:
     repo = Repo()
     repo.expires[role] = NOW - dt.timedelta(seconds=1)
-    with pytest.raises(notary.ExpiredMetadata, match=rf"^{role}: expired at"):
+    with pytest.raises(errors.ExpiredMetadata, match=rf"^{role}: expired at"):
         verify(repo.build())
 
 
 def test_expired_root() -> None:
     repo = Repo()
     repo.expires["root"] = NOW - dt.timedelta(days=1)
-    with pytest.raises(notary.ExpiredMetadata, match=r"^root: expired"):
+    with pytest.raises(errors.ExpiredMetadata, match=r"^root: expired"):
         verify(repo.build())
 
 
@@ -357,7 +357,7 @@ def test_expired_root() -> None:
 def test_rollback_to_older_version(role: str) -> None:
     repo = Repo()
     repo.versions[role] = 3
-    with pytest.raises(notary.Rollback, match=rf"^{role}: version 3 is older than the trusted "
+    with pytest.raises(errors.Rollback, match=rf"^{role}: version 3 is older than the trusted "
                                               f"version 4"):
         verify(repo.build(), known={role: 4})
     assert verify(repo.build(), known={role: 3}).versions()[role] == 3
@@ -375,10 +375,10 @@ def test_mix_and_match_old_snapshot_with_new_timestamp() -> None:
     repo.bump("targets/releases", "snapshot", "timestamp")
     new = repo.build()
     mixed = {**new, "snapshot": old["snapshot"]}
-    with pytest.raises(notary.HashMismatch, match=r"^snapshot: sha256 .* timestamp"):
+    with pytest.raises(errors.HashMismatch, match=r"^snapshot: sha256 .* timestamp"):
         verify(mixed)
     mixed = {**new, "targets/releases": old["targets/releases"]}
-    with pytest.raises(notary.HashMismatch, match=r"^targets/releases:"):
+    with pytest.raises(errors.HashMismatch, match=r"^targets/releases:"):
         verify(mixed)
     assert verify(new).find_target("v2").sha256 == "ee" * 32
 
@@ -390,7 +390,7 @@ def test_mix_and_match_root_not_in_snapshot() -> None:
     repo.bump("snapshot", "timestamp")
     new = repo.build()
     # The new root chain verifies, but this snapshot names the old root: refuse the mixture.
-    with pytest.raises(notary.HashMismatch, match=r"^root: sha256 .* snapshot"):
+    with pytest.raises(errors.HashMismatch, match=r"^root: sha256 .* snapshot"):
         verify({**old, "root": new["root"]})
 
 
@@ -416,7 +416,7 @@ def test_root_rotation_chain_walk() -> None:
     assert set(files) >= {"1.root", "2.root", "3.root"}
     assert verify(files, trusted_root=first["root"]).root.version == 3
     del files["2.root"]
-    with pytest.raises(notary.RootChanged):
+    with pytest.raises(errors.RootChanged):
         verify(files, trusted_root=first["root"])
 
 
@@ -425,7 +425,7 @@ def test_malicious_root_rotation_not_signed_by_old_root() -> None:
     first = repo.build()
     repo.rotate_root(signed_by_old=False)
     repo.bump("snapshot", "timestamp")
-    with pytest.raises(notary.RootChanged, match=r"^root: root v2 differs from the trusted "
+    with pytest.raises(errors.RootChanged, match=r"^root: root v2 differs from the trusted "
                                                  r"root v1"):
         verify(repo.build(), trusted_root=first["root"])
 
@@ -436,7 +436,7 @@ def test_root_rotation_not_signed_by_new_key() -> None:
     repo.rotate_root()
     repo.signers["root"] = list(repo.root_cosigners)
     repo.bump("snapshot", "timestamp")
-    with pytest.raises(notary.RootChanged, match=r"0 valid"):
+    with pytest.raises(errors.RootChanged, match=r"0 valid"):
         verify(repo.build(), trusted_root=first["root"])
 
 
@@ -445,7 +445,7 @@ def test_root_rotation_to_certificate_for_another_gun() -> None:
     first = repo.build()
     repo.rotate_root(cn="127.0.0.1:5000/evil")
     repo.bump("snapshot", "timestamp")
-    with pytest.raises(notary.RootChanged, match=r"does not match GUN"):
+    with pytest.raises(errors.RootChanged, match=r"does not match GUN"):
         verify(repo.build(), trusted_root=first["root"])
 
 
@@ -454,13 +454,13 @@ def test_new_root_after_trust_on_first_use() -> None:
     pinned = Repo().build()
     recreated = Repo().build()
     verify(recreated)  # a stateless client would take it
-    with pytest.raises(notary.RootChanged):
+    with pytest.raises(errors.RootChanged):
         verify(recreated, trusted_root=pinned["root"])
 
 
 def test_gun_cn_mismatch() -> None:
     repo = Repo(root_keys=[make_cert_key("127.0.0.1:5000/lktest/other")])
-    with pytest.raises(notary.GunMismatch, match=r"^root: root certificate CN "
+    with pytest.raises(errors.GunMismatch, match=r"^root: root certificate CN "
                                                  "'127.0.0.1:5000/lktest/other' does not match"):
         verify(repo.build())
 
@@ -476,13 +476,13 @@ def test_wildcard_cn_is_a_prefix() -> None:
 ])
 def test_root_certificate_rules(kwargs: dict[str, Any], reason: str) -> None:
     repo = Repo(root_keys=[make_cert_key(GUN, **kwargs)])
-    with pytest.raises(notary.InvalidCertificate, match=reason):
+    with pytest.raises(errors.InvalidCertificate, match=reason):
         verify(repo.build())
 
 
 def test_root_key_must_be_a_certificate() -> None:
     repo = Repo(root_keys=[make_key("ecdsa")])
-    with pytest.raises(notary.InvalidCertificate, match=r"not an X.509 certificate"):
+    with pytest.raises(errors.InvalidCertificate, match=r"not an X.509 certificate"):
         verify(repo.build())
 
 
@@ -501,7 +501,7 @@ def test_key_listed_under_a_wrong_id() -> None:
     document = json.loads(files["timestamp"])
     document["signatures"][0]["keyid"] = "ab" * 32
     files["timestamp"] = json.dumps(document, separators=(",", ":")).encode()
-    with pytest.raises(notary.ThresholdNotMet, match=r"^timestamp:.*has ID"):
+    with pytest.raises(errors.ThresholdNotMet, match=r"^timestamp:.*has ID"):
         verify(files)
 
 
@@ -510,10 +510,10 @@ def test_oversized_metadata() -> None:
     padded = json.loads(files["timestamp"])
     padded["padding"] = "x" * (1024 * 1024)
     files["timestamp"] = json.dumps(padded).encode()
-    with pytest.raises(notary.MetadataTooLarge, match=r"^timestamp:"):
+    with pytest.raises(errors.MetadataTooLarge, match=r"^timestamp:"):
         verify(files)
     trusted = notary.NotaryTrustedSet(files["root"], GUN, NOW)
-    with pytest.raises(notary.MetadataTooLarge, match=r"^timestamp:"):
+    with pytest.raises(errors.MetadataTooLarge, match=r"^timestamp:"):
         trusted.update_timestamp(files["timestamp"])
 
 
@@ -522,7 +522,7 @@ def test_snapshot_longer_than_signed_length() -> None:
     files = repo.build()
     trusted = notary.NotaryTrustedSet(files["root"], GUN, NOW)
     trusted.update_timestamp(files["timestamp"])
-    with pytest.raises(notary.LengthMismatch, match=r"^snapshot: .* at most"):
+    with pytest.raises(errors.LengthMismatch, match=r"^snapshot: .* at most"):
         trusted.update_snapshot(files["snapshot"] + b" ")
 
 
@@ -546,23 +546,23 @@ def test_other_delegation_is_ignored_by_docker_order() -> None:
     trusted = notary.load_trusted_set(dict_fetch(files), GUN, NOW,
                                       delegations=("targets/releases", "targets/alice"))
     assert [hit.role for hit in trusted.signed_everywhere("v4")] == ["targets/alice"]
-    with pytest.raises(notary.UnknownTarget, match=r"signed only in targets/alice"):
+    with pytest.raises(errors.UnknownTarget, match=r"signed only in targets/alice"):
         trusted.find_target("v4")
-    with pytest.raises(notary.UnknownTarget):
+    with pytest.raises(errors.UnknownTarget):
         trusted.find_target("v5")
 
 
 def test_delegation_signed_by_unknown_key() -> None:
     repo = Repo()
     repo.signers["targets/releases"] = [make_cert_key("releases")]
-    with pytest.raises(notary.UnknownKey, match=r"^targets/releases: 0 valid"):
+    with pytest.raises(errors.UnknownKey, match=r"^targets/releases: 0 valid"):
         verify(repo.build())
 
 
 def test_delegation_missing_on_server_is_an_error() -> None:
     files = Repo().build()
     del files["targets/releases"]
-    with pytest.raises(notary.NoTrustData, match=r"^targets/releases"):
+    with pytest.raises(errors.NoTrustData, match=r"^targets/releases"):
         verify(files)
 
 
@@ -576,7 +576,7 @@ def test_delegation_paths_limit_what_it_may_sign() -> None:
     trusted = verify(repo.build())
     # v1 is signed in releases, but outside its paths: Docker then takes the targets entry.
     assert trusted.find_target("v1").role == "targets"
-    with pytest.raises(notary.UnknownTarget):
+    with pytest.raises(errors.UnknownTarget):
         trusted.find_target("v2")
 
 
@@ -587,7 +587,7 @@ def test_delegation_that_is_not_a_direct_child() -> None:
         signed["delegations"]["roles"][0]["name"] = "targets/a/releases"
 
     repo.mutate["targets"] = rename
-    with pytest.raises(notary.MalformedMetadata, match=r"not a direct child"):
+    with pytest.raises(errors.MalformedMetadata, match=r"not a direct child"):
         verify(repo.build())
 
 
@@ -602,7 +602,7 @@ def test_malformed_metadata(role: str, change: Callable[[dict[str, Any]], None],
                             error: str) -> None:
     repo = Repo()
     repo.mutate[role] = change
-    with pytest.raises(notary.MalformedMetadata, match=error):
+    with pytest.raises(errors.MalformedMetadata, match=error):
         verify(repo.build())
 
 
@@ -613,29 +613,29 @@ def test_fractional_number_in_signed_part() -> None:
         repo.build()
     files = Repo().build()
     files["timestamp"] = edit_signed(files["timestamp"], lambda s: s.update(extra=1.5))
-    with pytest.raises(notary.MalformedMetadata, match=r"no canonical form"):
+    with pytest.raises(errors.MalformedMetadata, match=r"no canonical form"):
         verify(files)
 
 
 def test_out_of_order_use_is_refused() -> None:
     files = Repo().build()
     trusted = notary.NotaryTrustedSet(files["root"], GUN, NOW)
-    with pytest.raises(notary.StateError):
+    with pytest.raises(errors.StateError):
         trusted.update_snapshot(files["snapshot"])
     trusted.update_timestamp(files["timestamp"])
-    with pytest.raises(notary.StateError):
+    with pytest.raises(errors.StateError):
         trusted.update_root(files["root"])
-    with pytest.raises(notary.StateError):
+    with pytest.raises(errors.StateError):
         trusted.find_target("v1")
 
 
 def test_errors_are_one_line_and_picklable() -> None:
     import pickle
 
-    error = notary.HashMismatch("targets", "a\nb")
+    error = errors.HashMismatch("targets", "a\nb")
     assert str(error) == "targets: a b"
     clone = pickle.loads(pickle.dumps(error))
-    assert type(clone) is notary.HashMismatch and str(clone) == str(error)
+    assert type(clone) is errors.HashMismatch and str(clone) == str(error)
 
 
 def test_envelope_helper_matches_notary_wire_form() -> None:

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import tarfile
@@ -23,11 +24,14 @@ from typing import Any
 
 import pytest
 from registry_env import (
+    DRIP_HEADERS,
     OCI_MANIFEST,
     OCILayout,
     Pushed,
     Registry,
     TokenServer,
+    drip_body,
+    dripping_server,
     fake_server,
     free_port,
     htpasswd_line,
@@ -192,13 +196,13 @@ def basic_auth(user: str = USER, password: str = PASSWORD) -> str:
 
 def record_methods(registry_client: RegistryClient, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
-    original = registry_client._send
+    original = registry_client.session.send
 
     def spy(ref: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         seen.append(f"{method} {url.split('/v2/', 1)[-1]}")
         return original(ref, method, url, *args, **kwargs)
 
-    monkeypatch.setattr(registry_client, "_send", spy)
+    monkeypatch.setattr(registry_client.session, "send", spy)
     return seen
 
 
@@ -439,6 +443,79 @@ def test_server_stalling_mid_body_times_out(no_docker_config: Path) -> None:
             release.set()
     assert f"timed out after 0.5s reading from {server.host}" in str(caught.value)
     assert time.monotonic() - started < 3
+
+
+def _drip_limits(**options: Any) -> dict[str, Any]:
+    # Every byte comes 50 ms after the last, well under the 1 s per-read timeout.
+    return {"timeout": 1, "deadline_floor": 0.5, **options}
+
+
+def test_dripping_manifest_hits_the_deadline(no_docker_config: Path) -> None:
+    with dripping_server(*drip_body(1000, OCI_MANIFEST)) as port:
+        written = f"127.0.0.1:{port}/lktest/drip:v1"
+        started = time.monotonic()
+        with client(**_drip_limits(min_rate=1000)) as registry_client, \
+                pytest.raises(RegistryError) as caught:
+            registry_client.get_manifest(parse(written))
+        elapsed = time.monotonic() - started
+    # 0.5 s plus 1000 bytes at 1000 bytes/s.
+    assert 1.4 <= elapsed < 3
+    assert re.fullmatch(rf"{re.escape(written)}: too slow: 127\.0\.0\.1:{port} sent \d+ bytes "
+                        rf"in 1\.\ds, below the minimum of 1000 bytes/s after 0\.5s",
+                        str(caught.value)), str(caught.value)
+
+
+def test_dripping_headers_hit_the_deadline(no_docker_config: Path) -> None:
+    with dripping_server(*DRIP_HEADERS) as port:
+        written = f"127.0.0.1:{port}/lktest/drip:v1"
+        started = time.monotonic()
+        with client(**_drip_limits()) as registry_client, pytest.raises(RegistryError) as caught:
+            registry_client.resolve(parse(written))
+        elapsed = time.monotonic() - started
+    assert 0.4 <= elapsed < 2
+    assert str(caught.value) == (f"{written}: too slow: 127.0.0.1:{port} sent no complete "
+                                 f"answer header within 0.5s")
+
+
+def test_dripping_blob_hits_the_deadline(no_docker_config: Path) -> None:
+    head, body = drip_body(100_000)
+    with dripping_server(head, body) as port:
+        started = time.monotonic()
+        with client(**_drip_limits(min_rate=100_000)) as registry_client, \
+                pytest.raises(RegistryError, match=rf"too slow: 127\.0\.0\.1:{port} sent \d+ bytes"):
+            registry_client.copy_blob(parse(f"127.0.0.1:{port}/x/y:v1"),
+                                      Descriptor("a/b", sha256(body), len(body)), io.BytesIO())
+    assert time.monotonic() - started < 3
+
+
+def test_dripping_token_server_hits_the_deadline(no_docker_config: Path) -> None:
+    with dripping_server(*drip_body(2000, "application/json")) as token_port:
+        def registry(request: BaseHTTPRequestHandler) -> None:
+            reply(request, 401, b"{}", {"WWW-Authenticate": f'Bearer realm="http://127.0.0.1:'
+                                                            f'{token_port}/token",service="x"'})
+
+        with fake_server(registry) as server, client(**_drip_limits(min_rate=1000)) as \
+                registry_client, pytest.raises(RegistryError) as caught:
+            registry_client.get_manifest(parse(f"{server.host}/x/y:v1"))
+    assert f"too slow: 127.0.0.1:{token_port} sent" in str(caught.value)
+
+
+def test_a_slow_transfer_above_the_minimum_rate_completes(no_docker_config: Path) -> None:
+    """The deadline grows with the size: 40 bytes at 20 bytes/s pass a 0.5 s floor."""
+    head, body = drip_body(40)
+    with dripping_server(head, body) as port, \
+            client(**_drip_limits(min_rate=10)) as registry_client:
+        started = time.monotonic()
+        data = registry_client.get_blob(parse(f"127.0.0.1:{port}/x/y:v1"),
+                                        Descriptor("a/b", sha256(body), len(body)))
+    assert data == body
+    assert time.monotonic() - started >= 1.5
+
+
+@pytest.mark.parametrize("option", ["timeout", "deadline_floor", "min_rate"])
+def test_limits_must_be_positive(option: str) -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        RegistryOptions(**{option: 0})
 
 
 def test_unreadable_ca_file(tmp_path: Path, no_docker_config: Path) -> None:
@@ -738,7 +815,7 @@ def test_secrets_stay_out_of_reprs_and_errors(tmp_path: Path) -> None:
     path.write_text(path.read_text()[:-3])  # broken JSON that contains the secret
     registry_client = client(docker_config=str(path))
     with pytest.raises(RegistryError) as caught:
-        registry_client._credentials_for(parse("r.example/x:1"), registry_client.endpoint(
+        registry_client.session.credentials_for(parse("r.example/x:1"), registry_client.endpoint(
             parse("r.example/x:1")))
     assert "hunter2" not in str(caught.value) and "not valid JSON" in str(caught.value)
 
@@ -748,10 +825,10 @@ def test_docker_hub_credentials_key(tmp_path: Path) -> None:
         "auth": basic_auth("hub", "pw")}}})
     registry_client = client(docker_config=str(config))
     ref = parse("alpine:3.20")
-    credentials = registry_client._credentials_for(ref, registry_client.endpoint(ref))
+    credentials = registry_client.session.credentials_for(ref, registry_client.endpoint(ref))
     assert credentials is not None and credentials.username == "hub"
     mirrored = client(docker_config=str(config), mirrors={"docker.io": "http://127.0.0.1:1"})
-    assert mirrored._credentials_for(ref, mirrored.endpoint(ref)) is None  # not sent to a mirror
+    assert mirrored.session.credentials_for(ref, mirrored.endpoint(ref)) is None  # not sent to a mirror
 
 
 def test_registry_error_is_one_line_and_picklable() -> None:

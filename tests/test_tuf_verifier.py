@@ -20,12 +20,12 @@ import pytest
 from tuf_helpers import DELEGATE, ServerState, TufRepo, digest, in_days, manifest, serve
 
 from lkpolicy.model.reference import parse
-from lkpolicy.stages.trust import notary
-from lkpolicy.stages.trust.notary_client import NetworkError
+from lkpolicy.registry.transport import TransferLimits
+from lkpolicy.stages.trust import errors
+from lkpolicy.stages.trust.errors import CacheError, NetworkError
+from lkpolicy.stages.trust.tuf_fetcher import MetadataTransport
 from lkpolicy.stages.trust.tuf_verifier import (
-    CacheError,
     TufVerifier,
-    _Transport,
     check_manifest,
     repository_key,
     target_path,
@@ -97,9 +97,9 @@ def test_good_target_verifies(source: Source, tmp_path: Path) -> None:
     # The answer is only as fresh as the timestamp (1 day) in this repository.
     assert target.expires <= source.repo.timestamp.signed.expires
     check_manifest(target, digest(data), len(data))
-    with pytest.raises(notary.HashMismatch, match="is signed as sha256:"):
+    with pytest.raises(errors.HashMismatch, match="is signed as sha256:"):
         check_manifest(target, digest(b"other"), len(data))
-    with pytest.raises(notary.LengthMismatch):
+    with pytest.raises(errors.LengthMismatch):
         check_manifest(target, digest(data), len(data) + 1)
 
 
@@ -121,12 +121,12 @@ def test_delegated_target(source: Source, tmp_path: Path) -> None:
 
 def test_delegated_role_cannot_sign_outside_its_paths(file_source: Source,
                                                       tmp_path: Path) -> None:
-    with pytest.raises(notary.UnknownTarget, match=r"docker\.io/evil/x:1 is not signed"):
+    with pytest.raises(errors.UnknownTarget, match=r"docker\.io/evil/x:1 is not signed"):
         file_source.verifier(tmp_path / "cache").verify(parse(EVIL))
 
 
 def test_unknown_target(source: Source, tmp_path: Path) -> None:
-    with pytest.raises(notary.UnknownTarget) as caught:
+    with pytest.raises(errors.UnknownTarget) as caught:
         source.verifier(tmp_path / "cache").verify(parse("linuxkit/init:v9"))
     message = str(caught.value)
     assert "\n" not in message
@@ -135,7 +135,7 @@ def test_unknown_target(source: Source, tmp_path: Path) -> None:
 
 def test_reference_without_tag_is_refused() -> None:
     ref = parse("linuxkit/init@sha256:" + "a" * 64)
-    with pytest.raises(notary.UnknownTarget, match="has no tag"):
+    with pytest.raises(errors.UnknownTarget, match="has no tag"):
         target_path(ref)
 
 
@@ -148,7 +148,7 @@ def test_tampered_target_hash_is_a_signature_error(source: Source, tmp_path: Pat
     entry = document["signed"]["targets"][parse(INIT).name]
     entry["hashes"]["sha256"] = "0" * 64
     path.write_text(json.dumps(document))
-    with pytest.raises(notary.BadSignature) as caught:
+    with pytest.raises(errors.BadSignature) as caught:
         source.verifier(tmp_path / "cache").verify(parse(INIT))
     assert caught.value.role == "targets"
     assert "signed by 0/1 keys" in str(caught.value)
@@ -159,7 +159,7 @@ def test_resigned_other_digest_fails_the_manifest_check(file_source: Source,
     file_source.repo.add_target(parse(INIT).name, b"a different manifest")
     file_source.repo.publish()
     target = file_source.verifier(tmp_path / "cache").verify(parse(INIT))
-    with pytest.raises(notary.HashMismatch):
+    with pytest.raises(errors.HashMismatch):
         check_manifest(target, digest(manifest("init")), len(manifest("init")))
 
 
@@ -167,7 +167,7 @@ def test_resigned_other_digest_fails_the_manifest_check(file_source: Source,
 def test_expired_metadata(source: Source, tmp_path: Path, role: str) -> None:
     source.repo.publish(expires={role: in_days(-1)})
     ref = parse(APP if role == DELEGATE else INIT)
-    with pytest.raises(notary.ExpiredMetadata) as caught:
+    with pytest.raises(errors.ExpiredMetadata) as caught:
         source.verifier(tmp_path / "cache").verify(ref)
     assert caught.value.role == role
     assert "expired" in str(caught.value) and ref.name in str(caught.value)
@@ -181,7 +181,7 @@ def test_rollback_of_timestamp_is_refused(source: Source, tmp_path: Path) -> Non
     source.repo.publish()
     source.verifier(cache).verify(parse(INIT))  # the client has now seen timestamp v3
     (source.repo.dir / "timestamp.json").write_bytes(old)
-    with pytest.raises(notary.Rollback, match=r"timestamp version 1 must be >= 3") as caught:
+    with pytest.raises(errors.Rollback, match=r"timestamp version 1 must be >= 3") as caught:
         source.verifier(cache).verify(parse(INIT))
     assert caught.value.role == "timestamp"
 
@@ -196,7 +196,7 @@ def test_rollback_of_snapshot_is_refused(file_source: Source, tmp_path: Path) ->
     repo.timestamp.signed.snapshot_meta.version = 1
     repo.timestamp.sign(repo.signers["timestamp"])
     (repo.dir / "timestamp.json").write_bytes(repo._bytes(repo.timestamp))
-    with pytest.raises(notary.Rollback) as caught:
+    with pytest.raises(errors.Rollback) as caught:
         file_source.verifier(cache).verify(parse(INIT))
     assert caught.value.role == "snapshot"
 
@@ -216,7 +216,7 @@ def test_root_rotation_not_signed_by_old_root_is_refused(source: Source,
                                                          tmp_path: Path) -> None:
     source.repo.rotate_root(signed_by_old=False)
     source.repo.publish()
-    with pytest.raises(notary.BadSignature) as caught:
+    with pytest.raises(errors.BadSignature) as caught:
         source.verifier(tmp_path / "cache").verify(parse(INIT))
     assert caught.value.role == "root"
     assert source.url in str(caught.value)
@@ -225,13 +225,13 @@ def test_root_rotation_not_signed_by_old_root_is_refused(source: Source,
 def test_wrong_bootstrap_root_is_refused(file_source: Source, tmp_path: Path) -> None:
     other = TufRepo(tmp_path / "other")
     verifier = TufVerifier(file_source.url, other.root_bytes(), tmp_path / "cache")
-    with pytest.raises(notary.BadSignature, match="signed by 0/1 keys"):
+    with pytest.raises(errors.BadSignature, match="signed by 0/1 keys"):
         verifier.verify(parse(INIT))
 
 
 def test_garbage_bootstrap_root_is_refused(file_source: Source, tmp_path: Path) -> None:
     verifier = TufVerifier(file_source.url, b"not json", tmp_path / "cache")
-    with pytest.raises(notary.BadSignature, match="bootstrap root"):
+    with pytest.raises(errors.BadSignature, match="bootstrap root"):
         verifier.verify(parse(INIT))
 
 
@@ -251,7 +251,7 @@ def test_offline_with_warm_cache(source: Source, tmp_path: Path) -> None:
     offline = source.verifier(cache, offline=True)
     assert offline.verify(parse(INIT)).role == "targets"
     assert offline.verify(parse(APP)).role == DELEGATE
-    with pytest.raises(notary.UnknownTarget):
+    with pytest.raises(errors.UnknownTarget):
         offline.verify(parse("linuxkit/init:v9"))
     if source.state:
         assert source.state.requests == requests
@@ -265,7 +265,7 @@ def test_offline_still_enforces_expiry(file_source: Source, tmp_path: Path) -> N
     # A validly signed but expired timestamp in the cache (as if time had passed).
     expired = file_source.repo.signed_timestamp(version=2, expires=in_days(-1))
     (verifier.metadata_dir / "timestamp.json").write_bytes(expired)
-    with pytest.raises(notary.ExpiredMetadata, match=r"timestamp\.json is expired") as caught:
+    with pytest.raises(errors.ExpiredMetadata, match=r"timestamp\.json is expired") as caught:
         file_source.verifier(cache, offline=True).verify(parse(INIT))
     assert caught.value.role == "timestamp"
 
@@ -278,13 +278,13 @@ def test_offline_cache_still_checks_signatures(file_source: Source, tmp_path: Pa
     document = json.loads(path.read_bytes())
     document["signed"]["targets"][parse(INIT).name]["length"] += 1
     path.write_text(json.dumps(document))
-    with pytest.raises(notary.BadSignature):
+    with pytest.raises(errors.BadSignature):
         file_source.verifier(cache, offline=True).verify(parse(INIT))
 
 
 def test_offline_with_empty_cache_fails_clearly(file_source: Source, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    with pytest.raises(notary.NoTrustData, match=r"no cached TUF metadata .* \(offline\)"):
+    with pytest.raises(errors.NoTrustData, match=r"no cached TUF metadata .* \(offline\)"):
         file_source.verifier(cache, offline=True).verify(parse(INIT))
     assert not cache.exists()
 
@@ -294,7 +294,7 @@ def test_offline_with_partial_cache_names_the_missing_file(file_source: Source,
     cache = tmp_path / "cache"
     verifier = file_source.verifier(cache)
     verifier.verify(parse(INIT))  # the delegated role is not loaded yet
-    with pytest.raises(notary.NoTrustData, match="not in the offline cache") as caught:
+    with pytest.raises(errors.NoTrustData, match="not in the offline cache") as caught:
         file_source.verifier(cache, offline=True).verify(parse(APP))
     assert caught.value.role == DELEGATE
 
@@ -304,7 +304,7 @@ def test_offline_with_partial_cache_names_the_missing_file(file_source: Source,
 
 def test_oversized_timestamp_is_refused(source: Source, tmp_path: Path) -> None:
     verifier = source.verifier(tmp_path / "cache", max_sizes={"timestamp": 100})
-    with pytest.raises(notary.MetadataTooLarge, match="more than 100 bytes") as caught:
+    with pytest.raises(errors.MetadataTooLarge, match="more than 100 bytes") as caught:
         verifier.verify(parse(INIT))
     assert caught.value.role == "timestamp"
 
@@ -312,14 +312,14 @@ def test_oversized_timestamp_is_refused(source: Source, tmp_path: Path) -> None:
 def test_oversized_root_is_refused(source: Source, tmp_path: Path) -> None:
     source.repo.rotate_root()
     verifier = source.verifier(tmp_path / "cache", max_sizes={"root": 200})
-    with pytest.raises(notary.MetadataTooLarge) as caught:
+    with pytest.raises(errors.MetadataTooLarge) as caught:
         verifier.verify(parse(INIT))
     assert caught.value.role == "root"
 
 
 def test_overall_byte_budget(source: Source, tmp_path: Path) -> None:
     verifier = source.verifier(tmp_path / "cache", max_total_bytes=2000)
-    with pytest.raises(notary.MetadataTooLarge, match="overall cap of 2000 bytes"):
+    with pytest.raises(errors.MetadataTooLarge, match="overall cap of 2000 bytes"):
         verifier.verify(parse(APP))
 
 
@@ -329,7 +329,7 @@ def test_endless_http_body_is_cut_off(tmp_path: Path) -> None:
     state = ServerState(repo.dir, endless={"timestamp.json"})
     with serve(state) as url:
         verifier = TufVerifier(url, repo.root_bytes(), tmp_path / "cache", timeout=5)
-        with pytest.raises(notary.MetadataTooLarge, match="more than 16384 bytes"):
+        with pytest.raises(errors.MetadataTooLarge, match="more than 16384 bytes"):
             verifier.verify(parse(INIT))
         verifier.close()
 
@@ -339,7 +339,7 @@ def test_repository_without_metadata(tmp_path: Path) -> None:
     state = ServerState(repo.dir)
     with serve(state) as url:
         verifier = TufVerifier(url, repo.root_bytes(), tmp_path / "cache", timeout=5)
-        with pytest.raises(notary.NoTrustData, match=r"has no timestamp\.json"):
+        with pytest.raises(errors.NoTrustData, match=r"has no timestamp\.json"):
             verifier.verify(parse(INIT))
 
 
@@ -401,8 +401,9 @@ def test_file_transport_stays_inside_the_repository(name: str, tmp_path: Path) -
     (tmp_path / "secret.json").write_text("{}")
     base = tmp_path / "repo"
     base.mkdir()
-    transport = _Transport(base.as_uri() + "/", offline=False, cache=tmp_path / "c", timeout=1,
-                           max_total_bytes=1000, http=lambda: pytest.fail("no HTTP"))
+    transport = MetadataTransport(base.as_uri() + "/", offline=False, cache=tmp_path / "c",
+                                  limits=TransferLimits(timeout=1), max_total_bytes=1000,
+                                  http=lambda: pytest.fail("no HTTP"))
     transport.start()
     with pytest.raises(exceptions.DownloadHTTPError) as caught:
         transport.read(base.as_uri() + "/" + name, 100)
@@ -416,8 +417,9 @@ def test_delegated_role_with_slash_in_name_over_file(tmp_path: Path) -> None:
     base = tmp_path / "repo"
     (base / "targets").mkdir(parents=True)
     (base / "targets" / "releases.json").write_text("{}")
-    transport = _Transport(base.as_uri() + "/", offline=False, cache=tmp_path / "c", timeout=1,
-                           max_total_bytes=1000, http=lambda: pytest.fail("no HTTP"))
+    transport = MetadataTransport(base.as_uri() + "/", offline=False, cache=tmp_path / "c",
+                                  limits=TransferLimits(timeout=1), max_total_bytes=1000,
+                                  http=lambda: pytest.fail("no HTTP"))
     transport.start()
     assert transport.read(base.as_uri() + "/targets%2Freleases.json", 100) == b"{}"
     with pytest.raises(exceptions.DownloadError):
@@ -438,6 +440,6 @@ def test_target_without_sha256_is_refused(file_source: Source, tmp_path: Path) -
     target = file_source.repo.add_target(parse(APP).name, manifest("app"), role=DELEGATE)
     target.hashes = {"sha512": "0" * 128}
     file_source.repo.publish()
-    with pytest.raises(notary.MalformedMetadata, match="sha256") as caught:
+    with pytest.raises(errors.MalformedMetadata, match="sha256") as caught:
         file_source.verifier(tmp_path / "cache").verify(parse(APP))
     assert caught.value.role == DELEGATE

@@ -254,7 +254,10 @@ def _mirrors(values: list[str]) -> dict[str, str]:
         if not separator:
             registry, url = "docker.io", value
         if not registry or not re.match(r"^https?://[^\s/]+", url):
-            raise _fail(f"invalid --mirror {value!r} (expected REGISTRY=http(s)://HOST[:PORT])")
+            from lkpolicy.redaction import redact_url
+
+            raise _fail(f"invalid --mirror {redact_url(value)!r} "
+                        "(expected REGISTRY=http(s)://HOST[:PORT])")
         if registry in mirrors and mirrors[registry] != url:
             raise _fail(f"--mirror: two mirrors for {registry}")
         mirrors[registry] = url

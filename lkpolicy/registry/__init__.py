@@ -5,15 +5,9 @@ progress is shown on a terminal.
 """
 
 from lkpolicy.registry.auth import Credentials, DockerCredentialStore
-from lkpolicy.registry.client import (
-    Endpoint,
-    RegistryClient,
-    RegistryOptions,
-    RemoteImage,
-    is_loopback,
-    parse_mirrors,
-)
+from lkpolicy.registry.client import RegistryClient, RemoteImage
 from lkpolicy.registry.errors import RegistryError
+from lkpolicy.registry.options import Endpoint, RegistryOptions, is_loopback, parse_mirrors
 from lkpolicy.registry.progress import ProgressCallback, PullProgress, pull_progress
 
 __all__ = [

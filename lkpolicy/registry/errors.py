@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from lkpolicy.redaction import redact_secrets
+
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]+")
 _MAX_CAUSE = 300
 
@@ -18,12 +20,13 @@ class RegistryError(Exception):
     """Fetching from a registry failed; `str()` is one line: `<image as written>: <cause>`.
 
     `status` is the HTTP status when the registry answered with an error, else None. The cause
-    never contains credentials or tokens: callers may print it as is.
+    never contains credentials or tokens (whatever a server echoed is redacted here, before the
+    cause is shortened): callers may print it as is.
     """
 
     def __init__(self, image: str, cause: str, status: int | None = None) -> None:
         self.image = image
-        self.cause = clean_text(cause)
+        self.cause = clean_text(redact_secrets(cause))
         self.status = status
         super().__init__(f"{image}: {self.cause}")
 

@@ -82,7 +82,8 @@ class RegistryResolver:
                  client: Any = None) -> None:
         """`mirrors` are linuxkit's `--mirror` values; bad values raise ValueError here."""
         if client is None:
-            from lkpolicy.registry.client import RegistryClient, RegistryOptions, parse_mirrors
+            from lkpolicy.registry.client import RegistryClient
+            from lkpolicy.registry.options import RegistryOptions, parse_mirrors
 
             client = RegistryClient(RegistryOptions(mirrors=parse_mirrors(mirrors), ca_file=cert_file))
         self.client = client

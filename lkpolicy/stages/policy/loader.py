@@ -156,7 +156,10 @@ def _schema_findings(document: Document, pointer: str, error: Any) -> list[Findi
                 "enum", "type", "$ref"):
             sub_pointer = "".join(join_pointer("", part) for part in deepest.absolute_path)
             return _schema_findings(document, sub_pointer, deepest)
-    message = error.message if len(error.message) < 200 else error.message[:197] + "..."
+    from lkpolicy.redaction import redact_secrets
+
+    message = redact_secrets(error.message)
+    message = message if len(message) < 200 else message[:197] + "..."
     return [POLICY_SCHEMA.finding(f"{message} (at {pointer or '/'})",
                                   document.location(pointer), pointer)]
 

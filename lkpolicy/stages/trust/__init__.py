@@ -1,5 +1,7 @@
-"""Signature trust for image tags: Docker Content Trust (Notary v1) verification.
+"""Signature trust for image digests and tags: Notary v1 (Docker Content Trust), TUF, cosign.
 
-`notary` is pure verification (bytes in, verified objects or an exception out); `notary_client`
-is the thin network/cache shell around it.
+Each scheme is a pure verifier (bytes in, verified objects or an exception out) and a thin shell
+that moves the bytes (network, caches): `notary/` (both, by module), `tuf_verifier` over python-tuf
+with its metadata transport in `tuf_fetcher`, `cosign/` and `sigstore_keyless`. Every error is in
+`errors`; `stage` is the pipeline stage that asks the authorities a policy names.
 """

@@ -11,9 +11,7 @@ import json
 import re
 from typing import Any
 
-
-class CanonicalJSONError(ValueError):
-    """A value that has no canonical form (a fraction, NaN, a non-string key...)."""
+from lkpolicy.stages.trust.errors import CanonicalJSONError
 
 
 def _string(text: str, out: list[bytes]) -> None:

@@ -27,6 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lkpolicy.stages.trust.errors import (
+    BundleInvalid,
+    DigestMismatch,
+    IdentityMismatch,
+    NotAnImageSignature,
+    TrustedRootError,
+)
+
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
@@ -45,34 +53,6 @@ OIDC_ISSUER_V2_OID = "1.3.6.1.4.1.57264.1.8"
 SIGSTORE_OTHERNAME_OID = "1.3.6.1.4.1.57264.1.7"
 
 MAX_BUNDLE_BYTES = 1024 * 1024
-
-
-class KeylessError(Exception):
-    """Base of the failures below; `cosign.py` maps them onto the TrustError hierarchy."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = " ".join(reason.split())
-        super().__init__(self.reason)
-
-
-class TrustedRootError(KeylessError):
-    """The trusted root file is missing, unreadable or not a Sigstore trusted root."""
-
-
-class BundleInvalid(KeylessError):
-    """The bundle does not verify (signature, chain, SCT, log entry, malformed...)."""
-
-
-class IdentityMismatch(KeylessError):
-    """The bundle verifies, but its certificate names another identity or issuer."""
-
-
-class NotAnImageSignature(KeylessError):
-    """A valid bundle that is not a cosign image signature (e.g. an SBOM attestation)."""
-
-
-class DigestMismatch(KeylessError):
-    """A valid image-signature bundle for another manifest digest."""
 
 
 @dataclass(frozen=True)

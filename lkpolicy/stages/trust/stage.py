@@ -113,7 +113,7 @@ class NotaryVerifier:
     """Docker Content Trust: the GUN is the expanded locator, the target the tag."""
 
     def __init__(self, authority: Authority, context: Context) -> None:
-        from lkpolicy.stages.trust.notary_client import NotaryClient
+        from lkpolicy.stages.trust.notary.client import NotaryClient
 
         assert authority.server is not None
         self.authority = authority
@@ -126,7 +126,7 @@ class NotaryVerifier:
         self._loaded: dict[str, Any] = {}
 
     def verify(self, ref: ImageRef, manifest: Descriptor | None) -> list[Evidence]:
-        from lkpolicy.stages.trust.notary import TrustError
+        from lkpolicy.stages.trust.errors import TrustError
 
         if ref.tag is None and ref.digest is not None:
             raise VerificationFailed("notary signs tags, and the reference has only a digest")
@@ -168,7 +168,7 @@ class TufAdapter:
                                     offline=context.offline)
 
     def verify(self, ref: ImageRef, manifest: Descriptor | None) -> list[Evidence]:
-        from lkpolicy.stages.trust.notary import TrustError
+        from lkpolicy.stages.trust.errors import TrustError
 
         try:
             target = self.verifier.verify(ref)
@@ -262,7 +262,7 @@ class CosignAdapter:
     def verify(self, ref: ImageRef, manifest: Descriptor | None) -> list[Evidence]:
         from lkpolicy.model.oci import OCIError
         from lkpolicy.registry.errors import RegistryError
-        from lkpolicy.stages.trust.notary import TrustError
+        from lkpolicy.stages.trust.errors import TrustError
         from lkpolicy.store.errors import StoreError
 
         if manifest is None:
@@ -298,7 +298,7 @@ _ADAPTERS: dict[str, Callable[[Authority, Context], Verifier]] = {
     "sigstore": CosignAdapter,
     "cosign-key": CosignAdapter,
 }
-_MODULES = {"notary": "lkpolicy.stages.trust.notary_client", "tuf": "lkpolicy.stages.trust.tuf_verifier",
+_MODULES = {"notary": "lkpolicy.stages.trust.notary.client", "tuf": "lkpolicy.stages.trust.tuf_verifier",
             "sigstore": "lkpolicy.stages.trust.cosign", "cosign-key": "lkpolicy.stages.trust.cosign"}
 
 

@@ -9,19 +9,10 @@ segment, so a role for `docker.io/example/*` covers `docker.io/example/app:1` on
 
 python-tuf does every TUF check (signatures, thresholds, root rotation, rollback, expiry,
 snapshot consistency, delegation paths); this module supplies the bytes and maps the errors onto
-`lkpolicy.stages.trust.notary`'s `TrustError` hierarchy with one-line messages that name the repository,
+the `TrustError` hierarchy (`lkpolicy.stages.trust.errors`) with one-line messages that name the repository,
 the image and the reason.
 
-Transport, all through one `FetcherInterface` whose `download_bytes` buffers in memory (the base
-class would spool to a temporary file outside the cache directory):
-
-* `file://` reads the repository from disk, a role file at a time, refusing more than the limit;
-* `http(s)://` uses urllib3 (already a dependency; python-tuf's own fetcher also uses it but
-  retries, follows environment proxies and has no overall deadline): separate connect/read
-  timeouts, no retries, no redirects, an overall deadline and a byte budget per verification;
-* offline serves only the cache: no new roots (404), the cached `timestamp.json` (ngclient then
-  sees an equal version and keeps it) and the cached other roles. Everything is still verified,
-  so offline verification fails once the cached timestamp, snapshot or targets expire.
+The bytes come from `tuf_fetcher` (disk, HTTP with deadlines, or the cache offline).
 
 The cache is `<cache_dir>/<repository key>/` (ngclient's `metadata_dir`: `root.json`,
 `root_history/`, `timestamp.json`, `snapshot.json`, `targets.json`, `<delegated role>.json`) plus
@@ -33,55 +24,63 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import hashlib
 import os
 import re
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from lkpolicy.model.reference import ImageRef
+from lkpolicy.redaction import redact_url
+from lkpolicy.registry.transport import (
+    DEFAULT_DEADLINE_FLOOR,
+    DEFAULT_MIN_RATE,
+    DEFAULT_TIMEOUT,
+    TransferLimits,
+    TransportError,
+    check_server_url,
+    create_pool,
+)
+from lkpolicy.stages.trust.errors import (
+    BadSignature,
+    CacheError,
+    ExpiredMetadata,
+    HashMismatch,
+    MalformedMetadata,
+    MetadataTooLarge,
+    NetworkError,
+    NoTrustData,
+    RepositoryInvalid,
+    Rollback,
+    TrustError,
+    UnknownTarget,
+)
 from lkpolicy.stages.trust.notary import (
     ROOT,
     SNAPSHOT,
     TARGETS,
     TIMESTAMP,
-    BadSignature,
-    ExpiredMetadata,
-    HashMismatch,
-    MalformedMetadata,
-    MetadataTooLarge,
-    NoTrustData,
-    Rollback,
-    TrustError,
-    UnknownTarget,
     VerifiedTarget,
     check_manifest,
 )
-from lkpolicy.stages.trust.notary_client import NetworkError
+from lkpolicy.stages.trust.tuf_fetcher import VERSIONED, MetadataTransport, make_fetcher
 
 if TYPE_CHECKING:
     import urllib3
-    from tuf.ngclient.fetcher import FetcherInterface
     from tuf.ngclient.updater import Updater
 
 __all__ = [
     "DEFAULT_MAX_SIZES",
     "DEFAULT_TIMEOUT",
-    "CacheError",
-    "NetworkError",
-    "RepositoryInvalid",
     "TufVerifier",
     "check_manifest",
     "repository_key",
     "target_path",
 ]
 
-DEFAULT_TIMEOUT = 30.0
 MiB = 1024 * 1024
 # Caps for metadata whose length nobody signed (root, timestamp; snapshot and targets when the
 # parent lists no length). python-tuf's defaults are 500 KB / 16 KiB / 2 MB / 5 MB.
@@ -94,19 +93,9 @@ DEFAULT_MAX_SIZES: Mapping[str, int] = {
 # All files one verification reads together; refuses a repository that streams without end.
 DEFAULT_MAX_TOTAL_BYTES = 64 * MiB
 DEFAULT_MAX_DELEGATIONS = 32
-_CHUNK = 64 * 1024
 _LOCK_NAME = "lkpolicy-tuf.lock"
-_VERSIONED = re.compile(r"^[0-9]+\.(.+)$")
 _TOP_ROLE_IN_MESSAGE = re.compile(r"\b(root|timestamp|snapshot|targets)(?:\.json)?\b")
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class RepositoryInvalid(TrustError):
-    """The repository's metadata is inconsistent in a way no narrower error describes."""
-
-
-class CacheError(TrustError):
-    """The metadata cache directory cannot be created, locked or written."""
 
 
 # ------------------------------------------------------------------------------------ mapping
@@ -132,187 +121,6 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-# ------------------------------------------------------------------------------------ transport
-
-
-class _Transport:
-    """Reads one metadata file: from disk, over HTTP, or (offline) from the cache only.
-
-    It raises python-tuf's download exceptions, which ngclient understands (a 404 ends the root
-    rotation walk); `TufVerifier` maps whatever escapes ngclient to `TrustError`s.
-    """
-
-    def __init__(self, base_url: str, *, offline: bool, cache: Path, timeout: float,
-                 max_total_bytes: int, http: Callable[[], urllib3.PoolManager]) -> None:
-        self.base_url = base_url
-        self.offline = offline
-        self.cache = cache
-        self.timeout = timeout
-        self.max_total_bytes = max_total_bytes
-        self._http = http
-        self.budget = max_total_bytes
-        self.deadline = 0.0
-        self.last_file = ""
-        parts = urlsplit(base_url)
-        self.scheme = parts.scheme
-        self.base_dir = Path(unquote(parts.path)) if parts.scheme == "file" else None
-
-    def start(self) -> None:
-        """Reset the byte budget and the overall deadline (one verification)."""
-        self.budget = self.max_total_bytes
-        self.deadline = time.monotonic() + 4 * self.timeout
-
-    def read(self, url: str, limit: int) -> bytes:
-        from tuf.api import exceptions
-
-        if not url.startswith(self.base_url):
-            raise exceptions.DownloadError(f"refusing {url}: outside the repository")
-        name = url[len(self.base_url):]
-        self.last_file = name
-        exhausted = self.budget < limit
-        limit = min(limit, self.budget)
-        if self.offline:
-            data = self._read_cached(name, limit, exhausted)
-        elif self.base_dir is not None:
-            data = self._read_file(self._local_path(self.base_dir, name), limit, exhausted)
-        else:
-            data = self._read_http(url, limit, exhausted)
-        self.budget -= len(data)
-        return data
-
-    # ------------------------------------------------------------ helpers
-
-    def _too_large(self, size: int, limit: int, exhausted: bool) -> NoReturn:
-        from tuf.api import exceptions
-
-        if exhausted:
-            raise exceptions.DownloadLengthMismatchError(
-                f"the repository's metadata exceeds the overall cap of {self.max_total_bytes} "
-                f"bytes")
-        raise exceptions.DownloadLengthMismatchError(
-            f"{self.last_file} has more than {limit} bytes (at least {size})")
-
-    def _local_path(self, directory: Path, name: str) -> Path:
-        """`name` is a URL-quoted file name below `directory`; no way out of it."""
-        from tuf.api import exceptions
-
-        decoded = unquote(name)
-        segments = decoded.split("/")
-        if (not decoded or "\\" in decoded or "\0" in decoded
-                or any(s in ("", ".", "..") for s in segments)):
-            raise exceptions.DownloadHTTPError(f"refusing file name {name!r}", 404)
-        return directory.joinpath(*segments)
-
-    def _read_file(self, path: Path, limit: int, exhausted: bool) -> bytes:
-        from tuf.api import exceptions
-
-        try:
-            with open(path, "rb") as stream:
-                size = os.fstat(stream.fileno()).st_size
-                if size > limit:
-                    self._too_large(size, limit, exhausted)
-                data = stream.read(limit + 1)
-        except FileNotFoundError:
-            raise exceptions.DownloadHTTPError(f"{path} does not exist", 404) from None
-        except IsADirectoryError:
-            raise exceptions.DownloadHTTPError(f"{path} is a directory", 404) from None
-        except OSError as error:
-            if error.errno == errno.ENOTDIR:
-                raise exceptions.DownloadHTTPError(f"{path} does not exist", 404) from None
-            raise exceptions.DownloadError(f"cannot read {path}: "
-                                           f"{error.strerror or type(error).__name__}") from None
-        if len(data) > limit:
-            self._too_large(len(data), limit, exhausted)
-        return data
-
-    def _read_cached(self, name: str, limit: int, exhausted: bool) -> bytes:
-        from tuf.api import exceptions
-
-        match = _VERSIONED.match(name)
-        if match and match.group(1) == "root.json":
-            # Every root the cache holds was already read from root_history by ngclient.
-            raise exceptions.DownloadHTTPError("offline: no newer root", 404)
-        candidates = [name]
-        if match:
-            candidates.append(match.group(1))
-        for candidate in candidates:
-            # Cache files are flat: ngclient quotes `/` in role names, so no decoding here.
-            if "/" in candidate or candidate in (".", ".."):
-                continue
-            path = self.cache / candidate
-            if path.is_file():
-                return self._read_file(path, limit, exhausted)
-        raise exceptions.DownloadHTTPError(f"offline: {name} is not in the cache", 404)
-
-    def _read_http(self, url: str, limit: int, exhausted: bool) -> bytes:
-        import urllib3.exceptions as errors
-        from tuf.api import exceptions
-
-        pool = self._http()
-        netloc = urlsplit(url).netloc
-        if time.monotonic() > self.deadline:
-            raise exceptions.SlowRetrievalError(f"gave up after {4 * self.timeout:g}s")
-        try:
-            response = pool.request("GET", url, preload_content=False, decode_content=False,
-                                    redirect=False)
-        except errors.NewConnectionError as error:
-            # Checked first: urllib3 derives it from ConnectTimeoutError.
-            reason = _one_line(error).rsplit(": ", 1)[-1] or type(error).__name__
-            raise exceptions.DownloadError(f"cannot connect to {netloc}: {reason}") from None
-        except errors.TimeoutError:
-            raise exceptions.SlowRetrievalError(f"timed out after {self.timeout:g}s waiting "
-                                                f"for {netloc}") from None
-        except (errors.HTTPError, OSError) as error:
-            raise exceptions.DownloadError(f"cannot fetch from {netloc}: "
-                                           f"{type(error).__name__}") from None
-        try:
-            if response.status != 200:
-                raise exceptions.DownloadHTTPError(f"HTTP {response.status} for "
-                                                   f"{self.last_file} from {netloc}",
-                                                   response.status)
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                self._too_large(int(declared), limit, exhausted)
-            chunks: list[bytes] = []
-            received = 0
-            while True:
-                if time.monotonic() > self.deadline:
-                    raise exceptions.SlowRetrievalError(
-                        f"gave up after {4 * self.timeout:g}s reading from {netloc}")
-                try:
-                    chunk = response.read(min(_CHUNK, limit + 1 - received))
-                except errors.TimeoutError:
-                    raise exceptions.SlowRetrievalError(
-                        f"timed out after {self.timeout:g}s reading from {netloc}") from None
-                except (errors.HTTPError, OSError) as error:
-                    raise exceptions.DownloadError(f"connection to {netloc} failed: "
-                                                   f"{type(error).__name__}") from None
-                if not chunk:
-                    return b"".join(chunks)
-                received += len(chunk)
-                if received > limit:
-                    self._too_large(received, limit, exhausted)
-                chunks.append(chunk)
-        finally:
-            response.release_conn()
-
-
-def _fetcher(transport: _Transport) -> FetcherInterface:
-    """Wrap the transport as python-tuf's fetcher (defined here: `tuf` is imported lazily)."""
-    from tuf.ngclient.fetcher import FetcherInterface
-
-    class Fetcher(FetcherInterface):
-        def _fetch(self, url: str) -> Iterator[bytes]:
-            # Only target downloads come this way; lkpolicy never downloads targets.
-            return iter((transport.read(url, transport.budget),))
-
-        def download_bytes(self, url: str, max_length: int) -> bytes:
-            # In memory: the base class spools through a temporary file in the system temp dir.
-            return transport.read(url, max_length)
-
-    return Fetcher()
-
-
 # ------------------------------------------------------------------------------------ verifier
 
 
@@ -327,21 +135,21 @@ class TufVerifier:
 
     def __init__(self, repository_url: str, bootstrap_root: bytes, cache_dir: str | Path, *,
                  offline: bool = False, timeout: float = DEFAULT_TIMEOUT,
+                 deadline_floor: float = DEFAULT_DEADLINE_FLOOR,
+                 min_rate: float = DEFAULT_MIN_RATE,
                  ca_file: str | None = None,
                  max_sizes: Mapping[str, int] | None = None,
                  max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
                  max_delegations: int = DEFAULT_MAX_DELEGATIONS) -> None:
         parts = urlsplit(repository_url)
+        shown = redact_url(repository_url)
         if parts.scheme == "file":
             if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-                raise ValueError(f"TUF repository URL must be file:///absolute/path, got "
-                                 f"{repository_url!r}")
-        elif parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"TUF repository URL must be file://, http:// or https://, got "
-                             f"{repository_url!r}")
+                raise ValueError(f"TUF repository: {shown!r} is not a file:///absolute/path URL")
+        else:
+            check_server_url(repository_url, "TUF repository")
         if parts.query or parts.fragment:
-            raise ValueError(f"TUF repository URL must not have a query or fragment: "
-                             f"{repository_url!r}")
+            raise ValueError(f"TUF repository: {shown!r} must not have a query or fragment")
         unknown = set(max_sizes or {}) - set(DEFAULT_MAX_SIZES)
         if unknown:
             raise ValueError(f"max_sizes has unknown roles: {', '.join(sorted(unknown))}")
@@ -350,14 +158,14 @@ class TufVerifier:
         self.cache_dir = Path(cache_dir)
         self.metadata_dir = self.cache_dir / repository_key(self.repository_url)
         self.offline = offline
-        self.timeout = timeout
+        self.limits = TransferLimits(timeout, deadline_floor, min_rate)
         self.ca_file = ca_file
         self.max_sizes = {**DEFAULT_MAX_SIZES, **(max_sizes or {})}
         self.max_total_bytes = max_total_bytes
         self.max_delegations = max_delegations
         self._pool: urllib3.PoolManager | None = None
         self._updater: Updater | None = None
-        self._transport: _Transport | None = None
+        self._transport: MetadataTransport | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -434,9 +242,9 @@ class TufVerifier:
         from tuf.ngclient.config import UpdaterConfig
         from tuf.ngclient.updater import Updater
 
-        transport = _Transport(self.repository_url, offline=self.offline,
-                               cache=self.metadata_dir, timeout=self.timeout,
-                               max_total_bytes=self.max_total_bytes, http=self._http)
+        transport = MetadataTransport(self.repository_url, offline=self.offline,
+                                      cache=self.metadata_dir, limits=self.limits,
+                                      max_total_bytes=self.max_total_bytes, http=self._http)
         config = UpdaterConfig(max_delegations=self.max_delegations,
                                root_max_length=self.max_sizes[ROOT],
                                timestamp_max_length=self.max_sizes[TIMESTAMP],
@@ -444,7 +252,7 @@ class TufVerifier:
                                targets_max_length=self.max_sizes[TARGETS])
         try:
             updater = Updater(str(self.metadata_dir), self.repository_url,
-                              fetcher=_fetcher(transport), config=config,
+                              fetcher=make_fetcher(transport), config=config,
                               bootstrap=self.bootstrap_root)
         except (exceptions.RepositoryError, ValueError) as error:
             raise BadSignature(ROOT, f"the bootstrap root for TUF repository "
@@ -456,10 +264,14 @@ class TufVerifier:
 
     def _http(self) -> urllib3.PoolManager:
         if self._pool is None:
-            from lkpolicy.stages.trust.notary_client import trust_server_pool
-
             # Environment proxies are not consulted either: the URL is the one the policy names.
-            self._pool = trust_server_pool(self.ca_file, self.timeout, size=2)
+            try:
+                self._pool = create_pool(self.limits, ca_file=self.ca_file, system_store=False,
+                                         size=2, block=False, hosts=2)
+            except TransportError as error:
+                from tuf.api import exceptions
+
+                raise exceptions.DownloadError(str(error)) from None
         return self._pool
 
     def _raise(self, error: Exception, path: str) -> NoReturn:
@@ -506,7 +318,7 @@ def _role_of_file(name: str) -> str:
     if not name.endswith(".json"):
         return ""
     stem = name[:-len(".json")]
-    match = _VERSIONED.match(stem)
+    match = VERSIONED.match(stem)
     return unquote(match.group(1) if match else stem)
 
 

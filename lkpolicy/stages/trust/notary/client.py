@@ -1,0 +1,158 @@
+"""Fetch Notary v1 metadata from a notary server over HTTP(S), or from the cache offline.
+
+All verification is in the pure modules of this package (`trusted_set` and below); this module
+only moves bytes, and stores a GUN's metadata in the `cache` once the whole chain verified. The
+first root seen for a GUN is pinned (trust on first use) unless the cache already pins one.
+
+HTTP goes through `lkpolicy.registry.transport`, as for registries: pooled keep-alive TLS with
+the given CA as the only anchor, no retries or redirects, per-read timeouts, a deadline on every
+file (a floor plus its size at a minimum rate) and the same wording of connection failures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from lkpolicy.registry.transport import (
+    DEFAULT_DEADLINE_FLOOR,
+    DEFAULT_MIN_RATE,
+    DEFAULT_TIMEOUT,
+    TooLarge,
+    TransferLimits,
+    TransportError,
+    check_server_url,
+    create_pool,
+    get_document,
+    host_port,
+)
+from lkpolicy.stages.trust.errors import MetadataTooLarge, NetworkError, NoTrustData
+from lkpolicy.stages.trust.notary.cache import TrustStore, check_gun
+from lkpolicy.stages.trust.notary.metadata import RELEASES, ROOT, VerifiedTarget
+from lkpolicy.stages.trust.notary.trusted_set import (
+    DEFAULT_MAX_SIZES,
+    NotaryTrustedSet,
+    load_trusted_set,
+)
+
+if TYPE_CHECKING:
+    import urllib3
+
+# One lookup touches 5-6 files of a few KiB; 64 MiB across them all refuses a server that streams
+# without end while leaving room for huge-but-real targets files.
+DEFAULT_MAX_TOTAL_BYTES = 64 * 1024 * 1024
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class NotaryClient:
+    """Resolve `gun:tag` to a verified target through a notary server (or the cache offline)."""
+
+    def __init__(self, server_url: str, trust_dir: str | Path, *, ca_file: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, deadline_floor: float = DEFAULT_DEADLINE_FLOOR,
+                 min_rate: float = DEFAULT_MIN_RATE, offline: bool = False,
+                 max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+                 max_sizes: Mapping[str, int] | None = None,
+                 root_key_pins: Collection[str] = (),
+                 now: Callable[[], dt.datetime] = _utcnow) -> None:
+        self.server_url = check_server_url(server_url, "notary server").rstrip("/")
+        self.store = TrustStore(trust_dir)
+        self.ca_file = ca_file
+        self.limits = TransferLimits(timeout, deadline_floor, min_rate)
+        self.offline = offline
+        self.max_total_bytes = max_total_bytes
+        self.max_sizes = {**DEFAULT_MAX_SIZES, **(max_sizes or {})}
+        self.root_key_pins = tuple(root_key_pins)
+        self.now = now
+        self._pool: urllib3.PoolManager | None = None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.clear()
+            self._pool = None
+
+    def __enter__(self) -> NotaryClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ public API
+
+    def load(self, gun: str, delegations: Iterable[str] = (RELEASES,)) -> NotaryTrustedSet:
+        """Verify the GUN's metadata (online: fetch and update the cache; offline: cache only)."""
+        check_gun(gun)
+        pinned = self.store.pinned_root(gun)
+        if self.offline:
+            if pinned is None:
+                raise NoTrustData(ROOT, f"no cached trust data for {gun} (offline)")
+            fetch = self.store.fetcher(gun)
+        else:
+            fetch = self._http_fetcher(gun)
+        trusted = load_trusted_set(fetch, gun, self.now(), trusted_root=pinned,
+                                   known_versions=self.store.versions(gun),
+                                   root_key_pins=self.root_key_pins, delegations=delegations,
+                                   max_sizes=self.max_sizes)
+        if not self.offline:
+            self.store.save(gun, trusted)
+        return trusted
+
+    def lookup(self, gun: str, tag: str) -> VerifiedTarget:
+        """Docker's answer for the tag, or UnknownTarget / NoTrustData / another TrustError."""
+        return self.load(gun).find_target(tag)
+
+    # ------------------------------------------------------------ HTTP
+
+    def _http(self) -> urllib3.PoolManager:
+        with self._lock:
+            if self._pool is None:
+                try:
+                    self._pool = create_pool(self.limits, ca_file=self.ca_file,
+                                             system_store=False, size=4, block=False, hosts=4)
+                except TransportError as error:
+                    raise NetworkError("tls", str(error)) from None
+            return self._pool
+
+    def _http_fetcher(self, gun: str) -> Callable[[str, str | None, int], bytes]:
+        budget = [self.max_total_bytes]
+        base = f"{self.server_url}/v2/{quote(gun, safe='/:')}/_trust/tuf/"
+
+        def fetch(name: str, sha256: str | None, limit: int) -> bytes:
+            if sha256:
+                # A role named by its hash is immutable: a cached copy with that hash is the
+                # same bytes, so only root and timestamp need the network when nothing changed.
+                cached = self.store.read(gun, name)
+                if (cached is not None and len(cached) <= limit
+                        and hashlib.sha256(cached).hexdigest() == sha256):
+                    return cached
+            file = f"{name}.{sha256}.json" if sha256 else f"{name}.json"
+            data = self._get(name, base + quote(file, safe="/"), min(limit, budget[0]),
+                             exhausted=budget[0] < limit)
+            budget[0] -= len(data)
+            return data
+        return fetch
+
+    def _get(self, role: str, url: str, limit: int, exhausted: bool) -> bytes:
+        try:
+            status, data = get_document(self._http(), url, self.limits, limit)
+        except TooLarge as error:
+            if exhausted:
+                raise MetadataTooLarge(role, f"the metadata of this GUN exceeds the overall cap "
+                                             f"of {self.max_total_bytes} bytes") from None
+            raise MetadataTooLarge(role, str(error)) from None
+        except TransportError as error:
+            raise NetworkError(role, str(error)) from None
+        if status == 404:
+            raise NoTrustData(role, f"the notary server has no {role} metadata "
+                                    f"({url.rsplit('/_trust/', 1)[0]})")
+        if status != 200:
+            raise NetworkError(role, f"HTTP {status} from {host_port(url)}")
+        return data

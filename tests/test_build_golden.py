@@ -21,9 +21,9 @@ import pytest
 from planning import plan_build
 
 from lkpolicy.assemble import BuildError, BuildOptions, Limits, build_tar, write_outputs
-from lkpolicy.assemble.initrd import ConversionError, go_rel, tar_to_cpio
+from lkpolicy.assemble.initrd import ConversionError, tar_to_cpio
 from lkpolicy.assemble.metadata import expanded_model, render_json, render_yaml
-from lkpolicy.assemble.tarstream import TarHeader, TarReader, TarWriter
+from lkpolicy.assemble.tarstream import TarError, TarHeader, TarReader, TarWriter, parse_pax_time
 from lkpolicy.model.config import Config, merge
 from lkpolicy.model.gomodel import go_model
 from lkpolicy.model.oci import OCI_CONFIG, OCI_MANIFEST, Platform
@@ -516,13 +516,6 @@ def test_cpio_refuses_fields_that_do_not_fit() -> None:
         tar_to_cpio(tar, io.BytesIO(), io.BytesIO())
 
 
-def test_go_rel() -> None:
-    assert go_rel("containers/onboot/000-first/lower/bin",
-                  "containers/onboot/000-first/lower/bin/busybox") == "busybox"
-    assert go_rel("a/b", "a/c/d") == "../c/d"
-    assert go_rel(".", "x") == "x"
-
-
 def test_long_names_and_pax_time_round_trip() -> None:
     out = io.BytesIO()
     writer = TarWriter(out)
@@ -542,3 +535,67 @@ def test_long_names_and_pax_time_round_trip() -> None:
     read = TarReader(io.BytesIO(data)).next()
     assert read is not None
     assert (read.name, read.mtime, read.mtime_ns, read.size) == (long_name, 5, 500_000_000, 3)
+
+
+def _patched_tar(patches: dict[int, bytes], pax: dict[str, str] | None = None) -> bytes:
+    """A one-file tar with raw bytes written at the given offsets, header checksums redone."""
+    out = io.BytesIO()
+    writer = TarWriter(out)
+    writer.add(TarHeader("f", "0", mode=0o644, size=1, mtime=5, pax=pax or {}), b"x")
+    writer.close()
+    data = bytearray(out.getvalue())
+    for offset, raw in patches.items():
+        data[offset:offset + len(raw)] = raw
+    headers = (0, 1024) if pax else (0,)  # with PAX: its header, its body, the file's header
+    for start in headers:
+        block = data[start:start + 512]
+        block[148:156] = b" " * 8
+        data[start + 148:start + 155] = format(sum(block), "o").rjust(6, "0").encode() + b"\x00"
+    return bytes(data)
+
+
+@pytest.mark.parametrize(("field", "accepted"), [
+    (b"0000644\x00", 0o644), (b"  644  \x00", 0o644), (b"644\x00junk", 0o644),
+    # int(text, 8) takes these; Go's strconv.ParseUint(field, 8, 64) does not.
+    (b"+000644\x00", None), (b"0o00644\x00", None), (b"000_644\x00", None), (b"0006 44\x00", None),
+])
+def test_tar_number_fields_are_go_parseuint(field: bytes, accepted: int | None) -> None:
+    reader = TarReader(io.BytesIO(_patched_tar({100: field})))
+    if accepted is None:
+        with pytest.raises(TarError, match="invalid tar header"):
+            reader.next()
+        return
+    header = reader.next()
+    assert header is not None and header.mode == accepted
+
+
+@pytest.mark.parametrize(("mtime", "parsed"), [
+    ("5.5", (5, 500_000_000)), ("+5", (5, 0)), ("-1.25", (-2, 750_000_000)), ("7.", (7, 0)),
+    ("9223372036854775807", (2**63 - 1, 0)),
+    ("9223372036854775808", None), ("1_0", None), ("5.x", None), ("", None), ("0x10", None),
+])
+def test_pax_times_are_go_parseint(mtime: str, parsed: tuple[int, int] | None) -> None:
+    if parsed is None:
+        with pytest.raises(TarError, match="invalid PAX time"):
+            parse_pax_time(mtime)
+    else:
+        assert parse_pax_time(mtime) == parsed
+
+
+@pytest.mark.parametrize(("record", "accepted"), [
+    (b"21 SCHILY.xattr.a=bc\n", True),
+    (b"+22 SCHILY.xattr.a=bc\n", True),  # Go: strconv.ParseInt, so a sign is allowed
+    (b"2_2 SCHILY.xattr.a=bc\n", False), (b"22SCHILY.xattr.a=bc\n\n", False),
+    (b"-22 SCHILY.xattr.a=bc\n", False), (b"1 \n", False),
+])
+def test_pax_record_lengths_are_go_parseint(record: bytes, accepted: bool) -> None:
+    size = format(len(record), "o").rjust(11, "0").encode()
+    data = _patched_tar({124: size, 512: record.ljust(512, b"\x00")},
+                        pax={"SCHILY.xattr.a": "bc"})
+    reader = TarReader(io.BytesIO(data))
+    if not accepted:
+        with pytest.raises(TarError, match="PAX record"):
+            reader.next()
+        return
+    header = reader.next()
+    assert header is not None and header.pax == {"SCHILY.xattr.a": "bc"}

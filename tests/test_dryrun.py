@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SHARED_DIR
+from conftest import SHARED_DIR, skip_or_fail
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lkpolicy.gocompat.goyaml import sort_map_keys
 from lkpolicy.model.config import merge
 from lkpolicy.model.document import Document
 from lkpolicy.model.gomodel import (
@@ -20,7 +22,6 @@ from lkpolicy.model.gomodel import (
     go_model,
     render_json,
     render_yaml,
-    sort_map_keys,
 )
 from lkpolicy.stages.load import load_document
 
@@ -463,3 +464,41 @@ def test_rendered_strings_read_back_unchanged(value: str, key: str) -> None:
     model.pop("end", None)
     model["end"] = 0
     assert _data("round.yml", render_yaml(model)) == model
+
+
+# Spellings where Python's number parsing and Go's part ways: signs, bases, underscores,
+# ranges (int64 -> uint64 -> float64 -> string), and floats kept in interface{} fields.
+NUMBER_SPELLINGS = (
+    "+7", "0x10", "0o17", "0b101", "1_000", "0644", "010", "08", "-0", "+0", "00", "0_7",
+    "0X1F", "0B1", "0O7", "-0b1", "+0o7", "0x_1", "0x1_0", "0b_1", "1_000_000",
+    "1__0", "_1", "1_", "-_1", "+-1", "0x", "0b", "0o", "-0x", "1:20", "0x1g",
+    "1e3", "+1e3", "1.0", "1e6", "-0.0", "2.5e7",
+    "+9223372036854775807", "+9223372036854775808", "9223372036854775808",
+    "18446744073709551615", "+18446744073709551615", "18446744073709551616",
+    "-9223372036854775808", "-9223372036854775809", "+0x8000000000000000",
+    "-0x8000000000000000", "0xFFFFFFFFFFFFFFFF", "0x10000000000000000",
+    "0777777777777777777777",
+)
+
+
+def test_numbers_print_like_linuxkit(tmp_path: Path) -> None:
+    """Differential: every spelling in an interface{} field (`uid`, `gid`, `additionalGids`,
+    a file's `uid`) prints exactly as the reference linuxkit prints it."""
+    linuxkit = SHARED_DIR / "tools" / "linuxkit"
+    if not os.access(linuxkit, os.X_OK):
+        skip_or_fail(f"the reference linuxkit is not at {linuxkit}")
+    lines = ["onboot:"]
+    for index, text in enumerate(NUMBER_SPELLINGS):
+        lines += [f"  - name: c{index}", "    image: alpine:3.19", f"    uid: {text}",
+                  f"    gid: {text}", f"    additionalGids: [{text}]"]
+    lines += ["files:"] + [f"  - path: f{index}\n    contents: x\n    uid: {text}"
+                           for index, text in enumerate(NUMBER_SPELLINGS)]
+    config = tmp_path / "numbers.yml"
+    config.write_text("\n".join(lines) + "\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    result = subprocess.run([str(linuxkit), "build", "--dry-run", str(config)],
+                            capture_output=True, text=True, timeout=120, check=False,
+                            env={"HOME": str(home), "PATH": os.environ.get("PATH", "")})
+    assert result.returncode == 0, result.stderr
+    assert _show(str(config)) == result.stdout

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -969,3 +971,31 @@ def test_package_label(build_yml: Path) -> None:
 
 def test_package_labels_found() -> None:
     assert len(PACKAGES) >= 30
+
+
+def _modules_after(code: str) -> set[str]:
+    """The lkpolicy modules a fresh interpreter has loaded after running `code`."""
+    probe = code + "\nimport sys\nprint(' '.join(m for m in sys.modules if m.startswith('lkpolicy')))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True)
+    return set(result.stdout.split())
+
+
+def test_import_cost_is_paid_only_for_what_is_used() -> None:
+    light = _modules_after("from lkpolicy.stages.effective import ImageConfig")
+    assert "lkpolicy.stages.effective.types" in light
+    assert "lkpolicy.stages.effective.build" not in light
+    plain = _modules_after(
+        "from lkpolicy.stages.effective import Placement, build_effective\n"
+        "build_effective({'name': 'a', 'image': 'b', 'binds': ['/a:/b'],"
+        " 'rlimits': ['nofile,1,2'], 'devices': [{'path': '/dev/x', 'type': 'c',"
+        " 'major': 1, 'minor': 2, 'mode': '0644'}]}, None, {}, Placement('services', 0, 'a'))")
+    # The OCI struct tables and the label parser load only for entries that need them.
+    assert "lkpolicy.stages.effective.build" in plain
+    assert "lkpolicy.stages.effective.ocispec" not in plain
+    assert "lkpolicy.stages.effective.label" not in plain
+    decoded = _modules_after(
+        "from lkpolicy.stages.effective import Placement, build_effective\n"
+        "build_effective({'name': 'a', 'image': 'b', 'resources': {'memory': {'limit': 5}}},"
+        " None, {}, Placement('services', 0, 'a'))")
+    assert "lkpolicy.stages.effective.ocispec" in decoded

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lkpolicy.gocompat.yamlscalars import resolve_plain_scalar
 from lkpolicy.model.findings import InputError, Severity
-from lkpolicy.stages.load import MAX_CONFIG_BYTES, load_document, resolve_plain_scalar
+from lkpolicy.stages.load import MAX_CONFIG_BYTES, load_document
 
 
 def load_text(tmp_path: Path, text: str | bytes, name: str = "c.yml"):

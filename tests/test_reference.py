@@ -62,6 +62,10 @@ def test_template_reference_fails_like_linuxkit() -> None:
         ("reg:abc/x/y", 'invalid port ":abc" after host'),
         ("reg/%zz/y", 'invalid URL escape "%zz"'),
         ("re g/x/y", 'invalid character " " in host name'),
+        # Go quotes with strconv.Quote: a control character is escaped (observed with linuxkit).
+        ("alp\x01ine:3.19",
+         'parse "dummy://docker.io/library/alp\\x01ine:3.19": '
+         "net/url: invalid control character in URL"),
     ],
 )
 def test_parse_errors(written: str, message: str) -> None:

@@ -24,15 +24,14 @@ from lkpolicy.assemble.tarstream import (
     TarHeader,
     TarReader,
     TarWriter,
-    go_clean,
 )
+from lkpolicy.gocompat.numbers import NumError, parse_uint
+from lkpolicy.gocompat.paths import clean as go_clean
 from lkpolicy.model.gomodel import go_model
 from lkpolicy.model.reference import ReferenceError, expand
 from lkpolicy.stages.effective import (
     Placement,
     SpecError,
-    _go_parse_uint,
-    _go_quote,
     id_map,
     id_number,
 )
@@ -478,11 +477,10 @@ class _Builder:
         mode = 0o700 if directory else 0o600
         if entry.get("mode"):
             text = entry["mode"]
-            value, problem = _go_parse_uint(text, 8, 32)
-            if problem:
-                raise fail(f"cannot parse file mode as octal value: strconv.ParseUint: parsing "
-                           f"{_go_quote(text)}: {problem}")
-            mode = value
+            try:
+                mode = parse_uint(text, 8, 32)
+            except NumError as error:
+                raise fail(f"cannot parse file mode as octal value: {error}") from None
         uid = id_number(entry.get("uid"), ids)
         gid = id_number(entry.get("gid"), ids)
         contents: bytes | None = None

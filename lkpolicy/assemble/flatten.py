@@ -33,12 +33,9 @@ from lkpolicy.assemble.tarstream import (
     TarError,
     TarHeader,
     TarReader,
-    go_base,
-    go_clean,
-    go_dir,
-    go_join,
     pax_records,
 )
+from lkpolicy.gocompat import paths as gopath
 
 if TYPE_CHECKING:
     from lkpolicy.assemble.tarstream import Readable
@@ -168,7 +165,7 @@ class _State:
     def _hidden_by_parent(self, name: str) -> bool:
         current = name
         while current:
-            parent = go_dir(current)
+            parent = gopath.dir_name(current)
             if parent == current:
                 return False
             if self.seen.get(parent):
@@ -183,18 +180,18 @@ class _State:
             raise FlattenError(f"{layer}: global PAX headers are not supported")
         if "\x00" in header.name:
             raise FlattenError(f"{where}: name contains NUL")
-        cleaned = go_clean(header.name)
+        cleaned = gopath.clean(header.name)
         name = cleaned.lstrip("/") or "."
         if name == ".." or name.startswith("../"):
             raise FlattenError(f"{where}: name leaves the image root")
         first = self.spelled.setdefault(name, cleaned)
         if first != cleaned:
             raise FlattenError(f"{where}: collides with {first!r} once made relative")
-        base, directory = go_base(name), go_dir(name)
+        base, directory = gopath.base_name(name), gopath.dir_name(name)
         tombstone = base.startswith(_WHITEOUT)
         if tombstone:
             base = base[len(_WHITEOUT):]
-        key = name if header.typeflag == "5" else go_join(directory, base)
+        key = name if header.typeflag == "5" else gopath.join(directory, base)
         if key in self.seen or self._hidden_by_parent(key):
             return None
         if len(self.seen) >= self.limits.max_entries:
@@ -214,7 +211,7 @@ class _State:
         if "\x00" in header.linkname:
             raise FlattenError(f"{where}: link target contains NUL")
         if header.typeflag == "1":
-            target = go_clean(header.linkname)
+            target = gopath.clean(header.linkname)
             if target.startswith("/") or target == ".." or target.startswith("../"):
                 raise FlattenError(f"{where}: hard link target {header.linkname!r} "
                                    "leaves the image root")

@@ -29,7 +29,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from lkpolicy.assemble.tarstream import Readable, TarError, TarHeader, TarReader, go_clean, go_dir
+from lkpolicy.assemble.tarstream import Readable, TarError, TarHeader, TarReader
+from lkpolicy.gocompat import paths as gopath
 
 __all__ = ["DEFAULT_COMPRESSION_LEVEL", "FIRST_INODE", "SMALLEST_COMPRESSION_LEVEL",
            "ConversionError", "InitrdParts", "tar_to_cpio", "write_initrd"]
@@ -63,25 +64,6 @@ class InitrdParts:
     """cpio entries written, the trailer included."""
     dropped: list[str] = field(default_factory=list)
     """`boot/...` names left out of the cpio."""
-
-
-def go_rel(base: str, target: str) -> str:
-    """Go's `filepath.Rel` for slash-separated paths."""
-    base, target = go_clean(base), go_clean(target)
-    if base == target:
-        return "."
-    if base.startswith("/") != target.startswith("/"):
-        raise ConversionError(f"Rel: can't make {target} relative to {base}")
-    base_parts = [] if base in (".", "/") else base.strip("/").split("/")
-    target_parts = [] if target in (".", "/") else target.strip("/").split("/")
-    common = 0
-    while (common < len(base_parts) and common < len(target_parts)
-           and base_parts[common] == target_parts[common]):
-        common += 1
-    rest = base_parts[common:]
-    if ".." in rest:
-        raise ConversionError(f"Rel: can't make {target} relative to {base}")
-    return "/".join([".."] * len(rest) + target_parts[common:]) or "."
 
 
 class _CpioWriter:
@@ -187,7 +169,11 @@ def _convert_entry(cpio: _CpioWriter, header: TarHeader, reader: TarReader) -> N
     permissions = header.mode & 0o7777
     typeflag = header.typeflag
     if typeflag == "1":
-        target = go_rel(go_dir(header.name), header.linkname).encode("utf-8", "surrogateescape")
+        try:
+            relative = gopath.rel(gopath.dir_name(header.name), header.linkname)
+        except ValueError as error:
+            raise ConversionError(str(error)) from None
+        target = relative.encode("utf-8", "surrogateescape")
         cpio.header(header.name, (header.mode & 0o777) | 0o120000, header.uid, header.gid, 1,
                     header.mtime, len(target))
         cpio.body(target)

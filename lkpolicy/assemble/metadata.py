@@ -1,6 +1,6 @@
 """The `metadata: yaml|json` files: the merged config as linuxkit holds it during the build.
 
-The model is the dry-run model (`dryrun.go_model`) with every image reference expanded, the
+The model is the dry-run model (`gomodel.go_model`) with every image reference expanded, the
 form linuxkit has rewritten them to by the time the files section runs. The YAML is yaml.v2
 output (2-space indent, sequences inside mappings not indented), unlike the yaml.v3 dry run;
 the JSON is `MarshalIndent` with 4 spaces, where the runtime-spec types use their JSON names
@@ -12,10 +12,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lkpolicy.gocompat import gojson
-from lkpolicy.model.gomodel import _Emitter, _is_simple_key
+from lkpolicy.gocompat import gojson, goyaml
 from lkpolicy.model.reference import expand
-from lkpolicy.stages.effective import _ID_MAPPING, _MOUNT, _RESOURCES, _Field, _Omit, _Struct
+from lkpolicy.stages.effective.ocispec import ID_MAPPING, MOUNT, RESOURCES, Field, Struct, printed
 
 __all__ = ["expanded_model", "render_json", "render_yaml"]
 
@@ -39,70 +38,17 @@ def expanded_model(model: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-# --------------------------------------------------------------------------------------------
-# yaml.v2
-
-
-class _V2Emitter(_Emitter):
-    """libyaml's original indentation, which yaml.v2 keeps: 2 spaces, and a block sequence
-    that is a mapping value starts at the mapping's own column."""
-
-    BEST_INDENT = 2
-
-    def emit(self, value: Any, indent: int, mapping_value: bool) -> None:
-        if isinstance(value, dict) and value:
-            self.block_mapping(value, 0 if indent < 0 else indent + self.BEST_INDENT)
-        elif isinstance(value, list) and value:
-            indentless = mapping_value and not self.indention
-            inner = indent if indentless else indent + self.BEST_INDENT
-            inner = 0 if indent < 0 else inner
-            self.block_sequence(value, inner)
-        else:
-            self.node(value, indent, False)
-
-    def increase(self, indent: int, in_sequence_item: bool, flow: bool) -> int:
-        if indent < 0:
-            return self.BEST_INDENT if flow else 0
-        return indent + self.BEST_INDENT
-
-    def block_mapping(self, value: dict[str, Any], indent: int) -> None:
-        for key, item in value.items():
-            self.write_indent(indent)
-            if _is_simple_key(key):
-                self.node(key, indent, False, simple_key=True)
-                self.write_indicator(":", False, False, False)
-            else:
-                self.write_indicator("?", True, False, True)
-                self.node(key, indent, False)
-                self.write_indent(indent)
-                self.write_indicator(":", True, False, True)
-            self.emit(item, indent, True)
-
-    def block_sequence(self, value: list[Any], indent: int) -> None:
-        for item in value:
-            self.write_indent(indent)
-            self.write_indicator("-", True, False, True)
-            self.emit(item, indent, False)
-
-
 def render_yaml(model: dict[str, Any]) -> str:
     """yaml.v2 `Marshal` of the model."""
-    emitter = _V2Emitter()
-    emitter.emit(model, -1, False)
-    emitter.write_indent(0)
-    return "".join(emitter.parts)
+    return goyaml.marshal_v2(model)
 
 
 # --------------------------------------------------------------------------------------------
 # JSON
 
 
-def _is_zero(value: Any) -> bool:
-    return value is None or value is False or value == 0 or value == "" or value in ([], {})
-
-
-def _convert(value: Any, elem: _Struct | str | None) -> Any:
-    if isinstance(elem, _Struct):
+def _convert(value: Any, elem: Struct | str | None) -> Any:
+    if isinstance(elem, Struct):
         if isinstance(value, dict):
             return _struct_json(value, elem)
         if isinstance(value, list):
@@ -110,24 +56,22 @@ def _convert(value: Any, elem: _Struct | str | None) -> Any:
     return value
 
 
-def _struct_json(data: dict[str, Any], model: _Struct) -> dict[str, Any]:
+def _struct_json(data: dict[str, Any], model: Struct) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for spec in model.fields:
         if spec.kind == "inline":
             inner = data.get(spec.yaml)
-            if isinstance(spec.elem, _Struct):
+            if isinstance(spec.elem, Struct):
                 out.update(_struct_json(inner if isinstance(inner, dict) else {}, spec.elem))
             continue
         _put(out, spec, data.get(spec.yaml))
     return out
 
 
-def _put(out: dict[str, Any], spec: _Field, value: Any) -> None:
-    if spec.omit is _Omit.NIL and value is None:
+def _put(out: dict[str, Any], spec: Field, value: Any) -> None:
+    if not printed(spec, value, value):
         return
-    if spec.omit is _Omit.ZERO and _is_zero(value):
-        return
-    if spec.kind == "map" and isinstance(value, dict) and isinstance(spec.elem, _Struct):
+    if spec.kind == "map" and isinstance(value, dict) and isinstance(spec.elem, Struct):
         out[spec.json] = {key: _convert(item, spec.elem) for key, item in value.items()}
         return
     out[spec.json] = _convert(value, spec.elem)
@@ -138,12 +82,12 @@ def _json_model(model: dict[str, Any]) -> dict[str, Any]:
     for section in _IMAGE_SECTIONS:
         for entry in result.get(section, []):
             if "mounts" in entry:
-                entry["mounts"] = _convert(entry["mounts"], _MOUNT)
+                entry["mounts"] = _convert(entry["mounts"], MOUNT)
             if isinstance(entry.get("resources"), dict):
-                entry["resources"] = _struct_json(entry["resources"], _RESOURCES)
+                entry["resources"] = _struct_json(entry["resources"], RESOURCES)
             for key in ("uidMappings", "gidMappings"):
                 if key in entry:
-                    entry[key] = _convert(entry[key], _ID_MAPPING)
+                    entry[key] = _convert(entry[key], ID_MAPPING)
     # linuxkit appends every file's sections to an empty config: a section with no entries
     # stays a nil slice, which encoding/json writes as null (`init: []` included).
     for section in ("init", *_IMAGE_SECTIONS, "files", "volumes"):

@@ -28,7 +28,8 @@ from lkpolicy.assemble.hosttools import (
     keep_kernel_and_cmdline,
     run,
 )
-from lkpolicy.assemble.tarstream import TarError, TarReader, go_clean
+from lkpolicy.assemble.tarstream import TarError, TarReader
+from lkpolicy.gocompat.paths import clean as go_clean
 
 if TYPE_CHECKING:
     from lkpolicy.assemble.outputs import BootParts

@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Protocol
 
+from lkpolicy.gocompat import paths as gopath
+from lkpolicy.gocompat.numbers import NumError, parse_int
+
 __all__ = [
     "BLOCK",
     "HEADER_ONLY_TYPES",
@@ -23,10 +26,6 @@ __all__ = [
     "TarHeader",
     "TarReader",
     "TarWriter",
-    "go_base",
-    "go_clean",
-    "go_dir",
-    "go_join",
     "pax_records",
 ]
 
@@ -57,54 +56,6 @@ def _encode(text: str) -> bytes:
 
 def _decode(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
-
-
-# --------------------------------------------------------------------------------------------
-# Go's path package (forward slashes only; filepath behaves the same on Linux).
-
-
-def go_clean(path: str) -> str:
-    if not path:
-        return "."
-    rooted = path.startswith("/")
-    parts: list[str] = []
-    for component in path.split("/"):
-        if component in ("", "."):
-            continue
-        if component == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(component)
-    joined = "/".join(parts)
-    if rooted:
-        return "/" + joined
-    return joined or "."
-
-
-def go_split(path: str) -> tuple[str, str]:
-    index = path.rfind("/")
-    return path[:index + 1], path[index + 1:]
-
-
-def go_join(*elements: str) -> str:
-    kept = [element for element in elements if element]
-    return go_clean("/".join(kept)) if kept else ""
-
-
-def go_dir(path: str) -> str:
-    return go_clean(go_split(path)[0])
-
-
-def go_base(path: str) -> str:
-    if not path:
-        return "."
-    stripped = path.rstrip("/")
-    if not stripped:
-        return "/"
-    return stripped.rsplit("/", 1)[-1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,14 +121,16 @@ def format_pax_time(seconds: int, nanos: int) -> str:
 
 
 def parse_pax_time(text: str) -> tuple[int, int]:
-    whole, dot, fraction = text.partition(".")
-    digits = whole[1:] if whole[:1] in ("-", "+") else whole
-    if not (digits.isascii() and digits.isdigit()) or not (fraction.isascii()
-                                                           and (fraction.isdigit() or not fraction)):
-        raise TarError(f"archive/tar: invalid PAX time {text!r}")
-    seconds = int(whole)
-    if not dot or not fraction:
+    whole, _, fraction = text.partition(".")
+    try:
+        # Go: strconv.ParseInt(seconds, 10, 64), then nothing but ASCII digits after the dot.
+        seconds = parse_int(whole, 10, 64)
+    except NumError:
+        raise TarError(f"archive/tar: invalid PAX time {text!r}") from None
+    if not fraction:
         return seconds, 0
+    if not (fraction.isascii() and fraction.isdigit()):
+        raise TarError(f"archive/tar: invalid PAX time {text!r}")
     nanos = int(fraction[:9].ljust(9, "0"))
     if whole.startswith("-") and nanos:
         # Go keeps the time on the negative side: -1.5 is 1.5 s before the epoch.
@@ -332,8 +285,8 @@ class TarWriter:
         data = b"".join(_pax_record(key, records[key]) for key in sorted(records))
         if len(data) > _MAX_SPECIAL_FILE:
             raise TarError("archive/tar: header field too long")
-        directory, base = go_split(name)
-        pax_name = _to_ascii(go_join(directory, "PaxHeaders.0", base))
+        directory, base = gopath.split(name)
+        pax_name = _to_ascii(gopath.join(directory, "PaxHeaders.0", base))
         raw = _encode(pax_name)[:100].rstrip(b"/")
         block = _Block()
         block.string(0, 100, _decode(raw))
@@ -407,10 +360,13 @@ def _parse_number(field_bytes: bytes) -> int:
     text = field_bytes.strip(b" \x00")
     if not text:
         return 0
-    try:
-        return int(text, 8)
-    except ValueError:
-        raise TarError("archive/tar: invalid tar header") from None
+    # Go reads the field up to its first NUL with strconv.ParseUint(field, 8, 64): octal
+    # digits only (int(text, 8) also takes a sign, `0o` and underscores). A field is at most
+    # 12 digits, so it is always in range, and this check runs at C speed on every header.
+    digits = text.split(b"\x00", 1)[0]
+    if digits.translate(None, b"01234567"):
+        raise TarError("archive/tar: invalid tar header")
+    return int(digits, 8)
 
 
 def _parse_pax(data: bytes) -> dict[str, str]:
@@ -418,11 +374,11 @@ def _parse_pax(data: bytes) -> dict[str, str]:
     offset = 0
     while offset < len(data):
         space = data.find(b" ", offset)
-        if space < 0 or not data[offset:space].isdigit():
-            raise TarError("archive/tar: invalid tar header (PAX record)")
-        length = int(data[offset:space])
+        length = _pax_record_length(data[offset:space]) if space >= 0 else 0
         record = data[space + 1:offset + length]
-        if length <= space - offset or offset + length > len(data) or not record.endswith(b"\n"):
+        # A record holds at least its length, a space and a newline (so `offset` advances).
+        if (length <= max(space, offset) - offset + 1 or offset + length > len(data)
+                or not record.endswith(b"\n")):
             raise TarError("archive/tar: invalid tar header (PAX record)")
         key, equals, value = record[:-1].partition(b"=")
         if not equals or not key:
@@ -430,6 +386,14 @@ def _parse_pax(data: bytes) -> dict[str, str]:
         records[_decode(key)] = _decode(value)
         offset += length
     return records
+
+
+def _pax_record_length(text: bytes) -> int:
+    """Go: strconv.ParseInt(size, 10, 0), so `+12` is a length and `1_2` is not (0 if none)."""
+    try:
+        return parse_int(text.decode("latin-1"), 10, 64)
+    except NumError:
+        return 0
 
 
 class TarReader:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
+
+from lkpolicy.gocompat.numbers import format_float
 
 __all__ = ["GoJSONError", "marshal", "marshal_indent", "quote"]
 
@@ -66,17 +67,14 @@ def _float(value: float) -> str:
     if math.isnan(value) or math.isinf(value):
         raise GoJSONError(f"json: unsupported value: {value!r}")
     magnitude = abs(value)
+    # Like ES6: plain notation from 1e-6 up to 1e21, exponent notation outside.
     if magnitude == 0 or 1e-6 <= magnitude < 1e21:
-        # Go uses the shortest round-trip digits in plain notation in this range.
-        return format(Decimal(repr(value)).normalize(), "f")
-    text = repr(value)
-    mantissa, _, exponent = text.partition("e")
-    sign = exponent[0]
-    digits = exponent[1:].lstrip("0") or "0"
-    # Go keeps two exponent digits for positive exponents and trims `e-07` to `e-7`.
-    if sign == "+" and len(digits) < 2:
-        digits = digits.rjust(2, "0")
-    return f"{mantissa}e{sign}{digits}"
+        return format_float(value, "f")
+    text = format_float(value, "e")
+    if text[-4:-1] == "e-0":
+        # Go trims `e-07` to `e-7` (but keeps `e+21`).
+        text = text[:-2] + text[-1]
+    return text
 
 
 def _scalar(value: Any) -> str | None:

@@ -8,10 +8,12 @@ extracted". A separate, strict check tells whether a registry would accept the n
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote
+
+from lkpolicy.gocompat import paths as gopath
+from lkpolicy.gocompat.quoting import quote
 
 DEFAULT_REGISTRY = "docker.io"
 _DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
@@ -141,7 +143,7 @@ def _containerd_parse(text: str) -> tuple[str, str]:
         raise ReferenceError("invalid reference")
     url = "dummy://" + text
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        raise ReferenceError(f"parse {_go_quote(url)}: net/url: invalid control character in URL")
+        raise ReferenceError(f"parse {quote(url)}: net/url: invalid control character in URL")
     rest = url[len("dummy://"):]
     rest = rest.split("#", 1)[0]
     rest = rest.split("?", 1)[0]
@@ -151,7 +153,7 @@ def _containerd_parse(text: str) -> tuple[str, str]:
     try:
         path = _go_unescape(raw_path)
     except ValueError as error:
-        raise ReferenceError(f"parse {_go_quote(url)}: {error}") from None
+        raise ReferenceError(f"parse {quote(url)}: {error}") from None
     if not host:
         raise ReferenceError("hostname required")
     obj = ""
@@ -161,7 +163,7 @@ def _containerd_parse(text: str) -> tuple[str, str]:
         if obj.startswith(":"):
             obj = obj[1:]
         path = path[: match.start()]
-    return _go_path_join(host, path), obj
+    return gopath.join(host, path), obj
 
 
 def _parse_authority(url: str, authority: str) -> str:
@@ -169,29 +171,29 @@ def _parse_authority(url: str, authority: str) -> str:
     if at >= 0:
         userinfo = authority[:at]
         if any(ch not in _USERINFO_SAFE and ord(ch) < 0x80 for ch in userinfo):
-            raise ReferenceError(f"parse {_go_quote(url)}: net/url: invalid userinfo")
+            raise ReferenceError(f"parse {quote(url)}: net/url: invalid userinfo")
         host = authority[at + 1:]
     else:
         host = authority
     if host.startswith("["):
         end = host.find("]")
         if end < 0:
-            raise ReferenceError(f"parse {_go_quote(url)}: missing ']' in host")
+            raise ReferenceError(f"parse {quote(url)}: missing ']' in host")
         port = host[end + 1:]
         if port and not _valid_optional_port(port):
-            raise ReferenceError(f"parse {_go_quote(url)}: invalid port {_go_quote(port)} after host")
+            raise ReferenceError(f"parse {quote(url)}: invalid port {quote(port)} after host")
     else:
         colon = host.rfind(":")
         if colon >= 0 and not _valid_optional_port(host[colon:]):
             raise ReferenceError(
-                f"parse {_go_quote(url)}: invalid port {_go_quote(host[colon:])} after host")
+                f"parse {quote(url)}: invalid port {quote(host[colon:])} after host")
     for ch in host:
         if ord(ch) < 0x80 and ch not in _HOST_SAFE:
-            raise ReferenceError(f"parse {_go_quote(url)}: invalid character {_go_quote(ch)} in host name")
+            raise ReferenceError(f"parse {quote(url)}: invalid character {quote(ch)} in host name")
     try:
         return _go_unescape(host)
     except ValueError as error:
-        raise ReferenceError(f"parse {_go_quote(url)}: {error}") from None
+        raise ReferenceError(f"parse {quote(url)}: {error}") from None
 
 
 def _valid_optional_port(port: str) -> bool:
@@ -210,25 +212,9 @@ def _go_unescape(text: str) -> str:
             break
         escape = text[index:index + 3]
         if len(escape) < 3 or any(ch not in "0123456789abcdefABCDEF" for ch in escape[1:]):
-            raise ValueError(f"invalid URL escape {_go_quote(escape)}")
+            raise ValueError(f"invalid URL escape {quote(escape)}")
         index += 3
     return unquote(text) if "%" in text else text
-
-
-def _go_path_join(host: str, path: str) -> str:
-    joined = "/".join(part for part in (host, path) if part)
-    if not joined:
-        return ""
-    cleaned = posixpath.normpath(joined)
-    if cleaned.startswith("//"):
-        cleaned = cleaned[1:]
-    return cleaned
-
-
-def _go_quote(text: str) -> str:
-    """Go's %q for the ASCII-printable strings that occur here."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
 
 
 def parse_or_none(value: object) -> ImageRef | None:

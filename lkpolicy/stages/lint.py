@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
+from lkpolicy.gocompat.numbers import NumError, parse_int, parse_uint
 from lkpolicy.model import capabilities
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Severity
@@ -229,7 +230,6 @@ _DROPPED_TOP_RESOURCE_KEYS = ("hugepageLimits",)
 _DROPPED_IDMAP_KEYS = ("hostID", "containerID")
 _RLIMITS = frozenset({"CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE", "MEMLOCK",
                       "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"})
-_OCTAL_RE = re.compile(r"^[0-7]+$")
 
 Check = Callable[[Config], Iterator[Finding]]
 
@@ -482,10 +482,19 @@ def _check_rlimits(container: Node) -> Iterator[Finding]:
                 f"unknown rlimit `{parts[0]}` (linuxkit's message, `unknown limit: `, omits the name)",
                 item.location, item.pointer)
         for value in parts[1:]:
-            if value.lower() != "unlimited" and not (value.isascii() and value.isdigit() and int(value) < 2**64):
+            if value.lower() != "unlimited" and not _parses(parse_uint, value, 10, 64):
                 yield BAD_MOUNT_SYNTAX.finding(
                     f"cannot parse {value} as uint64 in rlimit `{item.value}`", item.location,
                     item.pointer)
+
+
+def _parses(parse: Callable[[str, int, int], int], text: str, base: int, bits: int) -> bool:
+    """Whether linuxkit's strconv call accepts `text`."""
+    try:
+        parse(text, base, bits)
+    except NumError:
+        return False
+    return True
 
 
 def _visible_volumes(config: Config) -> dict[str, Node] | None:
@@ -592,7 +601,7 @@ def check_files(config: Config) -> Iterator[Finding]:
         yield from _check_file_content(node)
         mode = node.child("mode")
         if mode is not None and isinstance(mode.value, str):
-            yield from _check_octal(mode, "file mode")
+            yield from _check_octal(mode, "file mode", parse_uint)
         metadata = node.child("metadata")
         if metadata is not None and isinstance(metadata.value, str) and metadata.value not in ("yaml", "json"):
             yield METADATA_TYPE.finding(
@@ -615,7 +624,7 @@ def check_files(config: Config) -> Iterator[Finding]:
             if not isinstance(device.value, dict) or device.value.get("path") == "all":
                 continue
             if mode is not None and isinstance(mode.value, str):
-                yield from _check_octal(mode, "device mode")
+                yield from _check_octal(mode, "device mode", parse_int)
 
 
 def _check_file_path(node: Node, path: str) -> Iterator[Finding]:
@@ -666,9 +675,11 @@ def _check_file_content(node: Node) -> Iterator[Finding]:
             severity=Severity.WARNING)
 
 
-def _check_octal(mode: Node, what: str) -> Iterator[Finding]:
+def _check_octal(mode: Node, what: str, parse: Callable[[str, int, int], int]) -> Iterator[Finding]:
+    """`parse` is linuxkit's call: `ParseUint(mode, 8, 32)` for a file mode, `ParseInt(mode,
+    8, 32)` for a device mode (so there `-1` and `+644` pass and `37777777777` is too big)."""
     text = mode.value
-    if not _OCTAL_RE.match(text) or int(text, 8) >= 2**32:
+    if not _parses(parse, text, 8, 32):
         yield BAD_FILE_MODE.finding(
             f"cannot parse {what} `{text}` as an octal value", mode.location, mode.pointer,
             hint="write it like \"0644\"")

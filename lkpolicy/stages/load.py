@@ -6,12 +6,12 @@ neither YAML 1.1 nor plain YAML 1.2: `yes` is a string, but `0644` is octal 420.
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from lkpolicy.gocompat.yamlscalars import resolve_plain_scalar
 from lkpolicy.model.document import Document, Scalar, join_pointer, json_type
 from lkpolicy.model.findings import Finding, InputError, Location, Severity
 from lkpolicy.model.rules import define_rule
@@ -92,66 +92,6 @@ RECURSIVE_ALIAS = define_rule(
 
 _PLAIN = "tag:lkpolicy:plain"
 _YAML_TAG = "tag:yaml.org,2002:"
-_FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
-_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
-_TRUES = frozenset({"true", "True", "TRUE"})
-_FALSES = frozenset({"false", "False", "FALSE"})
-_INFS = frozenset({".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"})
-_NEG_INFS = frozenset({"-.inf", "-.Inf", "-.INF"})
-_NANS = frozenset({".nan", ".NaN", ".NAN"})
-_DIGITS = {2: "01", 8: "01234567", 10: "0123456789", 16: "0123456789abcdefABCDEF"}
-
-
-def _go_parse_int(text: str) -> int | None:
-    """strconv.ParseInt/ParseUint with base 0, as yaml.v3 calls them (underscores removed first)."""
-    body = text
-    sign = 1
-    if body[:1] in "+-" and body:
-        sign = -1 if body[0] == "-" else 1
-        body = body[1:]
-    base = 10
-    lowered = body[:2].lower()
-    if lowered in ("0x", "0o", "0b"):
-        base = {"0x": 16, "0o": 8, "0b": 2}[lowered]
-        body = body[2:]
-    elif len(body) > 1 and body[0] == "0":
-        base = 8
-        body = body[1:]
-    if not body or any(ch not in _DIGITS[base] for ch in body):
-        return None
-    value = sign * int(body, base)
-    if -(2**63) <= value < 2**64:
-        return value
-    return None
-
-
-def resolve_plain_scalar(text: str) -> Any:
-    """Type of an untagged plain scalar under yaml.v3's resolver."""
-    if text in _NULLS:
-        return None
-    if text in _TRUES:
-        return True
-    if text in _FALSES:
-        return False
-    first = text[0]
-    if first in "+-.0123456789":
-        if text in _INFS:
-            return math.inf
-        if text in _NEG_INFS:
-            return -math.inf
-        if text in _NANS:
-            return math.nan
-        plain = text.replace("_", "")
-        number = _go_parse_int(plain)
-        if number is not None:
-            return number
-        if _FLOAT_RE.match(plain):
-            number_value = float(plain)
-            # Go reports overflow as an error, and yaml.v3 then keeps the text.
-            return text if math.isinf(number_value) else number_value
-    return text
-
-
 def _resolve_tagged_scalar(tag: str, text: str) -> Any:
     if tag == _YAML_TAG + "str":
         return text

@@ -18,11 +18,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lkpolicy.gocompat.yamlscalars import resolve_plain_scalar
 from lkpolicy.model.document import Document, join_pointer, json_type, split_pointer
 from lkpolicy.model.findings import Finding, Location, Severity
 from lkpolicy.model.reference import ReferenceError, parse
 from lkpolicy.model.rules import define_rule
-from lkpolicy.stages.load import resolve_plain_scalar
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError

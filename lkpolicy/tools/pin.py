@@ -418,7 +418,7 @@ _FLOW_INDICATORS = frozenset(",[]{}")
 
 def plain_safe(value: str, *, in_flow: bool) -> bool:
     """Whether `value` reads back as the same string when written as a plain scalar."""
-    from lkpolicy.stages.load import resolve_plain_scalar
+    from lkpolicy.gocompat.yamlscalars import resolve_plain_scalar
 
     if not value or value != value.strip() or not value.isprintable():
         return False

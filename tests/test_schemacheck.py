@@ -1,0 +1,71 @@
+"""The generated schema validator: up to date with the schema, and only what it can reproduce.
+
+Whether it reports what jsonschema reports is tests/test_schemacheck_differential.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from lkpolicy.stages.schemacheck import generate
+from lkpolicy.stages.schemacheck.generate import SchemaNotSupported, render
+from lkpolicy.stages.validate import SCHEMA_PATH
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_generated_module_is_what_the_generator_writes_for_the_schema() -> None:
+    expected = render(SCHEMA_PATH.read_text(encoding="utf-8"), "schemas/linuxkit.schema.json")
+    assert generate.GENERATED_PATH.read_text(encoding="utf-8") == expected, (
+        "schemas/linuxkit.schema.json changed: run python -m lkpolicy.stages.schemacheck.generate")
+    assert generate.main(["--check"]) == 0
+
+
+def test_a_schema_edit_shows_in_the_generated_module() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema["$defs"]["kernel"]["properties"]["ucode"]["type"] = "boolean"
+    edited = render(json.dumps(schema), "schemas/linuxkit.schema.json")
+    assert edited != generate.GENERATED_PATH.read_text(encoding="utf-8")
+    assert '"ucode" in value and not isinstance(value["ucode"], bool)' in edited
+
+
+def test_generated_module_runs_as_written() -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(render(json.dumps({
+        "$schema": DIALECT, "additionalProperties": False,
+        "properties": {"a": {"type": "integer"}, "b": {"$ref": "#/$defs/b"}},
+        "$defs": {"b": {"type": "array", "items": {"enum": ["x", "y"]}}},
+    }), "test"), "<generated>", "exec"), namespace)
+    found = namespace["violations"]({"a": 1.5, "b": ["x", "z"], "c": 1})
+    assert [(v.keyword, v.path, v.expected) for v in found] == [
+        ("additionalProperties", (), ("a", "b")),
+        ("type", ("a",), ("integer",)),
+        ("enum", ("b", 1), ("x", "y")),
+    ]
+    assert namespace["violations"]({"a": 2.0, "b": []}) == []
+
+
+@pytest.mark.parametrize(("schema", "complaint"), [
+    pytest.param({"type": "object"}, "$schema", id="no-dialect"),
+    pytest.param({"$schema": "http://json-schema.org/draft-04/schema#"}, "$schema", id="draft-04"),
+    pytest.param({"$schema": DIALECT, "properties": {"a": {"pattern": "^x"}}},
+                 "#/properties/a: keyword `pattern`", id="pattern"),
+    pytest.param({"$schema": DIALECT, "type": "number"}, "type 'number'", id="number"),
+    pytest.param({"$schema": DIALECT, "enum": [1, 2]}, "only a list of strings", id="enum-of-ints"),
+    pytest.param({"$schema": DIALECT, "anyOf": [{"type": "string", "minLength": 1}]},
+                 "anyOf of plain `type` branches", id="anyOf-with-more"),
+    pytest.param({"$schema": DIALECT, "$ref": "other.json"}, "#/$defs/<name>", id="remote-ref"),
+    pytest.param({"$schema": DIALECT, "items": False}, "only `items` with a schema", id="items-false"),
+    pytest.param({"$schema": DIALECT, "patternProperties": {"^x": {}},
+                  "additionalProperties": False}, "keyword `patternProperties`",
+                 id="patternProperties"),
+    pytest.param({"$schema": DIALECT, "properties": {"a": {"$defs": {}}}},
+                 "keyword `$defs`", id="nested-defs"),
+])
+def test_generator_refuses_what_it_cannot_reproduce(schema: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(SchemaNotSupported, match=complaint.replace("$", r"\$").replace("[", r"\[")):
+        render(json.dumps(schema), "test")
+

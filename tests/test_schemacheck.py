@@ -6,6 +6,9 @@ Whether it reports what jsonschema reports is tests/test_schemacheck_differentia
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,3 +72,23 @@ def test_generator_refuses_what_it_cannot_reproduce(schema: dict[str, Any], comp
     with pytest.raises(SchemaNotSupported, match=complaint.replace("$", r"\$").replace("[", r"\[")):
         render(json.dumps(schema), "test")
 
+
+def test_check_path_does_not_import_jsonschema(project_root: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from lkpolicy.cli import main\n"
+        "sys.argv = ['lkpolicy', 'check', '--no-cache', '--no-policy', '--format', 'json',\n"
+        "            'examples/minimal.yml', 'examples/traps/schema-errors.yml']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        "loaded = sorted(name for name in sys.modules if name.split('.')[0] in\n"
+        "                ('jsonschema', 'referencing', 'rpds'))\n"
+        "print('EXIT', code, 'LOADED', loaded, file=sys.stderr)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", probe], cwd=project_root,
+                               capture_output=True, text=True, timeout=120)
+    # schema-errors.yml has findings: exit 1 proves the schema stage ran.
+    assert "EXIT 1 LOADED []" in completed.stderr, completed.stderr
+    assert '"LK201"' in completed.stdout

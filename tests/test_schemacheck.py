@@ -35,6 +35,14 @@ def test_a_schema_edit_shows_in_the_generated_module() -> None:
     assert '"ucode" in value and not isinstance(value["ucode"], bool)' in edited
 
 
+def test_descriptions_do_not_shape_the_generated_module() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema["$defs"]["kernel"]["properties"]["ucode"]["description"] = "edited"
+    schema["title"] = "edited"
+    edited = render(json.dumps(schema, indent=1), "schemas/linuxkit.schema.json")
+    assert edited == generate.GENERATED_PATH.read_text(encoding="utf-8")
+
+
 def test_generated_module_runs_as_written() -> None:
     namespace: dict[str, Any] = {}
     exec(compile(render(json.dumps({

@@ -13,7 +13,6 @@ and the differential test in tests/test_schemacheck.py together).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import sys
@@ -396,14 +395,14 @@ def render(schema_text: str, source: str) -> str:
                 f"def {name}(value: Any, path: Path, out: list[Violation]) -> None:",
                 *(_render(body, 1) or ["    pass"]),
             ]))
-    digest = hashlib.sha256(schema_text.encode("utf-8")).hexdigest()
     constants = [f"{name} = {value}" for name, value in sorted(compiler.constants.items())]
     code = "\n".join([*_render(root, 1), *functions])
     helpers = [line for name, lines in _HELPERS.items() if f"{name}(" in code
                for line in ["", "", *lines]]
     return "\n".join([
-        f"# Generated from {source} (sha256 {digest})",
-        "# by `python -m lkpolicy.stages.schemacheck.generate`; do not edit.",
+        f"# Generated from {source}; do not edit.",
+        "# Regenerate with `python -m lkpolicy.stages.schemacheck.generate` after changing a",
+        "# keyword that validates (descriptions and titles leave this file as it is).",
         '"""The LinuxKit schema as plain checks: jsonschema\'s errors, in its order, without it."""',
         "",
         "from __future__ import annotations",

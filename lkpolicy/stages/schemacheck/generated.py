@@ -1,5 +1,6 @@
-# Generated from schemas/linuxkit.schema.json (sha256 c9a99dc2be86776f1fda5f0795759d5b31ad4cbafd79f76847e3f8a0212cf3ca)
-# by `python -m lkpolicy.stages.schemacheck.generate`; do not edit.
+# Generated from schemas/linuxkit.schema.json; do not edit.
+# Regenerate with `python -m lkpolicy.stages.schemacheck.generate` after changing a
+# keyword that validates (descriptions and titles leave this file as it is).
 """The LinuxKit schema as plain checks: jsonschema's errors, in its order, without it."""
 
 from __future__ import annotations

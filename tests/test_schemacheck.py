@@ -47,16 +47,19 @@ def test_generated_module_runs_as_written() -> None:
     namespace: dict[str, Any] = {}
     exec(compile(render(json.dumps({
         "$schema": DIALECT, "additionalProperties": False,
-        "properties": {"a": {"type": "integer"}, "b": {"$ref": "#/$defs/b"}},
-        "$defs": {"b": {"type": "array", "items": {"enum": ["x", "y"]}}},
+        "properties": {"a": {"type": "integer"}, "b": {"$ref": "#/$defs/b"},
+                       'q"\\\U0001f600\n': {"type": "null"}},
+        "$defs": {"b": {"type": "array", "items": {"enum": ["x", "\u00e9"]}}},
     }), "test"), "<generated>", "exec"), namespace)
-    found = namespace["violations"]({"a": 1.5, "b": ["x", "z"], "c": 1})
+    odd = 'q"\\\U0001f600\n'
+    found = namespace["violations"]({"a": 1.5, "b": ["x", "z"], "c": 1, odd: 0})
     assert [(v.keyword, v.path, v.expected) for v in found] == [
-        ("additionalProperties", (), ("a", "b")),
+        ("additionalProperties", (), ("a", "b", odd)),
         ("type", ("a",), ("integer",)),
-        ("enum", ("b", 1), ("x", "y")),
+        ("enum", ("b", 1), ("x", "\u00e9")),
+        ("type", (odd,), ("null",)),
     ]
-    assert namespace["violations"]({"a": 2.0, "b": []}) == []
+    assert namespace["violations"]({"a": 2.0, "b": ["\u00e9"], odd: None}) == []
 
 
 @pytest.mark.parametrize(("schema", "complaint"), [

@@ -7,7 +7,7 @@ The output reports exactly what jsonschema (draft 2020-12) reports for the schem
 order: keywords in the order the schema writes them, `properties` in schema order, items by
 index. It covers only the keywords the schema uses; any other keyword stops the generator with
 an error, so that a schema edit cannot silently drift from the reference (extend the generator
-and the differential test in tests/test_schemacheck.py together).
+and the differential test in tests/test_schemacheck_differential.py together).
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ class _Compiler:
                   node: dict[str, Any]) -> tuple[str | None, list[_Node]]:
         keys = self.constant(_constant_name(where), _tuple(_strings(value, where)))
         return _is_object(var), [
-            _If(f"{json.dumps(key)} not in {var}", [_report("required", path, var, keys)])
+            _If(f"{_literal(key)} not in {var}", [_report("required", path, var, keys)])
             for key in value]
 
     def _properties(self, value: Any, var: str, path: _PathExpr, where: str,
@@ -217,7 +217,7 @@ class _Compiler:
             raise SchemaNotSupported(f"{where}: `properties` must be an object")
         nodes: list[_Node] = []
         for name, subschema in value.items():
-            key = json.dumps(name)
+            key = _literal(name)
             inner = f"{where}/{_escape(name)}"
             child = self.compile(subschema, f"{var}[{key}]", path.child(key), inner)
             if not _is_simple(child):
@@ -233,7 +233,7 @@ class _Compiler:
         if "patternProperties" in node:
             raise SchemaNotSupported(f"{where}: `patternProperties` is not supported")
         declared = list(node.get("properties", {}))
-        stem = _constant_name(where.rsplit("/", 1)[0] + "/keys")
+        stem = _constant_name(where.rsplit("/", 1)[0]) + "_KEYS"
         if value is False:
             members = self.constant(stem + "_SET", f"frozenset({_tuple(declared)})")
             order = self.constant(stem, _tuple(declared))
@@ -258,7 +258,7 @@ class _Compiler:
         body = self.compile(value, item, path.child(index), where)
         if not body:
             return None, []
-        return f"isinstance({var}, list)", [_For(f"{index}, {item} in enumerate({var})", body)]
+        return _TYPE_TESTS["array"].format(v=var), [_For(f"{index}, {item} in enumerate({var})", body)]
 
     def _anyOf(self, value: Any, var: str, path: _PathExpr, where: str,
                node: dict[str, Any]) -> tuple[str | None, list[_Node]]:
@@ -334,7 +334,7 @@ def _inline_name(node: dict[str, Any], where: str) -> str:
 
 
 def _is_object(var: str) -> str:
-    return f"isinstance({var}, dict)"
+    return _TYPE_TESTS["object"].format(v=var)
 
 
 def _type_names(value: Any, where: str) -> tuple[str, ...]:
@@ -352,8 +352,14 @@ def _type_test(names: tuple[str, ...], var: str) -> str:
     return "(" + " or ".join(f"({test})" if " and " in test else test for test in tests) + ")"
 
 
+def _literal(text: str) -> str:
+    """A Python string literal (JSON's escapes are Python's; non-ASCII stays as written, which
+    keeps characters outside the BMP whole)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 def _tuple(values: list[str] | tuple[str, ...]) -> str:
-    inner = ", ".join(json.dumps(value) for value in values)
+    inner = ", ".join(_literal(value) for value in values)
     return f"({inner},)" if len(values) == 1 else f"({inner})"
 
 

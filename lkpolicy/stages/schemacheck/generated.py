@@ -32,8 +32,6 @@ _INTERFACE_PRIORITY_KEYS = ("name", "priority")
 _INTERFACE_PRIORITY_KEYS_SET = frozenset(("name", "priority"))
 _KERNEL_KEYS = ("image", "cmdline", "binary", "tar", "ucode")
 _KERNEL_KEYS_SET = frozenset(("image", "cmdline", "binary", "tar", "ucode"))
-_KEYS = ("kernel", "init", "onboot", "onshutdown", "services", "files", "volumes", "trust")
-_KEYS_SET = frozenset(("kernel", "init", "onboot", "onshutdown", "services", "files", "volumes", "trust"))
 _MEMORY_KEYS = ("limit", "reservation", "swap", "kernel", "kernelTCP", "swappiness", "disableOOMKiller")
 _MEMORY_KEYS_SET = frozenset(("limit", "reservation", "swap", "kernel", "kernelTCP", "swappiness", "disableOOMKiller"))
 _MOUNT_KEYS = ("destination", "type", "source", "options", "uidmappings", "gidmappings")
@@ -46,6 +44,8 @@ _PIDS_KEYS = ("limit",)
 _PIDS_KEYS_SET = frozenset(("limit",))
 _RESOURCES_KEYS = ("devices", "memory", "cpu", "pids", "blockio", "hugepageLimits", "network")
 _RESOURCES_KEYS_SET = frozenset(("devices", "memory", "cpu", "pids", "blockio", "hugepageLimits", "network"))
+_ROOT_KEYS = ("kernel", "init", "onboot", "onshutdown", "services", "files", "volumes", "trust")
+_ROOT_KEYS_SET = frozenset(("kernel", "init", "onboot", "onshutdown", "services", "files", "volumes", "trust"))
 _RUNTIME_KEYS = ("cgroups", "mounts", "mkdir", "interfaces", "bindNS", "namespace")
 _RUNTIME_KEYS_SET = frozenset(("cgroups", "mounts", "mkdir", "interfaces", "bindNS", "namespace"))
 _THROTTLE_DEVICE_KEYS = ("major", "minor", "rate")
@@ -64,8 +64,8 @@ def violations(data: Any) -> list[Violation]:
     out: list[Violation] = []
     if isinstance(data, dict):
         for key1 in data:
-            if key1 not in _KEYS_SET:
-                out.append(Violation("additionalProperties", (), data, _KEYS))
+            if key1 not in _ROOT_KEYS_SET:
+                out.append(Violation("additionalProperties", (), data, _ROOT_KEYS))
                 break
         if "kernel" in data:
             _check_kernel(data["kernel"], ("kernel",), out)

@@ -82,8 +82,9 @@ def test_every_object_forbids_unknown_keys_except_string_maps() -> None:
             assert subschema["additionalProperties"] == expected, name
 
 
-def test_validator_is_compiled_once() -> None:
-    assert validate._validator() is validate._validator()
+def test_schema_is_read_once_and_served_as_written() -> None:
+    assert validate.schema() is validate.schema()
+    assert validate.schema() == json.loads(validate.SCHEMA_PATH.read_text())
     assert validate.schema_text() == validate.SCHEMA_PATH.read_text()
 
 

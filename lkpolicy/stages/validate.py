@@ -1,10 +1,11 @@
 """The validation stage: what linuxkit checks before it builds anything.
 
 Two halves, in linuxkit's order: the JSON schema (our own 2020-12 schema in `schemas/`, which
-accepts exactly what linuxkit's draft-04 schema accepts), then the checks linuxkit runs on the
-decoded config (unique service and volume names, parsable image references). Every finding here
-is an error because linuxkit refuses the config; unlike linuxkit, which stops at the first
-problem, all of them are reported, each at the line and column that needs the edit.
+accepts exactly what linuxkit's draft-04 schema accepts, checked by code generated from it: see
+`stages.schemacheck`), then the checks linuxkit runs on the decoded config (unique service and
+volume names, parsable image references). Every finding here is an error because linuxkit
+refuses the config; unlike linuxkit, which stops at the first problem, all of them are reported,
+each at the line and column that needs the edit.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,11 +24,10 @@ from lkpolicy.model.document import Document, join_pointer, json_type, split_poi
 from lkpolicy.model.findings import Finding, Location, Severity
 from lkpolicy.model.reference import ReferenceError, parse
 from lkpolicy.model.rules import define_rule
+from lkpolicy.stages.schemacheck.generated import violations
+from lkpolicy.stages.schemacheck.violation import Violation
 
 if TYPE_CHECKING:
-    from jsonschema.exceptions import ValidationError
-    from jsonschema.protocols import Validator
-
     from lkpolicy.model.config import Config
 
 # Shipped inside the package; the repository's top-level `schemas/` links here.
@@ -138,18 +138,9 @@ _SHORT_KEY_LIST = 12
 
 
 @cache
-def _validator() -> Validator:
-    from jsonschema.validators import validator_for
-
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    # No format checker: linuxkit's schema uses no formats, and skipping them saves time.
-    validator: Validator = validator_for(schema)(schema, format_checker=None)
-    return validator
-
-
 def schema() -> dict[str, Any]:
     """The JSON schema in use (for `lkpolicy schema` and tests)."""
-    result: dict[str, Any] = _validator().schema  # type: ignore[assignment]
+    result: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     return result
 
 
@@ -169,10 +160,16 @@ def validate_data(data: Any) -> list[str]:
 
 def validate_document(document: Document) -> list[Finding]:
     """Schema findings for one document, one per problem, in file order."""
+    return schema_findings(document, violations(document.data))
+
+
+def schema_findings(document: Document, found: Iterable[Violation]) -> list[Finding]:
+    """The findings for a document's schema violations (from the generated validator, or from
+    `schemacheck.reference` when the two are compared)."""
     findings: list[Finding] = []
     seen: set[tuple[str, str, str]] = set()
-    for error in _validator().iter_errors(document.data):
-        for finding in _findings_for(document, error):
+    for violation in found:
+        for finding in _findings_for(document, violation):
             identity = (finding.rule_id, finding.pointer, finding.message)
             if identity not in seen:
                 seen.add(identity)
@@ -181,30 +178,27 @@ def validate_document(document: Document) -> list[Finding]:
     return findings
 
 
-def _findings_for(document: Document, error: ValidationError) -> Iterator[Finding]:
-    pointer = "".join(join_pointer("", token) for token in error.absolute_path)
-    kind = error.validator
+def _findings_for(document: Document, violation: Violation) -> Iterator[Finding]:
+    pointer = "".join(join_pointer("", token) for token in violation.path)
+    kind = violation.keyword
     if kind == "additionalProperties":
-        yield from _unknown_keys(document, error, pointer)
+        yield from _unknown_keys(document, violation, pointer)
     elif kind == "required":
-        yield from _missing_keys(document, error, pointer)
+        yield from _missing_keys(document, violation, pointer)
     elif kind == "type":
-        yield _wrong_type(document, error.instance, _as_types(error.validator_value), pointer)
-    elif kind == "anyOf":
-        yield from _any_of(document, error, pointer)
+        yield _wrong_type(document, violation.instance, list(violation.expected), pointer)
     elif kind == "enum":
-        yield _not_in_enum(document, error, pointer)
+        yield _not_in_enum(document, violation, pointer)
     else:
         yield INVALID_VALUE.finding(
-            f"`{_display(pointer)}`: {error.message}", document.location(pointer), pointer)
+            f"`{_display(pointer)}`: {violation.message}", document.location(pointer), pointer)
 
 
-def _unknown_keys(document: Document, error: ValidationError, pointer: str) -> Iterator[Finding]:
-    instance = error.instance
-    subschema = error.schema
-    if not isinstance(instance, dict) or not isinstance(subschema, dict):
+def _unknown_keys(document: Document, violation: Violation, pointer: str) -> Iterator[Finding]:
+    instance = violation.instance
+    if not isinstance(instance, dict):
         return
-    allowed = list(subschema.get("properties", {}))
+    allowed = list(violation.expected)
     where = "at the top level" if not pointer else f"in `{_display(pointer)}`"
     for key in instance:
         if key in allowed:
@@ -233,34 +227,15 @@ def _unknown_key_hint(key: str, allowed: list[str]) -> str | None:
     return None
 
 
-def _missing_keys(document: Document, error: ValidationError, pointer: str) -> Iterator[Finding]:
-    instance = error.instance
-    required = error.validator_value
-    if not isinstance(instance, dict) or not isinstance(required, list):
+def _missing_keys(document: Document, violation: Violation, pointer: str) -> Iterator[Finding]:
+    instance = violation.instance
+    if not isinstance(instance, dict):
         return
-    for key in required:
+    for key in violation.expected:
         if key not in instance:
             yield MISSING_KEY.finding(
                 f"`{key}` is required in `{_display(pointer)}`", document.location(pointer),
                 pointer, hint=f"add `{key}:` to this entry")
-
-
-def _any_of(document: Document, error: ValidationError, pointer: str) -> Iterator[Finding]:
-    branches = list(error.context or [])
-    if branches and all(branch.validator == "type" and not branch.relative_path
-                        for branch in branches):
-        # str|int ids: one finding naming both types, not one per branch.
-        expected = [name for branch in branches for name in _as_types(branch.validator_value)]
-        yield _wrong_type(document, error.instance, expected, pointer)
-        return
-    from jsonschema.exceptions import best_match
-
-    best = best_match(branches)
-    if best is None:
-        yield INVALID_VALUE.finding(
-            f"`{_display(pointer)}`: {error.message}", document.location(pointer), pointer)
-        return
-    yield from _findings_for(document, best)
 
 
 def _wrong_type(document: Document, value: Any, expected: list[str], pointer: str) -> Finding:
@@ -297,10 +272,9 @@ def _wrong_type(document: Document, value: Any, expected: list[str], pointer: st
     return WRONG_TYPE.finding(message, location, pointer, hint=hint)
 
 
-def _not_in_enum(document: Document, error: ValidationError, pointer: str) -> Finding:
-    options = error.validator_value
-    allowed = [str(option) for option in options] if isinstance(options, list) else []
-    value = error.instance
+def _not_in_enum(document: Document, violation: Violation, pointer: str) -> Finding:
+    allowed = [str(option) for option in violation.expected]
+    value = violation.instance
     shown = _shown(value) if isinstance(value, str) else json.dumps(value)
     close = difflib.get_close_matches(str(shown).lower(), allowed, n=1, cutoff=0.5)
     return INVALID_VALUE.finding(
@@ -337,12 +311,6 @@ def _plain_text(document: Document, pointer: str, value: Any) -> str | None:
 def _looks_integer(text: str) -> bool:
     resolved = resolve_plain_scalar(text.strip()) if text.strip() else None
     return isinstance(resolved, int) and not isinstance(resolved, bool)
-
-
-def _as_types(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else [str(name) for name in value]
-
-
 
 
 def _shown(text: str) -> str:

@@ -102,7 +102,7 @@ def judge_unit(paths: list[str], documents: dict[str, Document], options: GateOp
     unit = load_unit(paths, documents, contents)
     if unit.config is None:
         return unit
-    unit.findings.extend(lint(unit.config))
+    unit.findings.extend(lint(unit.config, options.selection.chosen))
     unit.resolution = resolve_images(unit.config, options.images)
     unit.findings.extend(unit.resolution.findings)
     if options.images is not None:  # `--no-images` judges the YAML alone: no build inputs

@@ -16,7 +16,7 @@ import pytest
 
 from lkpolicy.model.document import Document
 from lkpolicy.model.findings import ExitCode, Finding, Location, Severity
-from lkpolicy.model.rules import Rule
+from lkpolicy.model.rules import Fixability, Rule
 from lkpolicy.report import FORMATS, Report, render, use_color
 from lkpolicy.report.fingerprint import (
     FINGERPRINT_KEY,
@@ -38,7 +38,7 @@ UNKNOWN_KEY = Rule(
 WEAK = Rule(
     "LK902", "test-weak-setting", "A weak setting", Severity.WARNING, "security",
     "Weak settings widen the attack surface.", "Drop the setting.",
-    linuxkit="accepted without complaint",
+    linuxkit="accepted without complaint", fixability=Fixability.ALWAYS,
 )
 NOTE = Rule(
     "LK903", "test-note", "Something worth knowing", Severity.INFO, "lint",
@@ -390,9 +390,10 @@ def test_sarif_run_metadata_and_rules(tmp_path: Path) -> None:
     assert "**Fix:** Drop the setting." in weak["help"]["markdown"]
     assert "accepted without complaint" in weak["help"]["text"]
     assert weak["defaultConfiguration"] == {"level": "warning"}
-    assert weak["properties"] == {"tags": ["security"], "security-severity": "5.0"}
+    assert weak["properties"] == {"tags": ["security"], "fixability": "always",
+                                  "security-severity": "5.0"}
     assert driver["rules"][3]["defaultConfiguration"] == {"level": "note"}
-    assert driver["rules"][1]["properties"] == {"tags": ["schema"]}
+    assert driver["rules"][1]["properties"] == {"tags": ["schema"], "fixability": "never"}
     assert run["columnKind"] == "unicodeCodePoints"
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.as_uri() + "/"
     artifact_uris = [artifact["location"]["uri"] for artifact in run["artifacts"]]

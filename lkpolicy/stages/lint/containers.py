@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from lkpolicy.model import capabilities
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Severity
-from lkpolicy.model.rules import define_rule
+from lkpolicy.model.rules import Fixability, define_rule
 from lkpolicy.stages.lint.nodes import CATEGORY, containers, strings
 from lkpolicy.stages.lint.registry import lint_check
 
@@ -19,6 +19,8 @@ NAMESPACE_NONE_PATH = define_rule(
     "`none` as the path of a namespace file called `none`, and the container fails to start.",
     "Use `new` for a private namespace, or `host`/`root` to share the host's.",
     linuxkit="emits `{\"type\": \"ipc\", \"path\": \"none\"}`; lkpolicy reproduces it.",
+    # `none` asks for no shared namespace, which is what `new` gives.
+    fixability=Fixability.ALWAYS,
 )
 DUPLICATE_CONTAINER_NAME = define_rule(
     "LK305", "duplicate-container-name", "Two containers share a name, and so a user id",
@@ -35,6 +37,8 @@ UNKNOWN_CAPABILITY = define_rule(
     "X`), after pulling every image. Names are case-sensitive; `CAP_ALL` does not exist, and "
     "`all`/`none` work only as the single element of the list.",
     "Use one of the 41 `CAP_*` names, or `[all]` / `[none]` alone.",
+    # When the name differs from a known one only in case or the `CAP_` prefix.
+    fixability=Fixability.SOMETIMES,
 )
 DUPLICATE_ENTRY = define_rule(
     "LK309", "duplicate-list-entry", "A capability or bind is listed twice", Severity.WARNING,
@@ -42,6 +46,7 @@ DUPLICATE_ENTRY = define_rule(
     "linuxkit concatenates `capabilities`/`binds` lists without removing duplicates; the "
     "duplicate ends up twice in the OCI config, which hides the real list from reviewers.",
     "Remove the repeated entry.",
+    fixability=Fixability.ALWAYS,
 )
 ADD_IGNORED = define_rule(
     "LK310", "add-ignored", "`capabilities.add` or `binds.add` is ignored", Severity.WARNING,
@@ -56,6 +61,8 @@ UNKNOWN_ID = define_rule(
     "A string uid or gid is the name of a container whose id linuxkit allocates; any other "
     "string, including a quoted number such as \"1000\", fails the build with `cannot find id`.",
     "Write numeric ids unquoted (`uid: 1000`), or name an existing container.",
+    # A quoted number loses its quotes; a misspelt name needs the author.
+    fixability=Fixability.SOMETIMES,
 )
 ALL_CAPABILITIES = define_rule(
     "LK318", "all-capabilities", "`capabilities: [all]` grants all 41 capabilities",

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Severity
-from lkpolicy.model.rules import define_rule
+from lkpolicy.model.rules import Fixability, define_rule
 from lkpolicy.stages.lint.nodes import CATEGORY, containers
 from lkpolicy.stages.lint.registry import lint_check
 
@@ -34,6 +34,8 @@ DROPPED_KEY = define_rule(
     "spelling that both the schema and the decoder accept.",
     linuxkit="silently drops the value; lkpolicy reproduces the drop in `show` and effective "
     "configs and reports it here.",
+    # Removing the key builds exactly what linuxkit builds with it.
+    fixability=Fixability.ALWAYS,
 )
 AT_VALUE_EMPTIED = define_rule(
     "LK303", "at-value-emptied", "A string starting with `@` becomes an empty string",
@@ -51,6 +53,8 @@ LEADING_ZERO_INTEGER = define_rule(
     "linuxkit's YAML library keeps the YAML 1.1 rule that `0644` is octal: `oomScoreAdj: 0644` is "
     "420, and `uid: 0100` is 64.",
     "Remove the leading zero, or write the octal value explicitly as `0o644`.",
+    # `0o644` states the value linuxkit reads, so the rewrite changes nothing built.
+    fixability=Fixability.ALWAYS,
 )
 
 _DROPPED_RESOURCE_KEYS = {

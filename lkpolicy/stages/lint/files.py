@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from lkpolicy.gocompat.numbers import parse_int, parse_uint
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Severity
-from lkpolicy.model.rules import define_rule
+from lkpolicy.model.rules import Fixability, define_rule
 from lkpolicy.stages.lint.nodes import CATEGORY, containers, go_parses
 from lkpolicy.stages.lint.registry import lint_check
 
@@ -19,6 +19,7 @@ FILES_TRAILING_SLASH = define_rule(
     "Go's tar writer treats a name ending in `/` as a directory and refuses to write contents "
     "into it: the build fails with `archive/tar: write too long`.",
     "Remove the trailing `/`, or set `directory: true` without contents.",
+    fixability=Fixability.ALWAYS,
 )
 RELATIVE_SOURCE = define_rule(
     "LK308", "relative-source-path", "A relative `source` path depends on the working directory",
@@ -49,6 +50,9 @@ FILE_CONTENT_CONFLICT = define_rule(
     "`metadata`. linuxkit fails the build on the combinations (`specified Contents and Source for "
     "file`...) and on an entry with none of them.",
     "Keep exactly one of `directory`, `symlink`, `contents`, `source`, `metadata`.",
+    # The `contents` of a symlink are ignored, so removing them builds the same; the other
+    # conflicts need the author to choose.
+    fixability=Fixability.SOMETIMES,
 )
 BAD_FILE_MODE = define_rule(
     "LK323", "bad-octal-mode", "A file or device mode is not an octal number", Severity.ERROR,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from lkpolicy.gocompat.numbers import parse_uint
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Severity
-from lkpolicy.model.rules import define_rule
+from lkpolicy.model.rules import Fixability, define_rule
 from lkpolicy.stages.lint.containers import DUPLICATE_ENTRY
 from lkpolicy.stages.lint.nodes import CATEGORY, containers, go_parses, strings
 from lkpolicy.stages.lint.registry import lint_check
@@ -41,6 +41,8 @@ READONLY_VOLUME_WRITABLE = define_rule(
     Severity.ERROR, CATEGORY,
     "linuxkit fails the build when a container binds a `readonly: true` volume without `:ro`.",
     "Add `:ro` to the bind, or make the volume writable.",
+    # The container cannot write to a read-only volume anyway: `:ro` only says so.
+    fixability=Fixability.ALWAYS,
 )
 BAD_MOUNT_SYNTAX = define_rule(
     "LK326", "bad-mount-syntax", "A bind, tmpfs or rlimit string does not parse", Severity.ERROR,

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from lkpolicy.model.document import Document
-from lkpolicy.model.findings import ExitCode, Finding, Location, Severity
+from lkpolicy.model.findings import Finding, Location, Severity
 from lkpolicy.model.rules import Fixability, Rule
 from lkpolicy.report import FORMATS, Report, render, use_color
 from lkpolicy.report.fingerprint import (
@@ -89,18 +89,16 @@ def sample_findings() -> list[Finding]:
 # --- model -------------------------------------------------------------------------------
 
 
-def test_summary_counts_and_exit_code() -> None:
+def test_summary_counts() -> None:
     report = make_report(sample_findings())
     assert report.counts() == {Severity.ERROR: 2, Severity.WARNING: 1, Severity.INFO: 1}
     assert list(report.counts()) == [Severity.ERROR, Severity.WARNING, Severity.INFO]
     assert (report.errors, report.warnings, report.infos) == (2, 1, 1)
     assert report.file_count == 3
     assert report.files_with_findings() == ["a.yml", "b.yml", "c d.yml"]
-    assert report.exit_code() is ExitCode.FINDINGS
-    only_notes = make_report([NOTE.finding("n", Location("a.yml", 1, 1))])
-    assert only_notes.exit_code() is ExitCode.CLEAN
-    assert only_notes.exit_code(Severity.INFO) is ExitCode.FINDINGS
-    assert make_report([]).exit_code(Severity.INFO) is ExitCode.CLEAN
+    assert report.max_severity() is Severity.ERROR
+    assert make_report([NOTE.finding("n", Location("a.yml", 1, 1))]).max_severity() is Severity.INFO
+    assert make_report([]).max_severity() is None
 
 
 def test_rule_lookup_uses_the_given_rules_only() -> None:

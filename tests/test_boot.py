@@ -127,7 +127,6 @@ def _ovmf(tmp_path: Path) -> list[str]:
             return ["-drive", f"if=pflash,format=raw,readonly=on,file={code}",
                     "-drive", f"if=pflash,format=raw,file={copy}"]
     skip_or_fail(f"no OVMF_CODE*.fd with its OVMF_VARS*.fd in {OVMF_DIR} (Debian package ovmf)")
-    raise AssertionError("unreachable")
 
 
 def _boot(qemu: list[subprocess.Popen[bytes]], machine: list[str], log: Path) -> tuple[bytes,

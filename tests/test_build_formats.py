@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import skip_or_fail
 from planning import plan_build
 
 from lkpolicy.assemble import (
@@ -73,9 +74,7 @@ def _sha256(path: Path) -> str:
 def _need(fmt: str) -> None:
     missing = missing_tools(fmt)
     if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing[0] + " (CI must install it)")
-        pytest.skip(missing[0])
+        skip_or_fail(missing[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,7 +221,7 @@ def test_missing_tool_is_one_clear_line(config: Config, store: Store, tmp_path: 
 def test_kernel_squashfs(golden: Path, config: Config, store: Store, tmp_path: Path) -> None:
     _need("kernel+squashfs")
     if shutil.which("unsquashfs") is None:
-        pytest.skip("unsquashfs not installed")
+        skip_or_fail("unsquashfs not installed (apt-get install squashfs-tools)")
     written = write_outputs(config, plan_build(config, store), ["kernel+squashfs"], tmp_path, "full")
     assert sorted(p.name for p in written) == ["full-cmdline", "full-kernel",
                                                "full-squashfs.img"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from registry_env import Registry, require_tool
 from store_helpers import (
     ExplodingSource,
     FakeRegistry,
@@ -151,32 +152,33 @@ def test_written_cache_follows_the_layout_rules(golden_cache: Store) -> None:
             assert "sha256:" + hashlib.sha256(data).hexdigest() == blob["digest"]
 
 
-skopeo = pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo not installed")
+@pytest.fixture
+def skopeo() -> str:
+    return require_tool("skopeo", "skopeo")
 
 
-@skopeo
-def test_skopeo_reads_a_cache_written_by_lkpolicy(cache: Store) -> None:
+def test_skopeo_reads_a_cache_written_by_lkpolicy(cache: Store, skopeo: str) -> None:
     root = cache.root
-    raw = subprocess.run(["skopeo", "inspect", "--raw", f"oci:{root}:docker.io/lktest/busybox:test"],
+    raw = subprocess.run([skopeo, "inspect", "--raw", f"oci:{root}:docker.io/lktest/busybox:test"],
                          check=True, capture_output=True).stdout
     assert raw == blob_file(cache, BUSYBOX_DIGEST).read_bytes()
     info = json.loads(subprocess.run(
-        ["skopeo", "inspect", f"oci:{root}:docker.io/lktest/busybox:test"],
+        [skopeo, "inspect", f"oci:{root}:docker.io/lktest/busybox:test"],
         check=True, capture_output=True).stdout)
     assert info["Labels"]["org.mobyproject.config"] == BUSYBOX_LABEL
     # Pinned names are full `name:tag@sha256:...` strings; skopeo's oci: transport finds them too.
     pinned = f"docker.io/lktest/busybox:test@{BUSYBOX_DIGEST}"
     cache.register(pinned, Descriptor(OCI_MANIFEST, BUSYBOX_DIGEST, 349))
-    info = json.loads(subprocess.run(["skopeo", "inspect", f"oci:{root}:{pinned}"],
+    info = json.loads(subprocess.run([skopeo, "inspect", f"oci:{root}:{pinned}"],
                                      check=True, capture_output=True).stdout)
     assert info["Digest"] == BUSYBOX_DIGEST
 
 
-@skopeo
-def test_a_layout_written_by_skopeo_is_readable_and_a_source(tmp_path: Path, archives: list[Path]) -> None:
+def test_a_layout_written_by_skopeo_is_readable_and_a_source(tmp_path: Path, archives: list[Path],
+                                                            skopeo: str) -> None:
     layout = tmp_path / "skopeo-layout"
     busybox = next(a for a in archives if a.name == "busybox.tar")
-    subprocess.run(["skopeo", "copy", "-q", f"oci-archive:{busybox}",
+    subprocess.run([skopeo, "copy", "-q", f"oci-archive:{busybox}",
                     f"oci:{layout}:docker.io/lktest/busybox:test"], check=True, capture_output=True)
     source = Store(layout)
     resolved = source.lookup("lktest/busybox:test", AMD64)
@@ -693,15 +695,12 @@ def test_cli_pull_without_a_registry_client(tmp_path: Path, monkeypatch: pytest.
     assert result.stderr.count("\n") == 1 and "registry client" in result.stderr
 
 
-def test_cli_pull_from_a_real_registry(tmp_path: Path, archives: list[Path]) -> None:
+def test_cli_pull_from_a_real_registry(tmp_path: Path, archives: list[Path], skopeo: str) -> None:
     """End to end with the real registry client: a local docker-registry as the docker.io mirror."""
-    pytest.importorskip("lkpolicy.registry")
-    registry_env = pytest.importorskip("registry_env")
-    skopeo_path = registry_env.require_tool("skopeo", "skopeo")
-    registry = registry_env.Registry(storage=tmp_path / "storage", workdir=tmp_path / "registry").start()
+    registry = Registry(storage=tmp_path / "storage", workdir=tmp_path / "registry").start()
     try:
         busybox = next(a for a in archives if a.name == "busybox.tar")
-        subprocess.run([skopeo_path, "copy", "-q", "--dest-tls-verify=false", f"oci-archive:{busybox}",
+        subprocess.run([skopeo, "copy", "-q", "--dest-tls-verify=false", f"oci-archive:{busybox}",
                         f"docker://{registry.host}/lktest/busybox:test"], check=True, capture_output=True)
         root = str(tmp_path / "cache")
         args = ("pull", "--cache", root, "--platform", "linux/arm64",

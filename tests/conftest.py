@@ -87,9 +87,9 @@ def build_full_store(build_full: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="module")
 def build_full_config(build_full: Path) -> Config:
     from lkpolicy.model.config import merge
-    from lkpolicy.stages.load import load_path
+    from lkpolicy.stages.load import load_document
 
-    document, _findings = load_path(build_full / "full.yml")
+    document, _findings = load_document(str(build_full / "full.yml"))
     return merge([document])
 
 

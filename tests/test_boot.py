@@ -23,7 +23,7 @@ from planning import plan_build
 
 from lkpolicy.assemble import FORMATS, build_outputs, missing_tools
 from lkpolicy.model.config import merge
-from lkpolicy.stages.load import load_path
+from lkpolicy.stages.load import load_document
 from lkpolicy.store.lookup import Store
 from tests.conftest import skip_or_fail
 
@@ -96,7 +96,7 @@ def images(example: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory)
     store, config = example
     missing = {fmt: missing_tools(fmt)[0] for fmt in BOOT_FORMATS if missing_tools(fmt)}
     out = tmp_path_factory.mktemp("boot-images")
-    document, _findings = load_path(config)
+    document, _findings = load_document(str(config))
     merged = merge([document])
     start = time.monotonic()
     files = build_outputs(merged, plan_build(merged, Store(store)),

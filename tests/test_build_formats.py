@@ -30,7 +30,7 @@ from lkpolicy.assemble import (
 from lkpolicy.assemble.outputs import DOCKERFILE, source_date_epoch
 from lkpolicy.model.config import Config, merge
 from lkpolicy.model.oci import Platform
-from lkpolicy.stages.load import load_path
+from lkpolicy.stages.load import load_document
 from lkpolicy.store.lookup import Store
 
 AMD64 = Platform("linux", "amd64")
@@ -301,7 +301,7 @@ def test_media_formats_need_a_kernel(store: Store, tmp_path: Path) -> None:
     _need("iso-bios")
     source = tmp_path / "nokernel.yml"
     source.write_text("init:\n  - lktest/init:test\n")
-    document, _ = load_path(source)
+    document, _ = load_document(str(source))
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(BuildError, match="needs a kernel"):

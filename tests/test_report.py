@@ -94,7 +94,7 @@ def test_summary_counts() -> None:
     report = make_report(sample_findings())
     assert report.counts() == {Severity.ERROR: 2, Severity.WARNING: 1, Severity.INFO: 1}
     assert list(report.counts()) == [Severity.ERROR, Severity.WARNING, Severity.INFO]
-    assert (report.errors, report.warnings, report.infos) == (2, 1, 1)
+    assert (report.errors, report.warnings) == (2, 1)
     assert report.file_count == 3
     assert report.files_with_findings() == ["a.yml", "b.yml", "c d.yml"]
     assert report.max_severity() is Severity.ERROR

@@ -114,7 +114,8 @@ def test_golden_archives_resolve_to_the_readme_digests(golden_cache: Store) -> N
     # A single-platform manifest serves every --arch (spec section 7).
     arm = golden_cache.lookup("lktest/busybox:test", ARM64)
     assert arm is not None and arm.manifest.digest == BUSYBOX_DIGEST
-    assert golden_cache.image_config("lktest/kernel:test", AMD64).entrypoint == ()
+    kernel = golden_cache.lookup("lktest/kernel:test", AMD64)
+    assert kernel is not None and kernel.config.entrypoint == ()
 
 
 def test_reads_the_cache_built_by_the_reference_tool(tmp_path: Path, build_dir: Path,
@@ -126,7 +127,8 @@ def test_reads_the_cache_built_by_the_reference_tool(tmp_path: Path, build_dir: 
     for short, (digest, _) in GOLDEN_IMAGES.items():
         resolved = store.lookup(short, AMD64)
         assert resolved is not None and resolved.manifest.digest == digest
-    assert store.image_config("lktest/busybox:test", AMD64).labels["org.mobyproject.config"] == BUSYBOX_LABEL
+    busybox = store.lookup("lktest/busybox:test", AMD64)
+    assert busybox is not None and busybox.config.labels["org.mobyproject.config"] == BUSYBOX_LABEL
     assert {i.name for i in store.ls()} == {"docker.io/" + s for s in GOLDEN_IMAGES}
 
 
@@ -371,7 +373,6 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
 
 def test_index_updates_wait_for_linuxkits_lock(tmp_path: Path) -> None:
     store = Store(tmp_path / "cache")
-    store.initialize()
     descriptor = store.add_blob(b'{"schemaVersion":2,"config":{},"layers":[]}', OCI_MANIFEST)
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
@@ -598,9 +599,11 @@ def test_cache_location_and_first_write(tmp_path: Path, monkeypatch: pytest.Monk
     store = Store(tmp_path / "new")
     assert store.lookup("busybox", AMD64) is None and store.ls() == [] and store.rm("busybox") == 0
     assert not store.root.exists()
-    store.initialize()
+    descriptor = store.add_blob(b'{"schemaVersion":2,"config":{},"layers":[]}', OCI_MANIFEST)
+    store.register("test/first:1", descriptor)
     assert (store.root / "oci-layout").read_bytes() == b'{"imageLayoutVersion":"1.0.0"}'
-    assert json.loads((store.root / "index.json").read_bytes())["manifests"] == []
+    [entry] = json.loads((store.root / "index.json").read_bytes())["manifests"]
+    assert entry["digest"] == descriptor.digest
 
 
 # ---------------------------------------------------------------------- command line

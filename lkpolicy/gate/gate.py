@@ -113,8 +113,7 @@ def _judge_single(path: str, documents: dict[str, Document], options: GateOption
     cached = resultcache.read(directory, key, path)
     if cached is not None:
         documents[path] = Document(path, data.decode("utf-8", "replace"), None)
-        return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable,
-                        from_cache=True)
+        return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable)
     unit = judge_unit([path], documents, options, {path: data})
     trust = unit.trust
     # Signature verification depends on the clock and on remote trust data: never cached.

@@ -31,6 +31,8 @@ class GateUnit:
 
     paths: list[str]
     config: Config | None = None
+    """None when the files could not be read, or when the unit was replayed from the result
+    cache (findings only: no config, resolution or containers)."""
     findings: list[Finding] = field(default_factory=list)
     """Every finding of the stages, after the policy's waivers (inline waivers, the selection
     and the baseline are applied by the gate, over all units)."""
@@ -45,8 +47,6 @@ class GateUnit:
     policy: Policy | None = None
     policy_files: list[str] = field(default_factory=list)
     """The policy files that judged this unit (dependencies for the result cache)."""
-    from_cache: bool = False
-    """Replayed from the result cache: findings only, no config, resolution or containers."""
 
 
 def load_unit(paths: list[str], documents: dict[str, Document],

@@ -64,10 +64,6 @@ class Report:
         return self.count(Severity.WARNING)
 
     @property
-    def infos(self) -> int:
-        return self.count(Severity.INFO)
-
-    @property
     def file_count(self) -> int:
         """Checked files; a file that only appears in a finding still counts."""
         return len(set(self.files).union(finding.location.file for finding in self.findings))

@@ -153,14 +153,10 @@ def discover_rule_modules() -> dict[str, str]:
     (what the generated index records; too slow for a command, fine for the generator)."""
     import lkpolicy
 
-    found: dict[str, str] = {}
     for info in pkgutil.walk_packages(lkpolicy.__path__, "lkpolicy."):
-        if info.name == "lkpolicy.__main__":
-            continue
-        module = importlib.import_module(info.name)
-        del module  # importing it registered its rules
-    found = {rule.id: rule.module for rule in _CATALOGUE.values()}
-    return dict(sorted(found.items()))
+        if info.name != "lkpolicy.__main__":
+            importlib.import_module(info.name)  # importing it registers its rules
+    return dict(sorted((rule.id, rule.module) for rule in _CATALOGUE.values()))
 
 
 def render_rule_index(modules: dict[str, str]) -> str:

@@ -10,4 +10,5 @@ lk_setup "python3 python3-venv python3-pip git docker-registry skopeo notary ope
   syslinux syslinux-common grub-efi-amd64-bin grub-common mtools ovmf fdisk tar" "[test]"
 .venv/bin/ruff check lkpolicy tests bench
 .venv/bin/mypy
+.venv/bin/vulture
 exec .venv/bin/python -m pytest -n auto -q "$@"

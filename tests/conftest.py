@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
@@ -22,7 +22,7 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("true", "1", "yes")
 
 
-def skip_or_fail(reason: str) -> None:
+def skip_or_fail(reason: str) -> NoReturn:
     """Skip a test whose real part is missing; under CI=true, fail instead."""
     if in_ci():
         pytest.fail(reason + " (CI must provide it)")
@@ -34,7 +34,6 @@ def require_shared() -> Path:
     if SHARED_DIR.is_dir():
         return SHARED_DIR
     skip_or_fail("../shared not found next to the checkout; reference data unavailable")
-    raise AssertionError("unreachable")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -88,9 +87,9 @@ def build_full_store(build_full: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="module")
 def build_full_config(build_full: Path) -> Config:
     from lkpolicy.model.config import merge
-    from lkpolicy.stages.load import load_path
+    from lkpolicy.stages.load import load_document
 
-    document, _findings = load_path(build_full / "full.yml")
+    document, _findings = load_document(str(build_full / "full.yml"))
     return merge([document])
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import skip_or_fail
 from notary_helpers import Repo
 from registry_env import free_port, silent_server
 
@@ -34,19 +35,13 @@ MANIFEST_ACCEPT = ", ".join([
     "application/vnd.docker.distribution.manifest.list.v2+json"])
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason + " (CI must provide it)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session", params=["remote", "local"])
 def notary_env(request: pytest.FixtureRequest, shared_dir: Path,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
-        _skip_or_fail(f"notary test bed needs {', '.join(missing)} (apt-get install notary "
-                      f"docker-registry skopeo)")
+        skip_or_fail(f"notary test bed needs {', '.join(missing)} (apt-get install notary "
+                     f"docker-registry skopeo)")
     script = shared_dir / "recipes" / "notary-registry.sh"
     state = tmp_path_factory.mktemp(f"notary-{request.param}")
     env = {**os.environ, "NOTARY_PORT": str(free_port()), "SIGNER_PORT": str(free_port()),

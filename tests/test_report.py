@@ -13,10 +13,11 @@ from typing import Any
 
 import jsonschema
 import pytest
+from conftest import skip_or_fail
 
 from lkpolicy.model.document import Document
-from lkpolicy.model.findings import ExitCode, Finding, Location, Severity
-from lkpolicy.model.rules import Rule
+from lkpolicy.model.findings import Finding, Location, Severity
+from lkpolicy.model.rules import Fixability, Rule
 from lkpolicy.report import FORMATS, Report, render, use_color
 from lkpolicy.report.fingerprint import (
     FINGERPRINT_KEY,
@@ -38,7 +39,7 @@ UNKNOWN_KEY = Rule(
 WEAK = Rule(
     "LK902", "test-weak-setting", "A weak setting", Severity.WARNING, "security",
     "Weak settings widen the attack surface.", "Drop the setting.",
-    linuxkit="accepted without complaint",
+    linuxkit="accepted without complaint", fixability=Fixability.ALWAYS,
 )
 NOTE = Rule(
     "LK903", "test-note", "Something worth knowing", Severity.INFO, "lint",
@@ -89,18 +90,16 @@ def sample_findings() -> list[Finding]:
 # --- model -------------------------------------------------------------------------------
 
 
-def test_summary_counts_and_exit_code() -> None:
+def test_summary_counts() -> None:
     report = make_report(sample_findings())
     assert report.counts() == {Severity.ERROR: 2, Severity.WARNING: 1, Severity.INFO: 1}
     assert list(report.counts()) == [Severity.ERROR, Severity.WARNING, Severity.INFO]
-    assert (report.errors, report.warnings, report.infos) == (2, 1, 1)
+    assert (report.errors, report.warnings) == (2, 1)
     assert report.file_count == 3
     assert report.files_with_findings() == ["a.yml", "b.yml", "c d.yml"]
-    assert report.exit_code() is ExitCode.FINDINGS
-    only_notes = make_report([NOTE.finding("n", Location("a.yml", 1, 1))])
-    assert only_notes.exit_code() is ExitCode.CLEAN
-    assert only_notes.exit_code(Severity.INFO) is ExitCode.FINDINGS
-    assert make_report([]).exit_code(Severity.INFO) is ExitCode.CLEAN
+    assert report.max_severity() is Severity.ERROR
+    assert make_report([NOTE.finding("n", Location("a.yml", 1, 1))]).max_severity() is Severity.INFO
+    assert make_report([]).max_severity() is None
 
 
 def test_rule_lookup_uses_the_given_rules_only() -> None:
@@ -339,7 +338,7 @@ def test_json_escapes_non_ascii() -> None:
 def sarif_validator(shared_dir: Path) -> jsonschema.Draft4Validator:
     path = shared_dir / "fixtures" / "sarif" / "sarif-schema-2.1.0.json"
     if not path.is_file():
-        pytest.skip(f"official SARIF 2.1.0 schema not found at {path}; cannot validate SARIF")
+        skip_or_fail(f"official SARIF 2.1.0 schema not found at {path}; cannot validate SARIF")
     schema = json.loads(path.read_text(encoding="utf-8"))
     return jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
 
@@ -390,9 +389,10 @@ def test_sarif_run_metadata_and_rules(tmp_path: Path) -> None:
     assert "**Fix:** Drop the setting." in weak["help"]["markdown"]
     assert "accepted without complaint" in weak["help"]["text"]
     assert weak["defaultConfiguration"] == {"level": "warning"}
-    assert weak["properties"] == {"tags": ["security"], "security-severity": "5.0"}
+    assert weak["properties"] == {"tags": ["security"], "fixability": "always",
+                                  "security-severity": "5.0"}
     assert driver["rules"][3]["defaultConfiguration"] == {"level": "note"}
-    assert driver["rules"][1]["properties"] == {"tags": ["schema"]}
+    assert driver["rules"][1]["properties"] == {"tags": ["schema"], "fixability": "never"}
     assert run["columnKind"] == "unicodeCodePoints"
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.as_uri() + "/"
     artifact_uris = [artifact["location"]["uri"] for artifact in run["artifacts"]]

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from imagefactory import add_image
 from notary_helpers import NOW, Repo, target_entry
+from tuf_helpers import TufRepo
 from typer.testing import CliRunner
 
 from lkpolicy.cli.trust import trust_app
@@ -446,7 +447,6 @@ def test_injected_verifiers_and_one_call_per_image(tmp_path: Path, sites: str,
 
 def test_verifier_that_cannot_be_built(tmp_path: Path, image_cache: tuple[Path, Descriptor]
                                        ) -> None:
-    pytest.importorskip("lkpolicy.stages.trust.cosign")
     path = tmp_path / "p.yml"
     path.write_text("extends: []\ntrust:\n  authorities:\n    keys: {type: cosign-key, keys: "
                     "[missing.pem]}\n  rules: [{images: '*', require: keys}]\n")
@@ -482,7 +482,6 @@ def test_missing_verifier_module_fails_only_its_images(
 
 def test_cosign_key_offline_reads_signatures_from_the_image_cache(
         tmp_path: Path, image_cache: tuple[Path, Descriptor]) -> None:
-    pytest.importorskip("lkpolicy.stages.trust.cosign")
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -502,12 +501,9 @@ def test_cosign_key_offline_reads_signatures_from_the_image_cache(
 
 def test_tuf_and_notary_together(tmp_path: Path, sites: str,
                                  image_cache: tuple[Path, Descriptor]) -> None:
-    pytest.importorskip("tuf")
-    pytest.importorskip("lkpolicy.stages.trust.tuf_verifier")
-    tuf_helpers = pytest.importorskip("tuf_helpers")
     store = Store(image_cache[0])
     manifest = store.blob_path(image_cache[1].digest).read_bytes()
-    repo = tuf_helpers.TufRepo(tmp_path / "repo")
+    repo = TufRepo(tmp_path / "repo")
     repo.add_target(IMAGE, manifest)
     repo.publish()
     (tmp_path / "root.json").write_bytes(repo.root_bytes())

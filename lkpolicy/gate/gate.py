@@ -113,8 +113,7 @@ def _judge_single(path: str, documents: dict[str, Document], options: GateOption
     cached = resultcache.read(directory, key, path)
     if cached is not None:
         documents[path] = Document(path, data.decode("utf-8", "replace"), None)
-        return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable,
-                        from_cache=True)
+        return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable)
     unit = judge_unit([path], documents, options, {path: data})
     trust = unit.trust
     # Signature verification depends on the clock and on remote trust data: never cached.
@@ -186,7 +185,8 @@ def _apply_inline_waivers(gate: Gate, unit: GateUnit, findings: list[Finding]) -
         meta.extend(problems)
     if not waivers:
         return findings + meta
-    outcome = apply_waivers(findings, waivers, gate.options.today, known_rules=known_rule_ids())
+    outcome = apply_waivers(findings, waivers, gate.options.today, known_rules=known_rule_ids(),
+                            chosen=gate.options.selection.chosen)
     gate.suppressed.extend(Suppression(s.finding, "inline", s.waiver.reason)
                            for s in outcome.suppressed)
     return outcome.findings + meta

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from lkpolicy import __version__
 from lkpolicy.model.document import Document
-from lkpolicy.model.findings import ExitCode, Finding, Location, Severity
+from lkpolicy.model.findings import Finding, Location, Severity
 from lkpolicy.model.rules import Rule, all_rules, get_rule
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -64,10 +64,6 @@ class Report:
         return self.count(Severity.WARNING)
 
     @property
-    def infos(self) -> int:
-        return self.count(Severity.INFO)
-
-    @property
     def file_count(self) -> int:
         """Checked files; a file that only appears in a finding still counts."""
         return len(set(self.files).union(finding.location.file for finding in self.findings))
@@ -77,11 +73,6 @@ class Report:
 
     def max_severity(self) -> Severity | None:
         return max((finding.severity for finding in self.findings), default=None)
-
-    def exit_code(self, fail_on: Severity = Severity.ERROR) -> ExitCode:
-        """CLEAN or FINDINGS; USAGE (unreadable input, bad options) is for the caller to decide."""
-        worst = self.max_severity()
-        return ExitCode.FINDINGS if worst is not None and worst >= fail_on else ExitCode.CLEAN
 
     def catalogue(self) -> list[Rule]:
         if self.rules is not None:

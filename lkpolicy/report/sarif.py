@@ -44,7 +44,8 @@ def _help(rule: Rule) -> dict[str, str]:
 
 def rule_descriptor(rule: Rule) -> dict[str, Any]:
     tags = [rule.category]
-    properties: dict[str, Any] = {"tags": tags}
+    # Whether `lkpolicy` can rewrite the config to fix a finding: never, sometimes or always.
+    properties: dict[str, Any] = {"tags": tags, "fixability": rule.fixability.label}
     if rule.category in SECURITY_CATEGORIES:
         # Code scanning treats a rule as a security rule only with this tag.
         if "security" not in tags:

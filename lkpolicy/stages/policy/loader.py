@@ -241,7 +241,7 @@ def _authority(document: Document, name: str, raw: dict[str, Any], pointer: str,
     return Authority(
         name, raw["type"], document.location(pointer, key=True),
         server=raw.get("server"), ca=path(raw.get("ca")),
-        root_keys=tuple(raw.get("root_keys") or ()), tofu=bool(raw.get("tofu")),
+        root_keys=tuple(raw.get("root_keys") or ()),
         pin_store=path(raw.get("pin_store")), repository=repository, root=path(raw.get("root")),
         trusted_root=path(raw.get("trusted_root")), identities=tuple(identities),
         keys=tuple(str(base / Path(key).expanduser()) for key in raw.get("keys") or ()))

@@ -124,14 +124,8 @@ class Policy:
         severity = Severity.parse(combined.severity) if combined.severity else default_severity
         return Active(severity, {**defaults, **combined.options})
 
-    def mentions(self, rule_id: str) -> bool:
-        return rule_id in self.rules or any(rule_id in o.rules for o in self.overrides)
-
 
 # -- trust ---------------------------------------------------------------------------------------
-
-AUTHORITY_TYPES = ("notary", "tuf", "sigstore", "cosign-key")
-
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -153,7 +147,6 @@ class Authority:
     server: str | None = None
     ca: str | None = None
     root_keys: tuple[str, ...] = ()
-    tofu: bool = False
     pin_store: str | None = None
     # tuf
     repository: str | None = None

@@ -212,9 +212,6 @@ class NotaryTrustedSet:
         self.snapshot_meta = entries
         self.loaded_raw[SNAPSHOT] = data
 
-    def update_targets(self, data: bytes) -> None:
-        self.update_delegation(TARGETS, data)
-
     def expected(self, role: str) -> MetaFile | None:
         """The snapshot's entry for a role (None: never published, skip it)."""
         if self.snapshot is None:

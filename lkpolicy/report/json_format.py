@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from lkpolicy.model.findings import Finding, Location, Severity
-from lkpolicy.report.model import Report
+from lkpolicy.report.model import Report, SuppressedFinding, finding_order
 
 SCHEMA_VERSION = 1
 """Bumped only for incompatible changes; adding a key is not one."""
@@ -30,6 +30,12 @@ def _finding(report: Report, finding: Finding) -> dict[str, Any]:
     }
 
 
+def _suppressed(report: Report, suppressed: SuppressedFinding) -> dict[str, Any]:
+    return {**_finding(report, suppressed.finding),
+            "suppression": {"kind": suppressed.kind, "source": suppressed.source,
+                            "reason": suppressed.reason}}
+
+
 def to_json_data(report: Report) -> dict[str, Any]:
     return {
         "version": SCHEMA_VERSION,
@@ -41,6 +47,9 @@ def to_json_data(report: Report) -> dict[str, Any]:
             "info": report.count(Severity.INFO),
         },
         "findings": [_finding(report, finding) for finding in report.sorted_findings()],
+        # Not counted in the summary: waived or baselined, listed so that audits see them.
+        "suppressed": [_suppressed(report, s) for s in
+                       sorted(report.suppressed, key=lambda s: finding_order(s.finding))],
     }
 
 

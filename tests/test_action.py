@@ -204,3 +204,29 @@ def test_the_summary_of_a_clean_run_and_of_hostile_text() -> None:
     assert "0 errors, 0 warnings, 0 info in 1 files" in summary_markdown(clean)
     assert escape_cell("# x\n[link](javascript:x) <img> a|b") == \
         "\\# x \\[link\\]\\(javascript:x\\) &lt;img&gt; a\\|b"
+
+
+# --- the integration pages --------------------------------------------------------------------
+
+
+def test_every_integration_page_is_linked_and_the_gitlab_recipe_works(tmp_path: Path) -> None:
+    docs = ROOT / "docs"
+    index = (docs / "integration.md").read_text()
+    for page in ("github.md", "pre-commit.md", "editors.md", "ci.md"):
+        assert (docs / page).is_file() and f"]({page})" in index, page
+    jq = shutil.which("jq")
+    if jq is None:
+        skip_or_fail("jq not installed (Debian: apt-get install jq)")
+        return
+    recipe = re.search(r"jq '(.*?)' lkpolicy\.json", (docs / "ci.md").read_text(), re.S)
+    assert recipe is not None
+    report = tmp_path / "lkpolicy.json"
+    subprocess.run([sys.executable, "-m", "lkpolicy", "check", "--no-images", "--format", "json",
+                    "-o", str(report), "examples/"], cwd=ROOT, check=False, timeout=120)
+    done = subprocess.run([jq, recipe.group(1), str(report)], capture_output=True, text=True,
+                          check=True, timeout=60)
+    issues = json.loads(done.stdout)
+    assert issues and all(set(issue) == {"description", "check_name", "fingerprint", "severity",
+                                         "location"} for issue in issues)
+    assert all(re.fullmatch(r"[0-9a-f]{64}(:\d+)?", issue["fingerprint"]) for issue in issues)
+    assert {issue["severity"] for issue in issues} <= {"major", "minor", "info"}

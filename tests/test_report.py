@@ -312,6 +312,9 @@ def test_json_shape_and_order(project_root: Path) -> None:
         "pointer": "/onboot/0/capabilites",
         "hint": "did you mean `capabilities`?",
         "related": [],
+        # The same identity as SARIF's partialFingerprints.
+        "fingerprint": to_sarif_data(report)["runs"][0]["results"][1]["partialFingerprints"][
+            FINGERPRINT_KEY],
     }
     assert data["findings"][0]["name"] is None
     assert data["findings"][2]["related"] == [{"file": "a.yml", "line": 4, "column": 5}]

@@ -187,3 +187,16 @@ def number_repeats(bases: Iterable[str]) -> list[str]:
         seen[base] = seen.get(base, 0) + 1
         result.append(base if seen[base] == 1 else f"{base}:{seen[base]}")
     return result
+
+
+def report_fingerprints(findings: list[Finding], documents: Mapping[str, Document],
+                        root: str | None) -> list[str]:
+    """The fingerprints of a report's findings, in the order given (pass them sorted by
+    location): hashed on the path relative to `root`, repeats numbered. SARIF's
+    `partialFingerprints` and JSON's `fingerprint` are these values."""
+    from lkpolicy.report.paths import display_path
+
+    keys = StructuralKeys(documents)
+    return number_repeats(fingerprint(f.rule_id, display_path(f.location.file, root), keys.key(f))
+                          for f in findings)
+

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from lkpolicy.model.findings import Finding, Location, Severity
+from lkpolicy.report.fingerprint import report_fingerprints
 from lkpolicy.report.model import Report, SuppressedFinding, finding_order
 
 SCHEMA_VERSION = 1
@@ -36,7 +37,18 @@ def _suppressed(report: Report, suppressed: SuppressedFinding) -> dict[str, Any]
                             "reason": suppressed.reason}}
 
 
+def _fingerprints(report: Report, findings: list[Finding],
+                  suppressed: list[SuppressedFinding]) -> dict[int, str]:
+    """id(finding) -> its fingerprint, numbered over both lists as SARIF numbers them."""
+    every = sorted([*findings, *(s.finding for s in suppressed)], key=finding_order)
+    values = report_fingerprints(every, report.documents, report.root)
+    return {id(finding): value for finding, value in zip(every, values, strict=True)}
+
+
 def to_json_data(report: Report) -> dict[str, Any]:
+    findings = report.sorted_findings()
+    suppressed = sorted(report.suppressed, key=lambda s: finding_order(s.finding))
+    fingerprints = _fingerprints(report, findings, suppressed)
     return {
         "version": SCHEMA_VERSION,
         "tool": {"name": "lkpolicy", "version": report.tool_version},
@@ -46,10 +58,11 @@ def to_json_data(report: Report) -> dict[str, Any]:
             "warnings": report.count(Severity.WARNING),
             "info": report.count(Severity.INFO),
         },
-        "findings": [_finding(report, finding) for finding in report.sorted_findings()],
+        "findings": [{**_finding(report, finding), "fingerprint": fingerprints[id(finding)]}
+                     for finding in findings],
         # Not counted in the summary: waived or baselined, listed so that audits see them.
-        "suppressed": [_suppressed(report, s) for s in
-                       sorted(report.suppressed, key=lambda s: finding_order(s.finding))],
+        "suppressed": [{**_suppressed(report, s), "fingerprint": fingerprints[id(s.finding)]}
+                       for s in suppressed],
     }
 
 

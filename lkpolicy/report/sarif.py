@@ -25,11 +25,11 @@ from typing import Any
 
 from lkpolicy.model.findings import Finding, Location, Severity
 from lkpolicy.model.rules import Rule
-from lkpolicy.report.fingerprint import FINGERPRINT_KEY, StructuralKeys, fingerprint, number_repeats
+from lkpolicy.report.fingerprint import FINGERPRINT_KEY, report_fingerprints
 from lkpolicy.report.links import rule_help_uri
 from lkpolicy.report.model import Report, SuppressedFinding, finding_order
 from lkpolicy.report.overlaps import merge_overlaps
-from lkpolicy.report.paths import artifact_uri, display_path, root_uri
+from lkpolicy.report.paths import artifact_uri, root_uri
 from lkpolicy.report.security import security_severity
 from lkpolicy.report.spans import value_end
 
@@ -153,10 +153,8 @@ def _entries(report: Report) -> list[_Entry]:
     entries = [_Entry(f, None, merged.get(id(f), [])) for f in active]
     entries += [_Entry(f, by_finding[id(f)], merged.get(id(f), [])) for f in suppressed]
     entries.sort(key=lambda entry: finding_order(entry.finding))
-    keys = StructuralKeys(report.documents)
-    bases = [fingerprint(e.finding.rule_id, display_path(e.finding.location.file, report.root),
-                         keys.key(e.finding)) for e in entries]
-    for entry, value in zip(entries, number_repeats(bases), strict=True):
+    values = report_fingerprints([e.finding for e in entries], report.documents, report.root)
+    for entry, value in zip(entries, values, strict=True):
         entry.fingerprint = value
     return entries
 

@@ -21,9 +21,10 @@ from lkpolicy.model.rules import Fixability, Rule
 from lkpolicy.report import FORMATS, Report, render, use_color
 from lkpolicy.report.fingerprint import (
     FINGERPRINT_KEY,
+    StructuralKeys,
     finding_fingerprint,
     fingerprint,
-    fingerprints,
+    number_repeats,
 )
 from lkpolicy.report.github import escape_data, escape_property, render_github
 from lkpolicy.report.json_format import to_json_data
@@ -285,7 +286,7 @@ def test_json_shape_and_order(project_root: Path) -> None:
     assert out.endswith("}\n") and out.isascii()
     data = json.loads(out)
     jsonschema.Draft202012Validator(_documented_json_schema(project_root)).validate(data)
-    assert list(data) == ["version", "tool", "summary", "findings"]
+    assert list(data) == ["version", "tool", "summary", "findings", "suppressed"]
     assert data["version"] == 1
     assert data["tool"] == {"name": "lkpolicy", "version": "1.2.3"}
     assert data["summary"] == {"files": 3, "errors": 3, "warnings": 1, "info": 1}
@@ -310,6 +311,9 @@ def test_json_shape_and_order(project_root: Path) -> None:
         "pointer": "/onboot/0/capabilites",
         "hint": "did you mean `capabilities`?",
         "related": [],
+        # The same identity as SARIF's partialFingerprints.
+        "fingerprint": to_sarif_data(report)["runs"][0]["results"][1]["partialFingerprints"][
+            FINGERPRINT_KEY],
     }
     assert data["findings"][0]["name"] is None
     assert data["findings"][2]["related"] == [{"file": "a.yml", "line": 4, "column": 5}]
@@ -412,7 +416,8 @@ def test_sarif_results(tmp_path: Path) -> None:
     [location] = key["locations"]
     assert location["physicalLocation"]["artifactLocation"]["uri"] == "a.yml"
     assert location["physicalLocation"]["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
-    assert location["physicalLocation"]["region"] == {"startLine": 5, "startColumn": 5}
+    assert location["physicalLocation"]["region"] == {
+        "startLine": 5, "startColumn": 5, "endLine": 5, "endColumn": 16}
     assert key["partialFingerprints"] == {
         FINGERPRINT_KEY: fingerprint("LK901", "a.yml", "/onboot/0/capabilites")
     }
@@ -424,11 +429,12 @@ def test_sarif_results(tmp_path: Path) -> None:
     assert unknown_rule["ruleId"] == "LK999" and "ruleIndex" not in unknown_rule
     assert unknown_rule["level"] == "warning"
     [related] = unknown_rule["relatedLocations"]
-    assert related["physicalLocation"]["region"] == {"startLine": 4, "startColumn": 5}
+    assert related["physicalLocation"]["region"] == {
+        "startLine": 4, "startColumn": 5, "endLine": 4, "endColumn": 9}
 
     whole_file = by_message["whole-file note"]
     assert whole_file["level"] == "note"
-    assert "region" not in whole_file["locations"][0]["physicalLocation"]
+    assert whole_file["locations"][0]["physicalLocation"]["region"] == {"startLine": 1}
     assert "properties" not in whole_file
 
     line_only = by_message["bad"]
@@ -452,12 +458,13 @@ def test_sarif_uris_are_relative_forward_slash_and_encoded(tmp_path: Path) -> No
 
 
 def test_fingerprint_ignores_line_and_message_but_not_pointer_rule_or_file() -> None:
-    base = finding_fingerprint(unknown_key(line=5, column=5))
+    keys = StructuralKeys({"a.yml": make_document()})
+    base = finding_fingerprint(unknown_key(line=5, column=5), keys)
     moved = unknown_key(line=40, column=9)
     moved.message = "reworded"
-    assert finding_fingerprint(moved) == base
-    assert finding_fingerprint(unknown_key(pointer="/onboot/1/capabilites")) != base
-    assert finding_fingerprint(unknown_key(file="b.yml")) != base
+    assert finding_fingerprint(moved, keys) == base
+    assert finding_fingerprint(unknown_key(pointer="/onboot/1/capabilites"), keys) != base
+    assert finding_fingerprint(unknown_key(file="b.yml"), keys) != base
     assert fingerprint("LK902", "a.yml", "/onboot/0/capabilites") != base
     assert fingerprint("LK901", "./a.yml", "/onboot/0/capabilites") == base
     assert re.fullmatch(r"[0-9a-f]{64}", base)
@@ -477,7 +484,8 @@ def test_repeated_fingerprints_are_numbered() -> None:
     twice = [YAML_SYNTAX.finding("a", Location("a.yml", 1, 1)),
              YAML_SYNTAX.finding("b", Location("a.yml", 3, 1)),
              YAML_SYNTAX.finding("c", Location("b.yml", 3, 1))]
-    first, second, other = fingerprints(twice)
+    keys = StructuralKeys({})
+    first, second, other = number_repeats(finding_fingerprint(f, keys) for f in twice)
     assert second == f"{first}:2"
     assert ":" not in first and ":" not in other and other != first
 

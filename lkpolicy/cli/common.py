@@ -96,12 +96,30 @@ def run_gate_or_exit(files: list[str], options: GateOptions) -> Gate:
         usage_error(str(error))
 
 
-def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bool) -> None:
+def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bool,
+                docs_url: str | None = None) -> None:
+    """Render the gate's verdict: what it counts, and (in SARIF and JSON) what waivers and
+    the baseline suppressed. `docs_url` links SARIF rules to the rule reference; None takes
+    it from the package metadata."""
     from lkpolicy import __version__
     from lkpolicy.report import Report, render
+    from lkpolicy.report.model import SuppressedFinding
 
+    suppressed = [SuppressedFinding(s.finding, s.kind, s.reason) for s in gate.suppressed]
     report = Report(findings=gate.findings, documents=gate.documents, files=gate.files,
-                    tool_version=__version__)
+                    tool_version=__version__, suppressed=suppressed,
+                    execution_successful=gate.exit_code != ExitCode.USAGE)
+    if output_format == "sarif":
+        from lkpolicy.report.links import metadata_docs_url
+        from lkpolicy.report.sarif import MAX_RESULTS, omitted_results
+
+        report.docs_url = docs_url if docs_url is not None else metadata_docs_url()
+        if len(report.findings) + len(report.suppressed) > MAX_RESULTS:
+            omitted = omitted_results(report)
+            if omitted:
+                printer().err(f"lkpolicy: warning: {omitted} SARIF results left out; code "
+                              f"scanning accepts at most {MAX_RESULTS} per run (the most "
+                              "severe were kept). Narrow the paths or --select to see all.")
     emit(render(output_format, report, color=color), output)
 
 

@@ -117,7 +117,9 @@ def _judge_single(path: str, documents: dict[str, Document], options: GateOption
     unit = judge_unit([path], documents, options, {path: data})
     trust = unit.trust
     # Signature verification depends on the clock and on remote trust data: never cached.
-    if trust is None or not (trust.findings or trust.evidence):
+    # Nor are findings that policy waivers suppressed: reports show them, the cache does not
+    # keep them.
+    if (trust is None or not (trust.findings or trust.evidence)) and not unit.suppressed:
         resultcache.write(directory, key, path, unit.findings, unit.unreadable,
                           unit.policy_files)
     return unit
@@ -203,6 +205,6 @@ def _apply_baseline(gate: Gate, findings: list[Finding], path: str) -> list[Find
         return findings + error.findings
     blocking = [f for f in findings if blocks_build(f.rule_id, f.severity)]
     others = [f for f in findings if not blocks_build(f.rule_id, f.severity)]
-    new, known = filter_new(others, baseline)
+    new, known = filter_new(others, baseline, gate.documents)
     gate.suppressed.extend(Suppression(f, "baseline", f"in the baseline {path}") for f in known)
     return blocking + new

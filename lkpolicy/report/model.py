@@ -29,6 +29,26 @@ def format_location(location: Location) -> str:
     return f"{location.file}:{location.line}:{location.column}"
 
 
+SUPPRESSION_KINDS = {"inline": "inSource", "policy": "external", "baseline": "external"}
+"""Where the gate found the reason to suppress -> SARIF's `suppression.kind`."""
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressedFinding:
+    """A finding that the gate does not count, shown as suppressed in SARIF and JSON."""
+
+    finding: Finding
+    source: str
+    """`inline` (a `# lkpolicy: ignore[...]` comment), `policy` (a policy waiver) or
+    `baseline`."""
+    reason: str
+
+    @property
+    def kind(self) -> str:
+        """SARIF's kind: `inSource` for a comment in the config, `external` otherwise."""
+        return SUPPRESSION_KINDS.get(self.source, "external")
+
+
 @dataclass(slots=True)
 class Report:
     findings: list[Finding]
@@ -42,6 +62,14 @@ class Report:
     embedders pass their own list so that rendering never depends on which rule modules exist."""
     root: str | None = None
     """Directory that SARIF and GitHub paths are made relative to; None is the working directory."""
+    suppressed: list[SuppressedFinding] = field(default_factory=list)
+    """Findings that waivers or the baseline took out of the count (rendered by SARIF and
+    JSON only)."""
+    docs_url: str | None = None
+    """The generated rule reference (docs/rules.md) on the web, for SARIF's `informationUri`
+    and each rule's `helpUri` (`#lk201` anchors); None leaves them out."""
+    execution_successful: bool = True
+    """False when some input could not be judged at all (exit code 2)."""
     _rule_index: dict[str, Rule] | None = field(default=None, init=False, repr=False, compare=False)
     _lines: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -86,14 +114,22 @@ class Report:
             self._rule_index = {rule.id: rule for rule in self.rules}
         return self._rule_index.get(rule_id)
 
-    def source_line(self, location: Location) -> str | None:
-        document = self.documents.get(location.file)
-        if document is None or location.line < 1:
+    def lines(self, path: str) -> list[str] | None:
+        """The lines of a checked file, split where the loader splits them; None when the
+        file's text is not known (an unreadable file)."""
+        document = self.documents.get(path)
+        if document is None:
             return None
         # Not `Document.source_line`: str.splitlines() also breaks at U+0085, U+2028 and
         # U+2029, which YAML 1.2 (and so the loader's line numbers) treats as ordinary text,
         # so a crafted file could make us show the wrong line under a finding.
-        lines = self._lines.get(location.file)
+        lines = self._lines.get(path)
         if lines is None:
-            lines = self._lines[location.file] = _LINE_BREAK.split(document.text)
+            lines = self._lines[path] = _LINE_BREAK.split(document.text)
+        return lines
+
+    def source_line(self, location: Location) -> str | None:
+        lines = self.lines(location.file)
+        if lines is None or location.line < 1:
+            return None
         return lines[location.line - 1] if location.line <= len(lines) else None

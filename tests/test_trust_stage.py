@@ -33,8 +33,9 @@ from lkpolicy.stages.images import resolve_images
 from lkpolicy.stages.load import load_document
 from lkpolicy.stages.policy.loader import load_policy_file
 from lkpolicy.stages.policy.model import Policy
-from lkpolicy.stages.trust import stage
-from lkpolicy.stages.trust.stage import TrustResult, VerificationFailed, inspect_image, run_trust
+from lkpolicy.stages.trust import adapters
+from lkpolicy.stages.trust.inspection import inspect_image
+from lkpolicy.stages.trust.stage import TrustResult, VerificationFailed, Verifier, run_trust
 from lkpolicy.store.location import ImageOptions
 from lkpolicy.store.lookup import Store
 
@@ -463,10 +464,10 @@ def test_verifier_that_cannot_be_built(tmp_path: Path, image_cache: tuple[Path, 
 def test_missing_verifier_module_fails_only_its_images(
         tmp_path: Path, sites: str, image_cache: tuple[Path, Descriptor],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    def absent(*_: object) -> stage.Verifier:
+    def absent(*_: object) -> Verifier:
         raise ModuleNotFoundError("No module named 'tuf'")
 
-    monkeypatch.setitem(stage._ADAPTERS, "tuf", absent)
+    monkeypatch.setitem(adapters.ADAPTERS, "tuf", absent)
     policy = policy_file(tmp_path, sites, "rules: [{images: '*', require: {any: [t, good]}}]\n"
                          "default_authority: t\n")
     policy.write_text(policy.read_text().replace(
@@ -579,7 +580,7 @@ def test_policy_trust_paths_and_extends(tmp_path: Path) -> None:
 
 def test_trust_rules_are_catalogued() -> None:
     rules = {rule.id: rule for rule in all_rules() if rule.category == "trust"}
-    assert sorted(rules) == ["LKT001", "LKT002", "LKT003", "LKT004"]
+    assert sorted(rules) == ["LKT001", "LKT002", "LKT003", "LKT004", "LKT005"]
     assert all(rule.rationale and rule.fix for rule in rules.values())
 
 

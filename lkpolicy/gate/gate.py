@@ -138,8 +138,9 @@ def _cache_context(path: str, options: GateOptions) -> str:
         parts.append(f"offline={options.policy.offline}")
     selection = options.selection
     parts.append(f"select={sorted(selection.select or [])} ignore={sorted(selection.ignore)}")
-    # Policy waivers expire with the date.
-    parts.append(f"waivers={options.waivers} {options.today}")
+    # The moment judged at (`--at`): policy waivers expire with its date. Trust results, which
+    # depend on the exact moment, are never cached (see `_judge_single`).
+    parts.append(f"waivers={options.waivers} at={options.today.isoformat()}")
     return "\0".join(parts)
 
 

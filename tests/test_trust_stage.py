@@ -633,3 +633,88 @@ def test_inspect_usage_errors(tmp_path: Path) -> None:
     result = CliRunner().invoke(trust_app, ["inspect", IMAGE, "--policy",
                                             str(tmp_path / "p.yml")])
     assert result.exit_code == 2 and "no trust authorities" in result.output
+
+
+# -- named signers -----------------------------------------------------------------------------
+
+
+def named_policy(tmp_path: Path, url: str, site: str, require: str) -> Policy:
+    path = tmp_path / "named.yml"
+    path.write_text(f"extends: []\ntrust:\n  authorities:\n    hub: {{type: notary, server: "
+                    f"'{url}/{site}', tofu: true}}\n  rules:\n    - images: '*'\n"
+                    f"      require: {require}\n")
+    return load_policy_file(str(path))
+
+
+SIGNERS = "{authority: hub, signers: [targets/releases, targets/alice]}"
+
+
+def test_named_signers_must_all_sign_the_same_digest(
+        tmp_path: Path, server: tuple[str, Sites], image_cache: tuple[Path, Descriptor]) -> None:
+    url, served = server
+    _, descriptor = image_cache
+    entry = target_entry(descriptor.digest[7:], descriptor.size)
+    served["both"] = Repo(gun=GUN, releases={"v1": entry}, alice={"v1": entry}).build()
+    served["split"] = Repo(gun=GUN, releases={"v1": entry},
+                           alice={"v1": target_entry("ee" * 32, 77)}).build()
+    served["alone"] = Repo(gun=GUN, releases={"v1": entry}).build()
+    config = config_of(tmp_path, SERVICE)
+
+    def run(site: str, require: str = SIGNERS) -> TrustResult:
+        return run_resolved(config, named_policy(tmp_path, url, site, require),
+                            image_cache=image_cache[0], cache_dir=tmp_path / site, now=NOW)
+
+    passed = run("both")
+    assert passed.findings == []
+    assert [(e["role"], e["digest"], e["signers"]) for e in passed.evidence[descriptor.digest]] \
+        == [(role, descriptor.digest, ["targets/releases", "targets/alice"])
+            for role in ("targets/releases", "targets/alice")]
+    [split] = run("split").findings
+    assert split.rule_id == "LKT002"
+    assert split.message == (
+        f"services `app` image `{IMAGE}`: authority `hub` (notary, signers targets/releases, "
+        f"targets/alice) does not vouch for it: targets: the required signers disagree on tag "
+        f"'v1': targets/releases signs {descriptor.digest} ({descriptor.size} bytes), "
+        f"targets/alice signs sha256:{'ee' * 32} (77 bytes)")
+    [alone] = run("alone").findings
+    assert alone.message.endswith("does not vouch for it: targets/alice: tag 'v1' is not "
+                                  "signed by targets/alice, which the policy requires")
+    # Docker's order alone is satisfied by the same repository.
+    assert run("alone", "hub").findings == []
+    # Named signers inside `any` and `all`, with another authority.
+    assert run("alone", "{any: [" + SIGNERS + ", hub]}").findings == []
+    [both] = run("alone", "{all: [hub, " + SIGNERS + "]}").findings
+    assert "signed by targets/alice" in both.message
+
+
+def test_signers_and_file_rules_need_the_right_authority_types(tmp_path: Path) -> None:
+    error = policy_error(tmp_path, "extends: []\ntrust:\n  authorities:\n    ck: {type: "
+                                   "cosign-key, keys: [k.pem]}\n  rules:\n    - images: '*'\n"
+                                   "      require: {authority: ck, signers: [targets/a]}\n")
+    [finding] = error.findings
+    assert finding.rule_id == "LKP005" and finding.location.line == 7
+    assert "`signers` needs a notary authority" in finding.message
+    error = policy_error(tmp_path, "extends: []\ntrust:\n  authorities:\n    hub: {type: notary, "
+                                   "server: 'https://n', tofu: true}\n  rules:\n"
+                                   "    - files: ['etc/*']\n      require: {any: [hub]}\n")
+    assert "cannot vouch for local files" in error.findings[0].message
+    error = policy_error(tmp_path, "extends: []\ntrust:\n  rules:\n    - images: '*'\n"
+                                   "      files: ['x']\n      require: a\n")
+    assert error.findings[0].rule_id == "LKP002"
+    error = policy_error(tmp_path, "extends: []\ntrust:\n  authorities:\n    hub: {type: notary, "
+                                   "server: 'https://n', tofu: true, pin_mode: replace}\n")
+    assert error.findings[0].rule_id == "LKP002"
+
+
+def test_empty_all_is_never_met() -> None:
+    from lkpolicy.stages.trust.requirements import AllOf, AnyOf, Ask, Refusal, Signed
+
+    assert not AllOf(()).verify({}).ok and not AnyOf(()).verify({}).ok
+    nested = AllOf((AnyOf((Signed(Ask("a")), Signed(Ask("b")))), Signed(Ask("c", ("targets",)))))
+    answers = {Ask("a"): Refusal("no"), Ask("b"): None, Ask("c", ("targets",)): None}
+    assert nested.verify(answers).ok
+    verdict = nested.verify({**answers, Ask("b"): Refusal("nope")})
+    assert not verdict.ok
+    assert [(u.ask.authority, u.note) for u in verdict.unmet] == [
+        ("a", " (any of a, b would do; none does)"), ("b", " (any of a, b would do; none does)")]
+    assert nested.describe() == "all of (any of a, b), c (signed by targets)"

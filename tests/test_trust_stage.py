@@ -592,7 +592,7 @@ def test_inspect_text_and_json(tmp_path: Path, sites: str,
     policy = policy_file(tmp_path, sites, "rules: [{images: '*', require: {any: [good, bad]}}]\n")
     base = ["inspect", IMAGE, "--policy", str(policy), "--cache", str(image_cache[0]),
             "--trust-cache", str(tmp_path / "trust")]
-    # Real time: the repository expires years from now, and the CLI has no clock option.
+    # Real time (no `--at`): the repository was signed two days ago and is valid for weeks.
     runner = CliRunner()
     result = runner.invoke(trust_app, base)
     assert result.exit_code == 1, result.output
@@ -718,3 +718,64 @@ def test_empty_all_is_never_met() -> None:
     assert [(u.ask.authority, u.note) for u in verdict.unmet] == [
         ("a", " (any of a, b would do; none does)"), ("b", " (any of a, b would do; none does)")]
     assert nested.describe() == "all of (any of a, b), c (signed by targets)"
+
+
+# -- --at --------------------------------------------------------------------------------------
+
+
+def test_check_and_inspect_at_a_stated_moment(tmp_path: Path, sites: str,
+                                              image_cache: tuple[Path, Descriptor],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notary trust data made at NOW: its timestamp expires 14 days later, its root
+    certificate is valid from 2026-11-01."""
+    from lkpolicy.cli import app
+
+    monkeypatch.setenv("LKPOLICY_TRUST_CACHE", str(tmp_path / "trust"))
+    policy = policy_file(tmp_path, sites, "rules: [{images: '*', require: good}]\n")
+    config = tmp_path / "c.yml"
+    config.write_text(SERVICE)
+    runner = CliRunner()
+
+    def check_at(moment: str) -> tuple[int, list[str]]:
+        result = runner.invoke(app, ["check", "--format", "json", "--policy", str(policy),
+                                     "--cache", str(image_cache[0]), "--arch", "amd64",
+                                     "--at", moment, str(config)])
+        found = json.loads(result.output)["findings"]
+        return result.exit_code, [f"{f['rule']} {f['message']}" for f in found]
+
+    assert check_at("2026-12-02") == (0, [])
+    code, [expired] = check_at("2026-12-16T00:00:00Z")
+    assert code == 1 and expired.startswith("LKT002 ")
+    assert expired.endswith("does not vouch for it: timestamp: expired at 2026-12-15T00:00:00+00:00 "
+                            "(now 2026-12-16T00:00:00+00:00)")
+    code, [early] = check_at("2026-10-01")
+    assert code == 1 and "certificate is not valid before 2026-11-01" in early
+    base = ["inspect", IMAGE, "--policy", str(policy), "--cache", str(image_cache[0]),
+            "--trust-cache", str(tmp_path / "trust"), "--format", "json"]
+    later = json.loads(runner.invoke(trust_app, [*base, "--at", "2026-12-16"]).output)
+    assert later["at"] == "2026-12-16T00:00:00Z"
+    answers = {answer["authority"]: answer for answer in later["authorities"]}
+    assert "expired at 2026-12-15" in answers["good"]["error"]
+    sooner = json.loads(runner.invoke(trust_app, [*base, "--at", "2026-12-14T23:00:00Z"]).output)
+    assert {a["authority"]: a for a in sooner["authorities"]}["good"]["ok"]
+
+
+def test_inspect_shows_named_signers(tmp_path: Path, server: tuple[str, Sites],
+                                     image_cache: tuple[Path, Descriptor]) -> None:
+    url, served = server
+    _, descriptor = image_cache
+    entry = target_entry(descriptor.digest[7:], descriptor.size)
+    served["inspected"] = Repo(gun=GUN, releases={"v1": entry}).build()
+    policy = tmp_path / "named.yml"
+    policy.write_text(f"extends: []\ntrust:\n  authorities:\n    hub: {{type: notary, server: "
+                      f"'{url}/inspected', tofu: true}}\n  rules:\n    - images: '*'\n"
+                      f"      require: {SIGNERS}\n")
+    result = CliRunner().invoke(trust_app, ["inspect", IMAGE, "--policy", str(policy), "--cache",
+                                            str(image_cache[0]), "--trust-cache",
+                                            str(tmp_path / "t"), "--at", "2026-12-02"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[2] == "  hub (notary, not required): ok"
+    assert lines[4] == ("  hub (notary, signers targets/releases, targets/alice, required): "
+                        "FAILED targets/alice: tag 'v1' is not signed by targets/alice, which the "
+                        "policy requires")

@@ -42,7 +42,7 @@ def verify_blob_signature(signature_file: bytes, sha256: bytes, keys: Sequence[C
     except UnicodeDecodeError:
         raise MalformedSignature(name, f"{source or 'the signature'} is not base64 text") from None
     signature = base64_field(text, name, source or "the signature")
-    key = verify_with_keys(sha256, signature, keys, name, prehashed=True)
+    key = verify_with_keys(sha256, signature, _digest_signers(keys, name), name, prehashed=True)
     return _verified(name, sha256, key, source)
 
 
@@ -64,8 +64,18 @@ def verify_blob_bundle_with_key(bundle: dict[str, Any], sha256: bytes,
             raise PayloadDigestMismatch(name, f"{source} signs sha256:{digest.hex()}, not the "
                                               f"file's sha256:{sha256.hex()}")
     signature = base64_field(message.get("signature"), name, f"{source} signature")
-    key = verify_with_keys(sha256, signature, keys, name, prehashed=True)
+    key = verify_with_keys(sha256, signature, _digest_signers(keys, name), name, prehashed=True)
     return _verified(name, sha256, key, source, "sigstore-bundle")
+
+
+def _digest_signers(keys: Sequence[CosignPublicKey], name: str) -> list[CosignPublicKey]:
+    """The keys that can sign a digest: Ed25519 signs whole messages, which the gate does not
+    keep (it reads a file once, as a hash)."""
+    usable = [key for key in keys if key.algorithm != "Ed25519"]
+    if keys and not usable:
+        raise UnsupportedSignature(name, "Ed25519 keys sign whole files; lkpolicy checks file "
+                                         "signatures over their SHA-256 (ECDSA or RSA keys)")
+    return usable
 
 
 def _verified(name: str, sha256: bytes, key: CosignPublicKey, source: str,

@@ -166,3 +166,32 @@ def test_slow_server_times_out(tmp_path: Path) -> None:
         with pytest.raises(NetworkError, match=r"^root: timed out after 0.5s"):
             trust.lookup("127.0.0.1:5000/lktest/signed", "v1")
         assert time.perf_counter() - started < 3
+
+
+def test_root_pinned_by_certificate_id_as_notary_pins_it(notary_env: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    """`root_cert_ids` are the IDs of notary's `trust_pinning.certs`: the real client accepts the
+    same ID, and refuses another, as lkpolicy does."""
+    gun, keyid = notary_env["GUN"], notary_env["ROOT_KEYID"]
+
+    def notary_lookup(pinned: str) -> subprocess.CompletedProcess[str]:
+        config = tmp_path / f"{pinned[:8]}.json"
+        config.write_text(json.dumps({"trust_pinning": {"certs": {gun: [pinned]}}}))
+        return subprocess.run(["notary", "-c", str(config), "-s", notary_env["NOTARY_URL"],
+                               "-d", str(tmp_path / f"nt-{pinned[:8]}"), "--tlscacert",
+                               notary_env["NOTARY_CA"], "lookup", gun, "v2"],
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    assert notary_lookup(keyid).returncode == 0
+    assert notary_lookup("ab" * 32).returncode != 0
+    pins = notary.RootPins(cert_ids=frozenset({keyid}))
+    with client(notary_env, tmp_path / "right", pins=pins) as trust:
+        assert trust.lookup(gun, "v2").digest == notary_env["DIGEST_v2"]
+    with client(notary_env, tmp_path / "wrong",
+                pins=notary.RootPins(cert_ids=frozenset({"ab" * 32}))) as trust, \
+            pytest.raises(errors.RootChanged, match="no root key matches the pinned"):
+        trust.lookup(gun, "v2")
+    # Replacing notary's certificate rules with the pin changes nothing for an honest root.
+    replaced = notary.RootPins(cert_ids=frozenset({keyid}), replace=True)
+    with client(notary_env, tmp_path / "replaced", pins=replaced) as trust:
+        assert trust.lookup(gun, "v2").digest == notary_env["DIGEST_v2"]

@@ -305,3 +305,13 @@ def test_pure_blob_checks() -> None:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     with pytest.raises(errors.UnsupportedSignature, match="Ed25519 keys sign whole files"):
         verify_blob_signature(signature, digest, [edwards], name="f")
+
+
+def test_pre_v3_cosign_bundles_are_refused_with_the_reason(files: Files) -> None:
+    ca = files.root / "etc" / "ca.pem"
+    ca.with_name("ca.pem.sigstore.json").write_text(json.dumps(
+        {"base64Signature": "AAAA", "cert": "", "rekorBundle": {}}))
+    for authority in ("keys", "ci"):
+        [finding] = messages(gate(files, f"- {{files: ['etc/ssl/*'], require: {authority}}}\n",
+                                  CA))
+        assert "is a cosign bundle of the pre-v3 format" in finding

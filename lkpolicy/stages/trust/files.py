@@ -106,6 +106,10 @@ class BlobVerifier:
                 "file": local.target, "source": local.path, "digest": local.sha256,
                 "size": local.size, "signature": path}
         bundle = data.lstrip().startswith(b"{")
+        if bundle and b'"base64Signature"' in data and b'"verificationMaterial"' not in data:
+            raise VerificationFailed(f"{path} is a cosign bundle of the pre-v3 format "
+                                     f"(base64Signature, cert, rekorBundle), which lkpolicy does "
+                                     f"not read; sign with cosign v3 (`--bundle`)")
         try:
             if self.keys:
                 signature = self._with_keys(data, bundle, sha256, name, path)

@@ -315,3 +315,21 @@ def test_pre_v3_cosign_bundles_are_refused_with_the_reason(files: Files) -> None
         [finding] = messages(gate(files, f"- {{files: ['etc/ssl/*'], require: {authority}}}\n",
                                   CA))
         assert "is a cosign bundle of the pre-v3 format" in finding
+
+
+def test_verified_files_are_never_replayed_from_the_result_cache(files: Files) -> None:
+    ca = files.root / "etc" / "ca.pem"
+    signature = files.openssl_sign(ca)
+    config = files.config(CA.format(root=files.root))
+    policy = files.policy("- {files: ['etc/ssl/*'], require: keys}\n")
+
+    def check() -> list[str]:
+        return messages(run_gate([str(config)], GateOptions(
+            images=ImageOptions(cache=str(files.root / "cache"), arch="amd64"),
+            policy=PolicyChoice(str(policy), trust_cache=str(files.root / "trust")))))
+
+    assert check() == []
+    # Only the signature beside the file changes: no input of the result cache's key does.
+    signature.write_text(signature.read_text().replace("M", "N", 1))
+    [finding] = check()
+    assert finding.startswith("LKT005")

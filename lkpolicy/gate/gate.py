@@ -117,8 +117,9 @@ def _judge_single(path: str, documents: dict[str, Document], options: GateOption
                         from_cache=True)
     unit = judge_unit([path], documents, options, {path: data})
     trust = unit.trust
-    # Signature verification depends on the clock and on remote trust data: never cached.
-    if trust is None or not (trust.findings or trust.evidence):
+    # Signature verification depends on the clock, on remote trust data and on signature files
+    # beside local files: never cached.
+    if trust is None or not (trust.findings or trust.evidence or trust.file_evidence):
         resultcache.write(directory, key, path, unit.findings, unit.unreadable,
                           unit.policy_files)
     return unit

@@ -333,3 +333,22 @@ def test_verified_files_are_never_replayed_from_the_result_cache(files: Files) -
     signature.write_text(signature.read_text().replace("M", "N", 1))
     [finding] = check()
     assert finding.startswith("LKT005")
+
+
+def test_signature_templates_are_checked_and_anchored_at_the_policy(files: Files) -> None:
+    from lkpolicy.model.findings import InputError
+    from lkpolicy.stages.policy.loader import load_policy_file
+
+    policy = files.policy("- files: ['*']\n  signature: ['{name}.sig', '{source}.b', 'x/{path}']\n"
+                          "  require: keys\n")
+    [rule] = load_policy_file(str(policy)).trust.rules
+    assert rule.signatures == (f"{files.root}/{{name}}.sig", "{source}.b",
+                               f"{files.root}/x/{{path}}")
+    policy = files.policy("- files: ['*']\n  signature: ['{source}.sig', '{home}/x.sig']\n"
+                          "  require: keys\n")
+    with pytest.raises(InputError) as caught:
+        load_policy_file(str(policy))
+    [finding] = caught.value.findings
+    assert finding.rule_id == "LKP005" and finding.location.line == 11
+    assert finding.message == ("signature path `{home}/x.sig`: unknown placeholder {home}; use "
+                               "{source}, {name}, {path}")

@@ -241,7 +241,7 @@ def _signature_template(document: Document, template: str, base: Path, pointer: 
     if problem is not None:
         raise InputError(POLICY_BAD_OPTION.finding(
             f"signature path `{template}`: {problem}", document.location(pointer), pointer))
-    if template.startswith("{") or os.path.isabs(template):
+    if template.startswith("{source}") or os.path.isabs(template):
         return template
     return str(base / template)
 

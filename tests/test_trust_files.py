@@ -215,7 +215,7 @@ def test_files_signed_before_the_stated_moment(files: Files) -> None:
     ca.with_name("ca.pem.sigstore.json").write_bytes(bundle)
     logged = int(json.loads(bundle)["verificationMaterial"]["tlogEntries"][0]["integratedTime"])
     rules = "- {files: ['etc/ssl/*'], require: ci}\n"
-    before = dt.datetime.fromtimestamp(logged - 60, dt.UTC)
+    before = dt.datetime.fromtimestamp(logged - 120, dt.UTC)
     [finding] = messages(gate(files, rules, CA, at=before))
     assert "after the time of verification" in finding
     assert messages(gate(files, rules, CA, at=before + dt.timedelta(minutes=2))) == []

@@ -54,6 +54,9 @@ OIDC_ISSUER_V2_OID = "1.3.6.1.4.1.57264.1.8"
 SIGSTORE_OTHERNAME_OID = "1.3.6.1.4.1.57264.1.7"
 
 MAX_BUNDLE_BYTES = 1024 * 1024
+CLOCK_SKEW = dt.timedelta(minutes=1)
+"""How far the log's clock may run ahead of ours: a bundle verified right after signing, as
+of "now", must not fail because the log's clock is a few seconds ahead."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,8 @@ class KeylessPolicy:
     issuer: str | None = None
     issuer_regex: str | None = None
     not_after: dt.datetime | None = None
-    """The moment of verification (`--at`): a signature the log recorded later did not exist
-    then and vouches for nothing. None: no bound (the clock is the bound)."""
+    """The moment of verification (`--at`): a signature the log recorded later (by more than
+    `CLOCK_SKEW`) did not exist then and vouches for nothing. None: no bound."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trusted_root", Path(self.trusted_root))
@@ -341,7 +344,7 @@ class KeylessVerifier:
         log_index = getattr(entry, "log_index", None)
         when = dt.datetime.fromtimestamp(int(integrated), dt.UTC) if integrated else None
         bound = self.policy.not_after
-        if bound is not None and when is not None and when > bound:
+        if bound is not None and when is not None and when > bound + CLOCK_SKEW:
             raise BundleInvalid(f"the transparency log recorded the signature at "
                                 f"{_iso(when)}, after the time of verification {_iso(bound)}")
         return KeylessResult(

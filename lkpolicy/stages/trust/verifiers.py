@@ -145,9 +145,8 @@ class Verifiers:
         self._owned.append(verifier)
         return verifier
 
-    def verify(self, ask: Ask | str, ref: ImageRef, manifest: Descriptor | None) -> Outcome:
+    def verify(self, ask: Ask, ref: ImageRef, manifest: Descriptor | None) -> Outcome:
         """The authority's answer for the image (once per run and question)."""
-        ask = Ask(ask) if isinstance(ask, str) else ask
         key = (ask, ref.expanded)
         if key not in self._results:
             try:

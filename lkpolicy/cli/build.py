@@ -15,6 +15,7 @@ import typer
 
 from lkpolicy.cli.common import (
     ArchOption,
+    AtOption,
     BaselineOption,
     CacheOption,
     FailOn,
@@ -66,6 +67,7 @@ def build(
     ignore: IgnoreOption = None,
     baseline: BaselineOption = None,
     no_waivers: NoWaiversOption = False,
+    at: AtOption = None,
     compression_level: Annotated[int, typer.Option(
         "--compression-level", min=1, max=9,
         help="gzip level of the initrd: 1 is fastest (multi-threaded), 9 the smallest.")] = 1,
@@ -84,7 +86,7 @@ def build(
     options = gate_options(
         merge=True, cache=cache, arch=arch, policy=policy, offline=offline,
         no_waivers=no_waivers, select=select, ignore=ignore, baseline=baseline,
-        fail_on=FailOn(fail_on.value), use_result_cache=False)
+        fail_on=FailOn(fail_on.value), use_result_cache=False, at=at)
     gate = run_gate_or_exit(files, options)
     if not gate.passed:
         _report(gate)

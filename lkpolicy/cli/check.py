@@ -11,6 +11,7 @@ import typer
 
 from lkpolicy.cli.common import (
     ArchOption,
+    AtOption,
     BaselineOption,
     CacheOption,
     FailOn,
@@ -75,6 +76,7 @@ def check(
         show_default=False)] = None,
     offline: OfflineOption = False,
     no_waivers: NoWaiversOption = False,
+    at: AtOption = None,
     baseline: BaselineOption = None,
     write_baseline: Annotated[str | None, typer.Option(
         "--write-baseline", help="Record every current finding in this baseline file and exit 0.",
@@ -101,7 +103,7 @@ def check(
         merge=merge, cache=cache, arch=arch, no_images=no_images, policy=policy,
         no_policy=no_policy, offline=offline, no_waivers=no_waivers, select=select,
         ignore=ignore, baseline=None if write_baseline else baseline, fail_on=fail_on,
-        use_result_cache=not no_cache and lock is None)
+        use_result_cache=not no_cache and lock is None, at=at)
     gate = run_gate_or_exit(files, options)
     if lock is not None and len(gate.units) != 1:
         usage_error("--lock describes one build: give one config, or --merge")

@@ -116,12 +116,15 @@ def _judge_single(path: str, documents: dict[str, Document], options: GateOption
         return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable)
     unit = judge_unit([path], documents, options, {path: data})
     trust = unit.trust
-    # Signature verification depends on the clock and on remote trust data: never cached.
-    # Nor are findings that policy waivers suppressed: reports show them, the cache does not
-    # keep them.
-    if (trust is None or not (trust.findings or trust.evidence)) and not unit.suppressed:
+    # Signature verification depends on the clock, on remote trust data and on signature files
+    # beside local files: never cached. Nor are findings that policy waivers suppressed:
+    # reports show them, the cache does not keep them.
+    if (trust is None or not (trust.findings or trust.evidence or trust.file_evidence)) \
+            and not unit.suppressed:
+        # The host files `files:` copies are inputs too: a changed or deleted one is a miss.
+        sources = [local.path for local in unit.local_files.values()]
         resultcache.write(directory, key, path, unit.findings, unit.unreadable,
-                          unit.policy_files)
+                          [*unit.policy_files, *sources])
     return unit
 
 
@@ -139,8 +142,9 @@ def _cache_context(path: str, options: GateOptions) -> str:
         parts.append(f"offline={options.policy.offline}")
     selection = options.selection
     parts.append(f"select={sorted(selection.select or [])} ignore={sorted(selection.ignore)}")
-    # Policy waivers expire with the date.
-    parts.append(f"waivers={options.waivers} {options.today}")
+    # The moment judged at (`--at`): policy waivers expire with its date. Trust results, which
+    # depend on the exact moment, are never cached (see `_judge_single`).
+    parts.append(f"waivers={options.waivers} at={options.today.isoformat()}")
     return "\0".join(parts)
 
 

@@ -140,7 +140,10 @@ def _judge_by_policy(unit: GateUnit, choice: PolicyChoice, options: GateOptions)
         from lkpolicy.stages.trust.stage import run_trust
 
         unit.trust = run_trust(unit.config, unit.resolution, policy,
-                               cache_dir=choice.trust_cache, offline=choice.offline)
+                               cache_dir=choice.trust_cache, offline=choice.offline,
+                               now=options.at,
+                               local_files=unit.local_files if options.images is not None
+                               else None)
         unit.findings.extend(unit.trust.findings)
     if policy.waivers and options.waivers:
         from lkpolicy.model.rules import known_rule_ids

@@ -87,6 +87,7 @@ RULE_MODULES = {
     'LKT002': 'lkpolicy.stages.trust.rules',
     'LKT003': 'lkpolicy.stages.trust.rules',
     'LKT004': 'lkpolicy.stages.trust.rules',
+    'LKT005': 'lkpolicy.stages.trust.rules',
     'LKW001': 'lkpolicy.stages.waivers',
     'LKW002': 'lkpolicy.stages.waivers',
     'LKW003': 'lkpolicy.stages.waivers',

@@ -86,6 +86,15 @@ class UnknownTarget(TrustError):
     """The tag is not signed in a role Docker accepts ("no trust data" for the tag)."""
 
 
+class SignerMissing(UnknownTarget):
+    """A delegation role the policy names as a signer does not sign the tag: the repository
+    has no such role, never published it, or the role has no entry for the tag."""
+
+
+class SignersDisagree(TrustError):
+    """The delegation roles the policy names sign the tag with different digests."""
+
+
 class NoTrustData(TrustError):
     """The repository has no trust data at all (notary answers 404 for its root)."""
 

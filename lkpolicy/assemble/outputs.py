@@ -198,7 +198,7 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
                 say(f"  {base}.tar")
                 staging.keep(tar_path, Path(f"{base}.tar"))
             elif fmt == "docker":
-                _docker(tar_path, staging, base, say)
+                _docker(tar_path, staging, base, say, summary)
             elif fmt == "kernel+initrd":
                 assert boot is not None
                 _kernel_initrd(boot, staging, base, say)
@@ -330,13 +330,20 @@ def _split(tar_path: Path, staging: _Staging, epoch: int, level: int) -> BootPar
     return BootParts(tar_path, kernel_path, gzip_path, parts, epoch)
 
 
-def _docker(tar_path: Path, staging: _Staging, base: Path, say: Callable[[str], None]) -> None:
+def _docker(tar_path: Path, staging: _Staging, base: Path, say: Callable[[str], None],
+            summary: BuildSummary) -> None:
     # linuxkit appends the Dockerfile to the same tar writer before closing it, so the output
-    # is the tar without its two end-of-archive blocks, one more entry, and a new end.
+    # is the tar without its two end-of-archive blocks, one more entry, and a new end; the
+    # SBOM, which ends the build tar, comes after the Dockerfile.
+    from lkpolicy.assemble.sbom import sbom_header, sbom_tar_entry
+
     path, out = staging.new(".docker")
     size = tar_path.stat().st_size
+    sbom = summary.sbom if summary.sbom_path is not None else None
     with out, open(tar_path, "rb") as tar_stream:
         left = size - 1024
+        if sbom is not None:
+            left -= len(sbom_tar_entry(summary.sbom_path or "", sbom))
         while left > 0:
             chunk = tar_stream.read(min(left, _CHUNK))
             out.write(chunk)
@@ -344,6 +351,8 @@ def _docker(tar_path: Path, staging: _Staging, base: Path, say: Callable[[str], 
         writer = TarWriter(out)
         writer.add(TarHeader("Dockerfile", "0", mode=0o644, size=len(DOCKERFILE),
                              mtime=DEFAULT_MTIME), DOCKERFILE)
+        if sbom is not None:
+            writer.add(sbom_header(summary.sbom_path or "", len(sbom)), sbom)
         writer.close()
     say(f"  {base}.docker")
     staging.keep(path, Path(f"{base}.docker"))

@@ -32,6 +32,7 @@ from lkpolicy.model.findings import ExitCode
 
 if TYPE_CHECKING:
     from lkpolicy.assemble.plan import BuildPlan
+    from lkpolicy.assemble.sbom import SbomOptions
     from lkpolicy.gate.gate import Gate
     from lkpolicy.gate.unit import GateUnit
 
@@ -72,6 +73,11 @@ def build(
     verify_reproducible: Annotated[bool, typer.Option(
         "--verify-reproducible", help="Build twice and compare every output byte for byte "
                                       "before writing them.")] = False,
+    no_sbom: Annotated[bool, typer.Option(
+        "--no-sbom", help="Do not write the merged SPDX SBOM into the image (as linuxkit's "
+                          "--no-sbom).")] = False,
+    sbom_output: Annotated[str, typer.Option(
+        "--sbom-output", help="Path of the SBOM inside the image.")] = "sbom.spdx.json",
 ) -> None:
     """Run the gate on the configs, then build exactly what passed it, from the image cache
     (never from the network)."""
@@ -81,6 +87,7 @@ def build(
         formats = check_formats(output_format or ["kernel+initrd"], arch)
     except FormatUnavailable as error:
         usage_error(str(error))
+    sbom = None if no_sbom else _sbom_options(sbom_output)
     options = gate_options(
         merge=True, cache=cache, arch=arch, policy=policy, offline=offline,
         no_waivers=no_waivers, select=select, ignore=ignore, baseline=baseline,
@@ -100,7 +107,18 @@ def build(
     from lkpolicy.gate.plan import build_plan
 
     _build(unit, build_plan(unit), formats, directory, name or unit.config.name,
-           verify_reproducible, compression_level)
+           verify_reproducible, compression_level, sbom)
+
+
+def _sbom_options(path: str) -> SbomOptions:
+    from lkpolicy import __version__
+    from lkpolicy.assemble import BuildError, source_date_epoch
+    from lkpolicy.assemble.sbom import SbomOptions, check_sbom_path
+
+    try:
+        return SbomOptions(check_sbom_path(path), source_date_epoch(), f"lkpolicy-{__version__}")
+    except (ValueError, BuildError) as error:
+        usage_error(f"--sbom-output: {error}" if isinstance(error, ValueError) else str(error))
 
 
 def _check_lock(unit: GateUnit, path: str) -> None:
@@ -122,7 +140,7 @@ def _check_lock(unit: GateUnit, path: str) -> None:
 
 
 def _build(unit: GateUnit, plan: BuildPlan, formats: list[str], directory: str, name: str,
-           verify: bool, level: int) -> None:
+           verify: bool, level: int, sbom: SbomOptions | None) -> None:
     from lkpolicy.assemble import (
         BuildError,
         BuildOptions,
@@ -133,7 +151,7 @@ def _build(unit: GateUnit, plan: BuildPlan, formats: list[str], directory: str, 
 
     assert unit.config is not None
     say = printer().err
-    options = BuildOptions(progress=say, compression_level=level)
+    options = BuildOptions(progress=say, compression_level=level, sbom=sbom)
     created = not os.path.isdir(directory)
     try:
         os.makedirs(directory, exist_ok=True)

@@ -102,6 +102,18 @@ class KeylessResult:
     predicate_type: str
 
 
+@dataclass(frozen=True)
+class VerifiedDsse:
+    """A verified DSSE bundle: what it signs, and who signed it when."""
+
+    payload_type: str
+    payload: bytes
+    identity: str
+    issuer: str
+    log_index: int | None
+    integrated_time: dt.datetime | None
+
+
 # ------------------------------------------------------------------------------------ certificate
 
 
@@ -273,6 +285,17 @@ class KeylessVerifier:
 
     def verify_bundle(self, bundle_json: bytes, manifest_digest: str) -> KeylessResult:
         """Verify one bundle for the manifest digest `sha256:<hex>`; raises a KeylessError."""
+        verified = self.verify_dsse(bundle_json)
+        predicate_type = check_cosign_statement(verified.payload_type, verified.payload,
+                                                manifest_digest)
+        return KeylessResult(identity=verified.identity, issuer=verified.issuer,
+                             log_index=verified.log_index,
+                             integrated_time=verified.integrated_time,
+                             predicate_type=predicate_type)
+
+    def verify_dsse(self, bundle_json: bytes) -> VerifiedDsse:
+        """Verify a DSSE bundle (certificate, log entry, signature, identity policy) and return
+        what it signs, whatever the statement says; raises a KeylessError."""
         if len(bundle_json) > MAX_BUNDLE_BYTES:
             raise BundleInvalid(f"bundle is larger than {MAX_BUNDLE_BYTES} bytes")
         verifier = self._load()
@@ -302,16 +325,14 @@ class KeylessVerifier:
             raise BundleInvalid(_first_line(error)) from None
         # The exact sigstore policy passed: report what it accepted.
         identity, issuer = IdentityPolicy(self.policy).check(bundle.signing_certificate)
-        predicate_type = check_cosign_statement(payload_type, payload, manifest_digest)
         entry = bundle.log_entry._inner
         integrated = getattr(entry, "integrated_time", None)
         log_index = getattr(entry, "log_index", None)
-        return KeylessResult(
-            identity=identity, issuer=issuer,
+        return VerifiedDsse(
+            payload_type=payload_type, payload=payload, identity=identity, issuer=issuer,
             log_index=int(log_index) if log_index is not None else None,
             integrated_time=(dt.datetime.fromtimestamp(int(integrated), dt.UTC)
-                             if integrated else None),
-            predicate_type=predicate_type)
+                             if integrated else None))
 
 
 def check_cosign_statement(payload_type: str, payload: bytes, manifest_digest: str) -> str:

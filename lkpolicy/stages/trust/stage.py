@@ -425,7 +425,7 @@ def run_trust(config: Config, resolution: Resolution, policy: Policy, *,
             manifest = image.descriptor
             names = list(dict.fromkeys(n for r in wanted for n in r.authorities))
             outcomes = {name: pool.verify(name, ref, manifest) for name in names}
-            for name, failure in _failures(wanted, outcomes):
+            for name, failure in unmet_requirements(wanted, outcomes):
                 authority = policy.trust.authorities[name]
                 rule = TRUST_DIGEST_MISMATCH if failure.mismatch else TRUST_NOT_VOUCHED
                 emit(rule, f"{first.described} image `{expanded}`: authority `{name}` "
@@ -452,17 +452,19 @@ def _distinct_uses(resolution: Resolution) -> dict[str, list[ImageUse]]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Failure:
+class UnmetRequirement:
+    """An authority whose refusal leaves a requirement unmet; `note` names the alternatives."""
+
     reason: str
     mismatch: bool
     note: str
 
 
-def _failures(wanted: list[Requirement],
-              outcomes: Mapping[str, list[Evidence] | VerificationFailed]
-              ) -> list[tuple[str, _Failure]]:
+def unmet_requirements(wanted: list[Requirement],
+                       outcomes: Mapping[str, list[Evidence] | VerificationFailed]
+                       ) -> list[tuple[str, UnmetRequirement]]:
     """The authorities whose refusal leaves a requirement unmet, each once."""
-    failures: list[tuple[str, _Failure]] = []
+    failures: list[tuple[str, UnmetRequirement]] = []
     reported: set[str] = set()
     for requirement in wanted:
         failed = [n for n in requirement.authorities
@@ -479,7 +481,7 @@ def _failures(wanted: list[Requirement],
             reported.add(name)
             outcome = outcomes[name]
             assert isinstance(outcome, VerificationFailed)
-            failures.append((name, _Failure(outcome.reason, outcome.mismatch, note)))
+            failures.append((name, UnmetRequirement(outcome.reason, outcome.mismatch, note)))
     return failures
 
 

@@ -167,14 +167,21 @@ class BuildResult:
     manifest: Path | None = None
 
 
+ProvenanceHook = Callable[[Sequence[tuple[Path, Path]], BuildSummary],
+                          Sequence[tuple[str, bytes]]]
+"""Given the finished outputs (temporary path, final path) and the summary, the files to add
+beside them, by suffix (`lkpolicy.assemble.provenance.ProvenanceWriter`)."""
+
+
 def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
                   out_dir: str | os.PathLike[str], name: str, *,
-                  options: BuildOptions | None = None, manifest: bool = True) -> BuildResult:
+                  options: BuildOptions | None = None, manifest: bool = True,
+                  provenance: ProvenanceHook | None = None) -> BuildResult:
     """Build once from the gate's `plan` and write each requested format as
     `<out_dir>/<name>...`, plus (unless `manifest=False`) the build manifest
     `<name>.build.json`: the images used with their digests, the plan's trust evidence, and
-    the sha256 and size of every output file. Raises `BuildError` and then leaves no new file
-    behind."""
+    the sha256 and size of every output file, plus what `provenance` adds. Raises
+    `BuildError` and then leaves no new file behind."""
     # Before the (possibly long) build, not after it.
     wanted = check_formats(formats, plan.platform.architecture)
     options = options or BuildOptions()
@@ -215,14 +222,21 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
             manifest_path = Path(f"{base}{MANIFEST_SUFFIX}")
             body = render_manifest(name, plan.platform, wanted, summary, staging.final,
                                    plan.evidence, epoch)
-            temporary, handle = staging.new(MANIFEST_SUFFIX)
-            with handle:
-                handle.write(body)
-            staging.keep(temporary, manifest_path)
+            _keep_bytes(staging, base, MANIFEST_SUFFIX, body)
+        if provenance is not None:
+            for suffix, data in provenance(list(staging.final), summary):
+                _keep_bytes(staging, base, suffix, data)
         files = staging.commit()
         return BuildResult(files, summary, manifest_path)
     finally:
         staging.cleanup()
+
+
+def _keep_bytes(staging: _Staging, base: Path, suffix: str, data: bytes) -> None:
+    temporary, handle = staging.new(suffix)
+    with handle:
+        handle.write(data)
+    staging.keep(temporary, Path(f"{base}{suffix}"))
 
 
 def write_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],

@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from lkpolicy.store.lookup import ResolvedImage, Store
 
 __all__ = ["DEFAULT_SBOM_PATH", "SPDX_MEDIA_TYPE", "SbomOptions", "check_sbom_path",
-           "image_sboms", "render_sbom", "sbom_entry", "sbom_header", "sbom_tar_entry"]
+           "image_sboms", "oci_purl", "render_sbom", "sbom_entry", "sbom_header", "sbom_tar_entry"]
 
 DEFAULT_SBOM_PATH = "sbom.spdx.json"
 SPDX_MEDIA_TYPE = "application/spdx+json"
@@ -327,7 +327,7 @@ def _prefix_name(element: dict[str, Any], key: str, prefix: str) -> None:
         element.pop(key, None)
 
 
-def _purl(reference: str, digest: str) -> str:
+def oci_purl(reference: str, digest: str) -> str:
     """`pkg:oci/NAME@DIGEST?repository_url=REGISTRY/PATH&tag=TAG` (package-url's OCI type)."""
     from lkpolicy.model.reference import parse
 
@@ -354,7 +354,7 @@ def _image_package(number: int, name: str, resolved: ResolvedImage,
         "filesAnalyzed": False,
         "checksums": [{"algorithm": "SHA256", "checksumValue": digest.split(":", 1)[1]}],
         "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
-                          "referenceLocator": _purl(name, digest)}],
+                          "referenceLocator": oci_purl(name, digest)}],
         "primaryPackagePurpose": "CONTAINER",
         "comment": f"OCI image {name}, platform manifest {resolved.manifest.digest}, "
                    f"extracted at {where}; {sbom}",

@@ -82,6 +82,10 @@ def image_spdx(name: str, *, musl_license: str = "LicenseRef-musl",
         "spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT",
         "name": f"lktest/{name}", "documentNamespace": f"https://example.invalid/{name}",
         "creationInfo": {"created": "2024-01-01T00:00:00Z", "creators": ["Tool: syft-1.0.0"]},
+        "externalDocumentRefs": [{"externalDocumentId": "DocumentRef-base",
+                                  "spdxDocument": "https://example.invalid/base",
+                                  "checksum": {"algorithm": "SHA1",
+                                               "checksumValue": "33" * 20}}],
         "packages": [
             {"name": name, "SPDXID": own, "versionInfo": "1.0-r0",
              "downloadLocation": "NOASSERTION", "filesAnalyzed": False,
@@ -108,6 +112,8 @@ def image_spdx(name: str, *, musl_license: str = "LicenseRef-musl",
              "relatedSpdxElement": "SPDXRef-Package-apk-musl-77"},
             {"spdxElementId": "SPDXRef-Package-apk-musl-77", "relationshipType": "OTHER",
              "relatedSpdxElement": "SPDXRef-File-ld-musl", "comment": "evident-by"},
+            {"spdxElementId": own, "relationshipType": "DESCENDANT_OF",
+             "relatedSpdxElement": "DocumentRef-base:SPDXRef-Package-apk-musl-77"},
         ],
     }
 
@@ -191,8 +197,11 @@ def test_merged_sbom_lists_every_image_and_file_and_is_valid_spdx(
     assert validate_spdx(body, tmp_path) == []
     document = json.loads(body)
     assert body.endswith(b"}\n") and b"\n" not in body[:-1]  # compact, as linuxkit's
-    assert list(document)[:6] == ["spdxVersion", "dataLicense", "SPDXID", "name",
-                                  "documentNamespace", "creationInfo"]
+    # tools-golang's order, which linuxkit's document has
+    assert list(document) == ["spdxVersion", "dataLicense", "SPDXID", "name",
+                              "documentNamespace", "externalDocumentRefs", "creationInfo",
+                              "packages", "files", "hasExtractedLicensingInfos",
+                              "relationships"]
     assert document["creationInfo"] == {
         "licenseListVersion": "3.20", "created": "2017-04-18T16:30:00Z",
         "creators": ["Organization: LinuxKit", "Tool: linuxkit", "Tool: lkpolicy-test"]}
@@ -251,6 +260,11 @@ def test_merge_follows_linuxkit_prefixes_and_renames_shared_identifiers(
     assert ("SPDXRef-Package-apk-init-0a1b", "DEPENDS_ON",
             "SPDXRef-Package-apk-musl-77-2") in relationships
     assert ("SPDXRef-Image-2", "CONTAINS", "SPDXRef-Package-apk-init-0a1b") in relationships
+    # An element of another document keeps its name; the identical reference is kept once.
+    assert ("SPDXRef-Package-apk-init-0a1b", "DESCENDANT_OF",
+            "DocumentRef-base:SPDXRef-Package-apk-musl-77") in relationships
+    assert [r["externalDocumentId"] for r in document["externalDocumentRefs"]] == [
+        "DocumentRef-base"]
     # The same licence identifier with another text is renamed, and so is its use.
     licenses = {item["licenseId"]: item["extractedText"]
                 for item in document["hasExtractedLicensingInfos"]}

@@ -1,8 +1,9 @@
 """linuxkit's intermediate tar stream (`moby/build/build.go` `Build`), byte for byte.
 
 Sections in linuxkit's order: kernel, init images, volumes, onboot, onshutdown, services,
-files (spec section 2). Every entry carries the `LINUXKIT.source` / `LINUXKIT.location`
-records. Image content goes through the per-image filters of spec section 4.
+files (spec section 2), then the SBOM if asked for (`lkpolicy.assemble.sbom`). Every entry
+but the SBOM carries the `LINUXKIT.source` / `LINUXKIT.location` records. Image content goes
+through the per-image filters of spec section 4.
 
 The stream is written as it is produced; on any error `BuildError` is raised and whatever
 was written so far must be discarded by the caller (`write_outputs` writes to temporary files

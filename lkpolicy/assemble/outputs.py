@@ -162,7 +162,7 @@ class BootParts:
 @dataclass(slots=True)
 class BuildResult:
     files: list[Path]
-    """Every output file written, the manifest (if any) last."""
+    """Every output file written, then the manifest and the provenance files (if any)."""
     summary: BuildSummary
     manifest: Path | None = None
 

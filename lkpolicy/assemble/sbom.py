@@ -83,7 +83,10 @@ MAX_ATTESTATION_LAYERS = 256
 _DOCUMENT = "SPDXRef-DOCUMENT"
 _MERGED = ("externalDocumentRefs", "packages", "files", "hasExtractedLicensingInfos",
            "relationships", "annotations", "snippets")
-_ID_TOKEN = re.compile(r"(?:SPDXRef|LicenseRef|DocumentRef)-[A-Za-z0-9.+-]+")
+# An identifier, or an element of another document (`DocumentRef-x:SPDXRef-y`), whose local
+# part names nothing here and must not follow a rename.
+_ID_TOKEN = re.compile(r"(DocumentRef-[A-Za-z0-9.-]+)(:(?:SPDXRef|LicenseRef)-[A-Za-z0-9.-]+)?"
+                       r"|(?:SPDXRef|LicenseRef)-[A-Za-z0-9.-]+")
 _REFERENCE_KEYS = frozenset({
     "SPDXID", "spdxElementId", "relatedSpdxElement", "hasFiles", "licenseConcluded",
     "licenseDeclared", "licenseInfoFromFiles", "licenseInfoInFiles", "licenseInfoInSnippets",
@@ -266,7 +269,7 @@ class _Merged:
             if isinstance(value, list):
                 return [renamed(item, key) for item in value]
             if isinstance(value, str) and key in _REFERENCE_KEYS and renames:
-                return _ID_TOKEN.sub(lambda m: renames.get(m.group(0), m.group(0)), value)
+                return _ID_TOKEN.sub(lambda m: _renamed_token(m, renames), value)
             return value
 
         described: list[str] = []
@@ -310,6 +313,14 @@ class _Merged:
                 renames[name] = self.claim(name, ordinal)
                 seen[renames[name]] = element
         return dropped
+
+
+def _renamed_token(match: re.Match[str], renames: Mapping[str, str]) -> str:
+    document, remote = match.group(1), match.group(2)
+    if document is not None:
+        return renames.get(document, document) + (remote or "")
+    whole = match.group(0)
+    return renames.get(whole, whole)
 
 
 def _relationship(element: str, kind: str, related: str) -> dict[str, Any]:

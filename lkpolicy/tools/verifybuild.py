@@ -171,6 +171,11 @@ def _keyless(provenance: Path, bundle: Path | None, policy: KeylessPolicy,
         raise InputProblem(str(error)) from None
     except KeylessError as error:
         raise VerificationFailure([f"signature: {bundle.name}: {error}"]) from None
+    from lkpolicy.stages.trust.dsse import IN_TOTO_PAYLOAD_TYPE
+
+    if verified.payload_type != IN_TOTO_PAYLOAD_TYPE:
+        raise VerificationFailure([f"signature: {bundle.name} does not sign an in-toto "
+                                   "statement"])
     if verified.payload != payload:
         raise VerificationFailure([f"signature: {bundle.name} signs another statement than "
                                    f"{provenance.name}"])
@@ -287,11 +292,12 @@ def check_dependencies(checked: Checked, policy: Policy, *, image_cache: str | N
     pool = Verifiers(policy.trust.authorities, context, verifiers)
     failures = []
     try:
-        for name, descriptor in _recorded_images(checked.statement):
+        for recorded, descriptor in _recorded_images(checked.statement):
+            name = recorded[:200]
             try:
-                ref = parse_reference(name)
+                ref = parse_reference(recorded)
             except ReferenceError as error:
-                failures.append(f"dependency {name[:200]}: {error}")
+                failures.append(f"dependency {name}: {error}")
                 continue
             wanted, _ = requirements_for(ref, policy, [])
             if not wanted:
@@ -315,8 +321,14 @@ def check_dependencies(checked: Checked, policy: Policy, *, image_cache: str | N
 
 
 def output_paths(arguments: Sequence[str]) -> list[Path]:
-    """The outputs as paths, each once; `InputProblem` for one that is not a file."""
-    paths = [Path(argument) for argument in dict.fromkeys(arguments)]
+    """The outputs as paths, each once, without provenance files (so that `out/*` works);
+    `InputProblem` for one that is not a file, or when nothing is left."""
+    from lkpolicy.assemble.provenance import BUNDLE_SUFFIX, ENVELOPE_SUFFIX
+
+    paths = [Path(argument) for argument in dict.fromkeys(arguments)
+             if not argument.endswith((ENVELOPE_SUFFIX, BUNDLE_SUFFIX))]
+    if not paths:
+        raise InputProblem("no output to check (provenance files are not outputs)")
     for path in paths:
         if not path.is_file():
             what = "is not a file" if os.path.exists(path) else "does not exist"

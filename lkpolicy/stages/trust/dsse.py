@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lkpolicy.stages.trust.cosign.signatures import CosignPublicKey, dsse_pae, load_public_key
+from lkpolicy.stages.trust.errors import EnvelopeError, SignatureMismatch, SigningKeyError
 
 __all__ = ["IN_TOTO_PAYLOAD_TYPE", "Envelope", "EnvelopeError", "SignatureMismatch",
            "SigningKey", "SigningKeyError", "ambient_token", "decrypt_cosign_key",
@@ -48,19 +49,6 @@ COSIGN_PEM_TYPES = ("ENCRYPTED SIGSTORE PRIVATE KEY", "ENCRYPTED COSIGN PRIVATE 
 _MAX_SCRYPT_N = 1 << 20
 _MAX_SCRYPT_MEMORY = 1 << 30
 _MAX_SCRYPT_P = 16
-
-
-class SigningKeyError(Exception):
-    """A signing key that cannot be used: unreadable, wrong password, unsupported (one line).
-    The name avoids the builtin `KeyError`, which means something else."""
-
-
-class EnvelopeError(Exception):
-    """A DSSE envelope that is not one (malformed JSON, fields, base64)."""
-
-
-class SignatureMismatch(Exception):
-    """The envelope is well formed but no signature verifies with a trusted key."""
 
 
 # --------------------------------------------------------------------------------------------

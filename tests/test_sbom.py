@@ -63,9 +63,11 @@ IMAGES = ("kernel", "init", "runc", "busybox")
 
 def validate_spdx(data: bytes, tmp_path: Path) -> list[str]:
     """spdx-tools' full SPDX 2.3 validation of a JSON document; the messages, [] if valid."""
-    pytest.importorskip("spdx_tools", reason="spdx-tools is in the test extra")
-    from spdx_tools.spdx.parser.json import json_parser
-    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+    try:
+        from spdx_tools.spdx.parser.json import json_parser
+        from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+    except ImportError:
+        skip_or_fail("spdx-tools (the test extra) is not installed")
 
     path = tmp_path / "sbom.spdx.json"
     path.write_bytes(data)

@@ -101,6 +101,7 @@ class BuildSummary:
     sbom: bytes | None = None
     """The SBOM written at the end of the tar, if any."""
     sbom_path: str | None = None
+    """Its name in the tar."""
 
 
 def _dir(name: str, source: str, location: str, *, mode: int = 0o755, uid: int = 0,

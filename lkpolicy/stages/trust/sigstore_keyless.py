@@ -109,6 +109,18 @@ class KeylessResult:
     predicate_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedDsse:
+    """A verified DSSE bundle: what it signs, and who signed it when."""
+
+    payload_type: str
+    payload: bytes
+    identity: str
+    issuer: str
+    log_index: int | None
+    integrated_time: dt.datetime | None
+
+
 # ------------------------------------------------------------------------------------ certificate
 
 
@@ -280,14 +292,28 @@ class KeylessVerifier:
 
     def verify_bundle(self, bundle_json: bytes, manifest_digest: str) -> KeylessResult:
         """Verify one bundle for the manifest digest `sha256:<hex>`; raises a KeylessError."""
+        verified = self.verify_dsse(bundle_json)
+        predicate_type = check_cosign_statement(verified.payload_type, verified.payload,
+                                                manifest_digest)
+        return KeylessResult(identity=verified.identity, issuer=verified.issuer,
+                             log_index=verified.log_index,
+                             integrated_time=verified.integrated_time,
+                             predicate_type=predicate_type)
+
+    def verify_dsse(self, bundle_json: bytes) -> VerifiedDsse:
+        """Verify a DSSE bundle (certificate, log entry, signature, identity policy, the moment
+        of verification) and return what it signs, whatever the statement says; raises a
+        KeylessError."""
         verifier, bundle = self._parse(bundle_json)
         if bundle._dsse_envelope is None:
             raise NotAnImageSignature("the bundle signs a message, not a DSSE in-toto statement "
                                       "(cosign image signatures are DSSE)")
         payload_type, payload = self._checked(
             lambda policy: verifier.verify_dsse(bundle, policy))
-        predicate_type = check_cosign_statement(payload_type, payload, manifest_digest)
-        return self._result(bundle, predicate_type)
+        result = self._result(bundle, "")
+        return VerifiedDsse(payload_type=payload_type, payload=payload,
+                            identity=result.identity, issuer=result.issuer,
+                            log_index=result.log_index, integrated_time=result.integrated_time)
 
     def verify_blob_bundle(self, bundle_json: bytes, sha256: bytes) -> KeylessResult:
         """Verify a message-signature bundle (`cosign sign-blob --bundle`) for the data whose

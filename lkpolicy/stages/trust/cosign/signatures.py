@@ -143,16 +143,10 @@ def load_public_key(pem: bytes) -> CosignPublicKey:
 
 def parse_json_object(data: bytes, image: str, what: str) -> dict[str, Any]:
     """A JSON object without duplicate keys (two parsers must not read two different claims)."""
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise ValueError(f"duplicate key {key[:40]!r}")
-            result[key] = value
-        return result
+    from lkpolicy.safeio import unique_keys
 
     try:
-        parsed = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates)
+        parsed = json.loads(data.decode("utf-8"), object_pairs_hook=unique_keys)
     except (UnicodeDecodeError, ValueError) as error:
         raise MalformedSignature(image, f"{what} is not valid JSON: {error}") from None
     if not isinstance(parsed, dict):

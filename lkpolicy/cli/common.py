@@ -1,29 +1,30 @@
-"""What the commands share: option declarations, the gate options they build, and writing
-results. Commands are thin: they turn options into a `GateOptions`, run the gate and render
-it; they decide nothing about the verdict themselves."""
+"""What the commands share: the option declarations (the CLI library's), and, re-exported from
+`lkpolicy.cli.running`, the gate options they build and the writing of results. Commands are
+thin: they turn options into a `GateOptions`, run the gate and render it; they decide nothing
+about the verdict themselves."""
 
 from __future__ import annotations
 
-import enum
-import re
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-from lkpolicy.model.findings import ExitCode
+from lkpolicy.cli.running import (
+    FailOn,
+    emit,
+    gate_options,
+    image_options,
+    printer,
+    render_gate,
+    run_gate_or_exit,
+    usage_error,
+)
 
-if TYPE_CHECKING:
-    from lkpolicy.gate.gate import Gate
-    from lkpolicy.gate.options import GateOptions
-    from lkpolicy.report.printer import Printer
-    from lkpolicy.store.location import ImageOptions
-
-
-class FailOn(enum.StrEnum):
-    error = "error"
-    warning = "warning"
-    info = "info"
-    never = "never"
+__all__ = [
+    "ArchOption", "BaselineOption", "CacheOption", "FailOn", "IgnoreOption", "NoWaiversOption",
+    "OfflineOption", "PolicyOption", "SelectOption", "emit", "gate_options", "image_options",
+    "printer", "render_gate", "run_gate_or_exit", "usage_error",
+]
 
 
 CacheOption = Annotated[str | None, typer.Option(
@@ -53,81 +54,3 @@ BaselineOption = Annotated[str | None, typer.Option(
 NoWaiversOption = Annotated[bool, typer.Option(
     "--no-waivers", help="Ignore waivers (`# lkpolicy: ignore[...]` and the policy's): "
                          "show everything.")]
-
-_GO_ARCH = re.compile(r"[a-z0-9]{1,16}")
-
-
-def image_options(cache: str | None, arch: str | None) -> ImageOptions:
-    from lkpolicy.store.location import ImageOptions
-
-    if arch is not None and not _GO_ARCH.fullmatch(arch):
-        usage_error(f"--arch {arch!r}: expected a Go architecture name such as amd64 or arm64")
-    return ImageOptions(cache=cache, arch=arch)
-
-
-def gate_options(*, merge: bool, cache: str | None, arch: str | None, no_images: bool = False,
-                 policy: str | None, no_policy: bool = False, offline: bool,
-                 no_waivers: bool, select: list[str] | None, ignore: list[str] | None,
-                 baseline: str | None, fail_on: FailOn, use_result_cache: bool) -> GateOptions:
-    """The gate options of a command line; an unusable value is a usage error (exit 2)."""
-    from lkpolicy.gate.options import GateOptions, PolicyChoice, RuleSelection, UsageError
-    from lkpolicy.model.findings import Severity
-
-    images = image_options(cache, arch)
-    try:
-        selection = RuleSelection.parse(select, ignore)
-    except UsageError as error:
-        usage_error(str(error))
-    return GateOptions(
-        merge=merge, images=None if no_images else images,
-        policy=None if no_policy else PolicyChoice(policy, offline=offline),
-        waivers=not no_waivers, selection=selection, baseline=baseline,
-        fail_on=None if fail_on is FailOn.never else Severity.parse(fail_on.value),
-        use_result_cache=use_result_cache)
-
-
-def run_gate_or_exit(files: list[str], options: GateOptions) -> Gate:
-    from lkpolicy.gate.gate import run_gate
-    from lkpolicy.gate.options import UsageError
-
-    try:
-        return run_gate(files, options)
-    except UsageError as error:
-        usage_error(str(error))
-
-
-def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bool) -> None:
-    from lkpolicy import __version__
-    from lkpolicy.report import Report, render
-
-    report = Report(findings=gate.findings, documents=gate.documents, files=gate.files,
-                    tool_version=__version__)
-    emit(render(output_format, report, color=color), output)
-
-
-def usage_error(message: str) -> NoReturn:
-    printer().err(f"lkpolicy: {message}")
-    raise typer.Exit(ExitCode.USAGE)
-
-
-def printer() -> Printer:
-    from lkpolicy.report.printer import Printer
-
-    return Printer()
-
-
-def emit(text: str, path: str | None) -> None:
-    """A command's result: to standard output, or atomically to `path`. The text is already
-    escaped by its renderer (machine formats escape by their own syntax)."""
-    import sys
-
-    if path is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    from lkpolicy.safeio import atomic_write_text
-
-    try:
-        atomic_write_text(path, text)
-    except OSError as error:
-        usage_error(f"cannot write {path}: {error.strerror or error}")

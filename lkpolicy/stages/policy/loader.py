@@ -7,12 +7,10 @@ policy was written to stop.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lkpolicy.model.document import Document, join_pointer
 from lkpolicy.model.findings import Finding, InputError, Location, Severity
@@ -39,14 +37,11 @@ from lkpolicy.stages.policy.rules import (
     POLICY_EXTENDS_CYCLE,
     POLICY_EXTENDS_MISSING,
     POLICY_RULES,
-    POLICY_SCHEMA,
     POLICY_UNREADABLE,
 )
+from lkpolicy.stages.policy.validation import SCHEMA_PATH, did_you_mean, validate_policy
 
-if TYPE_CHECKING:
-    from jsonschema.protocols import Validator
-
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "data" / "schemas" / "policy.schema.json"
+__all__ = ["SCHEMA_PATH", "load_policy", "load_policy_file"]
 
 
 def load_policy(path: str | Path | None, config_dir: str | Path = ".") -> Policy:
@@ -90,7 +85,7 @@ def _load(spec: str, base_dir: Path, stack: list[Path], at: tuple[Location, str]
         raise InputError(POLICY_EXTENDS_CYCLE.finding(
             f"`extends` closes a cycle: {chain}", location, pointer))
     document = _read(str(path))
-    _validate(document)
+    validate_policy(document)
     data: dict[str, Any] = document.data
     extends = data.get("extends")
     if extends is None:
@@ -118,57 +113,6 @@ def _read(path: str) -> Document:
             f"policy file: {finding.message} ({finding.rule_id})", finding.location,
             finding.pointer, related=finding.related) for finding in error.findings]) from None
     return document
-
-
-@cache
-def _validator() -> Validator:
-    from jsonschema.validators import validator_for
-
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    validator: Validator = validator_for(schema)(schema, format_checker=None)
-    return validator
-
-
-def _validate(document: Document) -> None:
-    findings: list[Finding] = []
-    for error in _validator().iter_errors(document.data):
-        pointer = "".join(join_pointer("", part) for part in error.absolute_path)
-        findings.extend(_schema_findings(document, pointer, error))
-    if findings:
-        findings.sort(key=Finding.sort_key)
-        raise InputError(*findings)
-
-
-def _schema_findings(document: Document, pointer: str, error: Any) -> list[Finding]:
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))
-        extra = [key for key in error.instance if key not in allowed]
-        where = "rule ID" if pointer.endswith("/rules") else "key"
-        return [POLICY_SCHEMA.finding(
-            f"unknown {where} `{key}` at {pointer or '/'}",
-            document.location(join_pointer(pointer, key), key=True), join_pointer(pointer, key),
-            hint=_close(key, allowed)) for key in extra]
-    if error.validator == "anyOf" and error.context:
-        # The object branch explains more than "is not one of the severities".
-        deepest = max(error.context, key=lambda sub: (
-            len(sub.absolute_path), sub.validator not in ("enum", "type", "$ref")))
-        if len(deepest.absolute_path) > len(error.absolute_path) or deepest.validator not in (
-                "enum", "type", "$ref"):
-            sub_pointer = "".join(join_pointer("", part) for part in deepest.absolute_path)
-            return _schema_findings(document, sub_pointer, deepest)
-    from lkpolicy.redaction import redact_secrets
-
-    message = redact_secrets(error.message)
-    message = message if len(message) < 200 else message[:197] + "..."
-    return [POLICY_SCHEMA.finding(f"{message} (at {pointer or '/'})",
-                                  document.location(pointer), pointer)]
-
-
-def _close(word: str, choices: set[str]) -> str | None:
-    import difflib
-
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.7)
-    return f"did you mean `{close[0]}`?" if close else None
 
 
 def _own(document: Document, spec: str) -> Policy:
@@ -260,7 +204,7 @@ def _check_trust_names(trust: TrustPolicy) -> None:
             known = ", ".join(sorted(trust.authorities)) or "none"
             findings.append(POLICY_BAD_OPTION.finding(
                 f"unknown trust authority `{name}` (defined: {known})",
-                location or Location("policy"), hint=_close(name, set(trust.authorities))))
+                location or Location("policy"), hint=did_you_mean(name, set(trust.authorities))))
     if findings:
         raise InputError(*findings)
 

@@ -90,38 +90,124 @@ def expand_paths(arguments: Iterable[str]) -> list[str]:
 
 def run_gate(arguments: list[str], options: GateOptions) -> Gate:
     """The whole gate over the configs. Raises `UsageError` for options that cannot apply."""
+    from lkpolicy.stages.images import shared_image_caches
+
     paths = expand_paths(arguments)
     documents: dict[str, Document] = {}
-    if options.merge:
-        units = [judge_unit(paths, documents, options)]
-    else:
-        units = [_judge_single(path, documents, options) for path in paths]
+    with shared_image_caches():
+        if options.merge:
+            units = [judge_unit(paths, documents, options)]
+        else:
+            units = _judge_each(paths, documents, options)
     gate = Gate(options, units, documents)
     _finish(gate)
     return gate
 
 
-def _judge_single(path: str, documents: dict[str, Document], options: GateOptions) -> GateUnit:
-    """One file on its own, replayed from the result cache when nothing it depends on changed."""
+@dataclass(frozen=True, slots=True)
+class _CacheSlot:
+    """Where a file's result is (or will be) in the result cache."""
+
+    directory: Path
+    key: str
+    data: bytes
+
+
+def _judge_each(paths: list[str], documents: dict[str, Document],
+                options: GateOptions) -> list[GateUnit]:
+    """Each file on its own: replayed from the result cache when nothing it depends on changed,
+    judged otherwise; in worker processes when there are enough files to judge to pay for them
+    (their units then carry the findings only, as replayed ones do)."""
+    from lkpolicy.gate.parallel import map_in_workers, worker_count
+
+    slots = [_cache_slot(path, options) for path in paths]
+    units: list[GateUnit | None] = [
+        _replay(path, slot, documents) if slot is not None else None
+        for path, slot in zip(paths, slots, strict=True)]
+    todo = [index for index, unit in enumerate(units) if unit is None]
+    workers = worker_count(len(todo)) if "-" not in paths else 1
+    if workers > 1 and _no_trust_stage([paths[index] for index in todo], options):
+        # The first file is judged here: it loads every stage, which the workers then inherit.
+        first, todo = todo[0], todo[1:]
+        units[first] = _judge_and_remember(paths[first], slots[first], documents, options)
+
+        def judge(index: int) -> tuple[GateUnit, str | None]:
+            own: dict[str, Document] = {}
+            unit = _judge_and_remember(paths[index], slots[index], own, options)
+            document = own.get(paths[index])
+            return _findings_only(unit), document.text if document is not None else None
+
+        for index, (unit, text) in zip(todo, map_in_workers(judge, todo, workers), strict=True):
+            units[index] = unit
+            if text is not None:
+                documents[paths[index]] = Document(paths[index], text, None)
+    else:
+        for index in todo:
+            units[index] = _judge_and_remember(paths[index], slots[index], documents, options)
+    return [unit for unit in units if unit is not None]
+
+
+def _cache_slot(path: str, options: GateOptions) -> _CacheSlot | None:
     from lkpolicy.gate import resultcache
 
     directory = resultcache.cache_dir() if options.use_result_cache and path != "-" else None
     data = resultcache.read_small(path, _CACHEABLE_BYTES) if directory is not None else None
     if directory is None or data is None:
+        return None
+    return _CacheSlot(directory, resultcache.entry_key(path, data, _cache_context(path, options)),
+                      data)
+
+
+def _replay(path: str, slot: _CacheSlot, documents: dict[str, Document]) -> GateUnit | None:
+    from lkpolicy.gate import resultcache
+
+    cached = resultcache.read(slot.directory, slot.key, path)
+    if cached is None:
+        return None
+    documents[path] = Document(path, slot.data.decode("utf-8", "replace"), None)
+    return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable,
+                    from_cache=True)
+
+
+def _judge_and_remember(path: str, slot: _CacheSlot | None, documents: dict[str, Document],
+                        options: GateOptions) -> GateUnit:
+    """Judge one file, and keep its result in the result cache when it may be replayed."""
+    if slot is None:
         return judge_unit([path], documents, options)
-    key = resultcache.entry_key(path, data, _cache_context(path, options))
-    cached = resultcache.read(directory, key, path)
-    if cached is not None:
-        documents[path] = Document(path, data.decode("utf-8", "replace"), None)
-        return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable,
-                        from_cache=True)
-    unit = judge_unit([path], documents, options, {path: data})
+    from lkpolicy.gate import resultcache
+
+    unit = judge_unit([path], documents, options, {path: slot.data})
     trust = unit.trust
     # Signature verification depends on the clock and on remote trust data: never cached.
     if trust is None or not (trust.findings or trust.evidence):
-        resultcache.write(directory, key, path, unit.findings, unit.unreadable,
+        resultcache.write(slot.directory, slot.key, path, unit.findings, unit.unreadable,
                           unit.policy_files)
     return unit
+
+
+def _findings_only(unit: GateUnit) -> GateUnit:
+    """What the end of the gate uses of a unit, small enough to send between processes."""
+    return GateUnit(unit.paths, findings=unit.findings, suppressed=unit.suppressed,
+                    unreadable=unit.unreadable, policy_files=unit.policy_files)
+
+
+def _no_trust_stage(paths: list[str], options: GateOptions) -> bool:
+    """Whether no policy of these configs names a trust authority, so that no worker would
+    fetch trust data or write the trust cache (kept to one process). Loads the policies here,
+    once: forked workers inherit them."""
+    choice = options.policy
+    if choice is None:
+        return True
+    from lkpolicy.stages.policy.discovery import find_policy
+
+    for spec in dict.fromkeys(find_policy(choice.explicit, config_dir([path])) for path in paths):
+        try:
+            policy = choice.load(spec)
+        except InputError:
+            continue  # each unit reports it
+        if policy.trust.authorities:
+            return False
+    return True
 
 
 def _cache_context(path: str, options: GateOptions) -> str:

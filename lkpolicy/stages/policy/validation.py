@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lkpolicy.model.document import Document, join_pointer
 from lkpolicy.model.findings import Finding, InputError
 from lkpolicy.stages.policy.rules import POLICY_SCHEMA
-from lkpolicy.stages.schemacheck.predicate import POLICY_SCHEMA_PATH
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
-SCHEMA_PATH = POLICY_SCHEMA_PATH
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "data" / "schemas" / "policy.schema.json"
 
 
 def validate_policy(document: Document) -> None:

@@ -38,7 +38,6 @@ from lkpolicy.stages.schemacheck.pysource import (
 )
 
 PREDICATE_PATH = Path(__file__).resolve().parent / "policy_valid.py"
-POLICY_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "data" / "schemas" / "policy.schema.json"
 
 _GUARDS = {
     "required": "object", "properties": "object", "additionalProperties": "object",
@@ -331,10 +330,11 @@ def render(schema_text: str, source: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from lkpolicy.stages.policy.validation import SCHEMA_PATH
+
     return generator_main(
         argv, "lkpolicy.stages.schemacheck.predicate", __doc__, PREDICATE_PATH,
-        lambda: render(POLICY_SCHEMA_PATH.read_text(encoding="utf-8"),
-                       "schemas/policy.schema.json"))
+        lambda: render(SCHEMA_PATH.read_text(encoding="utf-8"), "schemas/policy.schema.json"))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ inputs give the same verdict in all three.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,15 +91,15 @@ def expand_paths(arguments: Iterable[str]) -> list[str]:
 
 def run_gate(arguments: list[str], options: GateOptions) -> Gate:
     """The whole gate over the configs. Raises `UsageError` for options that cannot apply."""
-    from lkpolicy.stages.images import shared_image_caches
-
     paths = expand_paths(arguments)
     documents: dict[str, Document] = {}
-    with shared_image_caches():
-        if options.merge:
+    if options.merge:
+        from lkpolicy.stages.images import shared_image_caches
+
+        with shared_image_caches():
             units = [judge_unit(paths, documents, options)]
-        else:
-            units = _judge_each(paths, documents, options)
+    else:
+        units = _judge_each(paths, documents, options)
     gate = Gate(options, units, documents)
     _finish(gate)
     return gate
@@ -118,13 +119,25 @@ def _judge_each(paths: list[str], documents: dict[str, Document],
     """Each file on its own: replayed from the result cache when nothing it depends on changed,
     judged otherwise; in worker processes when there are enough files to judge to pay for them
     (their units then carry the findings only, as replayed ones do)."""
-    from lkpolicy.gate.parallel import map_in_workers, worker_count
-
     slots = [_cache_slot(path, options) for path in paths]
     units: list[GateUnit | None] = [
         _replay(path, slot, documents) if slot is not None else None
         for path, slot in zip(paths, slots, strict=True)]
     todo = [index for index, unit in enumerate(units) if unit is None]
+    if todo:
+        from lkpolicy.stages.images import shared_image_caches
+
+        with shared_image_caches():
+            _judge_remaining(todo, paths, slots, units, documents, options)
+    return [unit for unit in units if unit is not None]
+
+
+def _judge_remaining(todo: list[int], paths: list[str], slots: list[_CacheSlot | None],
+                     units: list[GateUnit | None], documents: dict[str, Document],
+                     options: GateOptions) -> None:
+    """Judge the files at the indexes `todo` of `paths`, filling in their `units`."""
+    from lkpolicy.gate.parallel import map_in_workers, worker_count
+
     workers = worker_count(len(todo)) if "-" not in paths else 1
     if workers > 1 and _no_trust_stage([paths[index] for index in todo], options):
         # The first file is judged here: it loads every stage, which the workers then inherit.
@@ -144,7 +157,6 @@ def _judge_each(paths: list[str], documents: dict[str, Document],
     else:
         for index in todo:
             units[index] = _judge_and_remember(paths[index], slots[index], documents, options)
-    return [unit for unit in units if unit is not None]
 
 
 def _cache_slot(path: str, options: GateOptions) -> _CacheSlot | None:
@@ -256,17 +268,24 @@ def verdict(findings: list[Finding], fail_on: Severity | None, unreadable: bool)
     return ExitCode.CLEAN
 
 
+_MENTIONS_LKPOLICY = re.compile("lkpolicy", re.IGNORECASE)
+"""Finds every `# lkpolicy: ...` comment the waiver parser finds (and more): a file without a
+match has no inline waiver, and the waiver module need not load for it."""
+
+
 def _apply_inline_waivers(gate: Gate, unit: GateUnit, findings: list[Finding]) -> list[Finding]:
     """The `# lkpolicy: ignore[...]` comments of the unit's files, and findings about them."""
+    documents = [document for path in unit.paths
+                 if (document := gate.documents.get(path)) is not None
+                 and _MENTIONS_LKPOLICY.search(document.text)]
+    if not documents:
+        return findings
     from lkpolicy.model.rules import known_rule_ids
     from lkpolicy.stages.waivers import apply_waivers, parse_inline_waivers
 
     waivers: list[Waiver] = []
     meta: list[Finding] = []
-    for path in unit.paths:
-        document = gate.documents.get(path)
-        if document is None:
-            continue
+    for document in documents:
         found, problems = parse_inline_waivers(document)
         waivers.extend(found)
         meta.extend(problems)

@@ -8,10 +8,7 @@ of work per config without the result cache).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,7 +25,15 @@ def worker_count(jobs: int) -> int:
     """How many processes `jobs` jobs are worth: 1 means run them here. Also 1 when this
     process runs other threads (a test runner's, say): a fork copies only the calling thread,
     and a lock another thread holds would stay locked in the child."""
-    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+    if jobs < 2 * MIN_JOBS_PER_WORKER:
+        return 1
+    import multiprocessing
+    import threading
+
+    if threading.active_count() > 1:
+        return 1
+
+    if "fork" not in multiprocessing.get_all_start_methods():
         return 1
     try:
         cores = len(os.sched_getaffinity(0))
@@ -41,6 +46,8 @@ def map_in_workers(function: Callable[[Job], Result], jobs: list[Job],
                    workers: int) -> list[Result]:
     """`[function(job) for job in jobs]`, computed by `workers` forked processes (see
     `worker_count`)."""
+    import multiprocessing
+
     global _task
     _task = function
     try:
@@ -59,5 +66,7 @@ def _run(job: Any) -> Any:
 
 
 def _ignore_interrupts() -> None:
+    import signal
+
     # Ctrl-C reaches the whole process group: the parent stops the pool, the workers just end.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

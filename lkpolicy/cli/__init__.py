@@ -1,10 +1,11 @@
 """The command line: one thin module per command, each imported only when its command runs
 (`check` runs on every commit and pays for every import).
 
-`lkpolicy check FILE...` with no option at all, the pre-commit and CI line, does not even build
-the command line: `main` hands it to `running.plain_check`, which runs exactly what the `check`
-command runs for those arguments. Building typer's and click's objects costs more than
-answering such a check from the result cache.
+`lkpolicy check FILE...`, the pre-commit and CI line (also with the options of `check` that
+take no value, such as `--no-cache`), does not even build the command line: `main` hands it to
+`running.plain_check`, which runs exactly what the `check` command runs for those arguments.
+Importing typer and click and building their objects costs more than answering such a check
+from the result cache.
 """
 
 from __future__ import annotations
@@ -114,9 +115,13 @@ def __getattr__(name: str) -> typer.Typer:
 
 
 def is_plain_check(arguments: list[str]) -> bool:
-    """`check` followed by file names only: every option at its default."""
-    return len(arguments) >= 2 and arguments[0] == "check" and not any(
-        argument.startswith("-") for argument in arguments[1:])
+    """`check` followed by file names and options that take no value (`running.PLAIN_FLAGS`)."""
+    from lkpolicy.cli.running import PLAIN_FLAGS
+
+    if len(arguments) < 2 or arguments[0] != "check":
+        return False
+    files = [argument for argument in arguments[1:] if argument not in PLAIN_FLAGS]
+    return bool(files) and not any(argument.startswith("-") for argument in files)
 
 
 def main() -> None:

@@ -76,15 +76,31 @@ def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bo
     emit(render(output_format, report, color=color), output)
 
 
-def plain_check(files: list[str]) -> int:
-    """`lkpolicy check FILE...` with every option at its default (text to standard output,
-    fail on errors, the result cache, the discovered policy, the default image cache): what
-    the `check` command does for that command line, without the CLI library."""
+PLAIN_FLAGS = {"--merge": "merge", "--no-cache": "no_cache", "--no-images": "no_images",
+               "--no-policy": "no_policy", "--offline": "offline", "--no-waivers": "no_waivers"}
+"""The options of `check` that take no value, by their parameter names: a command line of
+these and file names is a plain check (tests/test_plain_check.py keeps them `check`'s)."""
+
+
+def plain_check(arguments: list[str]) -> int:
+    """`lkpolicy check` with file names and `PLAIN_FLAGS` only, every other option at its
+    default (text to standard output, fail on errors, the discovered policy, the default image
+    cache): what the `check` command does for that command line, without the CLI library."""
     from lkpolicy.report import use_color
 
-    options = gate_options(merge=False, cache=None, arch=None, policy=None, offline=False,
-                           no_waivers=False, select=None, ignore=None, baseline=None,
-                           fail_on=FailOn.error, use_result_cache=True)
+    flags = {name: False for name in PLAIN_FLAGS.values()}
+    files = []
+    for argument in arguments:
+        if argument in PLAIN_FLAGS:
+            flags[PLAIN_FLAGS[argument]] = True
+        else:
+            files.append(argument)
+    options = gate_options(merge=flags["merge"], cache=None, arch=None,
+                           no_images=flags["no_images"], policy=None,
+                           no_policy=flags["no_policy"], offline=flags["offline"],
+                           no_waivers=flags["no_waivers"], select=None, ignore=None,
+                           baseline=None, fail_on=FailOn.error,
+                           use_result_cache=not flags["no_cache"])
     gate = run_gate_or_exit(files, options)
     render_gate(gate, "text", None, color=use_color(sys.stdout))
     return gate.exit_code

@@ -160,9 +160,11 @@ def _judge_remaining(todo: list[int], paths: list[str], slots: list[_CacheSlot |
 
 
 def _cache_slot(path: str, options: GateOptions) -> _CacheSlot | None:
+    if not options.use_result_cache or path == "-":
+        return None
     from lkpolicy.gate import resultcache
 
-    directory = resultcache.cache_dir() if options.use_result_cache and path != "-" else None
+    directory = resultcache.cache_dir()
     data = resultcache.read_small(path, _CACHEABLE_BYTES) if directory is not None else None
     if directory is None or data is None:
         return None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 import re
 from dataclasses import dataclass
 
@@ -133,6 +132,8 @@ def get_rule(rule_id: str) -> Rule | None:
 def discover_rule_modules() -> dict[str, str]:
     """Rule ID -> the module that defines it, found by importing every module of the package
     (what the generated index records; too slow for a command, fine for the generator)."""
+    import pkgutil
+
     import lkpolicy
 
     found: dict[str, str] = {}

@@ -148,6 +148,8 @@ class Resolution:
     cache: Path | None = None
     """The image cache read; None when the image stage was skipped (`--no-images`)."""
     platform: Platform | None = None
+    """The platform the images were looked up for; None when nothing was looked up (the image
+    stage skipped, or no cache at all: then even the platform module need not load)."""
     images: dict[str, ResolvedImage] = field(default_factory=dict)
     """Expanded reference -> the cached image the build will use."""
     unresolved: dict[str, str] = field(default_factory=dict)
@@ -199,15 +201,15 @@ def resolve_images(config: Config, options: ImageOptions | None) -> Resolution:
     if options is None:
         return resolution
     resolution.cache = cache = options.cache_dir()
-    resolution.platform = platform = options.platform()
     distinct: dict[str, ImageUse] = {}
     for use in resolution.uses:
         if use.reference is not None:
             distinct.setdefault(use.reference.expanded, use)
-    if not distinct:
-        return resolution
-    if not (cache / "index.json").is_file():
+    if distinct and not (cache / "index.json").is_file():
         _no_cache(resolution, distinct, cache)
+        return resolution
+    resolution.platform = platform = options.platform()
+    if not distinct:
         return resolution
     from lkpolicy.store.errors import StoreError
 

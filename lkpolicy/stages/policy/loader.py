@@ -105,6 +105,11 @@ def _load(spec: str, base_dir: Path, stack: list[Path], at: tuple[Location, str]
 
 def _read(path: str) -> Document:
     from lkpolicy.stages.load import load_document
+    from lkpolicy.stages.policy.builtins import builtin_document
+
+    builtin = builtin_document(path)
+    if builtin is not None:
+        return builtin
 
     try:
         document, _warnings = load_document(path)

@@ -191,12 +191,24 @@ def _judge_and_remember(path: str, slot: _CacheSlot | None, documents: dict[str,
     from lkpolicy.gate import resultcache
 
     unit = judge_unit([path], documents, options, {path: slot.data})
-    trust = unit.trust
-    # Signature verification depends on the clock and on remote trust data: never cached.
-    if trust is None or not (trust.findings or trust.evidence):
+    if _replayable(unit):
         resultcache.write(slot.directory, slot.key, path, unit.findings, unit.unreadable,
                           unit.policy_files)
     return unit
+
+
+def _replayable(unit: GateUnit) -> bool:
+    """Whether the result depends only on what the cache key covers (the file, the policy
+    files, the image cache, the options, the date). Signature verification also depends on the
+    clock and on remote trust data: a result that any verifier took part in is never kept."""
+    trust = unit.trust
+    if trust is None or not (trust.findings or trust.evidence):
+        return True
+    from lkpolicy.stages.trust.rules import TRUST_NO_AUTHORITY, TRUST_NOT_CACHED
+
+    # No verifier runs for an image that no authority covers, or that is not in the cache.
+    unverified = {TRUST_NO_AUTHORITY.id, TRUST_NOT_CACHED.id}
+    return not trust.evidence and all(f.rule_id in unverified for f in trust.findings)
 
 
 def _findings_only(unit: GateUnit) -> GateUnit:

@@ -119,7 +119,8 @@ def _judge_each(paths: list[str], documents: dict[str, Document],
     """Each file on its own: replayed from the result cache when nothing it depends on changed,
     judged otherwise; in worker processes when there are enough files to judge to pay for them
     (their units then carry the findings only, as replayed ones do)."""
-    slots = [_cache_slot(path, options) for path in paths]
+    contexts = _CacheContexts(options)
+    slots = [_cache_slot(path, options, contexts) for path in paths]
     units: list[GateUnit | None] = [
         _replay(path, slot, documents) if slot is not None else None
         for path, slot in zip(paths, slots, strict=True)]
@@ -159,7 +160,7 @@ def _judge_remaining(todo: list[int], paths: list[str], slots: list[_CacheSlot |
             units[index] = _judge_and_remember(paths[index], slots[index], documents, options)
 
 
-def _cache_slot(path: str, options: GateOptions) -> _CacheSlot | None:
+def _cache_slot(path: str, options: GateOptions, contexts: _CacheContexts) -> _CacheSlot | None:
     if not options.use_result_cache or path == "-":
         return None
     from lkpolicy.gate import resultcache
@@ -168,8 +169,7 @@ def _cache_slot(path: str, options: GateOptions) -> _CacheSlot | None:
     data = resultcache.read_small(path, _CACHEABLE_BYTES) if directory is not None else None
     if directory is None or data is None:
         return None
-    return _CacheSlot(directory, resultcache.entry_key(path, data, _cache_context(path, options)),
-                      data)
+    return _CacheSlot(directory, resultcache.entry_key(path, data, contexts(path)), data)
 
 
 def _replay(path: str, slot: _CacheSlot, documents: dict[str, Document]) -> GateUnit | None:
@@ -236,23 +236,38 @@ def _no_trust_stage(paths: list[str], options: GateOptions) -> bool:
     return True
 
 
-def _cache_context(path: str, options: GateOptions) -> str:
-    """What else a file's result depends on; the policy files' contents are checked as deps."""
-    images = options.images
-    # The image stage reads the image cache, so its state is part of the key.
-    parts = [images.state_token() if images is not None else "no-images"]
-    if options.policy is None:
-        parts.append("no-policy")
-    else:
-        from lkpolicy.stages.policy.discovery import find_policy
+class _CacheContexts:
+    """What else each file's result depends on, computed once per directory and run (policy
+    discovery walks up from the directory; a corpus has far fewer directories than files).
+    The policy files' contents are checked as dependencies of each entry."""
 
-        parts.append(find_policy(options.policy.explicit, config_dir([path])))
-        parts.append(f"offline={options.policy.offline}")
-    selection = options.selection
-    parts.append(f"select={sorted(selection.select or [])} ignore={sorted(selection.ignore)}")
-    # Policy waivers expire with the date.
-    parts.append(f"waivers={options.waivers} {options.today}")
-    return "\0".join(parts)
+    def __init__(self, options: GateOptions) -> None:
+        self.options = options
+        self.by_directory: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        directory = config_dir([path])
+        if directory not in self.by_directory:
+            self.by_directory[directory] = self._context(directory)
+        return self.by_directory[directory]
+
+    def _context(self, directory: str) -> str:
+        options = self.options
+        images = options.images
+        # The image stage reads the image cache, so its state is part of the key.
+        parts = [images.state_token() if images is not None else "no-images"]
+        if options.policy is None:
+            parts.append("no-policy")
+        else:
+            from lkpolicy.stages.policy.discovery import find_policy
+
+            parts.append(find_policy(options.policy.explicit, directory))
+            parts.append(f"offline={options.policy.offline}")
+        selection = options.selection
+        parts.append(f"select={sorted(selection.select or [])} ignore={sorted(selection.ignore)}")
+        # Policy waivers expire with the date.
+        parts.append(f"waivers={options.waivers} {options.today}")
+        return "\0".join(parts)
 
 
 def _finish(gate: Gate) -> None:

@@ -154,7 +154,14 @@ CASES: list[tuple[Any, bool]] = [
     ({"trust": {"authorities": {"s": {"type": "sigstore", "trusted_root": "r", "identities": [
         {"issuer": "i"}]}}}}, False),
     ({"trust": {"rules": [{"images": "*", "require": "hub"}]}}, True),
-    ({"trust": {"rules": [{"images": "*", "require": {"all": ["a", "a"]}}]}}, False),
+    ({"trust": {"rules": [{"images": "*", "require": {"all": ["a", "a"]}}]}}, True),
+    ({"trust": {"rules": [{"images": "*", "require": {
+        "authority": "hub", "signers": ["targets/a", "targets/a"]}}]}}, False),
+    ({"trust": {"rules": [{"images": "*", "require": {
+        "authority": "hub", "signers": ["targets/a", "targets/b"]}}]}}, True),
+    ({"trust": {"rules": [{"images": "*", "files": "a", "require": "hub"}]}}, False),
+    ({"trust": {"rules": [{"files": ["a"], "require": "hub"}]}}, True),
+    ({"trust": {"rules": [{"require": "hub"}]}}, False),
     ({"trust": {"rules": [{"images": ["*"], "require": {"any": ["a", "b"]}}]}}, True),
     ({"trust": {"rules": [{"images": [], "require": "a"}]}}, False),
     ({"trust": {"rules": [{"images": "*", "require": {"all": ["a"], "any": ["b"]}}]}}, False),
@@ -282,11 +289,14 @@ def test_each_definition(name: str) -> None:
     place = {"severity": ("rules", "LKP110"), "rules": ("rules",),
              "selector": ("overrides", 0, "match"), "authority": ("trust", "authorities", "a"),
              "authorityName": ("trust", "default_authority"),
+             "requirement": ("trust", "rules", 0, "require"),
              "identity": ("trust", "authorities", "s", "identities", 0)}[name]
 
     def placed(value: Any) -> Any:
         for token in reversed(place):
             value = [value] if isinstance(token, int) else {token: value}
+        if name == "requirement":  # inside a rule that is otherwise valid
+            value["trust"]["rules"][0]["images"] = "*"
         return value
 
     @settings(max_examples=80, deadline=None, database=None,

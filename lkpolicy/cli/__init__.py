@@ -33,6 +33,7 @@ _COMMANDS = {
     "pin": ("lkpolicy.cli.pin", "pin", None),
     "diff": ("lkpolicy.cli.diff", "diff", None),
     "version": ("lkpolicy.cli.rules", "version", None),
+    "verify-build": ("lkpolicy.cli.verify", "verify_build", None),
     "cache": ("lkpolicy.cli.cache", "cache_app", "The local image store, shared with linuxkit."),
     "trust": ("lkpolicy.cli.trust", "trust_app", "What the trust authorities say about images."),
 }

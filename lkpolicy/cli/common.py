@@ -14,6 +14,7 @@ from lkpolicy.cli.running import (
     emit,
     gate_options,
     image_options,
+    parse_at,
     printer,
     render_gate,
     run_gate_or_exit,
@@ -21,9 +22,9 @@ from lkpolicy.cli.running import (
 )
 
 __all__ = [
-    "ArchOption", "BaselineOption", "CacheOption", "FailOn", "IgnoreOption", "NoWaiversOption",
-    "OfflineOption", "PolicyOption", "SelectOption", "emit", "gate_options", "image_options",
-    "printer", "render_gate", "run_gate_or_exit", "usage_error",
+    "ArchOption", "AtOption", "BaselineOption", "CacheOption", "FailOn", "IgnoreOption",
+    "NoWaiversOption", "OfflineOption", "PolicyOption", "SelectOption", "emit", "gate_options",
+    "image_options", "parse_at", "printer", "render_gate", "run_gate_or_exit", "usage_error",
 ]
 
 
@@ -51,6 +52,11 @@ IgnoreOption = Annotated[list[str] | None, typer.Option(
 BaselineOption = Annotated[str | None, typer.Option(
     "--baseline", help="Report only findings that are not in this baseline file.",
     show_default=False)]
+AtOption = Annotated[str | None, typer.Option(
+    "--at", metavar="TIMESTAMP",
+    help="Judge as of this moment (UTC; RFC 3339 such as 2026-03-01T12:00:00Z, or a date "
+         "for its start): every signature, trust metadata expiry and certificate, and "
+         "waiver expiry. Default: now.", show_default=False)]
 NoWaiversOption = Annotated[bool, typer.Option(
     "--no-waivers", help="Ignore waivers (`# lkpolicy: ignore[...]` and the policy's): "
                          "show everything.")]

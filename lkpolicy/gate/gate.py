@@ -179,8 +179,7 @@ def _replay(path: str, slot: _CacheSlot, documents: dict[str, Document]) -> Gate
     if cached is None:
         return None
     documents[path] = Document(path, slot.data.decode("utf-8", "replace"), None)
-    return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable,
-                    from_cache=True)
+    return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable)
 
 
 def _judge_and_remember(path: str, slot: _CacheSlot | None, documents: dict[str, Document],
@@ -192,18 +191,26 @@ def _judge_and_remember(path: str, slot: _CacheSlot | None, documents: dict[str,
 
     unit = judge_unit([path], documents, options, {path: slot.data})
     if _replayable(unit):
+        # The host files `files:` copies are inputs too: a changed or deleted one is a miss.
+        sources = [local.path for local in unit.local_files.values()]
         resultcache.write(slot.directory, slot.key, path, unit.findings, unit.unreadable,
-                          unit.policy_files)
+                          [*unit.policy_files, *sources])
     return unit
 
 
 def _replayable(unit: GateUnit) -> bool:
-    """Whether the result depends only on what the cache key covers (the file, the policy
-    files, the image cache, the options, the date). Signature verification also depends on the
-    clock and on remote trust data: a result that any verifier took part in is never kept."""
+    """Whether the result depends only on what the cache key and its dependencies cover (the
+    file, the policy files, the host files, the image cache, the options, the date).
+    Signature verification also depends on the clock, on remote trust data and on signature
+    files beside local files: a result that any verifier took part in is never kept. Nor are
+    findings that policy waivers suppressed: reports show them, the cache does not keep them."""
+    if unit.suppressed:
+        return False
     trust = unit.trust
-    if trust is None or not (trust.findings or trust.evidence):
+    if trust is None or not (trust.findings or trust.evidence or trust.file_evidence):
         return True
+    if trust.file_evidence:
+        return False
     from lkpolicy.stages.trust.rules import TRUST_NO_AUTHORITY, TRUST_NOT_CACHED
 
     # No verifier runs for an image that no authority covers, or that is not in the cache.
@@ -265,8 +272,9 @@ class _CacheContexts:
             parts.append(f"offline={options.policy.offline}")
         selection = options.selection
         parts.append(f"select={sorted(selection.select or [])} ignore={sorted(selection.ignore)}")
-        # Policy waivers expire with the date.
-        parts.append(f"waivers={options.waivers} {options.today}")
+        # The moment judged at (`--at`): policy waivers expire with its date. Trust results,
+        # which depend on the exact moment, are never cached (see `_replayable`).
+        parts.append(f"waivers={options.waivers} at={options.today.isoformat()}")
         return "\0".join(parts)
 
 
@@ -320,7 +328,8 @@ def _apply_inline_waivers(gate: Gate, unit: GateUnit, findings: list[Finding]) -
         meta.extend(problems)
     if not waivers:
         return findings + meta
-    outcome = apply_waivers(findings, waivers, gate.options.today, known_rules=known_rule_ids())
+    outcome = apply_waivers(findings, waivers, gate.options.today, known_rules=known_rule_ids(),
+                            chosen=gate.options.selection.chosen)
     gate.suppressed.extend(Suppression(s.finding, "inline", s.waiver.reason)
                            for s in outcome.suppressed)
     return outcome.findings + meta
@@ -337,6 +346,6 @@ def _apply_baseline(gate: Gate, findings: list[Finding], path: str) -> list[Find
         return findings + error.findings
     blocking = [f for f in findings if blocks_build(f.rule_id, f.severity)]
     others = [f for f in findings if not blocks_build(f.rule_id, f.severity)]
-    new, known = filter_new(others, baseline)
+    new, known = filter_new(others, baseline, gate.documents)
     gate.suppressed.extend(Suppression(f, "baseline", f"in the baseline {path}") for f in known)
     return blocking + new

@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_AUTHORITY_ALL_OF_0_THEN_KEYS = frozenset(("type", "server", "ca", "root_keys", "tofu", "pin_store"))
+_AUTHORITY_ALL_OF_0_THEN_KEYS = frozenset(("type", "server", "ca", "root_keys", "root_cert_ids", "pin_mode", "tofu", "pin_store"))
+_AUTHORITY_ALL_OF_0_THEN_PROPERTIES_PIN_MODE_ENUM = ("narrow", "replace")
+_AUTHORITY_ALL_OF_0_THEN_PROPERTIES_ROOT_CERT_IDS_ITEMS_PATTERN = re.compile("^[0-9A-Fa-f]{64}$")
 _AUTHORITY_ALL_OF_0_THEN_PROPERTIES_SERVER_PATTERN = re.compile("^https?://[^/]+")
 _AUTHORITY_ALL_OF_1_THEN_KEYS = frozenset(("type", "repository", "root"))
 _AUTHORITY_ALL_OF_2_THEN_KEYS = frozenset(("type", "trusted_root", "identities"))
@@ -18,9 +20,11 @@ _AUTHORITY_PROPERTIES_TYPE_ENUM = ("notary", "tuf", "sigstore", "cosign-key")
 _IDENTITY_KEYS = frozenset(("issuer", "subject", "subject_regex"))
 _PROPERTIES_OVERRIDES_ITEMS_KEYS = frozenset(("match", "rules", "reason"))
 _PROPERTIES_TRUST_KEYS = frozenset(("authorities", "rules", "default_authority"))
-_PROPERTIES_TRUST_PROPERTIES_RULES_ITEMS_KEYS = frozenset(("images", "require", "reason"))
-_PROPERTIES_TRUST_PROPERTIES_RULES_ITEMS_PROPERTIES_REQUIRE_ANY_OF_1_KEYS = frozenset(("all",))
-_PROPERTIES_TRUST_PROPERTIES_RULES_ITEMS_PROPERTIES_REQUIRE_ANY_OF_2_KEYS = frozenset(("any",))
+_PROPERTIES_TRUST_PROPERTIES_RULES_ITEMS_KEYS = frozenset(("images", "files", "signature", "require", "reason"))
+_REQUIREMENT_ANY_OF_1_KEYS = frozenset(("authority", "signers"))
+_REQUIREMENT_ANY_OF_1_PROPERTIES_SIGNERS_ITEMS_PATTERN = re.compile("^targets(/[A-Za-z0-9_.-]+)*$")
+_REQUIREMENT_ANY_OF_2_KEYS = frozenset(("all",))
+_REQUIREMENT_ANY_OF_3_KEYS = frozenset(("any",))
 _ROOT_KEYS = frozenset(("extends", "rules", "trust", "waivers", "overrides"))
 _RULES_KEYS = frozenset(("LKP101", "LKP102", "LKP103", "LKP110", "LKP111", "LKP112", "LKP120", "LKP130", "LKP140", "LKP141", "LKP150", "LKP151", "LKP152", "LKP160", "LKP170", "LKP171", "LKP180", "LKP181", "LKP182", "LKP190"))
 _RULES_PROPERTIES_LKP101_ANY_OF_1_KEYS = frozenset(("severity",))
@@ -132,15 +136,33 @@ def _valid_authority(value: Any) -> bool:
 def _valid_trust_authorities(value: Any) -> bool:
     return (
         isinstance(value, dict)
-        and all(_valid_authority_name(key29) for key29 in value)
-        and all(_valid_authority(value[key30]) for key30 in value)
+        and all(_valid_authority_name(key30) for key30 in value)
+        and all(_valid_authority(value[key31]) for key31 in value)
+    )
+
+
+def _valid_trust_rules_items_one_of_0_not(value: Any) -> bool:
+    return ((not isinstance(value, dict) or ("files" in value)) or (not isinstance(value, dict) or ("signature" in value)))
+
+
+def _valid_trust_rules_items_one_of_0(value: Any) -> bool:
+    return (
+        (not isinstance(value, dict) or ("images" in value))
+        and not _valid_trust_rules_items_one_of_0_not(value)
+    )
+
+
+def _valid_trust_rules_items_one_of_1(value: Any) -> bool:
+    return (
+        (not isinstance(value, dict) or ("files" in value))
+        and not (not isinstance(value, dict) or ("images" in value))
     )
 
 
 def _valid_trust_rules_items_images_any_of_1(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_extends_items(item31) for item31 in value)
+        and all(_valid_extends_items(item32) for item32 in value)
         and len(value) >= 1
     )
 
@@ -149,44 +171,20 @@ def _valid_trust_rules_items_images(value: Any) -> bool:
     return (_valid_extends_items(value) or _valid_trust_rules_items_images_any_of_1(value))
 
 
-def _valid_trust_rules_items_require_any_of_1_all(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) >= 1
-        and all(_valid_authority_name(item33) for item33 in value)
-        and _unique(value)
-    )
-
-
-def _valid_trust_rules_items_require_any_of_1(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and _PROPERTIES_TRUST_PROPERTIES_RULES_ITEMS_PROPERTIES_REQUIRE_ANY_OF_1_KEYS.issuperset(value)
-        and ("all" in value)
-        and ("all" not in value or _valid_trust_rules_items_require_any_of_1_all(value["all"]))
-    )
-
-
-def _valid_trust_rules_items_require_any_of_2(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and _PROPERTIES_TRUST_PROPERTIES_RULES_ITEMS_PROPERTIES_REQUIRE_ANY_OF_2_KEYS.issuperset(value)
-        and ("any" in value)
-        and ("any" not in value or _valid_trust_rules_items_require_any_of_1_all(value["any"]))
-    )
-
-
-def _valid_trust_rules_items_require(value: Any) -> bool:
-    return (_valid_authority_name(value) or _valid_trust_rules_items_require_any_of_1(value) or _valid_trust_rules_items_require_any_of_2(value))
+def _valid_requirement(value: Any) -> bool:
+    return (_valid_authority_name(value) or _valid_requirement_any_of_1(value) or _valid_requirement_any_of_2(value) or _valid_requirement_any_of_3(value))
 
 
 def _valid_trust_rules_items(value: Any) -> bool:
     return (
         isinstance(value, dict)
         and _PROPERTIES_TRUST_PROPERTIES_RULES_ITEMS_KEYS.issuperset(value)
-        and ("images" in value and "require" in value)
+        and ("require" in value)
+        and [_valid_trust_rules_items_one_of_0(value), _valid_trust_rules_items_one_of_1(value)].count(True) == 1
         and ("images" not in value or _valid_trust_rules_items_images(value["images"]))
-        and ("require" not in value or _valid_trust_rules_items_require(value["require"]))
+        and ("files" not in value or _valid_trust_rules_items_images(value["files"]))
+        and ("signature" not in value or _valid_trust_rules_items_images(value["signature"]))
+        and ("require" not in value or _valid_requirement(value["require"]))
         and ("reason" not in value or isinstance(value["reason"], str))
     )
 
@@ -194,7 +192,7 @@ def _valid_trust_rules_items(value: Any) -> bool:
 def _valid_trust_rules(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_trust_rules_items(item41) for item41 in value)
+        and all(_valid_trust_rules_items(item40) for item40 in value)
     )
 
 
@@ -211,7 +209,7 @@ def _valid_trust(value: Any) -> bool:
 def _valid_waivers(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(isinstance(item51, dict) for item51 in value)
+        and all(isinstance(item50, dict) for item50 in value)
     )
 
 
@@ -240,7 +238,7 @@ def _valid_overrides_items(value: Any) -> bool:
 def _valid_overrides(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_overrides_items(item55) for item55 in value)
+        and all(_valid_overrides_items(item54) for item54 in value)
     )
 
 
@@ -281,7 +279,7 @@ def _valid_rules_lkp110_any_of_1_forbidden_items(value: Any) -> bool:
 def _valid_rules_lkp110_any_of_1_forbidden(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_rules_lkp110_any_of_1_forbidden_items(item60) for item60 in value)
+        and all(_valid_rules_lkp110_any_of_1_forbidden_items(item59) for item59 in value)
         and _unique(value)
     )
 
@@ -319,7 +317,7 @@ def _valid_rules_lkp120_any_of_1_namespaces_items(value: Any) -> bool:
 def _valid_rules_lkp120_any_of_1_namespaces(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_rules_lkp120_any_of_1_namespaces_items(item65) for item65 in value)
+        and all(_valid_rules_lkp120_any_of_1_namespaces_items(item64) for item64 in value)
         and _unique(value)
     )
 
@@ -419,14 +417,30 @@ def _valid_authority_all_of_0_then_root_keys(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_extends_items(item82) for item82 in value)
+        and all(_valid_extends_items(item81) for item81 in value)
     )
 
 
-def _valid_authority_all_of_0_then_any_of_1(value: Any) -> bool:
+def _valid_authority_all_of_0_then_root_cert_ids_items(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and _AUTHORITY_ALL_OF_0_THEN_PROPERTIES_ROOT_CERT_IDS_ITEMS_PATTERN.search(value) is not None
+    )
+
+
+def _valid_authority_all_of_0_then_root_cert_ids(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) >= 1
+        and all(_valid_authority_all_of_0_then_root_cert_ids_items(item82) for item82 in value)
+    )
+
+
+def _valid_authority_all_of_0_then_any_of_2(value: Any) -> bool:
     return (
         (not isinstance(value, dict) or ("tofu" in value))
         and (not isinstance(value, dict) or ("tofu" not in value or value["tofu"] is True))
+        and (not isinstance(value, dict) or ("pin_mode" not in value or value["pin_mode"] == "narrow"))
     )
 
 
@@ -438,9 +452,11 @@ def _valid_authority_all_of_0_then(value: Any) -> bool:
         and (not isinstance(value, dict) or ("server" not in value or _valid_authority_all_of_0_then_server(value["server"])))
         and (not isinstance(value, dict) or ("ca" not in value or _valid_extends_items(value["ca"])))
         and (not isinstance(value, dict) or ("root_keys" not in value or _valid_authority_all_of_0_then_root_keys(value["root_keys"])))
+        and (not isinstance(value, dict) or ("root_cert_ids" not in value or _valid_authority_all_of_0_then_root_cert_ids(value["root_cert_ids"])))
+        and (not isinstance(value, dict) or ("pin_mode" not in value or value["pin_mode"] in _AUTHORITY_ALL_OF_0_THEN_PROPERTIES_PIN_MODE_ENUM))
         and (not isinstance(value, dict) or ("tofu" not in value or isinstance(value["tofu"], bool)))
         and (not isinstance(value, dict) or ("pin_store" not in value or _valid_extends_items(value["pin_store"])))
-        and ((not isinstance(value, dict) or ("root_keys" in value)) or _valid_authority_all_of_0_then_any_of_1(value))
+        and ((not isinstance(value, dict) or ("root_keys" in value)) or (not isinstance(value, dict) or ("root_cert_ids" in value)) or _valid_authority_all_of_0_then_any_of_2(value))
     )
 
 
@@ -478,7 +494,7 @@ def _valid_authority_all_of_2_then_identities(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_identity(item84) for item84 in value)
+        and all(_valid_identity(item85) for item85 in value)
     )
 
 
@@ -505,10 +521,62 @@ def _valid_authority_all_of_3_then(value: Any) -> bool:
     )
 
 
+def _valid_requirement_any_of_1_signers_items(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and _REQUIREMENT_ANY_OF_1_PROPERTIES_SIGNERS_ITEMS_PATTERN.search(value) is not None
+    )
+
+
+def _valid_requirement_any_of_1_signers(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) >= 1
+        and all(_valid_requirement_any_of_1_signers_items(item88) for item88 in value)
+        and _unique(value)
+    )
+
+
+def _valid_requirement_any_of_1(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and _REQUIREMENT_ANY_OF_1_KEYS.issuperset(value)
+        and ("authority" in value and "signers" in value)
+        and ("authority" not in value or _valid_authority_name(value["authority"]))
+        and ("signers" not in value or _valid_requirement_any_of_1_signers(value["signers"]))
+    )
+
+
+def _valid_requirement_any_of_2_all(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) >= 1
+        and all(_valid_requirement(item90) for item90 in value)
+    )
+
+
+def _valid_requirement_any_of_2(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and _REQUIREMENT_ANY_OF_2_KEYS.issuperset(value)
+        and ("all" in value)
+        and ("all" not in value or _valid_requirement_any_of_2_all(value["all"]))
+    )
+
+
+def _valid_requirement_any_of_3(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and _REQUIREMENT_ANY_OF_3_KEYS.issuperset(value)
+        and ("any" in value)
+        and ("any" not in value or _valid_requirement_any_of_2_all(value["any"]))
+    )
+
+
 def _valid_selector_section_any_of_1(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(item87 in _SELECTOR_PROPERTIES_SECTION_ANY_OF_0_ENUM for item87 in value)
+        and all(item93 in _SELECTOR_PROPERTIES_SECTION_ANY_OF_0_ENUM for item93 in value)
         and len(value) >= 1
     )
 

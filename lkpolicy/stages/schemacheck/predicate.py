@@ -259,6 +259,9 @@ class _Compiler:
         return [test for index, branch in enumerate(value)
                 for test in self.conditions(branch, var, f"{where}/{index}")]
 
+    def _not(self, value: Any, var: str, where: str, node: dict[str, Any]) -> list[str]:
+        return [f"not {self.test(value, var, where, self._name(where))}"]
+
     def _if(self, value: Any, var: str, where: str, node: dict[str, Any]) -> list[str]:
         base = where.rsplit("/", 1)[0]
         condition = self.test(value, var, where, self._name(where))
@@ -277,7 +280,7 @@ _KEYWORDS = {"$ref": "_ref", "enum": "_enum", "const": "_const", "required": "_r
              "propertyNames": "_propertyNames", "items": "_items", "minLength": "_minLength",
              "minItems": "_minItems", "minProperties": "_minProperties",
              "uniqueItems": "_uniqueItems", "pattern": "_pattern", "anyOf": "_anyOf",
-             "oneOf": "_oneOf", "allOf": "_allOf", "if": "_if"}
+             "oneOf": "_oneOf", "allOf": "_allOf", "not": "_not", "if": "_if"}
 """The keywords the test reproduces (besides `type`, `then` and `else`), and their methods."""
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from lkpolicy.registry.transport import (
 )
 from lkpolicy.stages.trust.errors import MetadataTooLarge, NetworkError, NoTrustData
 from lkpolicy.stages.trust.notary.cache import TrustStore, check_gun
+from lkpolicy.stages.trust.notary.keys import NO_PINS, RootPins
 from lkpolicy.stages.trust.notary.metadata import RELEASES, ROOT, VerifiedTarget
 from lkpolicy.stages.trust.notary.trusted_set import (
     DEFAULT_MAX_SIZES,
@@ -77,7 +78,7 @@ class NotaryClient:
                  min_rate: float = DEFAULT_MIN_RATE, offline: bool = False,
                  max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
                  max_sizes: Mapping[str, int] | None = None,
-                 root_key_pins: Collection[str] = (),
+                 pins: RootPins = NO_PINS,
                  now: Callable[[], dt.datetime] = _utcnow) -> None:
         self.server_url = check_server_url(server_url, "notary server").rstrip("/")
         self.store = TrustStore(trust_dir)
@@ -86,7 +87,7 @@ class NotaryClient:
         self.offline = offline
         self.max_total_bytes = max_total_bytes
         self.max_sizes = {**DEFAULT_MAX_SIZES, **(max_sizes or {})}
-        self.root_key_pins = tuple(root_key_pins)
+        self.pins = pins
         self.now = now
         self._pool: urllib3.PoolManager | None = None
         self._lock = threading.Lock()
@@ -114,7 +115,7 @@ class NotaryClient:
             return self._load_offline(gun, pinned, tuple(delegations))
         trusted = load_trusted_set(self._http_fetcher(gun), gun, self.now(), trusted_root=pinned,
                                    known_versions=self.store.versions(gun),
-                                   root_key_pins=self.root_key_pins, delegations=delegations,
+                                   pins=self.pins, delegations=delegations,
                                    max_sizes=self.max_sizes)
         self.store.save(gun, trusted)
         return trusted
@@ -123,7 +124,7 @@ class NotaryClient:
                       delegations: tuple[str, ...]) -> NotaryTrustedSet:
         """Verify the cached collection, or reuse this process's verification of the very
         same files (see `_OFFLINE`)."""
-        key = (str(self.store.directory.absolute()), gun, delegations, self.root_key_pins,
+        key = (str(self.store.directory.absolute()), gun, delegations, self.pins,
                tuple(sorted(self.max_sizes.items())))
         known = self.store.versions(gun)
         now = self.now()
@@ -140,7 +141,7 @@ class NotaryClient:
             return data
 
         trusted = load_trusted_set(fetch, gun, now, trusted_root=pinned, known_versions=known,
-                                   root_key_pins=self.root_key_pins, delegations=delegations,
+                                   pins=self.pins, delegations=delegations,
                                    max_sizes=self.max_sizes)
         if files.get(ROOT) == pinned:  # the pin is among the files checked on reuse
             _OFFLINE[key] = _Verified(files, known, trusted)

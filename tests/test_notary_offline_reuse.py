@@ -16,7 +16,7 @@ from notary_helpers import GUN, NOW, Repo
 from lkpolicy.stages.trust import errors
 from lkpolicy.stages.trust.notary import client as notary_client
 from lkpolicy.stages.trust.notary.client import NotaryClient
-from lkpolicy.stages.trust.notary.keys import PublicKey
+from lkpolicy.stages.trust.notary.keys import PublicKey, RootPins
 
 ROOT = Path(__file__).resolve().parent.parent
 UNREACHABLE = "https://127.0.0.1:9"
@@ -111,9 +111,11 @@ def test_root_key_pins_are_part_of_what_was_verified(tmp_path: Path,
     directory = cache(tmp_path, repo)
     offline(directory).lookup(GUN, "v1")
     with pytest.raises(errors.RootChanged):
-        offline(directory, root_key_pins=["AAAA"]).lookup(GUN, "v1")
+        offline(directory, pins=RootPins(keys=frozenset({"AAAA"}))).lookup(GUN, "v1")
     pin = PublicKey("", "", "", "", repo.root_keys[0].private.public_key(), None).spki_b64
-    assert offline(directory, root_key_pins=[pin]).lookup(GUN, "v1").length == 401
+    assert pin is not None
+    pins = RootPins(keys=frozenset({pin}))
+    assert offline(directory, pins=pins).lookup(GUN, "v1").length == 401
     assert verifications == [GUN, GUN, GUN]
 
 

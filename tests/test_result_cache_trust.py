@@ -37,7 +37,7 @@ def test_no_authority_and_no_image_are_replayed(tmp_path: Path) -> None:
     rules = {finding.rule_id for finding in first.findings}
     assert {"LKT001", "LK401"} <= rules  # no default authority; the image is not cached
     second = check(config)
-    assert second.units[0].from_cache
+    assert second.units[0].config is None  # replayed: findings only
     assert [str(f) for f in second.findings] == [str(f) for f in first.findings]
 
 
@@ -50,8 +50,8 @@ def test_an_authority_that_was_asked_is_never_replayed(tmp_path: Path) -> None:
                       "  default_authority: keys\n")
     first = check(config, str(policy))
     assert "LKT004" in {finding.rule_id for finding in first.findings}  # no image cache
-    assert check(config, str(policy)).units[0].from_cache  # no verifier ran
+    assert check(config, str(policy)).units[0].config is None  # replayed: no verifier ran
     add_image(Store(tmp_path / "no-image-cache"), "docker.io/linuxkit/a:v1")
     asked = check(config, str(policy))
     assert "LKT002" in {finding.rule_id for finding in asked.findings}  # the key is missing
-    assert not check(config, str(policy)).units[0].from_cache
+    assert check(config, str(policy)).units[0].config is not None

@@ -57,15 +57,8 @@ def imported(arguments: list[str], cwd: Path, result_cache: Path) -> tuple[int, 
     return completed.returncode, timed | set(at_exit[1].split())
 
 
-ALLOWED = frozenset({
-    # The policy's model of trust requirements (data, read with every policy); the package
-    # module holds only its docstring. No verifier is among them.
-    "lkpolicy.stages.trust", "lkpolicy.stages.trust.requirements",
-})
-
-
 def forbidden(modules: set[str], names: tuple[str, ...]) -> list[str]:
-    return sorted(module for module in modules - ALLOWED
+    return sorted(module for module in modules
                   if any(module == name or module.startswith(name + ".") for name in names))
 
 

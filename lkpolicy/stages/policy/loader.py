@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lkpolicy.model.document import Document, join_pointer
 from lkpolicy.model.findings import Finding, InputError, Location, Severity
@@ -40,7 +40,10 @@ from lkpolicy.stages.policy.rules import (
     POLICY_UNREADABLE,
 )
 from lkpolicy.stages.policy.validation import SCHEMA_PATH, did_you_mean, validate_policy
-from lkpolicy.stages.trust.requirements import AllOf, AnyOf, Ask, Requirement, Signed
+
+if TYPE_CHECKING:
+    # Loaded by the functions that read a `trust:` section: most policies have none.
+    from lkpolicy.stages.trust.requirements import Ask, Requirement
 
 __all__ = ["SCHEMA_PATH", "load_policy", "load_policy_file"]
 
@@ -170,6 +173,8 @@ def _trust(document: Document, raw: dict[str, Any]) -> TrustPolicy:
 
 def _requirement(document: Document, raw: Any, pointer: str) -> Requirement:
     """`NAME`, `{authority: NAME, signers: [...]}`, `{all: [...]}` or `{any: [...]}`, nested."""
+    from lkpolicy.stages.trust.requirements import AllOf, AnyOf, Ask, Signed
+
     location = document.location(pointer)
     if isinstance(raw, str):
         return Signed(Ask(raw), location)
@@ -231,6 +236,8 @@ def _check_trust_names(trust: TrustPolicy) -> None:
     wanted: list[tuple[Ask, TrustRule | None]] = [
         (ask, rule) for rule in trust.rules for ask in rule.require.asks()]
     if trust.default_authority is not None:
+        from lkpolicy.stages.trust.requirements import Ask
+
         wanted.append((Ask(trust.default_authority), None))
     for ask, rule in wanted:
         location = (rule.require.location if rule is not None else trust.default_location) \

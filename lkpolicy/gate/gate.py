@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lkpolicy.gate.options import GateOptions, UsageError
 from lkpolicy.gate.unit import GateUnit, config_dir, judge_unit
@@ -145,16 +145,20 @@ def _judge_remaining(todo: list[int], paths: list[str], slots: list[_CacheSlot |
         first, todo = todo[0], todo[1:]
         units[first] = _judge_and_remember(paths[first], slots[first], documents, options)
 
-        def judge(index: int) -> tuple[GateUnit, str | None]:
+        def judge(index: int) -> tuple[GateUnit, str | None, Any]:
             own: dict[str, Document] = {}
             unit = _judge_and_remember(paths[index], slots[index], own, options)
             document = own.get(paths[index])
-            return _findings_only(unit), document.text if document is not None else None
+            if document is None:
+                return _findings_only(unit), None, None
+            # The text shows source lines; the data gives JSON and SARIF their fingerprints.
+            return _findings_only(unit), document.text, document.data
 
-        for index, (unit, text) in zip(todo, map_in_workers(judge, todo, workers), strict=True):
+        for index, (unit, text, data) in zip(todo, map_in_workers(judge, todo, workers),
+                                             strict=True):
             units[index] = unit
             if text is not None:
-                documents[paths[index]] = Document(paths[index], text, None)
+                documents[paths[index]] = Document(paths[index], text, data)
     else:
         for index in todo:
             units[index] = _judge_and_remember(paths[index], slots[index], documents, options)

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -146,6 +145,8 @@ def bounded_int(value: Any, what: str, *, minimum: int = 0, maximum: int = 2**63
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
+    import tempfile  # writers only: `check` reads far more often than it writes
+
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 import importlib
 import inspect
-import pkgutil
 import re
 from dataclasses import dataclass
 
@@ -151,6 +150,8 @@ def get_rule(rule_id: str) -> Rule | None:
 def discover_rule_modules() -> dict[str, str]:
     """Rule ID -> the module that defines it, found by importing every module of the package
     (what the generated index records; too slow for a command, fine for the generator)."""
+    import pkgutil
+
     import lkpolicy
 
     for info in pkgutil.walk_packages(lkpolicy.__path__, "lkpolicy."):

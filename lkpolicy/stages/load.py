@@ -107,8 +107,7 @@ def _resolve_tagged_scalar(tag: str, text: str) -> Any:
     return text
 
 
-def _make_yaml() -> Any:
-    from ruamel.yaml import YAML
+def _make_resolver() -> Any:
     from ruamel.yaml.nodes import ScalarNode
     from ruamel.yaml.resolver import VersionedResolver
     from ruamel.yaml.tag import Tag
@@ -123,9 +122,7 @@ def _make_yaml() -> Any:
                 return Tag(suffix=_YAML_TAG + "str")
             return super().resolve(kind, value, implicit)
 
-    yaml = YAML(typ="rt", pure=True)
-    yaml.Resolver = PlainMarkingResolver
-    return yaml
+    return PlainMarkingResolver
 
 
 class _Converter:
@@ -331,11 +328,10 @@ def load_document(path: str, data: bytes | None = None) -> tuple[Document, list[
 
 
 def _parse(path: str, text: str, from_file: bool) -> tuple[Document, list[Finding]]:
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from lkpolicy.stages.yamlcompose import MarkedYAMLError, YAMLError, compose_all
 
-    yaml = _make_yaml()
     warnings: list[Finding] = []
-    documents = yaml.compose_all(text)
+    documents = compose_all(text, _make_resolver())
     try:
         root = next(documents, _NO_DOCUMENT)
     except MarkedYAMLError as error:

@@ -10,7 +10,6 @@ each at the line and column that needs the edit.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -216,6 +215,8 @@ def _unknown_key_hint(key: str, allowed: list[str]) -> str | None:
     folded = {name.lower(): name for name in allowed}
     if key.lower() in folded:
         return f"did you mean `{folded[key.lower()]}`? (keys are case-sensitive)"
+    import difflib
+
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
         return f"did you mean `{close[0]}`?"
@@ -276,6 +277,8 @@ def _not_in_enum(document: Document, violation: Violation, pointer: str) -> Find
     allowed = [str(option) for option in violation.expected]
     value = violation.instance
     shown = _shown(value) if isinstance(value, str) else json.dumps(value)
+    import difflib
+
     close = difflib.get_close_matches(str(shown).lower(), allowed, n=1, cutoff=0.5)
     return INVALID_VALUE.finding(
         f"`{_display(pointer)}`: `{shown}` is not one of "

@@ -7,10 +7,8 @@ policy was written to stop.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,15 +37,15 @@ from lkpolicy.stages.policy.rules import (
     POLICY_EXTENDS_CYCLE,
     POLICY_EXTENDS_MISSING,
     POLICY_RULES,
-    POLICY_SCHEMA,
     POLICY_UNREADABLE,
 )
-from lkpolicy.stages.trust.requirements import AllOf, AnyOf, Ask, Requirement, Signed
+from lkpolicy.stages.policy.validation import SCHEMA_PATH, did_you_mean, validate_policy
 
 if TYPE_CHECKING:
-    from jsonschema.protocols import Validator
+    # Loaded by the functions that read a `trust:` section: most policies have none.
+    from lkpolicy.stages.trust.requirements import Ask, Requirement
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "data" / "schemas" / "policy.schema.json"
+__all__ = ["SCHEMA_PATH", "load_policy", "load_policy_file"]
 
 
 def load_policy(path: str | Path | None, config_dir: str | Path = ".") -> Policy:
@@ -91,7 +89,7 @@ def _load(spec: str, base_dir: Path, stack: list[Path], at: tuple[Location, str]
         raise InputError(POLICY_EXTENDS_CYCLE.finding(
             f"`extends` closes a cycle: {chain}", location, pointer))
     document = _read(str(path))
-    _validate(document)
+    validate_policy(document)
     data: dict[str, Any] = document.data
     extends = data.get("extends")
     if extends is None:
@@ -111,6 +109,11 @@ def _load(spec: str, base_dir: Path, stack: list[Path], at: tuple[Location, str]
 
 def _read(path: str) -> Document:
     from lkpolicy.stages.load import load_document
+    from lkpolicy.stages.policy.builtins import builtin_document
+
+    builtin = builtin_document(path)
+    if builtin is not None:
+        return builtin
 
     try:
         document, _warnings = load_document(path)
@@ -119,57 +122,6 @@ def _read(path: str) -> Document:
             f"policy file: {finding.message} ({finding.rule_id})", finding.location,
             finding.pointer, related=finding.related) for finding in error.findings]) from None
     return document
-
-
-@cache
-def _validator() -> Validator:
-    from jsonschema.validators import validator_for
-
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    validator: Validator = validator_for(schema)(schema, format_checker=None)
-    return validator
-
-
-def _validate(document: Document) -> None:
-    findings: list[Finding] = []
-    for error in _validator().iter_errors(document.data):
-        pointer = "".join(join_pointer("", part) for part in error.absolute_path)
-        findings.extend(_schema_findings(document, pointer, error))
-    if findings:
-        findings.sort(key=Finding.sort_key)
-        raise InputError(*findings)
-
-
-def _schema_findings(document: Document, pointer: str, error: Any) -> list[Finding]:
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))
-        extra = [key for key in error.instance if key not in allowed]
-        where = "rule ID" if pointer.endswith("/rules") else "key"
-        return [POLICY_SCHEMA.finding(
-            f"unknown {where} `{key}` at {pointer or '/'}",
-            document.location(join_pointer(pointer, key), key=True), join_pointer(pointer, key),
-            hint=_close(key, allowed)) for key in extra]
-    if error.validator == "anyOf" and error.context:
-        # The object branch explains more than "is not one of the severities".
-        deepest = max(error.context, key=lambda sub: (
-            len(sub.absolute_path), sub.validator not in ("enum", "type", "$ref")))
-        if len(deepest.absolute_path) > len(error.absolute_path) or deepest.validator not in (
-                "enum", "type", "$ref"):
-            sub_pointer = "".join(join_pointer("", part) for part in deepest.absolute_path)
-            return _schema_findings(document, sub_pointer, deepest)
-    from lkpolicy.redaction import redact_secrets
-
-    message = redact_secrets(error.message)
-    message = message if len(message) < 200 else message[:197] + "..."
-    return [POLICY_SCHEMA.finding(f"{message} (at {pointer or '/'})",
-                                  document.location(pointer), pointer)]
-
-
-def _close(word: str, choices: set[str]) -> str | None:
-    import difflib
-
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.7)
-    return f"did you mean `{close[0]}`?" if close else None
 
 
 def _own(document: Document, spec: str) -> Policy:
@@ -221,6 +173,8 @@ def _trust(document: Document, raw: dict[str, Any]) -> TrustPolicy:
 
 def _requirement(document: Document, raw: Any, pointer: str) -> Requirement:
     """`NAME`, `{authority: NAME, signers: [...]}`, `{all: [...]}` or `{any: [...]}`, nested."""
+    from lkpolicy.stages.trust.requirements import AllOf, AnyOf, Ask, Signed
+
     location = document.location(pointer)
     if isinstance(raw, str):
         return Signed(Ask(raw), location)
@@ -282,6 +236,8 @@ def _check_trust_names(trust: TrustPolicy) -> None:
     wanted: list[tuple[Ask, TrustRule | None]] = [
         (ask, rule) for rule in trust.rules for ask in rule.require.asks()]
     if trust.default_authority is not None:
+        from lkpolicy.stages.trust.requirements import Ask
+
         wanted.append((Ask(trust.default_authority), None))
     for ask, rule in wanted:
         location = (rule.require.location if rule is not None else trust.default_location) \
@@ -291,7 +247,7 @@ def _check_trust_names(trust: TrustPolicy) -> None:
             known = ", ".join(sorted(trust.authorities)) or "none"
             findings.append(POLICY_BAD_OPTION.finding(
                 f"unknown trust authority `{ask.authority}` (defined: {known})", location,
-                hint=_close(ask.authority, set(trust.authorities))))
+                hint=did_you_mean(ask.authority, set(trust.authorities))))
         elif ask.signers and authority.type != "notary":
             findings.append(POLICY_BAD_OPTION.finding(
                 f"trust authority `{ask.authority}` ({authority.type}) has no delegation "

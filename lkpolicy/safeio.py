@@ -27,23 +27,31 @@ class UntrustedInput(ValueError):
     input's content."""
 
 
-def read_regular_file(path: str | os.PathLike[str], max_bytes: int, what: str = "file") -> bytes:
-    """The bytes of a regular file of at most `max_bytes`.
+class NotRegularFile(UntrustedInput):
+    """A FIFO, socket, device or directory where a file was expected."""
 
-    FIFOs, sockets and devices are refused before they are opened (reading one could block
+
+class TooLarge(UntrustedInput):
+    """More bytes than the reader's bound."""
+
+
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most `max_bytes` (else `TooLarge`).
+
+    FIFOs, sockets and devices (`NotRegularFile`) are refused before they are opened (reading one could block
     forever or never end); the check is repeated on the open descriptor, so swapping the path
     for a FIFO in between does not help. OSError propagates for the caller to word."""
     info = os.stat(path)
     if not stat.S_ISREG(info.st_mode):
-        raise UntrustedInput(f"{what} {os.fspath(path)} is not a regular file "
+        raise NotRegularFile(f"{what} {os.fspath(path)} is not a regular file "
                              f"({_kind(info.st_mode)})")
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     with os.fdopen(descriptor, "rb") as stream:
         if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-            raise UntrustedInput(f"{what} {os.fspath(path)} is not a regular file")
+            raise NotRegularFile(f"{what} {os.fspath(path)} is not a regular file")
         data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise UntrustedInput(f"{what} {os.fspath(path)} is larger than {_size(max_bytes)}")
+        raise TooLarge(f"{what} {os.fspath(path)} is larger than {_size(max_bytes)}")
     return data
 
 

@@ -1,0 +1,141 @@
+"""Hostile inputs end in one clear error within seconds: no hang, no traceback, no output that
+grows with the square of the input (issue 14, items 3 and 5). Inputs are made here."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lkpolicy.cli import app
+from lkpolicy.model.findings import InputError
+from lkpolicy.model.rules import MAX_MESSAGE_CHARS
+from lkpolicy.report.text import EXCERPT_CHARS, excerpt
+from lkpolicy.stages.load import MAX_DEPTH, MAX_LINE_CHARS, MAX_NODES, load_document
+
+runner = CliRunner()
+
+HEAD = "kernel:\n  image: linuxkit/kernel:6.6\n  cmdline: console=ttyS0\n"
+
+
+def load_error(data: str | bytes) -> InputError:
+    raw = data.encode() if isinstance(data, str) else data
+    started = time.monotonic()
+    with pytest.raises(InputError) as caught:
+        load_document("hostile.yml", raw)
+    assert time.monotonic() - started < 10
+    return caught.value
+
+
+def check(tmp_path: Path, text: str | bytes, *extra: str) -> tuple[int, str]:
+    path = tmp_path / "hostile.yml"
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    result = runner.invoke(app, ["check", "--no-images", "--no-cache", *extra, str(path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output
+
+
+def test_a_4_mb_comment_line_is_refused_before_the_scanner() -> None:
+    error = load_error(HEAD + "#" + "x" * 4_000_000)
+    finding = error.findings[0]
+    assert finding.rule_id == "LK108"
+    assert (finding.location.line, finding.location.column) == (4, MAX_LINE_CHARS + 1)
+    assert "4000001 characters" in finding.message
+
+
+def test_lines_up_to_the_bound_load() -> None:
+    document, _ = load_document("ok.yml", (HEAD + "#" + "x" * (MAX_LINE_CHARS - 1) + "\n").encode())
+    assert document.data["kernel"]["cmdline"] == "console=ttyS0"
+
+
+@pytest.mark.parametrize("opening", ["[", "{a: "])
+def test_flow_nesting_thousands_deep(opening: str) -> None:
+    closing = "]" if opening == "[" else "}"
+    finding = load_error("kernel: " + opening * 3000 + closing * 3000 + "\n").findings[0]
+    assert finding.rule_id == "LK108"
+    assert finding.message == f"collections nested more than {MAX_DEPTH} deep"
+    assert finding.location.line == 1
+
+
+def test_block_nesting_is_bounded_too() -> None:
+    text = "kernel:\n" + "".join(" " * (2 * i) + "- \n" for i in range(1, 200))
+    finding = load_error(text).findings[0]
+    assert (finding.rule_id, finding.location.line) == ("LK108", MAX_DEPTH + 1)
+
+
+def test_nesting_within_the_bound_loads() -> None:
+    document, _ = load_document("ok.yml", ("x: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)).encode())
+    assert "x" in document.data
+
+
+def test_too_many_nodes_stop_the_composer() -> None:
+    text = HEAD + "init:\n" + "  - a\n" * (MAX_NODES + 10)
+    finding = load_error(text).findings[0]
+    assert finding.rule_id == "LK108" and f"more than {MAX_NODES} nodes" in finding.message
+
+
+def test_a_fifo_config_is_refused_without_opening_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "config.yml"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    with pytest.raises(InputError) as caught:
+        load_document(str(fifo))
+    assert time.monotonic() - started < 5
+    assert caught.value.findings[0].rule_id == "LK100"
+    assert "FIFO" in caught.value.findings[0].message
+
+
+def test_100000_capabilities_on_one_line(tmp_path: Path) -> None:
+    line = "    capabilities: [" + ", ".join(["CAP_SYS_ADMIN"] * 100_000) + "]\n"
+    code, output = check(tmp_path, HEAD + "services:\n  - name: a\n    image: x/a:1\n" + line)
+    assert code == 2
+    assert "LK108" in output and len(output) < 5000
+
+
+def test_100000_capabilities_one_per_line(tmp_path: Path) -> None:
+    caps = "".join("      - CAP_SYS_ADMIN\n" for _ in range(100_000))
+    started = time.monotonic()
+    code, output = check(tmp_path, HEAD + "services:\n  - name: a\n    image: x/a:1\n"
+                         "    capabilities:\n" + caps, "--format", "json")
+    assert time.monotonic() - started < 20
+    assert code == 2 and "more than" in output and "nodes" in output
+
+
+def test_an_alias_cannot_multiply_a_long_message(tmp_path: Path) -> None:
+    long = "X" * 16_000
+    items = "".join("      - *a\n" for _ in range(2000))
+    code, output = check(tmp_path, f'x: &a "{long}"\n' + HEAD
+                         + "services:\n  - name: a\n    image: x/a:1\n    capabilities:\n" + items)
+    assert code == 1
+    # 2,000 unknown-capability findings, each message clipped and each excerpt cut.
+    assert output.count("LK306") == 2000
+    assert len(output) < 2000 * (2 * MAX_MESSAGE_CHARS + 2 * EXCERPT_CHARS)
+
+
+def test_excerpt_window_keeps_the_caret_on_its_character() -> None:
+    source = "a" * 1000 + "B" + "c" * 1000
+    shown, index = excerpt(source, 1001)
+    assert shown[index] == "B"
+    assert shown.startswith("...") and shown.endswith("...")
+    assert len(shown) == EXCERPT_CHARS + 6
+    assert excerpt("short", 3) == ("short", 2)
+    start, start_index = excerpt(source, 1)
+    assert start_index == 0 and not start.startswith("...")
+    end, end_index = excerpt(source, len(source) + 1)
+    assert end_index == len(end) and not end.endswith("...")
+
+
+def test_a_long_line_is_shown_cut_under_its_finding(tmp_path: Path) -> None:
+    code, output = check(tmp_path, HEAD + "#" + "x" * 4_000_000)
+    assert code == 2
+    assert max(len(line) for line in output.splitlines()) < EXCERPT_CHARS + 50
+
+
+def test_huge_integers_in_a_config(tmp_path: Path) -> None:
+    text = HEAD + "services:\n  - name: a\n    image: x/a:1\n    uid: " + "9" * 5000 + "\n"
+    code, output = check(tmp_path, text, "--format", "json")
+    assert code in (1, 2) and len(output) < 20_000

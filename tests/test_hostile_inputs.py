@@ -139,3 +139,39 @@ def test_huge_integers_in_a_config(tmp_path: Path) -> None:
     text = HEAD + "services:\n  - name: a\n    image: x/a:1\n    uid: " + "9" * 5000 + "\n"
     code, output = check(tmp_path, text, "--format", "json")
     assert code in (1, 2) and len(output) < 20_000
+
+
+def test_an_inline_waiver_with_100000_rule_ids(tmp_path: Path) -> None:
+    ids = ",".join(f"LK{300 + i % 100}" for i in range(100_000))
+    started = time.monotonic()
+    code, output = check(tmp_path, HEAD.replace("console=ttyS0", f"console=ttyS0  # lkpolicy: ignore[{ids}]"))
+    assert time.monotonic() - started < 10
+    assert code == 2 and "LK108" in output
+    assert "names 100000 rules; one waiver names at most 32" in output
+
+
+def test_an_inline_waiver_names_at_most_32_rules(tmp_path: Path) -> None:
+    ids = ",".join(f"LK{300 + i}" for i in range(33))
+    code, output = check(tmp_path, HEAD + f'# lkpolicy: ignore[{ids}] reason="x"\ninit: [a/b:1]\n')
+    assert code == 1
+    assert "LKW005" in output and "names 33 rules" in output
+
+
+def test_thousands_of_inline_waivers_are_bounded(tmp_path: Path) -> None:
+    waivers = "".join(f'  # lkpolicy: ignore[LK3{i % 100:02d}] reason="x"\n  - a/b:{i}\n'
+                      for i in range(3000))
+    started = time.monotonic()
+    code, output = check(tmp_path, HEAD + "init:\n" + waivers, "--format", "json")
+    assert time.monotonic() - started < 20
+    assert code == 1
+    assert "more than 1000 inline waivers in one file" in output
+    assert output.count('"LKW003"') <= 1000
+
+
+def test_a_line_of_quotes_scans_in_linear_time() -> None:
+    from lkpolicy.stages.yamlcomments import find_comments
+
+    text = ("a: [" + "'', " * 4000 + "]\n") * 250
+    started = time.monotonic()
+    assert find_comments(text + "# end\n")[-1].line == 251
+    assert time.monotonic() - started < 10

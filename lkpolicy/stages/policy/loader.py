@@ -361,11 +361,16 @@ def _rules(document: Document, raw: dict[str, Any], pointer: str) -> dict[str, R
 
 def _check_regexes(document: Document, patterns: list[str], pointer: str,
                    single: bool = False) -> None:
+    """Each pattern compiled for linear-time matching now, so that one the matcher cannot
+    run with Python's meaning stops the policy here, not a check later."""
+    from lkpolicy.linearregex import PatternError, compile_pattern
+
     for index, pattern in enumerate(patterns):
         try:
-            re.compile(pattern)
-        except re.error as error:
+            compile_pattern(pattern)
+        except PatternError as error:
             item = pointer if single else join_pointer(pointer, index)
             raise InputError(POLICY_BAD_OPTION.finding(
-                f"`{pattern}` is not a valid regular expression: {error}",
+                f"`{pattern}` is {error}" if str(error).startswith("not ") else
+                f"`{pattern}` cannot be used: {error}",
                 document.location(item), item)) from None

@@ -9,7 +9,7 @@ the log entry with the bundle. This module adds what a security gate needs aroun
   copies the root embedded in the wheel into `~/.cache/sigstore-python` (see
   ../shared/spec/tuf-and-sigstore.md 4.2). Building a `Verifier` opens no connection;
 * identity policy on the certificate: SAN and OIDC issuer, each exact or a regular expression
-  (anchored with `re.fullmatch`, unlike cosign's unanchored `--certificate-identity-regexp`);
+  (anchored, matched in linear time by `lkpolicy.linearregex`, unlike cosign's unanchored `--certificate-identity-regexp`);
 * the bundle must be a cosign image signature: an in-toto statement in DSSE, predicate
   `https://sigstore.dev/cosign/sign/v1`, with a subject whose sha256 is the manifest digest.
 
@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lkpolicy.linearregex import PatternError, compile_pattern
 from lkpolicy.stages.trust.errors import (
     BundleInvalid,
     DigestMismatch,
@@ -80,8 +80,8 @@ class KeylessPolicy:
             pattern = getattr(self, name)
             if pattern is not None:
                 try:
-                    re.compile(pattern)
-                except re.error as error:
+                    compile_pattern(pattern)
+                except PatternError as error:
                     raise ValueError(f"keyless policy: {name} {pattern!r}: {error}") from None
         if self.identity == "" or self.issuer == "":
             raise ValueError("keyless policy: identity and issuer must not be empty")
@@ -188,7 +188,7 @@ class IdentityPolicy:
         if policy.issuer is not None:
             issuer_ok = issuer == policy.issuer
         else:
-            issuer_ok = re.fullmatch(policy.issuer_regex or "", issuer) is not None
+            issuer_ok = compile_pattern(policy.issuer_regex or "").fullmatch(issuer)
         if not issuer_ok:
             expected = policy.issuer if policy.issuer is not None else f"/{policy.issuer_regex}/"
             raise IdentityMismatch(f"certificate issuer {issuer!r} does not match {expected}")
@@ -197,7 +197,7 @@ class IdentityPolicy:
             if policy.identity is not None:
                 if name == policy.identity:
                     return name, issuer
-            elif re.fullmatch(policy.identity_regex or "", name) is not None:
+            elif compile_pattern(policy.identity_regex or "").fullmatch(name):
                 return name, issuer
         expected = policy.identity if policy.identity is not None else f"/{policy.identity_regex}/"
         shown = ", ".join(repr(n) for n in names[:4]) or "none"

@@ -22,6 +22,11 @@ DEFAULT_MAX_JSON_DEPTH = 64
 """Deeper than any OCI manifest, index, image config, lock, baseline or TUF/notary document."""
 
 
+MAX_TRUST_FILE_BYTES = 4 * 1024 * 1024
+"""Keys, certificates, TUF and sigstore roots are a few KiB, a CA bundle a few hundred: more
+is not trust material (and `/dev/zero` would never end)."""
+
+
 class UntrustedInput(ValueError):
     """Input refused before or while it was read; `str()` is one plain sentence without the
     input's content."""

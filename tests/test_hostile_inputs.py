@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from imagefactory import add_image
 from typer.testing import CliRunner
 
 from lkpolicy.cli import app
@@ -15,6 +16,7 @@ from lkpolicy.model.findings import InputError
 from lkpolicy.model.rules import MAX_MESSAGE_CHARS
 from lkpolicy.report.text import EXCERPT_CHARS, excerpt
 from lkpolicy.stages.load import MAX_DEPTH, MAX_LINE_CHARS, MAX_NODES, load_document
+from lkpolicy.store.lookup import Store
 
 runner = CliRunner()
 
@@ -175,3 +177,88 @@ def test_a_line_of_quotes_scans_in_linear_time() -> None:
     started = time.monotonic()
     assert find_comments(text + "# end\n")[-1].line == 251
     assert time.monotonic() - started < 10
+
+
+def test_deeply_nested_or_fifo_baseline(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    code, output = check(tmp_path, HEAD, "--baseline", str(deep))
+    assert code == 2 and "LKW010" in output and "nested too deeply" in output
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    code, output = check(tmp_path, HEAD, "--baseline", str(fifo))
+    assert code == 2 and "not a regular file (a FIFO)" in output
+
+
+def _write_baseline(tmp_path: Path, target: str, limit_file_size: bool = False) -> None:
+    import resource
+    import subprocess
+    import sys
+
+    config = tmp_path / "c.yml"
+    config.write_text(HEAD)
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))  # the disk is "full" after 64 bytes
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "lkpolicy", "check", "--no-images", "--no-cache",
+         "--write-baseline", target, str(config)],
+        capture_output=True, text=True, timeout=60, check=False,
+        preexec_fn=small_files if limit_file_size else None)
+    assert completed.returncode == 2, completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lkpolicy: cannot write the baseline")
+    assert "Traceback" not in completed.stderr + completed.stdout
+
+
+def test_write_baseline_into_a_missing_directory(tmp_path: Path) -> None:
+    _write_baseline(tmp_path, str(tmp_path / "missing" / "baseline.json"))
+
+
+def test_write_baseline_onto_a_full_disk(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    _write_baseline(tmp_path, str(tmp_path / "out" / "baseline.json"), limit_file_size=True)
+    assert list((tmp_path / "out").iterdir()) == []  # no temporary left behind
+
+
+def test_write_baseline_into_a_read_only_directory(tmp_path: Path) -> None:
+    if os.geteuid() == 0:  # root writes through mode bits: use a directory the kernel owns
+        _write_baseline(tmp_path, "/proc/self/fdinfo/baseline.json")
+    else:
+        (tmp_path / "ro").mkdir(mode=0o555)
+        _write_baseline(tmp_path, str(tmp_path / "ro" / "baseline.json"))
+
+
+TRUST_AUTHORITIES = {
+    "cosign key": "ck: {{type: cosign-key, keys: [{path}]}}",
+    "TUF root": "t: {{type: tuf, repository: repo, root: {path}}}",
+    "notary CA": "n: {{type: notary, server: 'https://127.0.0.1:9', ca: {path}, tofu: true}}",
+    "sigstore root": "s: {{type: sigstore, trusted_root: {path}, "
+                     "identities: [{{issuer: x, subject: y}}]}}",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TRUST_AUTHORITIES))
+@pytest.mark.parametrize("source", ["/dev/zero", "fifo"])
+def test_dev_zero_or_a_fifo_as_trust_material(tmp_path: Path, kind: str, source: str) -> None:
+    path = source
+    if source == "fifo":
+        path = str(tmp_path / "fifo")
+        os.mkfifo(path)
+    authority = TRUST_AUTHORITIES[kind].format(path=path)
+    name = authority.split(":", 1)[0]
+    policy = tmp_path / "p.yml"
+    policy.write_text(f"extends: []\ntrust:\n  authorities:\n    {authority}\n"
+                      f"  rules: [{{images: '*', require: {name}}}]\n")
+    add_image(Store(tmp_path / "cache"), "docker.io/linuxkit/a:v1", {})
+    # The CA is loaded when a connection is made; everything else is read offline too.
+    offline = [] if kind == "notary CA" else ["--offline"]
+    started = time.monotonic()
+    result = runner.invoke(app, ["trust", "inspect", "linuxkit/a:v1", "--policy", str(policy),
+                                 "--cache", str(tmp_path / "cache"), "--trust-cache",
+                                 str(tmp_path / "trust"), *offline])
+    assert time.monotonic() - started < 10
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    assert result.exit_code == 1, result.output
+    assert "not a regular file" in result.output or "is not a file" in result.output

@@ -255,13 +255,19 @@ class KeylessVerifier:
             from sigstore.models import TrustedRoot
             from sigstore.verify import Verifier
 
+            from lkpolicy.safeio import MAX_TRUST_FILE_BYTES, UntrustedInput, read_regular_file
+
             try:
+                # Bounded and checked first: a FIFO or a huge file must not reach from_file.
+                read_regular_file(path, MAX_TRUST_FILE_BYTES, "trusted root file")
                 trusted_root = TrustedRoot.from_file(str(path))
                 # Builds a Rekor client object but opens no connection (spec 4.2).
                 self._verifier = Verifier(trusted_root=trusted_root)
             except OSError as error:
                 raise TrustedRootError(f"cannot read trusted root file {path}: "
                                        f"{error.strerror or error}") from None
+            except UntrustedInput as error:
+                raise TrustedRootError(str(error)) from None
             except (SigstoreError, ValueError) as error:
                 raise TrustedRootError(f"trusted root file {path} is not usable: "
                                        f"{_first_line(error)}") from None

@@ -109,6 +109,20 @@ def _iso(when: dt.datetime | None) -> str | None:
     return when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+def _read_trust_file(path: str, what: str) -> bytes:
+    """A key or root named by the policy: a regular file of trust-material size, refused
+    before it is opened when it is a FIFO or a device."""
+    from lkpolicy.safeio import MAX_TRUST_FILE_BYTES, UntrustedInput, read_regular_file
+
+    try:
+        return read_regular_file(path, MAX_TRUST_FILE_BYTES, what)
+    except OSError as error:
+        raise VerificationFailed(f"cannot read {what} {path}: "
+                                 f"{error.strerror or error}") from None
+    except UntrustedInput as error:
+        raise VerificationFailed(str(error)) from None
+
+
 class NotaryVerifier:
     """Docker Content Trust: the GUN is the expanded locator, the target the tag."""
 
@@ -157,11 +171,7 @@ class TufAdapter:
 
         assert authority.repository is not None and authority.root is not None
         self.authority = authority
-        try:
-            root = Path(authority.root).read_bytes()
-        except OSError as error:
-            raise VerificationFailed(f"cannot read the bootstrap root {authority.root}: "
-                                     f"{error.strerror or error}") from None
+        root = _read_trust_file(authority.root, "the bootstrap root")
         self.verifier = TufVerifier(authority.repository, root,
                                     context.cache_dir / "tuf" / _slug(authority,
                                                                       authority.repository),
@@ -244,11 +254,7 @@ class CosignAdapter:
         if authority.type == "cosign-key":
             keys = []
             for path in authority.keys:
-                try:
-                    keys.append(Path(path).read_bytes())
-                except OSError as error:
-                    raise VerificationFailed(f"cannot read the public key {path}: "
-                                             f"{error.strerror or error}") from None
+                keys.append(_read_trust_file(path, "the public key"))
             self.verifiers.append(CosignVerifier(self._client, public_keys=keys))
         else:
             from lkpolicy.stages.trust.sigstore_keyless import KeylessPolicy

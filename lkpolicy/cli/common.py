@@ -106,7 +106,9 @@ def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bo
 
 
 def usage_error(message: str) -> NoReturn:
-    printer().err(f"lkpolicy: {message}")
+    from lkpolicy.model.rules import clip
+
+    printer().err(f"lkpolicy: {clip(message)}")
     raise typer.Exit(ExitCode.USAGE)
 
 

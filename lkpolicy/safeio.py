@@ -91,14 +91,16 @@ def _no_constant(name: str) -> Any:
 
 
 def parse_json(data: bytes | str, what: str, *, max_depth: int = DEFAULT_MAX_JSON_DEPTH,
-               object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None) -> Any:
+               object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+               parse_float: Callable[[str], Any] | None = None) -> Any:
     """JSON from an untrusted source: UTF-8, finite numbers, integers of Python's default
     digit limit, nesting of at most `max_depth`. Size is the caller's bound (read it with
-    `read_regular_file` or a bounded network read). Raises `UntrustedInput` naming `what`."""
+    `read_regular_file` or a bounded network read). `parse_float` replaces the finite-float
+    check (canonical JSON keeps fractions apart). Raises `UntrustedInput` naming `what`."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        value = json.loads(text, parse_float=_finite_float, parse_constant=_no_constant,
-                           object_pairs_hook=object_pairs_hook)
+        value = json.loads(text, parse_float=parse_float or _finite_float,
+                           parse_constant=_no_constant, object_pairs_hook=object_pairs_hook)
     except UntrustedInput as error:
         raise UntrustedInput(f"{what}: {error}") from None
     except RecursionError:

@@ -262,3 +262,34 @@ def test_dev_zero_or_a_fifo_as_trust_material(tmp_path: Path, kind: str, source:
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
     assert result.exit_code == 1, result.output
     assert "not a regular file" in result.output or "is not a file" in result.output
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+DEEP_OBJECT = b'{"a": ' + DEEP + b"}"
+
+
+def test_deep_json_from_servers_and_signatures_is_one_error() -> None:
+    """Token answers, notary metadata, cosign payloads and in-toto statements come from a
+    server or a signer: nested 100,000 deep they are refused, not a RecursionError."""
+    from lkpolicy.registry.auth import AuthError, token_from_response
+    from lkpolicy.stages.trust.cosign.signatures import parse_json_object
+    from lkpolicy.stages.trust.errors import BundleInvalid, TrustError
+    from lkpolicy.stages.trust.notary.metadata import parse_envelope
+    from lkpolicy.stages.trust.sigstore_keyless import IN_TOTO_PAYLOAD_TYPE, check_cosign_statement
+
+    with pytest.raises(AuthError, match="not JSON"):
+        token_from_response(DEEP_OBJECT)
+    with pytest.raises(TrustError, match="nested"):
+        parse_envelope("root", DEEP_OBJECT, "Root")
+    with pytest.raises(TrustError, match="nested"):
+        parse_json_object(DEEP_OBJECT, "x/y:1", "signature payload")
+    with pytest.raises(BundleInvalid, match="not JSON"):
+        check_cosign_statement(IN_TOTO_PAYLOAD_TYPE, DEEP_OBJECT, "sha256:" + "0" * 64)
+
+
+def test_a_fifo_docker_config_is_refused(tmp_path: Path) -> None:
+    from lkpolicy.registry.auth import AuthError, DockerCredentialStore
+
+    os.mkfifo(tmp_path / "config.json")
+    with pytest.raises(AuthError, match="not a regular file"):
+        DockerCredentialStore(tmp_path / "config.json").get("registry.example")

@@ -20,13 +20,13 @@ sigstore is imported lazily (its import costs about half a second): importing th
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lkpolicy.linearregex import PatternError, compile_pattern
+from lkpolicy.safeio import parse_json
 from lkpolicy.stages.trust.errors import (
     BundleInvalid,
     DigestMismatch,
@@ -325,7 +325,7 @@ def check_cosign_statement(payload_type: str, payload: bytes, manifest_digest: s
         raise NotAnImageSignature(f"DSSE payload type {payload_type[:80]!r} is not "
                                   f"{IN_TOTO_PAYLOAD_TYPE}")
     try:
-        statement = json.loads(payload)
+        statement = parse_json(payload, "the in-toto statement")
     except ValueError:
         raise BundleInvalid("the signed in-toto statement is not JSON") from None
     if not isinstance(statement, dict) or statement.get("_type") not in IN_TOTO_STATEMENT_TYPES:

@@ -18,6 +18,7 @@ from lkpolicy.model.findings import InputError
 from lkpolicy.stages.policy.discovery import find_policy
 from lkpolicy.stages.policy.loader import POLICY_KEYS, load_policy_file
 from lkpolicy.stages.policy.schema import build_schema
+from tests.conftest import skip_or_fail
 
 runner = CliRunner()
 CANARY = "s3cr3t-canary"
@@ -171,8 +172,9 @@ def test_a_policy_in_a_world_writable_parent_is_ignored(tmp_path: Path) -> None:
     assert errors_of(config) == 0
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
 def test_a_policy_owned_by_another_user_is_ignored(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        skip_or_fail("giving a file to another user needs root")
     config = write(tmp_path / "project" / "config.yml", CONFIG)
     planted = write(tmp_path / ".lkpolicy.yml", LENIENT)
     os.chown(planted, 54321, 54321)

@@ -3,11 +3,14 @@ grows with the square of the input (issue 14, items 3 and 5). Inputs are made he
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from imagefactory import add_image
 from typer.testing import CliRunner
 
@@ -307,3 +310,55 @@ def test_key_order_with_long_or_foreign_digit_runs() -> None:
     started = time.monotonic()
     assert sorted(sort_map_keys(keys)) == sorted(keys)
     assert time.monotonic() - started < 10
+
+
+def _go_key_less(a: str, b: str) -> bool:
+    """yaml.v3's keyList.Less for strings, character by character as Go writes it."""
+    digits = False
+    for index in range(min(len(a), len(b))):
+        ca, cb = a[index], b[index]
+        if ca == cb:
+            digits = ca.isdecimal()
+            continue
+        if ca.isalpha() and cb.isalpha():
+            return ca < cb
+        if ca.isalpha() or cb.isalpha():
+            return ca.isalpha() if digits else cb.isalpha()
+        an = bn = 0
+        if ca == "0" or cb == "0":
+            back = index - 1
+            while back >= 0 and a[back].isdecimal():
+                if a[back] != "0":
+                    an = bn = 1
+                    break
+                back -= 1
+        ai = bi = index
+        while ai < len(a) and a[ai].isdecimal():
+            an = (an * 10 + ord(a[ai]) - 48) % 2**64
+            ai += 1
+        while bi < len(b) and b[bi].isdecimal():
+            bn = (bn * 10 + ord(b[bi]) - 48) % 2**64
+            bi += 1
+        an, bn = (an - 2**64 if an >= 2**63 else an), (bn - 2**64 if bn >= 2**63 else bn)
+        if an != bn:
+            return an < bn
+        if ai != bi:
+            return ai < bi
+        return ca < cb
+    return len(a) < len(b)
+
+
+KEY_TEXT = st.text(alphabet=st.sampled_from(list("ab0159٣²_-.")), max_size=30)
+
+
+@settings(max_examples=400, deadline=None)
+@given(a=KEY_TEXT, b=KEY_TEXT)
+def test_key_order_matches_go_character_by_character(a: str, b: str) -> None:
+    from lkpolicy.gocompat.goyaml import sort_map_keys
+
+    expected = sorted([a, b], key=functools.cmp_to_key(
+        lambda x, y: -1 if _go_key_less(x, y) else (1 if _go_key_less(y, x) else 0)))
+    assert sort_map_keys([a, b]) == expected
+    long_a, long_b = a + "9" * 40, b + "9" * 40  # runs past int64: wrapping matters
+    assert _go_key_less(long_a, long_b) == (sort_map_keys([long_a, long_b])[0] == long_a
+                                            and long_a != long_b)

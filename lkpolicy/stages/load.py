@@ -130,6 +130,7 @@ def _make_yaml() -> Any:
     from ruamel.yaml.composer import Composer
     from ruamel.yaml.nodes import ScalarNode
     from ruamel.yaml.resolver import VersionedResolver
+    from ruamel.yaml.scanner import RoundTripScanner
     from ruamel.yaml.tag import Tag
 
     class PlainMarkingResolver(VersionedResolver):
@@ -163,8 +164,20 @@ def _make_yaml() -> Any:
             finally:
                 self.nesting -= 1
 
+    class BoundedScanner(RoundTripScanner):
+        """Stops flow nesting at the bound while scanning: the scanner looks ahead over every
+        open `[`/`{` for each token, so a thousand of them cost a million steps before the
+        composer sees its first node."""
+
+        def fetch_flow_collection_start(self, token_class: Any, to_push: Any) -> None:
+            if self.flow_level >= MAX_DEPTH:
+                raise _LimitExceeded(f"collections nested more than {MAX_DEPTH} deep",
+                                     self.reader.get_mark())
+            super().fetch_flow_collection_start(token_class, to_push)
+
     yaml = YAML(typ="rt", pure=True)
     yaml.Resolver = PlainMarkingResolver
+    yaml.Scanner = BoundedScanner
     yaml.Composer = BoundedComposer
     return yaml
 

@@ -124,7 +124,7 @@ big_integers = st.integers(1, 6000).map(lambda digits: "9" * digits)
 depths = st.integers(1, 3000)
 
 
-@settings(SIZE_SETTINGS, max_examples=6)
+@settings(SIZE_SETTINGS, max_examples=4)
 @given(keys=st.integers(1, 12_000), value=st.sampled_from(["x", "1", "[]", "{a: 1}"]))
 def test_wide_mappings(tmp_path: Path, image_cache: Path, keys: int, value: str) -> None:
     fields = "".join(f"    k{i}: {value}\n" for i in range(keys))

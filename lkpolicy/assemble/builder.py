@@ -1,8 +1,9 @@
 """linuxkit's intermediate tar stream (`moby/build/build.go` `Build`), byte for byte.
 
 Sections in linuxkit's order: kernel, init images, volumes, onboot, onshutdown, services,
-files (spec section 2). Every entry carries the `LINUXKIT.source` / `LINUXKIT.location`
-records. Image content goes through the per-image filters of spec section 4.
+files (spec section 2), then the SBOM if asked for (`lkpolicy.assemble.sbom`). Every entry
+but the SBOM carries the `LINUXKIT.source` / `LINUXKIT.location` records. Image content goes
+through the per-image filters of spec section 4.
 
 The stream is written as it is produced; on any error `BuildError` is raised and whatever
 was written so far must be discarded by the caller (`write_outputs` writes to temporary files
@@ -39,6 +40,7 @@ from lkpolicy.store.errors import StoreError
 
 if TYPE_CHECKING:
     from lkpolicy.assemble.plan import BuildPlan
+    from lkpolicy.assemble.sbom import SbomOptions
     from lkpolicy.model.config import Config
     from lkpolicy.stages.localfiles import LocalFile
     from lkpolicy.store.lookup import ResolvedImage
@@ -84,6 +86,9 @@ class BuildOptions:
     """gzip level of the initrd, 1 (the default: fastest, ISA-L on every CPU) to 9 (smallest,
     zlib, single-threaded: about 10x slower than `gzip -6` on a 400 MB initrd, for ~15% less
     than level 1); see `lkpolicy.assemble.initrd`."""
+    sbom: SbomOptions | None = None
+    """Append linuxkit's merged SPDX SBOM to the tar (`lkpolicy.assemble.sbom`); None is
+    linuxkit's `--no-sbom`."""
 
 
 @dataclass(slots=True)
@@ -91,6 +96,12 @@ class BuildSummary:
     entries: int = 0
     images: dict[str, str] = field(default_factory=dict)
     """Expanded reference -> digest of the cache entry used."""
+    extracted: list[tuple[str, str]] = field(default_factory=list)
+    """(expanded reference, prefix) of every image extraction, in order (the SBOM's order)."""
+    sbom: bytes | None = None
+    """The SBOM written at the end of the tar, if any."""
+    sbom_path: str | None = None
+    """Its name in the tar."""
 
 
 def _dir(name: str, source: str, location: str, *, mode: int = 0o755, uid: int = 0,
@@ -202,6 +213,7 @@ class _Builder:
                       apk: list[bytearray] | None = None) -> None:
         """`ImageTar`: the flattened image under `prefix`, filtered, then the touch list."""
         found: set[str] = set()
+        self.summary.extracted.append((expanded, prefix))
         for header, body in self.flattened(resolved, expanded, allow_devices):
             name = header.name
             if name in _EXCLUDED:
@@ -277,6 +289,7 @@ class _Builder:
         cmdline = str(kernel.get("cmdline", "")).encode("utf-8", "surrogateescape")
         location = "kernel"
         seen_binary = seen_tar = seen_ucode = False
+        self.summary.extracted.append((expanded, ""))
         try:
             for header, body in self.flattened(resolved, expanded, True):
                 if header.name == binary:
@@ -581,6 +594,13 @@ class _Builder:
         self.volumes()
         self.containers()
         self.files()
+        if self.options.sbom is not None:
+            from lkpolicy.assemble.sbom import sbom_entry
+
+            header, body = sbom_entry(self.plan, self.model["files"], self.summary.extracted,
+                                      self.options.sbom)
+            self.write(header, body)
+            self.summary.sbom, self.summary.sbom_path = body, header.name
         try:
             self.tar.close()
         except TarError as error:
@@ -596,9 +616,9 @@ def _go_errno_text(error: OSError) -> str:
 
 def build_tar(config: Config, plan: BuildPlan, out_stream: BinaryIO, *,
               options: BuildOptions | None = None) -> BuildSummary:
-    """Write linuxkit's build tar for `config` to `out_stream` (without the SBOM, as with
-    `--no-sbom`), from the images and container configs of `plan` (the gate's): never
-    touches the network and never resolves a reference itself.
+    """Write linuxkit's build tar for `config` to `out_stream` (with the SBOM if
+    `options.sbom`, else as with `--no-sbom`), from the images and container configs of `plan`
+    (the gate's): never touches the network and never resolves a reference itself.
 
     Raises `BuildError`; the stream then holds a partial tar and must be discarded.
     """

@@ -162,19 +162,26 @@ class BootParts:
 @dataclass(slots=True)
 class BuildResult:
     files: list[Path]
-    """Every output file written, the manifest (if any) last."""
+    """Every output file written, then the manifest and the provenance files (if any)."""
     summary: BuildSummary
     manifest: Path | None = None
 
 
+ProvenanceHook = Callable[[Sequence[tuple[Path, Path]], BuildSummary],
+                          Sequence[tuple[str, bytes]]]
+"""Given the finished outputs (temporary path, final path) and the summary, the files to add
+beside them, by suffix (`lkpolicy.assemble.provenance.ProvenanceWriter`)."""
+
+
 def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
                   out_dir: str | os.PathLike[str], name: str, *,
-                  options: BuildOptions | None = None, manifest: bool = True) -> BuildResult:
+                  options: BuildOptions | None = None, manifest: bool = True,
+                  provenance: ProvenanceHook | None = None) -> BuildResult:
     """Build once from the gate's `plan` and write each requested format as
     `<out_dir>/<name>...`, plus (unless `manifest=False`) the build manifest
     `<name>.build.json`: the images used with their digests, the plan's trust evidence, and
-    the sha256 and size of every output file. Raises `BuildError` and then leaves no new file
-    behind."""
+    the sha256 and size of every output file, plus what `provenance` adds. Raises
+    `BuildError` and then leaves no new file behind."""
     # Before the (possibly long) build, not after it.
     wanted = check_formats(formats, plan.platform.architecture)
     options = options or BuildOptions()
@@ -198,7 +205,7 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
                 say(f"  {base}.tar")
                 staging.keep(tar_path, Path(f"{base}.tar"))
             elif fmt == "docker":
-                _docker(tar_path, staging, base, say)
+                _docker(tar_path, staging, base, say, summary)
             elif fmt == "kernel+initrd":
                 assert boot is not None
                 _kernel_initrd(boot, staging, base, say)
@@ -215,14 +222,21 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
             manifest_path = Path(f"{base}{MANIFEST_SUFFIX}")
             body = render_manifest(name, plan.platform, wanted, summary, staging.final,
                                    plan.evidence, epoch)
-            temporary, handle = staging.new(MANIFEST_SUFFIX)
-            with handle:
-                handle.write(body)
-            staging.keep(temporary, manifest_path)
+            _keep_bytes(staging, base, MANIFEST_SUFFIX, body)
+        if provenance is not None:
+            for suffix, data in provenance(list(staging.final), summary):
+                _keep_bytes(staging, base, suffix, data)
         files = staging.commit()
         return BuildResult(files, summary, manifest_path)
     finally:
         staging.cleanup()
+
+
+def _keep_bytes(staging: _Staging, base: Path, suffix: str, data: bytes) -> None:
+    temporary, handle = staging.new(suffix)
+    with handle:
+        handle.write(data)
+    staging.keep(temporary, Path(f"{base}{suffix}"))
 
 
 def write_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
@@ -330,13 +344,20 @@ def _split(tar_path: Path, staging: _Staging, epoch: int, level: int) -> BootPar
     return BootParts(tar_path, kernel_path, gzip_path, parts, epoch)
 
 
-def _docker(tar_path: Path, staging: _Staging, base: Path, say: Callable[[str], None]) -> None:
+def _docker(tar_path: Path, staging: _Staging, base: Path, say: Callable[[str], None],
+            summary: BuildSummary) -> None:
     # linuxkit appends the Dockerfile to the same tar writer before closing it, so the output
-    # is the tar without its two end-of-archive blocks, one more entry, and a new end.
+    # is the tar without its two end-of-archive blocks, one more entry, and a new end; the
+    # SBOM, which ends the build tar, comes after the Dockerfile.
+    from lkpolicy.assemble.sbom import sbom_header, sbom_tar_entry
+
     path, out = staging.new(".docker")
     size = tar_path.stat().st_size
+    sbom = summary.sbom if summary.sbom_path is not None else None
     with out, open(tar_path, "rb") as tar_stream:
         left = size - 1024
+        if sbom is not None:
+            left -= len(sbom_tar_entry(summary.sbom_path or "", sbom))
         while left > 0:
             chunk = tar_stream.read(min(left, _CHUNK))
             out.write(chunk)
@@ -344,6 +365,8 @@ def _docker(tar_path: Path, staging: _Staging, base: Path, say: Callable[[str], 
         writer = TarWriter(out)
         writer.add(TarHeader("Dockerfile", "0", mode=0o644, size=len(DOCKERFILE),
                              mtime=DEFAULT_MTIME), DOCKERFILE)
+        if sbom is not None:
+            writer.add(sbom_header(summary.sbom_path or "", len(sbom)), sbom)
         writer.close()
     say(f"  {base}.docker")
     staging.keep(path, Path(f"{base}.docker"))

@@ -152,7 +152,9 @@ def plain_check(arguments: list[str]) -> int:
 
 def usage_error(message: str) -> NoReturn:
     """Exit 2 with a one-line reason (a plain `SystemExit`: the CLI library passes it on)."""
-    printer().err(f"lkpolicy: {message}")
+    from lkpolicy.model.rules import clip
+
+    printer().err(f"lkpolicy: {clip(message)}")
     raise SystemExit(ExitCode.USAGE)
 
 

@@ -71,12 +71,25 @@ class Rule:
         return Finding(
             rule_id=self.id,
             severity=severity or self.severity,
-            message=message,
+            message=clip(message),
             location=location,
             pointer=pointer,
-            hint=hint,
+            hint=None if hint is None else clip(hint),
             related=related or [],
         )
+
+
+MAX_MESSAGE_CHARS = 1000
+"""Messages quote values from the config; an alias repeating a 16 KiB string 40,000 times
+must not become 40,000 messages of 16 KiB each."""
+
+
+def clip(text: str) -> str:
+    """`text` cut to `MAX_MESSAGE_CHARS`, marked where it was cut."""
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    half = MAX_MESSAGE_CHARS // 2 - 3
+    return f"{text[:half]} ... {text[-half:]}"
 
 
 _CATALOGUE: dict[str, Rule] = {}

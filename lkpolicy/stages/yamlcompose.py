@@ -61,7 +61,8 @@ class _Composing:
     comment_handling = None
     max_depth = 0
 
-    def __init__(self, text: str, resolver: type[Any]) -> None:
+    def __init__(self, text: str, resolver: type[Any], scanner: type[Any],
+                 composer: type[Any]) -> None:
         self.version: Any = None
         self.tags: dict[str, str] = {}
         self.doc_infos = [DocInfo(requested_version=None)]
@@ -69,9 +70,9 @@ class _Composing:
         self._resolver: Any = None
         self._reader = Reader(None, loader=self)
         self._reader.stream = text
-        self._scanner = RoundTripScanner(loader=self)
+        self._scanner = scanner(loader=self)
         self._parser = RoundTripParser(loader=self)
-        self._composer = Composer(loader=self)
+        self._composer = composer(loader=self)
 
     @property
     def reader(self) -> Any:
@@ -97,10 +98,12 @@ class _Composing:
         return self._resolver
 
 
-def compose_all(text: str, resolver: type[Any]) -> Iterator[Any]:
+def compose_all(text: str, resolver: type[Any], *, scanner: type[Any] = RoundTripScanner,
+                composer: type[Any] = Composer) -> Iterator[Any]:
     """The node graph of each document of `text` (a `ruamel.yaml.nodes.Node`, or None for an
-    empty document), scalars tagged by `resolver` (a `VersionedResolver` subclass)."""
-    composing = _Composing(text, resolver)
+    empty document), scalars tagged by `resolver` (a `VersionedResolver` subclass); `scanner`
+    and `composer` may be subclasses of ruamel's (that bound what they accept, say)."""
+    composing = _Composing(text, resolver, scanner, composer)
     composer = composing.composer
     try:
         while composer.check_node():

@@ -4,9 +4,10 @@ Sections in linuxkit's order: kernel, init images, volumes, onboot, onshutdown, 
 files (spec section 2). Every entry carries the `LINUXKIT.source` / `LINUXKIT.location`
 records. Image content goes through the per-image filters of spec section 4.
 
-The stream is written as it is produced; on any error `BuildError` is raised and whatever
-was written so far must be discarded by the caller (`write_outputs` writes to temporary files
-and renames only complete results).
+The stream is written as it is produced, into an `EntrySink`: the tar file, the initrd
+converter, or both (`build_stream`). On any error `BuildError` is raised and whatever was
+written so far must be discarded by the caller (`build_outputs` writes into a staging
+directory and switches only complete output sets into place).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from lkpolicy.store.errors import StoreError
 
 if TYPE_CHECKING:
     from lkpolicy.assemble.plan import BuildPlan
+    from lkpolicy.assemble.sinks import EntrySink
     from lkpolicy.model.config import Config
     from lkpolicy.stages.localfiles import LocalFile
     from lkpolicy.store.lookup import ResolvedImage
@@ -50,6 +52,7 @@ __all__ = [
     "BuildError",
     "BuildOptions",
     "BuildSummary",
+    "build_stream",
     "build_tar",
 ]
 
@@ -148,13 +151,13 @@ def _unsafe_path(name: str) -> bool:
 
 
 class _Builder:
-    def __init__(self, config: Config, plan: BuildPlan, out: BinaryIO,
+    def __init__(self, config: Config, plan: BuildPlan, sink: EntrySink,
                  options: BuildOptions) -> None:
         self.config = config
         self.plan = plan
         self.store = plan.store
         self.platform = plan.platform
-        self.tar = TarWriter(out)
+        self.tar = sink
         self.options = options
         self.model = go_model(config)
         self.summary = BuildSummary()
@@ -581,11 +584,12 @@ class _Builder:
         self.volumes()
         self.containers()
         self.files()
+        # Counted before closing: a sink may end with entries of its own (docker's Dockerfile).
+        self.summary.entries = self.tar.count
         try:
             self.tar.close()
         except TarError as error:
             raise BuildError(str(error)) from None
-        self.summary.entries = self.tar.count
         return self.summary
 
 
@@ -602,4 +606,12 @@ def build_tar(config: Config, plan: BuildPlan, out_stream: BinaryIO, *,
 
     Raises `BuildError`; the stream then holds a partial tar and must be discarded.
     """
-    return _Builder(config, plan, out_stream, options or BuildOptions()).run()
+    return build_stream(config, plan, TarWriter(out_stream), options=options)
+
+
+def build_stream(config: Config, plan: BuildPlan, sink: EntrySink, *,
+                 options: BuildOptions | None = None) -> BuildSummary:
+    """`build_tar` into any `EntrySink` (closed at the end): the tar file, the initrd
+    converter, or both. Raises `BuildError`, and whatever the sink raises that is not a
+    `TarError` (the initrd's `ConversionError`)."""
+    return _Builder(config, plan, sink, options or BuildOptions()).run()

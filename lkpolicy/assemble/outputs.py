@@ -14,6 +14,7 @@ output file behind and does not replace the outputs of an earlier build.
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import hashlib
 import json
@@ -31,9 +32,10 @@ from lkpolicy.assemble.builder import (
     BuildError,
     BuildOptions,
     BuildSummary,
-    build_tar,
+    build_stream,
 )
 from lkpolicy.assemble.formats import (
+    FORMATS,
     KNOWN_FORMATS,
     STREAMABLE_FORMATS,
     SUPPORTED_FORMATS,
@@ -41,7 +43,8 @@ from lkpolicy.assemble.formats import (
     parse_formats,
 )
 from lkpolicy.assemble.hosttools import keep_kernel_and_cmdline
-from lkpolicy.assemble.initrd import ConversionError, InitrdParts, write_initrd
+from lkpolicy.assemble.initrd import ConversionError, InitrdParts, initrd_writer
+from lkpolicy.assemble.sinks import EntrySink, TeeSink
 from lkpolicy.assemble.tarstream import TarHeader, TarWriter
 
 if TYPE_CHECKING:
@@ -139,9 +142,11 @@ def _remove_tree(path: Path) -> None:
 
 @dataclass(slots=True)
 class BootParts:
-    """What the bootable formats are made of, split out of the build tar once."""
+    """What the bootable formats are made of, split out of the build stream once."""
 
-    tar_path: Path
+    tar_path: Path | None
+    """The build tar on disk, written only when a requested format reads it
+    (`OutputFormat.reads_tar`); see `tar`."""
     kernel_path: Path
     initrd_gzip_path: Path
     """The gzip-compressed cpio, without the microcode prefix."""
@@ -151,6 +156,13 @@ class BootParts:
     @property
     def kernel(self) -> bool:
         return self.parts.kernel_size > 0
+
+    @property
+    def tar(self) -> Path:
+        """The build tar, for the formats that read it."""
+        if self.tar_path is None:
+            raise BuildError("internal error: this build wrote no tar file")
+        return self.tar_path
 
     def write_initrd_img(self, out: BinaryIO) -> None:
         """`<base>-initrd.img` as linuxkit writes it: microcode, then the gzip member."""
@@ -186,29 +198,21 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
     base = directory / name
     staging = _Staging(directory, name)
     try:
-        tar_path, tar_stream = staging.new(".tar")
-        with tar_stream:
-            summary = build_tar(config, plan, tar_stream, options=options)
+        summary, boot = _stream(config, plan, wanted, staging, epoch, options)
+        tar_path = boot.tar_path
         say("Create outputs:")
-        boot: BootParts | None = None
-        if any(fmt not in STREAMABLE_FORMATS for fmt in wanted):
-            boot = _split(tar_path, staging, epoch, options.compression_level)
         for fmt in wanted:
-            if fmt == "tar":
-                say(f"  {base}.tar")
-                staging.keep(tar_path, Path(f"{base}.tar"))
-            elif fmt == "docker":
-                _docker(tar_path, staging, base, say)
+            if fmt in ("tar", "docker"):
+                assert tar_path is not None
+                say(f"  {base}.{fmt}")
+                staging.keep(tar_path, Path(f"{base}.{fmt}"))
             elif fmt == "kernel+initrd":
-                assert boot is not None
                 _kernel_initrd(boot, staging, base, say)
             elif fmt == "tar-kernel-initrd":
-                assert boot is not None
                 _tar_kernel_initrd(boot, staging, base, say)
             else:
                 from lkpolicy.assemble import media
 
-                assert boot is not None
                 media.write(fmt, boot, staging, base, say)
         manifest_path: Path | None = None
         if manifest:
@@ -319,34 +323,44 @@ def verify_reproducible(config: Config, plan: BuildPlan, formats: Iterable[str],
 # The formats that need no tools
 
 
-def _split(tar_path: Path, staging: _Staging, epoch: int, level: int) -> BootParts:
-    kernel_path, kernel = staging.new("-kernel")
-    gzip_path, compressed = staging.new("-initrd.gz")
-    with open(tar_path, "rb") as tar_stream, kernel, compressed:
+def _stream(config: Config, plan: BuildPlan, wanted: Sequence[str], staging: _Staging,
+            epoch: int, options: BuildOptions) -> tuple[BuildSummary, BootParts]:
+    """Build once, streaming the entries into what the formats need: the tar file (only
+    when a format reads it), the initrd (only when a format is not the tar itself)."""
+    tar_path: Path | None = None
+    tar: TarWriter | None = None
+    if any(FORMATS[fmt].reads_tar for fmt in wanted):
+        tar_path, tar_stream = staging.new(".tar")
+        # docker is the tar with one more entry before its end (linuxkit appends the
+        # Dockerfile to the same tar writer before closing it).
+        tar = _DockerTar(tar_stream) if "docker" in wanted else TarWriter(tar_stream)
+    with contextlib.ExitStack() as stack:
+        if tar is not None:
+            stack.enter_context(tar_stream)
+        if all(fmt in STREAMABLE_FORMATS for fmt in wanted):
+            assert tar is not None
+            summary = build_stream(config, plan, tar, options=options)
+            return summary, BootParts(tar_path, Path(), Path(), InitrdParts(), epoch)
+        kernel_path, kernel = staging.new("-kernel")
+        gzip_path, compressed = staging.new("-initrd.gz")
+        stack.enter_context(kernel)
+        stack.enter_context(compressed)
         try:
-            parts = write_initrd(tar_stream, compressed, kernel, compression_level=level)
+            with initrd_writer(compressed, kernel,
+                               compression_level=options.compression_level) as initrd:
+                sink: EntrySink = initrd if tar is None else TeeSink(tar, initrd)
+                summary = build_stream(config, plan, sink, options=options)
         except ConversionError as error:
             raise BuildError(f"error writing outputs: {error}") from None
-    return BootParts(tar_path, kernel_path, gzip_path, parts, epoch)
+    return summary, BootParts(tar_path, kernel_path, gzip_path, initrd.parts, epoch)
 
 
-def _docker(tar_path: Path, staging: _Staging, base: Path, say: Callable[[str], None]) -> None:
-    # linuxkit appends the Dockerfile to the same tar writer before closing it, so the output
-    # is the tar without its two end-of-archive blocks, one more entry, and a new end.
-    path, out = staging.new(".docker")
-    size = tar_path.stat().st_size
-    with out, open(tar_path, "rb") as tar_stream:
-        left = size - 1024
-        while left > 0:
-            chunk = tar_stream.read(min(left, _CHUNK))
-            out.write(chunk)
-            left -= len(chunk)
-        writer = TarWriter(out)
-        writer.add(TarHeader("Dockerfile", "0", mode=0o644, size=len(DOCKERFILE),
-                             mtime=DEFAULT_MTIME), DOCKERFILE)
-        writer.close()
-    say(f"  {base}.docker")
-    staging.keep(path, Path(f"{base}.docker"))
+class _DockerTar(TarWriter):
+    def close(self) -> None:
+        if not self._closed:
+            self.add(TarHeader("Dockerfile", "0", mode=0o644, size=len(DOCKERFILE),
+                               mtime=DEFAULT_MTIME), DOCKERFILE)
+        super().close()
 
 
 def _kernel_initrd(boot: BootParts, staging: _Staging, base: Path,

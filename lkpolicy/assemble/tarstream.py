@@ -11,7 +11,7 @@ bytes survive a round trip; lengths are counted in encoded bytes, as Go counts t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Protocol
 
@@ -21,12 +21,15 @@ from lkpolicy.gocompat.numbers import NumError, parse_int
 __all__ = [
     "BLOCK",
     "HEADER_ONLY_TYPES",
+    "EntryWriter",
     "Readable",
     "TarError",
     "TarHeader",
     "TarReader",
     "TarWriter",
+    "copy_body",
     "pax_records",
+    "writer_pax_data",
 ]
 
 BLOCK = 512
@@ -34,6 +37,7 @@ _ZERO_BLOCK = bytes(BLOCK)
 _MAX_SPECIAL_FILE = 1 << 20
 """Go's limit on PAX and GNU long-name bodies."""
 _COPY_CHUNK = 1 << 16
+_HIGH_BYTES = bytes(range(128, 256))
 
 HEADER_ONLY_TYPES = frozenset("123456")
 """Link, symlink, char, block, directory, fifo: Go never reads or writes a body for these."""
@@ -102,10 +106,13 @@ def _fits_octal(width: int, value: int) -> bool:
 
 
 def _is_ascii(text: str) -> bool:
-    return all(0 < ord(char) < 0x80 for char in text)
+    """ASCII without NUL (Go's isASCII); `str.isascii` runs at C speed on every header."""
+    return text.isascii() and "\x00" not in text
 
 
 def _to_ascii(text: str) -> str:
+    if _is_ascii(text):
+        return text
     return "".join(char for char in text if 0 < ord(char) < 0x80)
 
 
@@ -153,7 +160,8 @@ def pax_records(header: TarHeader) -> dict[str, str]:
     def text_field(value: str, width: int, key: str) -> None:
         if "\x00" in value and key in ("path", "linkpath", "uname", "gname"):
             raise TarError(f"archive/tar: invalid PAX record: {key} contains NUL")
-        if not _is_ascii(value) or len(_encode(value)) > width:
+        # ASCII text is as long in bytes as in characters: no encoding on the hot path.
+        if not _is_ascii(value) or len(value) > width:
             records[key] = value
         if source.get(key) == value:
             records[key] = value
@@ -236,13 +244,42 @@ class _Block:
         return bytes(self.data)
 
 
-class TarWriter:
-    """Go's `tar.Writer` writing PAX-format headers; bodies are streamed, never buffered."""
+def writer_pax_data(header: TarHeader) -> bytes:
+    """The PAX extended header body Go's `tar.Writer` writes before `header` (empty when it
+    writes none), after the checks that writer makes: raises `TarError` where Go's would."""
+    if header.typeflag in ("x", "g", "L", "K"):
+        raise TarError("archive/tar: cannot manually encode TypeXHeader, TypeGNULongName, "
+                       "or TypeGNULongLink headers")
+    if header.typeflag in ("0", "3", "4", "6", "S") and header.name.endswith("/"):
+        raise TarError("archive/tar: filename may not have trailing slash")
+    records = pax_records(header)
+    if not records:
+        return b""
+    data = b"".join(_pax_record(key, records[key]) for key in sorted(records))
+    if len(data) > _MAX_SPECIAL_FILE:
+        raise TarError("archive/tar: header field too long")
+    return data
 
-    def __init__(self, out: BinaryIO) -> None:
-        self._out = out
+
+def copy_body(source: Readable, size: int, write: Callable[[bytes], None]) -> None:
+    """Pass exactly `size` bytes of `source` to `write`, in chunks."""
+    left = size
+    while left > 0:
+        chunk = source.read(min(left, _COPY_CHUNK))
+        if not chunk:
+            raise TarError("unexpected EOF while copying an entry body")
+        write(chunk)
+        left -= len(chunk)
+
+
+class EntryWriter:
+    """A writer of build entries (`lkpolicy.assemble.sinks.EntrySink`) that checks headers and body lengths exactly as Go's `tar.Writer` does;
+    subclasses say where the entries go (`_start`, `_body`, `_end`, `_close`). Every output
+    made from the build stream therefore fails at the same entry, with the same message, as
+    the tar linuxkit writes."""
+
+    def __init__(self) -> None:
         self._remaining = 0
-        self._padding = 0
         self._closed = False
         self.count = 0
         """Entries written so far."""
@@ -254,14 +291,56 @@ class TarWriter:
 
     def begin(self, header: TarHeader) -> None:
         self._finish_entry()
-        if header.typeflag in ("x", "g", "L", "K"):
-            raise TarError("archive/tar: cannot manually encode TypeXHeader, TypeGNULongName, "
-                           "or TypeGNULongLink headers")
-        if header.typeflag in ("0", "3", "4", "6", "S") and header.name.endswith("/"):
-            raise TarError("archive/tar: filename may not have trailing slash")
-        records = pax_records(header)
-        if records:
-            self._write_pax(header.name, records)
+        self._start(header, writer_pax_data(header))
+        self.count += 1
+        self._remaining = header.size if header.has_body else 0
+
+    def write(self, data: bytes) -> None:
+        if len(data) > self._remaining:
+            raise TarError("archive/tar: write too long")
+        self._body(data)
+        self._remaining -= len(data)
+
+    def copy_from(self, source: Readable, size: int) -> None:
+        """Copy exactly `size` bytes of `source` into the current entry."""
+        copy_body(source, size, self.write)
+
+    def _finish_entry(self) -> None:
+        if self._remaining:
+            raise TarError(f"archive/tar: missed writing {self._remaining} bytes")
+        self._end()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._finish_entry()
+        self._close()
+        self._closed = True
+
+    def _start(self, header: TarHeader, pax_data: bytes) -> None:
+        raise NotImplementedError
+
+    def _body(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _end(self) -> None:
+        """The current entry is complete (called before the next one and at the end)."""
+
+    def _close(self) -> None:
+        """After the last entry."""
+
+
+class TarWriter(EntryWriter):
+    """Go's `tar.Writer` writing PAX-format headers; bodies are streamed, never buffered."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        super().__init__()
+        self._out = out
+        self._padding = 0
+
+    def _start(self, header: TarHeader, pax_data: bytes) -> None:
+        if pax_data:
+            self._write_pax(header.name, pax_data)
         block = _Block()
         fmt = _to_ascii
         block.string(0, 100, fmt(header.name))
@@ -276,15 +355,9 @@ class TarWriter:
         block.octal(329, 8, header.devmajor)
         block.octal(337, 8, header.devminor)
         self._out.write(block.finish(header.typeflag))
-        self.count += 1
-        body = header.size if header.has_body else 0
-        self._remaining = body
-        self._padding = -body % BLOCK
+        self._padding = -(header.size if header.has_body else 0) % BLOCK
 
-    def _write_pax(self, name: str, records: Mapping[str, str]) -> None:
-        data = b"".join(_pax_record(key, records[key]) for key in sorted(records))
-        if len(data) > _MAX_SPECIAL_FILE:
-            raise TarError("archive/tar: header field too long")
+    def _write_pax(self, name: str, data: bytes) -> None:
         directory, base = gopath.split(name)
         pax_name = _to_ascii(gopath.join(directory, "PaxHeaders.0", base))
         raw = _encode(pax_name)[:100].rstrip(b"/")
@@ -299,35 +372,16 @@ class TarWriter:
         self._out.write(data)
         self._out.write(bytes(-len(data) % BLOCK))
 
-    def write(self, data: bytes) -> None:
-        if len(data) > self._remaining:
-            raise TarError("archive/tar: write too long")
+    def _body(self, data: bytes) -> None:
         self._out.write(data)
-        self._remaining -= len(data)
 
-    def copy_from(self, source: Readable, size: int) -> None:
-        """Copy exactly `size` bytes of `source` into the current entry."""
-        left = size
-        while left > 0:
-            chunk = source.read(min(left, _COPY_CHUNK))
-            if not chunk:
-                raise TarError("unexpected EOF while copying an entry body")
-            self.write(chunk)
-            left -= len(chunk)
-
-    def _finish_entry(self) -> None:
-        if self._remaining:
-            raise TarError(f"archive/tar: missed writing {self._remaining} bytes")
+    def _end(self) -> None:
         if self._padding:
             self._out.write(bytes(self._padding))
             self._padding = 0
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._finish_entry()
+    def _close(self) -> None:
         self._out.write(_ZERO_BLOCK * 2)
-        self._closed = True
 
 
 # --------------------------------------------------------------------------------------------
@@ -493,10 +547,13 @@ class TarReader:
     @staticmethod
     def _check_sum(block: bytes) -> None:
         stored = _parse_number(block[148:156])
-        blanked = block[:148] + b" " * 8 + block[156:]
-        unsigned = sum(blanked)
-        signed = sum(b - 256 if b > 127 else b for b in blanked)
-        if stored not in (unsigned, signed):
+        # The checksum field counts as eight spaces (8 * 32 = 256).
+        unsigned = sum(block[:148]) + 256 + sum(block[156:])
+        if stored == unsigned:
+            return
+        # Go also accepts the signed sum (old tar writers): each byte over 127 counts 256 less.
+        high = BLOCK - 8 - len((block[:148] + block[156:]).translate(None, _HIGH_BYTES))
+        if stored != unsigned - 256 * high:
             raise TarError("archive/tar: invalid tar header (checksum)")
 
     @staticmethod

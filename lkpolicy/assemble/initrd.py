@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 
 FIRST_INODE = 721
 _MAX_SMALL = 256 << 20
+_FIELD_NAMES = ("ino", "mode", "uid", "gid", "nlink", "mtime", "filesize", "devmajor",
+                "devminor", "rdevmajor", "rdevminor", "namesize", "check")
+_NEWC_HEADER = b"070701" + b"%08x" * len(_FIELD_NAMES)
 _TYPE_BITS = {"0": 0o100000, "5": 0o040000, "2": 0o120000, "3": 0o020000, "4": 0o060000,
               "6": 0o010000}
 
@@ -102,13 +105,12 @@ class _CpioWriter:
         raw_name = name.encode("utf-8", "surrogateescape") + b"\x00"
         fields = (self.inode, mode, uid, gid, nlink, mtime, size, 3, 1, rdevmajor, rdevminor,
                   len(raw_name), 0)
-        for value, what in zip(fields, ("ino", "mode", "uid", "gid", "nlink", "mtime",
-                                        "filesize", "devmajor", "devminor", "rdevmajor",
-                                        "rdevminor", "namesize", "check"), strict=True):
-            if not 0 <= value <= 0xFFFFFFFF:
-                raise ConversionError(f"cannot convert tar file: {name}: {what} {value} does "
-                                      "not fit a newc header")
-        self.put(b"070701" + b"".join(b"%08x" % value for value in fields) + raw_name)
+        if min(fields) < 0 or max(fields) > 0xFFFFFFFF:
+            for value, what in zip(fields, _FIELD_NAMES, strict=True):
+                if not 0 <= value <= 0xFFFFFFFF:
+                    raise ConversionError(f"cannot convert tar file: {name}: {what} {value} "
+                                          "does not fit a newc header")
+        self.put(_NEWC_HEADER % fields + raw_name)
         self.pad()
         self.inode += 1
         self.entries += 1

@@ -90,10 +90,15 @@ class TarHeader:
     """Go's `PAXRecords`: every record read for this entry, plus any the builder adds."""
 
     def copy(self, **changes: object) -> TarHeader:
-        result = replace(self, **changes)  # type: ignore[arg-type]
-        if "pax" not in changes:
-            result.pax = dict(self.pax)
-        return result
+        if changes:
+            result = replace(self, **changes)  # type: ignore[arg-type]
+            if "pax" not in changes:
+                result.pax = dict(self.pax)
+            return result
+        # The build copies every header it passes on: field by field is ~5x faster.
+        return TarHeader(self.name, self.typeflag, self.mode, self.uid, self.gid, self.size,
+                         self.mtime, self.mtime_ns, self.linkname, self.uname, self.gname,
+                         self.devmajor, self.devminor, self.atime, self.ctime, dict(self.pax))
 
     @property
     def has_body(self) -> bool:

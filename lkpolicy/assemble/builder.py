@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from lkpolicy.assemble.flatten import FlattenError, Limits, flatten
+from lkpolicy.assemble.flatten import Budget, FlattenError, Limits, flatten
 from lkpolicy.assemble.metadata import expanded_model, render_json, render_yaml
 from lkpolicy.assemble.tarstream import (
     Readable,
@@ -78,6 +78,7 @@ class BuildError(Exception):
 @dataclass(frozen=True, slots=True)
 class BuildOptions:
     limits: Limits = field(default_factory=Limits)
+    """The build's expansion budget (decompression bombs)."""
     allow_container_devices: bool = False
     """Device nodes in onboot/onshutdown/services/volume images (linuxkit allows them; the
     gate refuses them unless told otherwise). Kernel and init images may always carry them."""
@@ -161,7 +162,7 @@ class _Builder:
         self.options = options
         self.model = go_model(config)
         self.summary = BuildSummary()
-        self._resolved: dict[str, ResolvedImage] = {}
+        self.budget = Budget(options.limits)
 
     def say(self, line: str) -> None:
         if self.options.progress is not None:
@@ -183,8 +184,8 @@ class _Builder:
 
     def flattened(self, resolved: ResolvedImage, expanded: str,
                   allow_devices: bool) -> Iterator[tuple[TarHeader, Readable]]:
-        return flatten(self.store, resolved, what=f"image {expanded}",
-                       limits=self.options.limits, allow_devices=allow_devices)
+        return flatten(self.store, resolved, what=f"image {expanded}", budget=self.budget,
+                       allow_devices=allow_devices)
 
     def write(self, header: TarHeader, body: bytes | None = None) -> None:
         try:

@@ -31,6 +31,7 @@ from lkpolicy.cli.common import (
 from lkpolicy.model.findings import ExitCode
 
 if TYPE_CHECKING:
+    from lkpolicy.assemble import BuildOptions
     from lkpolicy.assemble.plan import BuildPlan
     from lkpolicy.gate.gate import Gate
     from lkpolicy.gate.unit import GateUnit
@@ -72,15 +73,33 @@ def build(
     verify_reproducible: Annotated[bool, typer.Option(
         "--verify-reproducible", help="Build twice and compare every output byte for byte "
                                       "before writing them.")] = False,
+    max_expanded_size: Annotated[str | None, typer.Option(
+        "--max-expanded-size", help="Most bytes the layers of all images may decompress to "
+                                    "(K, M, G, T suffixes; default 8G); more is refused as a "
+                                    "decompression bomb.", show_default=False)] = None,
+    max_entries: Annotated[int | None, typer.Option(
+        "--max-entries", min=1, help="Most tar entries in the layers of all images (default "
+                                     "1000000).", show_default=False)] = None,
+    max_expansion_ratio: Annotated[int | None, typer.Option(
+        "--max-expansion-ratio", min=1,
+        help="Most decompressed bytes per compressed byte of a layer, past its first 64 MiB "
+             "(default 100).", show_default=False)] = None,
 ) -> None:
     """Run the gate on the configs, then build exactly what passed it, from the image cache
     (never from the network)."""
-    from lkpolicy.assemble import FormatUnavailable, check_formats
+    from lkpolicy.assemble import FormatUnavailable, Limits, check_formats
+    from lkpolicy.assemble.flatten import parse_size
 
     try:  # formats, --arch and tools first: a usage problem should not wait for the gate
         formats = check_formats(output_format or ["kernel+initrd"], arch)
+        chosen = {"max_expanded_bytes": None if max_expanded_size is None
+                  else parse_size(max_expanded_size),
+                  "max_entries": max_entries, "max_ratio": max_expansion_ratio}
+        limits = Limits(**{key: value for key, value in chosen.items() if value is not None})
     except FormatUnavailable as error:
         usage_error(str(error))
+    except ValueError as error:
+        usage_error(f"--max-expanded-size: {error}")
     options = gate_options(
         merge=True, cache=cache, arch=arch, policy=policy, offline=offline,
         no_waivers=no_waivers, select=select, ignore=ignore, baseline=baseline,
@@ -97,10 +116,12 @@ def build(
     if lock is not None:
         _check_lock(unit, lock)
     assert unit.config is not None
+    from lkpolicy.assemble import BuildOptions
     from lkpolicy.gate.plan import build_plan
 
     _build(unit, build_plan(unit), formats, directory, name or unit.config.name,
-           verify_reproducible, compression_level)
+           verify_reproducible, BuildOptions(progress=printer().err,
+                                             compression_level=compression_level, limits=limits))
 
 
 def _check_lock(unit: GateUnit, path: str) -> None:
@@ -122,10 +143,9 @@ def _check_lock(unit: GateUnit, path: str) -> None:
 
 
 def _build(unit: GateUnit, plan: BuildPlan, formats: list[str], directory: str, name: str,
-           verify: bool, level: int) -> None:
+           verify: bool, options: BuildOptions) -> None:
     from lkpolicy.assemble import (
         BuildError,
-        BuildOptions,
         FormatUnavailable,
         build_outputs,
         verify_reproducible,
@@ -133,7 +153,6 @@ def _build(unit: GateUnit, plan: BuildPlan, formats: list[str], directory: str, 
 
     assert unit.config is not None
     say = printer().err
-    options = BuildOptions(progress=say, compression_level=level)
     created = not os.path.isdir(directory)
     try:
         os.makedirs(directory, exist_ok=True)

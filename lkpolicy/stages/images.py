@@ -7,6 +7,11 @@ type), the manifest, the verified image config and the layers. Policy, trust, th
 build all use these objects, so what passed the gate is what is built: the build never reads
 the cache's index again, and every blob it reads is checked against the digests resolved here.
 
+A pinned reference (`name:tag@sha256:D`) that the cache does not hold under its own name
+resolves to the cached image of digest D, whatever its name (after `lkpolicy pin --write` the
+cache still holds it under `name:tag`); `ResolvedImage.matched_by` records which way each image
+was found.
+
 An image that is missing, corrupt or made for another platform is an error here, because the
 build cannot use it and the gate cannot judge the label it would bring.
 """
@@ -187,7 +192,7 @@ def resolve_images(config: Config, options: ImageOptions | None) -> Resolution:
         related = [use.node.location for use in resolution.uses_of(expanded)[1:]]
         assert first.reference is not None
         try:
-            image = store.lookup(first.reference, platform)
+            image = store.lookup(first.reference, platform, by_digest=True)
         except StoreError as error:
             _refuse(resolution, expanded, str(error), IMAGE_UNREADABLE.finding(
                 f"{first.described} image `{expanded}` cannot be used: {error}",

@@ -7,9 +7,11 @@ formats, and every other format but `rpi3`, replace linuxkit's Docker `mkimage-*
 Debian tools run on the host; see `lkpolicy.assemble.media`. The formats themselves (names,
 files, tools) are listed in `lkpolicy.assemble.formats`.
 
-Everything is written to temporary files in the output directory and renamed into place only
-once every requested output (and the build manifest) is complete, so a failed build leaves no
-output file behind and does not replace the outputs of an earlier build.
+Everything is written into a staging directory of the build's own and switched into place as
+one set once every requested output (and the build manifest) is complete
+(`lkpolicy.assemble.outputset`), so a failed or killed build leaves no output file behind and
+does not replace the outputs of an earlier build, and the next build removes what a killed one
+left.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +44,7 @@ from lkpolicy.assemble.formats import (
 )
 from lkpolicy.assemble.hosttools import keep_kernel_and_cmdline
 from lkpolicy.assemble.initrd import ConversionError, InitrdParts, initrd_writer
+from lkpolicy.assemble.outputset import OutputSet, scratch_directory
 from lkpolicy.assemble.sinks import EntrySink, TeeSink
 from lkpolicy.assemble.tarstream import TarHeader, TarWriter
 
@@ -74,70 +75,6 @@ def source_date_epoch(environ: Mapping[str, str] | None = None) -> int:
         raise BuildError(f"SOURCE_DATE_EPOCH must be a non-negative integer of at most 32 bits, "
                          f"not {text!r}")
     return int(text)
-
-
-class _Staging:
-    """Temporary files next to their final names; `commit` renames them all."""
-
-    def __init__(self, directory: Path, name: str) -> None:
-        self.directory = directory
-        self.name = name
-        self.temporary: list[Path] = []
-        self.final: list[tuple[Path, Path]] = []
-
-    def new(self, suffix: str) -> tuple[Path, BinaryIO]:
-        handle, path = tempfile.mkstemp(prefix=f".{self.name}.", suffix=f"{suffix}.tmp",
-                                        dir=self.directory)
-        self.temporary.append(Path(path))
-        return Path(path), os.fdopen(handle, "w+b")
-
-    def path(self, suffix: str) -> Path:
-        """A temporary name for a tool to create (removed first: some refuse to overwrite)."""
-        path, handle = self.new(suffix)
-        handle.close()
-        path.unlink()
-        return path
-
-    def workdir(self) -> Path:
-        path = Path(tempfile.mkdtemp(prefix=f".{self.name}.", suffix=".work", dir=self.directory))
-        self.temporary.append(path)
-        return path
-
-    def keep(self, temporary: Path, final: Path) -> None:
-        self.final.append((temporary, final))
-
-    def commit(self) -> list[Path]:
-        for temporary, _final in self.final:
-            os.chmod(temporary, _OUTPUT_MODE)
-        done: list[Path] = []
-        for temporary, final in self.final:
-            os.replace(temporary, final)
-            done.append(final)
-        kept = {temporary for temporary, _ in self.final}
-        self.temporary = [path for path in self.temporary if path not in kept]
-        return done
-
-    def cleanup(self) -> None:
-        for path in self.temporary:
-            if path.is_dir() and not path.is_symlink():
-                _remove_tree(path)
-            else:
-                path.unlink(missing_ok=True)
-
-
-def _remove_tree(path: Path) -> None:
-    # Extracted trees may hold read-only directories; make them writable before removal.
-    def retry(function: Callable[..., Any], target: str, _info: Any) -> None:
-        parent = os.path.dirname(target)
-        os.chmod(parent, 0o700)
-        if os.path.isdir(target) and not os.path.islink(target):
-            os.chmod(target, 0o700)
-        function(target)
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=retry)
-    else:
-        shutil.rmtree(path, onerror=retry)
 
 
 @dataclass(slots=True)
@@ -196,8 +133,7 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
     epoch = source_date_epoch()
     directory = Path(out_dir)
     base = directory / name
-    staging = _Staging(directory, name)
-    try:
+    with OutputSet(directory, name) as staging:
         summary, boot = _stream(config, plan, wanted, staging, epoch, options)
         tar_path = boot.tar_path
         say("Create outputs:")
@@ -225,8 +161,6 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
             staging.keep(temporary, manifest_path)
         files = staging.commit()
         return BuildResult(files, summary, manifest_path)
-    finally:
-        staging.cleanup()
 
 
 def write_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
@@ -301,8 +235,8 @@ def verify_reproducible(config: Config, plan: BuildPlan, formats: Iterable[str],
     """Build twice into two fresh temporary directories (manifest included) and compare
     every file byte for byte; the directories are removed afterwards."""
     wanted = list(formats)
-    with tempfile.TemporaryDirectory(prefix="lkpolicy-repro-", dir=work_dir) as top:
-        first, second = Path(top, "a"), Path(top, "b")
+    with scratch_directory(work_dir) as top:
+        first, second = top / "a", top / "b"
         first.mkdir()
         second.mkdir()
         for directory in (first, second):
@@ -323,7 +257,7 @@ def verify_reproducible(config: Config, plan: BuildPlan, formats: Iterable[str],
 # The formats that need no tools
 
 
-def _stream(config: Config, plan: BuildPlan, wanted: Sequence[str], staging: _Staging,
+def _stream(config: Config, plan: BuildPlan, wanted: Sequence[str], staging: OutputSet,
             epoch: int, options: BuildOptions) -> tuple[BuildSummary, BootParts]:
     """Build once, streaming the entries into what the formats need: the tar file (only
     when a format reads it), the initrd (only when a format is not the tar itself)."""
@@ -363,7 +297,7 @@ class _DockerTar(TarWriter):
         super().close()
 
 
-def _kernel_initrd(boot: BootParts, staging: _Staging, base: Path,
+def _kernel_initrd(boot: BootParts, staging: OutputSet, base: Path,
                    say: Callable[[str], None]) -> None:
     initrd_path, initrd = staging.new("-initrd.img")
     with initrd:
@@ -374,7 +308,7 @@ def _kernel_initrd(boot: BootParts, staging: _Staging, base: Path,
     say("  " + " ".join(name for name in (kernel, initrd_name, cmdline) if name))
 
 
-def _tar_kernel_initrd(boot: BootParts, staging: _Staging, base: Path,
+def _tar_kernel_initrd(boot: BootParts, staging: OutputSet, base: Path,
                        say: Callable[[str], None]) -> None:
     path, out = staging.new("-initrd.tar")
     initrd_size = boot.initrd_gzip_path.stat().st_size

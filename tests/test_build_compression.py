@@ -71,13 +71,14 @@ def test_levels_trade_speed_for_size(tar: bytes) -> None:
     assert len(_compress(tar, 9)) < len(_compress(tar, 1))
 
 
-def test_bytes_do_not_depend_on_the_thread_count(tar: bytes,
+@pytest.mark.parametrize(("level", "package"), [(1, "isal"), (9, "zlib_ng")])
+def test_bytes_do_not_depend_on_the_thread_count(tar: bytes, level: int, package: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("isal")
+    pytest.importorskip(package)
     results = set()
     for threads in (1, 2, 5):
         monkeypatch.setattr(initrd, "_threads", lambda count=threads: count)
-        results.add(_compress(tar, 1))
+        results.add(_compress(tar, level))
     assert len(results) == 1
 
 
@@ -90,6 +91,17 @@ def test_without_isal_zlib_is_used_and_said(tar: bytes, cpio: bytes,
         data = _compress(tar, 1)
     assert "isal package is not installed" in caplog.text
     assert data[:10] == HEADER
+    assert _single_member(data) == cpio
+
+
+def test_without_zlib_ng_zlib_is_used_and_said(tar: bytes, cpio: bytes,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setitem(sys.modules, "zlib_ng", None)
+    monkeypatch.setitem(sys.modules, "zlib_ng.gzip_ng_threaded", None)
+    with caplog.at_level(logging.WARNING, logger="lkpolicy.assemble.initrd"):
+        data = _compress(tar, 9)
+    assert "zlib-ng package is not installed" in caplog.text
     assert _single_member(data) == cpio
 
 

@@ -85,9 +85,8 @@ class BuildOptions:
     progress: Callable[[str], None] | None = None
     """Receives linuxkit's progress lines (which it prints to stderr)."""
     compression_level: int = 1
-    """gzip level of the initrd, 1 (the default: fastest, ISA-L on every CPU) to 9 (smallest,
-    zlib, single-threaded: about 10x slower than `gzip -6` on a 400 MB initrd, for ~15% less
-    than level 1); see `lkpolicy.assemble.initrd`."""
+    """gzip level of the initrd, 1 (the default: fastest, ISA-L) to 9 (smallest, zlib-ng, ~15%
+    less than level 1), both on every CPU; see `lkpolicy.assemble.initrd`."""
 
 
 @dataclass(slots=True)

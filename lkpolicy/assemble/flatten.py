@@ -63,20 +63,25 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 _DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error)
 try:  # ISA-L inflates about twice as fast as zlib; the bytes out are the same.
+    from isal import igzip as _igzip
     from isal import igzip_threaded as _igzip_threaded
     from isal import isal_zlib as _isal_zlib
     _DECOMPRESS_ERRORS += (_isal_zlib.error,)  # type: ignore[operator]
 except ImportError:  # pragma: no cover - isal is a dependency
-    _igzip_threaded = None  # type: ignore[assignment]
+    _igzip = _igzip_threaded = None  # type: ignore[assignment]
+_THREADED_LAYER_BYTES = 4 << 20
+"""Compressed size from which a layer is inflated in a thread of its own."""
 
 
-def _gunzip(raw: Readable) -> Readable:
-    if _igzip_threaded is not None:
-        # Inflated in a thread of its own (it releases the GIL), while this one parses the
-        # tar and feeds the outputs; a bounded queue of 1 MiB blocks sits between the two.
-        return _igzip_threaded.open(  # type: ignore[no-any-return, no-untyped-call]
-            raw, "rb", threads=1, block_size=_CHUNK)
-    return gzip.GzipFile(fileobj=raw, mode="rb")
+def _gunzip(raw: Readable, size: int) -> Readable:
+    if _igzip is None:
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if size < _THREADED_LAYER_BYTES:
+        return _igzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call]
+    # A large layer is inflated in a thread of its own (ISA-L releases the GIL) while this
+    # one parses the tar and feeds the outputs; a bounded queue of 1 MiB blocks sits between.
+    return _igzip_threaded.open(  # type: ignore[no-any-return, no-untyped-call]
+        raw, "rb", threads=1, block_size=_CHUNK)
 
 
 class FlattenError(Exception):
@@ -193,7 +198,7 @@ def _decompressed(blob: Readable, budget: Budget, layer: str, size: int) -> _Cou
     head = blob.read(4)
     raw = _Prefixed(head, blob)
     if head.startswith(_GZIP_MAGIC):
-        return _Counted(_gunzip(raw), budget, layer, size)
+        return _Counted(_gunzip(raw, size), budget, layer, size)
     if head.startswith(_ZSTD_MAGIC):
         raise FlattenError(f"{layer}: zstd-compressed layers are not supported")
     return _Counted(raw, budget, layer, size)

@@ -39,6 +39,7 @@ from lkpolicy.assemble.formats import (
     KNOWN_FORMATS,
     STREAMABLE_FORMATS,
     SUPPORTED_FORMATS,
+    FormatUnavailable,
     check_formats,
     parse_formats,
 )
@@ -129,6 +130,10 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
     options = options or BuildOptions()
     if not 1 <= options.compression_level <= 9:
         raise BuildError(f"compression level must be 1 to 9, not {options.compression_level}")
+    if not name or "/" in name or "\x00" in name or name in (".", ".."):
+        # The outputs of one build are switched as one set in one directory.
+        raise FormatUnavailable(f"the output name {name!r} must be a file name, not a path "
+                                "(use --dir for the directory)")
     say: Callable[[str], None] = options.progress or (lambda _line: None)
     epoch = source_date_epoch()
     directory = Path(out_dir)

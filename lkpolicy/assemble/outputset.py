@@ -61,7 +61,7 @@ def _locked_directory(directory: Path) -> Iterator[None]:
 def _new_staging(directory: Path) -> tuple[Path, int]:
     """A fresh staging directory in `directory`, and the descriptor holding its lock."""
     with _locked_directory(directory):
-        path = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=directory))
+        path = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=directory)).absolute()
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(fd, fcntl.LOCK_EX)
     return path, fd
@@ -194,7 +194,8 @@ class OutputSet:
     def keep(self, temporary: Path, final: Path) -> None:
         """`temporary` (in the staging directory) becomes `final` (in the output directory)
         when the set is committed."""
-        if not temporary.is_relative_to(self.root) or final.parent != self.directory:
+        if (not temporary.absolute().is_relative_to(self.root)
+                or final.absolute().parent != self.directory.absolute()):
             raise ValueError(f"cannot stage {temporary} as {final}")
         self.final.append((temporary, final))
 
@@ -204,7 +205,7 @@ class OutputSet:
             os.chmod(temporary, _OUTPUT_MODE)
             if final.is_dir() and not final.is_symlink():
                 raise IsADirectoryError(21, "an output's name is taken by a directory", final)
-        moves = [(temporary.relative_to(self.root).as_posix(), final.name)
+        moves = [(temporary.absolute().relative_to(self.root).as_posix(), final.name)
                  for temporary, final in self.final]
         journal = json.dumps({"moves": moves}).encode()
         with _locked_directory(self.directory):

@@ -21,11 +21,13 @@ import filecmp
 import hashlib
 import json
 import os
+import queue
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from lkpolicy.assemble.builder import (
     DEFAULT_MTIME,
@@ -63,6 +65,7 @@ MANIFEST_VERSION = 1
 DOCKERFILE = b'\nFROM scratch\n\nCOPY . ./\n\nENTRYPOINT ["/bin/rc.init"]\n'
 _OUTPUT_MODE = 0o644
 _CHUNK = 1 << 20
+_QUEUED_BLOCKS = 8
 
 
 def source_date_epoch(environ: Mapping[str, str] | None = None) -> int:
@@ -139,7 +142,7 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
     directory = Path(out_dir)
     base = directory / name
     with OutputSet(directory, name) as staging:
-        summary, boot = _stream(config, plan, wanted, staging, epoch, options)
+        summary, boot, digests = _stream(config, plan, wanted, staging, epoch, options)
         tar_path = boot.tar_path
         say("Create outputs:")
         for fmt in wanted:
@@ -159,7 +162,7 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
         if manifest:
             manifest_path = Path(f"{base}{MANIFEST_SUFFIX}")
             body = render_manifest(name, plan.platform, wanted, summary, staging.final,
-                                   plan.evidence, epoch)
+                                   plan.evidence, epoch, digests=digests)
             temporary, handle = staging.new(MANIFEST_SUFFIX)
             with handle:
                 handle.write(body)
@@ -192,12 +195,15 @@ def _file_digest(path: Path) -> tuple[str, int]:
 
 def render_manifest(name: str, platform: Platform, formats: Sequence[str],
                     summary: BuildSummary, outputs: Iterable[tuple[Path, Path]],
-                    evidence: Sequence[Mapping[str, Any]] | None, epoch: int) -> bytes:
+                    evidence: Sequence[Mapping[str, Any]] | None, epoch: int, *,
+                    digests: Mapping[Path, tuple[str, int]] | None = None) -> bytes:
     """The manifest's bytes: sorted keys and lists, no wall-clock time, so that it is as
-    reproducible as the outputs it describes."""
+    reproducible as the outputs it describes. `digests`: the sha256 and size of temporaries
+    hashed while they were written (the others are read again)."""
+    known = digests or {}
     files = []
     for temporary, final in outputs:
-        digest, size = _file_digest(temporary)
+        digest, size = known.get(temporary) or _file_digest(temporary)
         files.append({"file": final.name, "sha256": digest, "size": size})
     platform_text = "/".join(part for part in (platform.os, platform.architecture,
                                                platform.variant) if part)
@@ -263,35 +269,109 @@ def verify_reproducible(config: Config, plan: BuildPlan, formats: Iterable[str],
 
 
 def _stream(config: Config, plan: BuildPlan, wanted: Sequence[str], staging: OutputSet,
-            epoch: int, options: BuildOptions) -> tuple[BuildSummary, BootParts]:
+            epoch: int, options: BuildOptions,
+            ) -> tuple[BuildSummary, BootParts, dict[Path, tuple[str, int]]]:
     """Build once, streaming the entries into what the formats need: the tar file (only
-    when a format reads it), the initrd (only when a format is not the tar itself)."""
+    when a format reads it), the initrd (only when a format is not the tar itself). Returns
+    the sha256 and size of the files written, hashed as they were written."""
     tar_path: Path | None = None
     tar: TarWriter | None = None
-    if any(FORMATS[fmt].reads_tar for fmt in wanted):
-        tar_path, tar_stream = staging.new(".tar")
-        # docker is the tar with one more entry before its end (linuxkit appends the
-        # Dockerfile to the same tar writer before closing it).
-        tar = _DockerTar(tar_stream) if "docker" in wanted else TarWriter(tar_stream)
+    hashed: dict[Path, _Digesting] = {}
+    kernel_path = gzip_path = Path()
+    parts = InitrdParts()
     with contextlib.ExitStack() as stack:
-        if tar is not None:
+        if any(FORMATS[fmt].reads_tar for fmt in wanted):
+            tar_path, tar_stream = staging.new(".tar")
             stack.enter_context(tar_stream)
+            hashed[tar_path] = tar_file = _Digesting(tar_stream, background=True)
+            stack.callback(tar_file.close)
+            # docker is the tar with one more entry before its end (linuxkit appends the
+            # Dockerfile to the same tar writer before closing it).
+            tar = (_DockerTar if "docker" in wanted else TarWriter)(cast(BinaryIO, tar_file))
         if all(fmt in STREAMABLE_FORMATS for fmt in wanted):
             assert tar is not None
             summary = build_stream(config, plan, tar, options=options)
-            return summary, BootParts(tar_path, Path(), Path(), InitrdParts(), epoch)
-        kernel_path, kernel = staging.new("-kernel")
-        gzip_path, compressed = staging.new("-initrd.gz")
-        stack.enter_context(kernel)
-        stack.enter_context(compressed)
-        try:
-            with initrd_writer(compressed, kernel,
-                               compression_level=options.compression_level) as initrd:
-                sink: EntrySink = initrd if tar is None else TeeSink(tar, initrd)
-                summary = build_stream(config, plan, sink, options=options)
-        except ConversionError as error:
-            raise BuildError(f"error writing outputs: {error}") from None
-    return summary, BootParts(tar_path, kernel_path, gzip_path, initrd.parts, epoch)
+        else:
+            kernel_path, kernel = staging.new("-kernel")
+            gzip_path, compressed = staging.new("-initrd.gz")
+            stack.enter_context(kernel)
+            stack.enter_context(compressed)
+            hashed[gzip_path] = gzip_file = _Digesting(compressed)
+            try:
+                with initrd_writer(cast(BinaryIO, gzip_file), kernel,
+                                   compression_level=options.compression_level) as initrd:
+                    sink: EntrySink = initrd if tar is None else TeeSink(tar, initrd)
+                    summary = build_stream(config, plan, sink, options=options)
+            except ConversionError as error:
+                raise BuildError(f"error writing outputs: {error}") from None
+            parts = initrd.parts
+    # Only now is every file complete (the tar's writing thread is done).
+    digests = {path: writer.digest for path, writer in hashed.items()}
+    return summary, BootParts(tar_path, kernel_path, gzip_path, parts, epoch), digests
+
+
+class _Digesting:
+    """A file being written, hashed as it goes (for the manifest: no second reading). With
+    `background`, writes are gathered into blocks of 1 MiB that a thread of its own hashes and
+    writes, so that the build's thread does neither (the tar: hundreds of MB)."""
+
+    def __init__(self, out: BinaryIO, *, background: bool = False) -> None:
+        self._out = out
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._pending = bytearray()
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._error: BaseException | None = None
+        if background:
+            self._queue = queue.Queue(_QUEUED_BLOCKS)
+            self._thread = threading.Thread(target=self._drain, daemon=True)
+            self._thread.start()
+
+    def _put(self, data: bytes) -> None:
+        self._hash.update(data)
+        self._out.write(data)
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while (block := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._put(block)
+                except BaseException as error:  # raised in the build's thread, by `close`
+                    self._error = error
+
+    def write(self, data: bytes) -> int:
+        size = len(memoryview(data).cast("B"))
+        self.size += size
+        if self._queue is None:
+            self._put(data)
+            return size
+        if self._error is not None:
+            raise self._error
+        self._pending += data
+        if len(self._pending) >= _CHUNK:
+            self._queue.put(bytes(self._pending))
+            self._pending.clear()
+        return size
+
+    def flush(self) -> None:
+        if self._queue is not None:
+            self._queue.put(bytes(self._pending))
+            self._pending.clear()
+
+    def close(self) -> None:
+        """Wait for the thread (if any) to write everything; raises what it met."""
+        if self._queue is not None:
+            self.flush()
+            self._queue.put(None)
+            self._thread.join()
+            self._queue = None
+            if self._error is not None:
+                raise self._error
+
+    @property
+    def digest(self) -> tuple[str, int]:
+        return "sha256:" + self._hash.hexdigest(), self.size
 
 
 class _DockerTar(TarWriter):
@@ -304,9 +384,12 @@ class _DockerTar(TarWriter):
 
 def _kernel_initrd(boot: BootParts, staging: OutputSet, base: Path,
                    say: Callable[[str], None]) -> None:
-    initrd_path, initrd = staging.new("-initrd.img")
-    with initrd:
-        boot.write_initrd_img(initrd)
+    if boot.parts.ucode:
+        initrd_path, initrd = staging.new("-initrd.img")
+        with initrd:
+            boot.write_initrd_img(initrd)
+    else:  # the gzip member is the whole initrd: no copy
+        initrd_path = boot.initrd_gzip_path
     kernel, cmdline = keep_kernel_and_cmdline(boot, staging, base)
     staging.keep(initrd_path, Path(f"{base}-initrd.img"))
     initrd_name = ("ucode+" if boot.parts.ucode else "") + f"{base}-initrd.img"

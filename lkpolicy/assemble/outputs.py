@@ -319,7 +319,8 @@ class _Digesting:
         self._out = out
         self._hash = hashlib.sha256()
         self.size = 0
-        self._pending = bytearray()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self._queue: queue.Queue[bytes | None] | None = None
         self._error: BaseException | None = None
         if background:
@@ -341,23 +342,24 @@ class _Digesting:
                     self._error = error
 
     def write(self, data: bytes) -> int:
-        size = len(memoryview(data).cast("B"))
+        size = data.nbytes if isinstance(data, memoryview) else len(data)
         self.size += size
         if self._queue is None:
             self._put(data)
             return size
         if self._error is not None:
             raise self._error
-        self._pending += data
-        if len(self._pending) >= _CHUNK:
-            self._queue.put(bytes(self._pending))
-            self._pending.clear()
+        self._pending.append(bytes(data))
+        self._pending_size += size
+        if self._pending_size >= _CHUNK:
+            self.flush()
         return size
 
     def flush(self) -> None:
-        if self._queue is not None:
-            self._queue.put(bytes(self._pending))
+        if self._queue is not None and self._pending:
+            self._queue.put(b"".join(self._pending))
             self._pending.clear()
+            self._pending_size = 0
 
     def close(self) -> None:
         """Wait for the thread (if any) to write everything; raises what it met."""

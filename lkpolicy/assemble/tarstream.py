@@ -219,34 +219,42 @@ def _pax_record(key: str, value: str) -> bytes:
 # Writing
 
 
-class _Block:
-    def __init__(self) -> None:
-        self.data = bytearray(BLOCK)
+def _text_field(text: str, width: int) -> bytes:
+    raw = _encode(text)
+    if len(raw) <= width:
+        return raw + bytes(width - len(raw))
+    field = bytearray(raw[:width])
+    if raw[width - 1:width] == b"/":
+        # Go replaces a trailing slash left by truncation with the NUL terminator.
+        field[len(raw[:width - 1].rstrip(b"/"))] = 0
+    return bytes(field)
 
-    def string(self, offset: int, width: int, text: str) -> None:
-        raw = _encode(text)
-        self.data[offset:offset + width] = bytes(width)
-        self.data[offset:offset + min(width, len(raw))] = raw[:width]
-        if len(raw) > width and raw[width - 1:width] == b"/":
-            # Go replaces a trailing slash left by truncation with the NUL terminator.
-            kept = len(raw[:width - 1].rstrip(b"/"))
-            self.data[offset + kept] = 0
 
-    def octal(self, offset: int, width: int, value: int) -> None:
-        if not _fits_octal(width, value):
-            value = 0
-        digits = format(value, "o").rjust(width - 1, "0")
-        self.string(offset, width, digits)
+def _octal_field(value: int, width: int) -> bytes:
+    if not _fits_octal(width, value):
+        value = 0
+    return b"%0*o\x00" % (width - 1, value)
 
-    def finish(self, typeflag: str) -> bytes:
-        self.data[156] = ord(typeflag)
-        self.data[257:263] = b"ustar\x00"
-        self.data[263:265] = b"00"
-        self.data[148:156] = b" " * 8
-        checksum = sum(self.data)
-        self.data[148:155] = format(checksum, "o").rjust(6, "0").encode() + b"\x00"
-        self.data[155] = ord(" ")
-        return bytes(self.data)
+
+_MAGIC = b"ustar\x0000"
+_CHECKSUM_BLANK = b" " * 8
+_TAIL = bytes(BLOCK - 345)
+_EMPTY_DEVICES = bytes(16)
+
+
+def _ustar_block(name: str, mode: int, uid: int, gid: int, size: int, mtime: int,
+                 typeflag: str, linkname: str = "", uname: str = "", gname: str = "",
+                 devices: tuple[int, int] | None = None) -> bytes:
+    """One header block as Go's writer formats it (USTAR fields, no prefix); the device
+    fields stay empty without `devices` (Go leaves them so in PAX extended headers)."""
+    head = b"".join((_text_field(name, 100), _octal_field(mode, 8), _octal_field(uid, 8),
+                     _octal_field(gid, 8), _octal_field(size, 12), _octal_field(mtime, 12)))
+    device_fields = (_EMPTY_DEVICES if devices is None
+                     else _octal_field(devices[0], 8) + _octal_field(devices[1], 8))
+    tail = b"".join((bytes((ord(typeflag),)), _text_field(linkname, 100), _MAGIC,
+                     _text_field(uname, 32), _text_field(gname, 32), device_fields, _TAIL))
+    checksum = sum(head) + 256 + sum(tail)
+    return head + b"%06o\x00 " % checksum + tail
 
 
 def writer_pax_data(header: TarHeader) -> bytes:
@@ -344,38 +352,22 @@ class TarWriter(EntryWriter):
         self._padding = 0
 
     def _start(self, header: TarHeader, pax_data: bytes) -> None:
-        if pax_data:
-            self._write_pax(header.name, pax_data)
-        block = _Block()
         fmt = _to_ascii
-        block.string(0, 100, fmt(header.name))
-        block.octal(100, 8, header.mode)
-        block.octal(108, 8, header.uid)
-        block.octal(116, 8, header.gid)
-        block.octal(124, 12, header.size)
-        block.octal(136, 12, header.mtime)
-        block.string(157, 100, fmt(header.linkname))
-        block.string(265, 32, fmt(header.uname))
-        block.string(297, 32, fmt(header.gname))
-        block.octal(329, 8, header.devmajor)
-        block.octal(337, 8, header.devminor)
-        self._out.write(block.finish(header.typeflag))
+        block = _ustar_block(fmt(header.name), header.mode, header.uid, header.gid, header.size,
+                             header.mtime, header.typeflag, fmt(header.linkname),
+                             fmt(header.uname), fmt(header.gname),
+                             (header.devmajor, header.devminor))
+        # One write per header, its PAX extended header included.
+        self._out.write(self._pax(header.name, pax_data) + block if pax_data else block)
         self._padding = -(header.size if header.has_body else 0) % BLOCK
 
-    def _write_pax(self, name: str, data: bytes) -> None:
+    @staticmethod
+    def _pax(name: str, data: bytes) -> bytes:
         directory, base = gopath.split(name)
         pax_name = _to_ascii(gopath.join(directory, "PaxHeaders.0", base))
         raw = _encode(pax_name)[:100].rstrip(b"/")
-        block = _Block()
-        block.string(0, 100, _decode(raw))
-        block.octal(100, 8, 0)
-        block.octal(108, 8, 0)
-        block.octal(116, 8, 0)
-        block.octal(124, 12, len(data))
-        block.octal(136, 12, 0)
-        self._out.write(block.finish("x"))
-        self._out.write(data)
-        self._out.write(bytes(-len(data) % BLOCK))
+        block = _ustar_block(_decode(raw), 0, 0, 0, len(data), 0, "x")
+        return block + data + bytes(-len(data) % BLOCK)
 
     def _body(self, data: bytes) -> None:
         self._out.write(data)

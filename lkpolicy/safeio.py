@@ -101,6 +101,17 @@ def parse_json(data: bytes | str, what: str, *, max_depth: int = DEFAULT_MAX_JSO
     return value
 
 
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An `object_pairs_hook` for `parse_json` that refuses an object with a key twice: two
+    parsers must not read two different claims from one signed document."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key[:40]!r}")
+        result[key] = value
+    return result
+
+
 def _json_reason(error: ValueError) -> str:
     if isinstance(error, json.JSONDecodeError):
         return f"{error.msg} at line {error.lineno} column {error.colno}"

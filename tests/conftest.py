@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
@@ -22,7 +25,7 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("true", "1", "yes")
 
 
-def skip_or_fail(reason: str) -> None:
+def skip_or_fail(reason: str) -> NoReturn:
     """Skip a test whose real part is missing; under CI=true, fail instead."""
     if in_ci():
         pytest.fail(reason + " (CI must provide it)")
@@ -34,7 +37,6 @@ def require_shared() -> Path:
     if SHARED_DIR.is_dir():
         return SHARED_DIR
     skip_or_fail("../shared not found next to the checkout; reference data unavailable")
-    raise AssertionError("unreachable")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -88,9 +90,9 @@ def build_full_store(build_full: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="module")
 def build_full_config(build_full: Path) -> Config:
     from lkpolicy.model.config import merge
-    from lkpolicy.stages.load import load_path
+    from lkpolicy.stages.load import load_document
 
-    document, _findings = load_path(build_full / "full.yml")
+    document, _findings = load_document(str(build_full / "full.yml"))
     return merge([document])
 
 
@@ -100,3 +102,37 @@ def build_full_plan(build_full_config: Config, build_full_store: Store) -> Build
     from planning import plan_build
 
     return plan_build(build_full_config, build_full_store)
+
+
+NOTARY_TOOLS = ("notary", "notary-server", "notary-signer", "docker-registry", "skopeo",
+                "openssl", "curl")
+
+
+@pytest.fixture(scope="session", params=["remote", "local"])
+def notary_env(request: pytest.FixtureRequest, shared_dir: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """../shared/recipes/notary-registry.sh's test bed (real notary-server, notary-signer
+    when `remote`, a registry), once per session and signer mode; its facts (`KEY=VALUE`).
+    Stopped by its state directory's PID files in the finaliser."""
+    from registry_env import free_port
+
+    missing = [tool for tool in NOTARY_TOOLS if shutil.which(tool) is None]
+    if missing:
+        skip_or_fail(f"notary test bed needs {', '.join(missing)} (apt-get install notary "
+                     f"docker-registry skopeo)")
+    script = shared_dir / "recipes" / "notary-registry.sh"
+    state = tmp_path_factory.mktemp(f"notary-{request.param}")
+    env = {**os.environ, "NOTARY_PORT": str(free_port()), "SIGNER_PORT": str(free_port()),
+           "REGISTRY_PORT": str(free_port()), "SIGNER": request.param, "NO_INSTALL": "1"}
+
+    def stop() -> None:
+        subprocess.run(["bash", str(script), "stop", str(state)], env=env, capture_output=True,
+                       timeout=60, check=False)
+
+    request.addfinalizer(stop)
+    result = subprocess.run(["bash", str(script), "start", str(state)], env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"notary-registry.sh start failed: {result.stderr[-2000:]}")
+    facts = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    yield facts

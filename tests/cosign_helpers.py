@@ -157,6 +157,19 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
 
 
+def key_blob_bundle(key: PrivateKey, data: bytes, digest: bytes | None = None) -> bytes:
+    """`cosign sign-blob --key --bundle` (cosign v3): a public-key hint and a message signature
+    over the data's SHA-256 (`digest` overrides the recorded one); no tlog entry here."""
+    recorded = digest if digest is not None else hashlib.sha256(data).digest()
+    return json.dumps({
+        "mediaType": BUNDLE_TYPE,
+        "verificationMaterial": {"publicKey": {"hint": b64(hashlib.sha256(spki_der(key)).digest())},
+                                 "tlogEntries": []},
+        "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": b64(recorded)},
+                             "signature": b64(sign(key, data))},
+    }).encode()
+
+
 def key_bundle(key: PrivateKey, statement: bytes) -> bytes:
     """A cosign v3 `--key` bundle (public-key hint, DSSE); its tlog entry is omitted here."""
     signature = sign(key, pae(IN_TOTO, statement))
@@ -312,9 +325,44 @@ class FakeSigstore:
                      "payloadHash": {"algorithm": "sha256", "value": sha256_hex(payload)},
                      "signatures": [{"signature": b64(signature), "verifier": b64(cert_pem)}]},
         }, sort_keys=True, separators=(",", ":")).encode()
+        return json.dumps({
+            "mediaType": BUNDLE_TYPE,
+            "verificationMaterial": {
+                "certificate": {"rawBytes": b64(cert.public_bytes(serialization.Encoding.DER))},
+                "tlogEntries": [self._log_entry(body, "dsse", cert, integrated)],
+            },
+            "dsseEnvelope": envelope,
+        }).encode()
+
+    def blob_bundle(self, data: bytes, identity: str, issuer: str, *,
+                    email: bool = False) -> bytes:
+        """`cosign sign-blob --bundle`'s v0.3 bundle: a message signature over the data's
+        SHA-256 and a hashedrekord/0.0.1 log entry with proof, checkpoint and SET."""
+        key, cert = self.issue(identity, issuer, email=email)
+        digest = hashlib.sha256(data).digest()
+        signature = key.sign(data, ec.ECDSA(hashes.SHA256()))
+        cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+        body = json.dumps({
+            "apiVersion": "0.0.1", "kind": "hashedrekord",
+            "spec": {"data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
+                     "signature": {"content": b64(signature),
+                                   "publicKey": {"content": b64(cert_pem)}}},
+        }, sort_keys=True, separators=(",", ":")).encode()
+        entry = self._log_entry(body, "hashedrekord", cert)
+        return json.dumps({
+            "mediaType": BUNDLE_TYPE,
+            "verificationMaterial": {
+                "certificate": {"rawBytes": b64(cert.public_bytes(serialization.Encoding.DER))},
+                "tlogEntries": [entry]},
+            "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": b64(digest)},
+                                 "signature": b64(signature)},
+        }).encode()
+
+    def _log_entry(self, body: bytes, kind: str, cert: x509.Certificate,
+                   integrated: dt.datetime | None = None) -> dict[str, Any]:
+        """A one-entry log (RFC 6962: the root is the leaf hash) with a SET and a checkpoint."""
         when = integrated or (cert.not_valid_before_utc + dt.timedelta(minutes=1))
         integrated_time = int(when.timestamp())
-        # A one-leaf Merkle tree (RFC 6962): the root is the leaf hash.
         root = hashlib.sha256(b"\x00" + body).digest()
         promise = json.dumps({"body": b64(body), "integratedTime": integrated_time,
                               "logID": self.rekor_id.hex(), "logIndex": 0},
@@ -324,21 +372,13 @@ class FakeSigstore:
         note_signature = self.rekor_key.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
         checkpoint = (note + "\n" + f"\u2014 {self.name}-rekor "
                       f"{b64(self.rekor_id[:4] + note_signature)}\n")
-        return json.dumps({
-            "mediaType": BUNDLE_TYPE,
-            "verificationMaterial": {
-                "certificate": {"rawBytes": b64(cert.public_bytes(serialization.Encoding.DER))},
-                "tlogEntries": [{
-                    "logIndex": "0", "logId": {"keyId": b64(self.rekor_id)},
-                    "kindVersion": {"kind": "dsse", "version": "0.0.1"},
-                    "integratedTime": str(integrated_time),
-                    "inclusionPromise": {"signedEntryTimestamp": b64(set_signature)},
-                    "inclusionProof": {"logIndex": "0", "rootHash": b64(root), "treeSize": "1",
-                                       "hashes": [], "checkpoint": {"envelope": checkpoint}},
-                    "canonicalizedBody": b64(body)}],
-            },
-            "dsseEnvelope": envelope,
-        }).encode()
+        return {"logIndex": "0", "logId": {"keyId": b64(self.rekor_id)},
+                "kindVersion": {"kind": kind, "version": "0.0.1"},
+                "integratedTime": str(integrated_time),
+                "inclusionPromise": {"signedEntryTimestamp": b64(set_signature)},
+                "inclusionProof": {"logIndex": "0", "rootHash": b64(root), "treeSize": "1",
+                                   "hashes": [], "checkpoint": {"envelope": checkpoint}},
+                "canonicalizedBody": b64(body)}
 
     def sign_image(self, digest: str, identity: str, issuer: str, *, email: bool = False,
                    predicate: str = COSIGN_PREDICATE) -> bytes:

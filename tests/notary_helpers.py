@@ -288,7 +288,8 @@ def verify(files: Mapping[str, bytes], *, gun: str = GUN, now: dt.datetime = NOW
            trusted_root: bytes | None = None, known: Mapping[str, int] | None = None,
            pins: tuple[str, ...] = ()) -> notary.NotaryTrustedSet:
     return notary.load_trusted_set(dict_fetch(files), gun, now, trusted_root=trusted_root,
-                                   known_versions=known, root_key_pins=pins)
+                                   known_versions=known,
+                                   pins=notary.RootPins(frozenset(pins)))
 
 
 def edit_signed(data: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
+from conftest import skip_or_fail
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -50,20 +50,7 @@ def require_tool(name: str, package: str) -> str:
     path = shutil.which(name)
     if path:
         return path
-    reason = f"`{name}` not found (apt-get install {package})"
-    if os.environ.get("CI"):
-        pytest.fail(reason + "; CI must install it")
-    pytest.skip(reason)
-
-
-def require_module(name: str) -> Any:
-    try:
-        return __import__(name)
-    except ImportError:
-        reason = f"python package `{name}` not installed (pip install {name})"
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; CI must install it")
-        pytest.skip(reason)
+    skip_or_fail(f"`{name}` not found (apt-get install {package})")
 
 
 def free_port() -> int:
@@ -284,7 +271,8 @@ class Registry:
 
 def htpasswd_line(user: str, password: str) -> str:
     """A bcrypt htpasswd entry (the only kind docker-registry accepts); cost 4 keeps tests fast."""
-    bcrypt = require_module("bcrypt")
+    import bcrypt
+
     hashed: bytes = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4))
     return f"{user}:{hashed.decode()}\n"
 
@@ -294,7 +282,6 @@ def htpasswd_line(user: str, password: str) -> str:
 
 def make_tls_certs(workdir: Path) -> tuple[Path, Path, Path]:
     """A test CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key) PEM files."""
-    require_module("cryptography")
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -347,7 +334,6 @@ class TokenServer:
     """
 
     def __init__(self, workdir: Path, user: str, password: str, refresh_token: str) -> None:
-        require_module("cryptography")
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec

@@ -77,10 +77,10 @@ def test_paths_are_relative_to_the_baseline(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.chdir(tmp_path)
     write_baseline("baseline.json", findings_of(Path("cfg/a.yml")))
     data = json.loads(baseline_path.read_text())
-    assert data["version"] == 1
+    assert (data["version"], data["fingerprint"]) == (2, "lkpolicy/v2")
     [entry] = data["findings"]
-    assert (entry["rule"], entry["file"], entry["pointer"]) == (
-        "LK318", "cfg/a.yml", "/services/0/capabilities")
+    assert (entry["rule"], entry["file"], entry["pointer"], entry["key"]) == (
+        "LK318", "cfg/a.yml", "/services/0/capabilities", "/services/=a/capabilities")
     assert "capabilities" in entry["message"]
     # From another directory, with an absolute path: still the same file, still known.
     monkeypatch.chdir(config.parent)
@@ -115,7 +115,9 @@ def test_write_is_atomic_and_sorted(tmp_path: Path) -> None:
     (b"\xff\xfe\x00garbage", "not a JSON file"),
     (b"{not json", "not a JSON file"),
     (b"[]", "not an lkpolicy baseline"),
-    (b'{"version": 2, "fingerprint": "lkpolicy/v1", "findings": []}', "unsupported version 2"),
+    (b'{"version": 3, "fingerprint": "lkpolicy/v3", "findings": []}', "unsupported version 3"),
+    (b'{"version": true, "fingerprint": "lkpolicy/v1", "findings": []}', "unsupported version"),
+    (b'{"version": 2, "fingerprint": "lkpolicy/v1", "findings": []}', "regenerate"),
     (b'{"version": 1, "fingerprint": "other/v9", "findings": []}', "regenerate"),
     (b'{"version": 1, "fingerprint": "lkpolicy/v1", "findings": {}}', "must be a list"),
     (b'{"version": 1, "fingerprint": "lkpolicy/v1", "findings": [{"rule": "LK318"}]}',
@@ -131,3 +133,43 @@ def test_bad_baseline_is_an_input_error(tmp_path: Path, content: bytes | None, m
     assert finding.rule_id == "LKW010"
     assert finding.location.file == str(path)
     assert message in finding.message
+
+
+TWO_SERVICES = """\
+services:
+  - name: getty
+    image: getty:1
+    capabilities: [all]
+  - name: sshd
+    image: sshd:1
+    capabilities: [all]
+"""
+
+
+def test_a_service_inserted_above_keeps_findings_known(tmp_path: Path) -> None:
+    config = tmp_path / "a.yml"
+    config.write_text(TWO_SERVICES)
+    baseline_path = tmp_path / "baseline.json"
+    write_baseline(str(baseline_path), findings_of(config))
+    config.write_text(TWO_SERVICES.replace(
+        "services:\n", "services:\n  - name: new\n    image: new:1\n    capabilities: [all]\n"))
+    new, known = filter_new(findings_of(config), load_baseline(str(baseline_path)))
+    # Indexes moved (0 -> 1, 1 -> 2); only the inserted service is new.
+    assert [f.pointer for f in new] == ["/services/0/capabilities"]
+    assert [f.pointer for f in known] == ["/services/1/capabilities", "/services/2/capabilities"]
+
+
+def test_a_version_1_baseline_still_matches_by_raw_pointer(tmp_path: Path) -> None:
+    from lkpolicy.report.fingerprint import LEGACY_FINGERPRINT_KEY, fingerprint
+
+    config = tmp_path / "a.yml"
+    config.write_text(TWO_SERVICES)
+    entries = [{"fingerprint": fingerprint("LK318", "a.yml", f"/services/{i}/capabilities")}
+               for i in (0, 1)]
+    baseline_path = tmp_path / "baseline.json"
+    baseline_path.write_text(json.dumps(
+        {"version": 1, "fingerprint": LEGACY_FINGERPRINT_KEY, "findings": entries}))
+    baseline = load_baseline(str(baseline_path))
+    assert baseline.version == 1
+    new, known = filter_new(findings_of(config), baseline)
+    assert new == [] and len(known) == 2

@@ -23,7 +23,7 @@ from planning import plan_build
 
 from lkpolicy.assemble import FORMATS, build_outputs, missing_tools
 from lkpolicy.model.config import merge
-from lkpolicy.stages.load import load_path
+from lkpolicy.stages.load import load_document
 from lkpolicy.store.lookup import Store
 from tests.conftest import skip_or_fail
 
@@ -96,7 +96,7 @@ def images(example: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory)
     store, config = example
     missing = {fmt: missing_tools(fmt)[0] for fmt in BOOT_FORMATS if missing_tools(fmt)}
     out = tmp_path_factory.mktemp("boot-images")
-    document, _findings = load_path(config)
+    document, _findings = load_document(str(config))
     merged = merge([document])
     start = time.monotonic()
     files = build_outputs(merged, plan_build(merged, Store(store)),
@@ -127,7 +127,6 @@ def _ovmf(tmp_path: Path) -> list[str]:
             return ["-drive", f"if=pflash,format=raw,readonly=on,file={code}",
                     "-drive", f"if=pflash,format=raw,file={copy}"]
     skip_or_fail(f"no OVMF_CODE*.fd with its OVMF_VARS*.fd in {OVMF_DIR} (Debian package ovmf)")
-    raise AssertionError("unreachable")
 
 
 def _boot(qemu: list[subprocess.Popen[bytes]], machine: list[str], log: Path) -> tuple[bytes,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import skip_or_fail
 from planning import plan_build
 
 from lkpolicy.assemble import (
@@ -29,7 +30,7 @@ from lkpolicy.assemble import (
 from lkpolicy.assemble.outputs import DOCKERFILE, source_date_epoch
 from lkpolicy.model.config import Config, merge
 from lkpolicy.model.oci import Platform
-from lkpolicy.stages.load import load_path
+from lkpolicy.stages.load import load_document
 from lkpolicy.store.lookup import Store
 
 AMD64 = Platform("linux", "amd64")
@@ -73,9 +74,7 @@ def _sha256(path: Path) -> str:
 def _need(fmt: str) -> None:
     missing = missing_tools(fmt)
     if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing[0] + " (CI must install it)")
-        pytest.skip(missing[0])
+        skip_or_fail(missing[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,7 +221,7 @@ def test_missing_tool_is_one_clear_line(config: Config, store: Store, tmp_path: 
 def test_kernel_squashfs(golden: Path, config: Config, store: Store, tmp_path: Path) -> None:
     _need("kernel+squashfs")
     if shutil.which("unsquashfs") is None:
-        pytest.skip("unsquashfs not installed")
+        skip_or_fail("unsquashfs not installed (apt-get install squashfs-tools)")
     written = write_outputs(config, plan_build(config, store), ["kernel+squashfs"], tmp_path, "full")
     assert sorted(p.name for p in written) == ["full-cmdline", "full-kernel",
                                                "full-squashfs.img"]
@@ -302,7 +301,7 @@ def test_media_formats_need_a_kernel(store: Store, tmp_path: Path) -> None:
     _need("iso-bios")
     source = tmp_path / "nokernel.yml"
     source.write_text("init:\n  - lktest/init:test\n")
-    document, _ = load_path(source)
+    document, _ = load_document(str(source))
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(BuildError, match="needs a kernel"):

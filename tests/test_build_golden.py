@@ -27,7 +27,7 @@ from lkpolicy.assemble.tarstream import TarError, TarHeader, TarReader, TarWrite
 from lkpolicy.model.config import Config, merge
 from lkpolicy.model.gomodel import go_model
 from lkpolicy.model.oci import OCI_CONFIG, OCI_MANIFEST, Platform
-from lkpolicy.stages.load import load_path
+from lkpolicy.stages.load import load_document
 from lkpolicy.store.lookup import Store
 
 AMD64 = Platform("linux", "amd64")
@@ -230,7 +230,7 @@ def test_missing_image_is_not_pulled(tmp_path: Path, store: Store) -> None:
 def _config(tmp_path: Path, text: str) -> Config:
     path = tmp_path / "test.yml"
     path.write_text(text)
-    document, _findings = load_path(path)
+    document, _findings = load_document(str(path))
     return merge([document])
 
 

@@ -42,6 +42,22 @@ def test_waiver_without_reason_is_a_finding(tmp_path: Path) -> None:
     assert code == 1 and ("LK304", 4) in found and ("LKW001", 4) in found
 
 
+def test_a_waiver_of_a_deselected_rule_is_not_unused(tmp_path: Path) -> None:
+    """A deselected rule's check does not run, so its waiver has nothing to match."""
+    path = tmp_path / "c.yml"
+    path.write_text('trust:  # lkpolicy: ignore[LK301] reason="verified by lkpolicy"\n'
+                    '  org: [linuxkit]\nonboot:\n  - name: a\n'
+                    '    image: a:1  # lkpolicy: ignore[LKP101] reason="pinned by the lock"\n')
+    for selection in ([], ["--ignore", "LK301"], ["--ignore", "LKP101"]):
+        result = runner.invoke(app, ["check", "--no-images", "--format", "json", *selection,
+                                     str(path)])
+        assert (result.exit_code, json.loads(result.output)["findings"]) == (0, []), selection
+    # A waiver of a chosen rule that matches nothing is still reported.
+    path.write_text('trust:  # lkpolicy: ignore[LK304] reason="no namespace here"\n'
+                    '  org: [linuxkit]\n')
+    assert check("--ignore", "LK301", str(path)) == (0, [("LKW003", 1)])
+
+
 def test_baseline_reports_only_new_findings_across_line_moves(tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
     baseline = tmp_path / "baseline.json"

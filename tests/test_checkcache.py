@@ -45,7 +45,8 @@ def test_hit_equals_fresh_check(cache: Path, tmp_path: Path) -> None:
     assert len(entries(cache)) == 1
     second = run_check([str(path)])
     assert summary(fresh) == summary(first) == summary(second)
-    assert second.units[0].from_cache and second.units[0].config is None
+    # A readable file without its config: replayed from the cache, not judged again.
+    assert second.units[0].config is None and not second.units[0].unreadable
     assert second.documents[str(path)].source_line(31) is not None
 
 
@@ -135,3 +136,19 @@ def test_a_change_anywhere_in_the_package_invalidates_results(
     finally:
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         checkcache.code_fingerprint.cache_clear()
+
+
+def test_a_changed_or_deleted_files_source_is_a_miss(cache: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "motd").write_text("hello\n")
+    path = tmp_path / "c.yml"
+    path.write_text("files:\n  - path: etc/motd\n    source: motd\n")
+    args = ["check", "--cache", str(tmp_path / "images"), "--policy", "builtin:default",
+            str(path)]
+    runner = CliRunner()
+    assert runner.invoke(app, args).exit_code == 0
+    assert len(entries(cache)) == 1
+    (tmp_path / "motd").unlink()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "LK408" in result.output

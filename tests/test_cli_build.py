@@ -47,7 +47,7 @@ def test_build_refuses_when_the_gate_fails(workspace: Path) -> None:
 def test_build_matches_linuxkit(workspace: Path, golden_dir: Path) -> None:
     out = workspace / "out"
     result = run(workspace, "build", "--policy", str(workspace / "open.yml"), "--dir", str(out),
-                 "--name", "full", str(workspace / "full.yml"))
+                 "--name", "full", "--no-sbom", str(workspace / "full.yml"))
     assert result.exit_code == 0, result.output
     expected = golden_dir / "build-full" / "expected" / "kernel+initrd"
     assert (out / "full-kernel").read_bytes() == (expected / "full-kernel").read_bytes()
@@ -57,7 +57,8 @@ def test_build_matches_linuxkit(workspace: Path, golden_dir: Path) -> None:
     assert initrd[:16] == golden[:16]  # the ucode cpio prefix
     assert gzip.decompress(initrd[16:]) == (expected / "full-initrd.cpio").read_bytes()
     assert sorted(p.name for p in out.iterdir()) == [
-        "full-cmdline", "full-initrd.img", "full-kernel", "full.build.json"]
+        "full-cmdline", "full-initrd.img", "full-kernel", "full.build.json",
+        "full.intoto.jsonl"]
     manifest = (out / "full.build.json").read_text()
     assert "sha256:9dfd9ec25f9f28f32ada8277ef3792114c4b1ed05c3c8de95cff37e1e12d65dd" in manifest
 
@@ -68,7 +69,7 @@ def test_compression_level_changes_only_the_compressed_bytes(workspace: Path, go
     for level in ("1", "9"):
         out = workspace / f"out{level}"
         result = run(workspace, "build", "--policy", str(workspace / "open.yml"), "--dir", str(out),
-                     "--compression-level", level, str(workspace / "full.yml"))
+                     "--compression-level", level, "--no-sbom", str(workspace / "full.yml"))
         assert result.exit_code == 0, result.output
         initrd = (out / "full-initrd.img").read_bytes()
         assert gzip.decompress(initrd[16:]) == expected
@@ -83,7 +84,8 @@ def test_verify_reproducible(workspace: Path) -> None:
                  "--verify-reproducible", "-f", "tar", str(workspace / "full.yml"))
     assert result.exit_code == 0, result.output
     assert "byte-identical" in result.output
-    assert sorted(p.name for p in out.iterdir()) == ["full.build.json", "full.tar"]
+    assert sorted(p.name for p in out.iterdir()) == ["full.build.json", "full.intoto.jsonl",
+                                                     "full.tar"]
 
 
 def test_lock_round_trip_and_a_moved_tag(workspace: Path) -> None:
@@ -174,7 +176,7 @@ def test_build_writes_several_tool_formats(workspace: Path) -> None:
     assert result.exit_code == 0, result.output
     names = ["full-cmdline", "full-efi.img", "full-erofs.img", "full-initrd.img", "full-kernel",
              "full.build.json"]
-    assert sorted(p.name for p in out.iterdir()) == names
+    assert sorted(p.name for p in out.iterdir()) == [*names, "full.intoto.jsonl"]
     manifest = json.loads((out / "full.build.json").read_text())
     # Files that two formats share are written and listed once.
     assert sorted(entry["file"] for entry in manifest["outputs"]) == names[:-1]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import typer
+from conftest import skip_or_fail
 from imagefactory import add_image
 from typer.testing import CliRunner
 
@@ -319,7 +320,7 @@ def git(repo: Path, *args: str) -> None:
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     if shutil.which("git") is None:
-        pytest.skip("git is not installed")
+        skip_or_fail("git is not installed")
     git(tmp_path, "init", "-q")
     (tmp_path / "cfg").mkdir()
     write(tmp_path, "cfg/a.yml", BASE)

@@ -7,19 +7,27 @@ from pathlib import Path
 
 import pytest
 
-from lkpolicy.model.config import merge
-from lkpolicy.model.findings import Finding
+from lkpolicy.gate.gate import run_gate
+from lkpolicy.gate.options import GateOptions, RuleSelection
+from lkpolicy.model.config import Config, merge
+from lkpolicy.model.findings import Finding, Severity
+from lkpolicy.model.rules import all_rules
 from lkpolicy.stages.lint import lint
+from lkpolicy.stages.lint.registry import registered_checks
 from lkpolicy.stages.load import load_document
 
 
-def lint_texts(tmp_path: Path, *texts: str) -> list[Finding]:
+def config_of(tmp_path: Path, *texts: str) -> Config:
     documents = []
     for index, text in enumerate(texts):
         path = tmp_path / f"c{index}.yml"
         path.write_text(textwrap.dedent(text))
         documents.append(load_document(str(path))[0])
-    return lint(merge(documents))
+    return merge(documents)
+
+
+def lint_texts(tmp_path: Path, *texts: str) -> list[Finding]:
+    return lint(config_of(tmp_path, *texts))
 
 
 def fired(findings: list[Finding], rule_id: str) -> list[tuple[int, int]]:
@@ -97,8 +105,6 @@ def test_rule_fires_with_position(tmp_path: Path, rule_id: str, bad: str, positi
 
 
 def test_every_lint_rule_has_a_case() -> None:
-    from lkpolicy.model.rules import all_rules
-
     lint_ids = {rule.id for rule in all_rules() if rule.category == "lint"}
     assert lint_ids == {case[0] for case in CASES}
 
@@ -166,3 +172,72 @@ def test_file_mode_is_go_parseuint(tmp_path: Path, mode: str, accepted: bool) ->
     """linuxkit: strconv.ParseUint(mode, 8, 32)."""
     config = f"files:\n  - path: a\n    contents: x\n    mode: \"{mode}\"\n"
     assert (fired(lint_texts(tmp_path, config), "LK323") == []) is accepted
+
+
+# --- each check is a unit registered with its rules --------------------------------------------
+
+
+LINT_RULES = {rule.id: rule for rule in all_rules() if rule.category == "lint"}
+
+
+def test_every_lint_rule_is_defined_in_a_family_module_and_emitted_by_a_check() -> None:
+    registered = {rule.id for check in registered_checks() for rule in check.rules}
+    assert registered == set(LINT_RULES)
+    for rule in LINT_RULES.values():
+        family = rule.module.removeprefix("lkpolicy.stages.lint.")
+        assert family in ("decoding", "containers", "mounts", "files", "images"), rule.module
+
+
+@pytest.mark.parametrize("bad", [case[1] for case in CASES], ids=[case[0] for case in CASES])
+def test_a_check_emits_only_the_rules_it_is_registered_with(tmp_path: Path, bad: str) -> None:
+    config = config_of(tmp_path, bad)
+    for check in registered_checks():
+        emitted = {finding.rule_id for finding in check.run(config)}
+        assert emitted <= {rule.id for rule in check.rules}, check.run.__name__
+
+
+def test_only_checks_that_can_block_the_build_run_whatever_the_selection() -> None:
+    blocking = {check.run.__name__ for check in registered_checks() if check.runs(lambda _: False)}
+    assert "check_at_values" in blocking  # LK303 is a warning, but an emptied image is an error
+    assert "check_capability_names" in blocking and "check_binds" in blocking
+    assert "check_trust" not in blocking and "check_sources" not in blocking
+    for check in registered_checks():
+        if any(rule.blocks_build for rule in check.rules):
+            assert check.run.__name__ in blocking
+
+
+def test_a_deselected_check_does_not_run(tmp_path: Path) -> None:
+    """`lint` filters nothing itself, so a missing finding means its check did not run."""
+    config = config_of(tmp_path, "trust:\n  org: [linuxkit]\nonboot:\n  - name: a\n"
+                       "    image: a:1\n    oomScoreAdj: 0644\n    ipc: none\n"
+                       "    capabilities: [CAP_KILL, CAP_KILL, cap_chown]\n")
+    everything = {f.rule_id for f in lint(config)}
+    assert everything == {"LK301", "LK304", "LK306", "LK309", "LK317"}
+    chosen = {f.rule_id for f in lint(config, lambda rule: rule in ("LK301", "LK304"))}
+    # LK306 is an error that stops the build: its check runs whatever the selection.
+    assert chosen == {"LK301", "LK304", "LK306"}
+    assert {f.rule_id for f in lint(config, lambda _: False)} == {"LK306"}
+
+
+def test_a_check_runs_whole_when_one_of_its_rules_is_chosen(tmp_path: Path) -> None:
+    config = config_of(tmp_path, "files:\n  - path: x\n    source: conf/x\n    optional: true\n")
+    assert {f.rule_id for f in lint(config, lambda rule: rule == "LK308")} == {"LK308", "LK321"}
+
+
+def test_a_warning_rule_raised_to_an_error_runs_when_deselected(tmp_path: Path) -> None:
+    config = config_of(tmp_path, 'init: ["@nothing"]\nonboot:\n  - name: a\n    image: a:1\n'
+                       '    command: ["@hello"]\n')
+    found = [f.severity for f in lint(config, lambda _: False) if f.rule_id == "LK303"]
+    assert found == [Severity.ERROR, Severity.WARNING]
+
+
+def test_the_gate_skips_deselected_lint_checks_but_reports_build_blockers(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text('init: ["@nothing"]\ntrust:\n  org: [linuxkit]\nonboot:\n  - name: a\n'
+                    '    image: a:1\n    command: ["@hello"]\n    capabilities: [CAP_ALL]\n')
+    options = GateOptions(use_result_cache=False,
+                          selection=RuleSelection.parse(["LKP"], ["LK301"]))
+    gate = run_gate([str(path)], options)
+    assert [(f.rule_id, f.severity) for f in gate.findings] == [
+        ("LK303", Severity.ERROR), ("LK315", Severity.ERROR), ("LK306", Severity.ERROR)]
+    assert gate.exit_code == 1

@@ -4,8 +4,11 @@ streams must be byte-identical; configs linuxkit refuses must be refused by the 
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -61,33 +64,73 @@ def linuxkit(shared_dir: Path) -> Path:
     return binary
 
 
-def _linuxkit_build(binary: Path, config: Path, out: Path) -> subprocess.CompletedProcess[str]:
+def _linuxkit_build(binary: Path, config: Path, out: Path, *, sbom: bool = False,
+                    fmt: str = "tar") -> subprocess.CompletedProcess[str]:
     out.mkdir(exist_ok=True)
     # Its own HOME and cache, and a closed proxy: it must not pull (see shared/tools/README.md).
     env = {"HOME": str(out), "PATH": os.environ.get("PATH", ""),
            "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
-    return subprocess.run([str(binary), "build", "--no-sbom", "--cache", str(out / "cache"),
-                           "--format", "tar", "--dir", str(out), str(config)],
+    return subprocess.run([str(binary), "build", *([] if sbom else ["--no-sbom"]),
+                           "--cache", str(out / "cache"),
+                           "--format", fmt, "--dir", str(out), str(config)],
                           cwd=config.parent, env=env, capture_output=True, text=True,
                           timeout=120)
+
+
+def _build_both(linuxkit: Path, tmp_path: Path, name: str, text: str, *, sbom: bool,
+                fmt: str = "tar") -> list[bytes]:
+    """linuxkit's output and ours for the same config, in `tmp_path` (the working directory)."""
+    config = tmp_path / f"{name}.yml"
+    config.write_text(text)
+    (tmp_path / "host.txt").write_bytes(b"from the host\n")
+    theirs = _linuxkit_build(linuxkit, config, tmp_path / "linuxkit", sbom=sbom, fmt=fmt)
+    assert theirs.returncode == 0, theirs.stderr
+    (tmp_path / "open.yml").write_text("extends: []\n")
+    ours = CliRunner().invoke(app, ["build", "--policy", "open.yml", "--cache",
+                                    str(tmp_path / "cache"), "-f", fmt, "--dir", "ours",
+                                    *([] if sbom else ["--no-sbom"]), config.name])
+    assert ours.exit_code == 0, ours.output
+    return [(tmp_path / who / f"{name}.{fmt}").read_bytes() for who in ("linuxkit", "ours")]
+
+
+def _members(data: bytes) -> list[tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        return archive.getmembers()
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_tar_is_byte_identical_to_linuxkit(linuxkit: Path, tmp_path: Path, name: str,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    config = tmp_path / f"{name}.yml"
-    config.write_text(CONFIGS[name])
-    (tmp_path / "host.txt").write_bytes(b"from the host\n")
-    theirs = _linuxkit_build(linuxkit, config, tmp_path / "linuxkit")
-    assert theirs.returncode == 0, theirs.stderr
-    (tmp_path / "open.yml").write_text("extends: []\n")
     monkeypatch.chdir(tmp_path)
-    ours = CliRunner().invoke(app, ["build", "--policy", "open.yml", "--cache",
-                                    str(tmp_path / "cache"), "-f", "tar", "--dir", "ours",
-                                    config.name])
-    assert ours.exit_code == 0, ours.output
-    expected = (tmp_path / "linuxkit" / f"{name}.tar").read_bytes()
-    assert (tmp_path / "ours" / f"{name}.tar").read_bytes() == expected
+    theirs, ours = _build_both(linuxkit, tmp_path, name, CONFIGS[name], sbom=False)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_default_sbom_entry_is_where_linuxkit_puts_it(linuxkit: Path, tmp_path: Path, name: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --no-sbom both end the tar with `sbom.spdx.json`: everything before it is
+    byte-identical, the entry's header differs only in size, and the document keeps
+    linuxkit's fixed fields (the namespace is random in linuxkit's, derived in ours)."""
+    monkeypatch.chdir(tmp_path)
+    tars = _build_both(linuxkit, tmp_path, name, CONFIGS[name], sbom=True)
+    entries = [_members(data)[-1] for data in tars]
+    theirs_doc, ours_doc = (json.loads(data[entry.offset_data:entry.offset_data + entry.size])
+                            for data, entry in zip(tars, entries, strict=True))
+    assert tars[0][:entries[0].offset] == tars[1][:entries[1].offset]
+    for entry in entries:
+        assert (entry.name, entry.mode, entry.mtime, entry.uid, entry.gid, entry.pax_headers) \
+            == ("sbom.spdx.json", 0o644, 1492533000, 0, 0, {})
+    fixed = ("spdxVersion", "dataLicense", "SPDXID", "name")
+    assert {k: ours_doc[k] for k in fixed} == {k: theirs_doc[k] for k in fixed}
+    assert ours_doc["creationInfo"]["created"] == theirs_doc["creationInfo"]["created"]
+    assert ours_doc["creationInfo"]["creators"][:2] == theirs_doc["creationInfo"]["creators"]
+    prefix = "https://github.com/linuxkit/linuxkit/sbom-"
+    assert theirs_doc["documentNamespace"].startswith(prefix)
+    assert ours_doc["documentNamespace"].startswith(prefix)
+    assert "packages" not in theirs_doc  # no image, so nothing for linuxkit to merge
+    host_files = [f["fileName"] for f in ours_doc.get("files", [])]
+    assert host_files == (["etc/from-host"] if "source:" in CONFIGS[name] else [])
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
@@ -106,3 +149,16 @@ def test_what_linuxkit_refuses_the_gate_refuses(linuxkit: Path, tmp_path: Path, 
         assert ours.exit_code == 1, ours.output
         assert f"{name}.yml{ours_say}" in ours.output
     assert not (tmp_path / "ours").exists()
+
+
+def test_docker_format_puts_the_dockerfile_before_the_sbom(linuxkit: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    theirs, ours = _build_both(linuxkit, tmp_path, "v", CONFIGS["two-volumes"], sbom=True,
+                               fmt="docker")
+    theirs_members, ours_members = _members(theirs), _members(ours)
+    assert [m.name for m in ours_members] == [m.name for m in theirs_members]
+    assert [m.name for m in ours_members][-2:] == ["Dockerfile", "sbom.spdx.json"]
+    sbom_at = ours_members[-1].offset
+    assert sbom_at == theirs_members[-1].offset
+    assert ours[:sbom_at] == theirs[:sbom_at]

@@ -1,8 +1,9 @@
 """The Notary v1 client against a real notary-server (+ notary-signer) and registry.
 
-The servers come from ../shared/recipes/notary-registry.sh, started once per session and signer
-mode (`remote`: notary-signer, ECDSA timestamp/snapshot keys as on Docker Hub; `local`: the
-server's built-in ED25519 signer) and always stopped in the finaliser.
+The servers come from ../shared/recipes/notary-registry.sh (the `notary_env` fixture of
+conftest.py), started once per session and signer mode (`remote`: notary-signer, ECDSA
+timestamp/snapshot keys as on Docker Hub; `local`: the server's built-in ED25519 signer) and
+always stopped in the finaliser.
 """
 
 from __future__ import annotations
@@ -10,59 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from notary_helpers import Repo
-from registry_env import free_port, silent_server
+from registry_env import silent_server
 
 from lkpolicy.stages.trust import errors, notary
 from lkpolicy.stages.trust.errors import NetworkError
 from lkpolicy.stages.trust.notary.client import NotaryClient
 
-TOOLS = ("notary", "notary-server", "notary-signer", "docker-registry", "skopeo", "openssl",
-         "curl")
 MANIFEST_ACCEPT = ", ".join([
     "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json"])
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason + " (CI must provide it)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session", params=["remote", "local"])
-def notary_env(request: pytest.FixtureRequest, shared_dir: Path,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        _skip_or_fail(f"notary test bed needs {', '.join(missing)} (apt-get install notary "
-                      f"docker-registry skopeo)")
-    script = shared_dir / "recipes" / "notary-registry.sh"
-    state = tmp_path_factory.mktemp(f"notary-{request.param}")
-    env = {**os.environ, "NOTARY_PORT": str(free_port()), "SIGNER_PORT": str(free_port()),
-           "REGISTRY_PORT": str(free_port()), "SIGNER": request.param, "NO_INSTALL": "1"}
-
-    def stop() -> None:
-        subprocess.run(["bash", str(script), "stop", str(state)], env=env, capture_output=True,
-                       timeout=60, check=False)
-
-    request.addfinalizer(stop)
-    result = subprocess.run(["bash", str(script), "start", str(state)], env=env,
-                            capture_output=True, text=True, timeout=300, check=False)
-    if result.returncode != 0:
-        pytest.fail(f"notary-registry.sh start failed: {result.stderr[-2000:]}")
-    facts = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
-    yield facts
 
 
 def client(facts: dict[str, str], trust_dir: Path, **kwargs: object) -> NotaryClient:
@@ -201,3 +166,32 @@ def test_slow_server_times_out(tmp_path: Path) -> None:
         with pytest.raises(NetworkError, match=r"^root: timed out after 0.5s"):
             trust.lookup("127.0.0.1:5000/lktest/signed", "v1")
         assert time.perf_counter() - started < 3
+
+
+def test_root_pinned_by_certificate_id_as_notary_pins_it(notary_env: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    """`root_cert_ids` are the IDs of notary's `trust_pinning.certs`: the real client accepts the
+    same ID, and refuses another, as lkpolicy does."""
+    gun, keyid = notary_env["GUN"], notary_env["ROOT_KEYID"]
+
+    def notary_lookup(pinned: str) -> subprocess.CompletedProcess[str]:
+        config = tmp_path / f"{pinned[:8]}.json"
+        config.write_text(json.dumps({"trust_pinning": {"certs": {gun: [pinned]}}}))
+        return subprocess.run(["notary", "-c", str(config), "-s", notary_env["NOTARY_URL"],
+                               "-d", str(tmp_path / f"nt-{pinned[:8]}"), "--tlscacert",
+                               notary_env["NOTARY_CA"], "lookup", gun, "v2"],
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    assert notary_lookup(keyid).returncode == 0
+    assert notary_lookup("ab" * 32).returncode != 0
+    pins = notary.RootPins(cert_ids=frozenset({keyid}))
+    with client(notary_env, tmp_path / "right", pins=pins) as trust:
+        assert trust.lookup(gun, "v2").digest == notary_env["DIGEST_v2"]
+    with client(notary_env, tmp_path / "wrong",
+                pins=notary.RootPins(cert_ids=frozenset({"ab" * 32}))) as trust, \
+            pytest.raises(errors.RootChanged, match="no root key matches the pinned"):
+        trust.lookup(gun, "v2")
+    # Replacing notary's certificate rules with the pin changes nothing for an honest root.
+    replaced = notary.RootPins(cert_ids=frozenset({keyid}), replace=True)
+    with client(notary_env, tmp_path / "replaced", pins=replaced) as trust:
+        assert trust.lookup(gun, "v2").digest == notary_env["DIGEST_v2"]

@@ -267,3 +267,14 @@ def test_an_image_for_another_platform_is_refused(tmp_path: Path) -> None:
         in output
     code, output = invoke("build", *common, "-f", "tar", "--dir", str(out), str(config))
     assert code == 1 and "LK405" in output and not out.exists()
+
+
+def test_trust_inspect_does_not_echo_terminal_escapes(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yml"
+    policy.write_text('extends: []\ntrust:\n  authorities:\n'
+                      '    "a\\e[2J": {type: cosign-key, keys: [k.pub]}\n')
+    _code, output = invoke("trust", "inspect", "--policy", str(policy), "alpine:3")
+    assert "LKP002" in output and ESC not in output and "\\x1b" in output
+    policy.write_text("extends: []\ntrust:\n  authorities:\n    k: {type: cosign-key, keys: [k.pub]}\n")
+    _code, output = invoke("trust", "inspect", "--policy", str(policy), f"alp{ESC}[2Jine:3")
+    assert output and ESC not in output

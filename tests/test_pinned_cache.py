@@ -14,9 +14,8 @@ from typer.testing import CliRunner
 
 from lkpolicy.cli import app
 from lkpolicy.model.config import Config, merge
-from lkpolicy.model.document import Document
 from lkpolicy.stages.images import resolve_images
-from lkpolicy.stages.load import load_path
+from lkpolicy.stages.load import load_document
 from lkpolicy.store.errors import StoreError
 from lkpolicy.store.location import ImageOptions
 from lkpolicy.store.lookup import Store
@@ -26,8 +25,7 @@ runner = CliRunner()
 
 def _config(path: Path, text: str) -> Config:
     path.write_text(text)
-    document, _findings = load_path(path)
-    assert isinstance(document, Document)
+    document, _findings = load_document(str(path))
     return merge([document])
 
 

@@ -13,16 +13,18 @@ from typing import Any
 
 import jsonschema
 import pytest
+from conftest import skip_or_fail
 
 from lkpolicy.model.document import Document
-from lkpolicy.model.findings import ExitCode, Finding, Location, Severity
-from lkpolicy.model.rules import Rule
+from lkpolicy.model.findings import Finding, Location, Severity
+from lkpolicy.model.rules import Fixability, Rule
 from lkpolicy.report import FORMATS, Report, render, use_color
 from lkpolicy.report.fingerprint import (
     FINGERPRINT_KEY,
+    StructuralKeys,
     finding_fingerprint,
     fingerprint,
-    fingerprints,
+    number_repeats,
 )
 from lkpolicy.report.github import escape_data, escape_property, render_github
 from lkpolicy.report.json_format import to_json_data
@@ -38,7 +40,7 @@ UNKNOWN_KEY = Rule(
 WEAK = Rule(
     "LK902", "test-weak-setting", "A weak setting", Severity.WARNING, "security",
     "Weak settings widen the attack surface.", "Drop the setting.",
-    linuxkit="accepted without complaint",
+    linuxkit="accepted without complaint", fixability=Fixability.ALWAYS,
 )
 NOTE = Rule(
     "LK903", "test-note", "Something worth knowing", Severity.INFO, "lint",
@@ -89,18 +91,16 @@ def sample_findings() -> list[Finding]:
 # --- model -------------------------------------------------------------------------------
 
 
-def test_summary_counts_and_exit_code() -> None:
+def test_summary_counts() -> None:
     report = make_report(sample_findings())
     assert report.counts() == {Severity.ERROR: 2, Severity.WARNING: 1, Severity.INFO: 1}
     assert list(report.counts()) == [Severity.ERROR, Severity.WARNING, Severity.INFO]
-    assert (report.errors, report.warnings, report.infos) == (2, 1, 1)
+    assert (report.errors, report.warnings) == (2, 1)
     assert report.file_count == 3
     assert report.files_with_findings() == ["a.yml", "b.yml", "c d.yml"]
-    assert report.exit_code() is ExitCode.FINDINGS
-    only_notes = make_report([NOTE.finding("n", Location("a.yml", 1, 1))])
-    assert only_notes.exit_code() is ExitCode.CLEAN
-    assert only_notes.exit_code(Severity.INFO) is ExitCode.FINDINGS
-    assert make_report([]).exit_code(Severity.INFO) is ExitCode.CLEAN
+    assert report.max_severity() is Severity.ERROR
+    assert make_report([NOTE.finding("n", Location("a.yml", 1, 1))]).max_severity() is Severity.INFO
+    assert make_report([]).max_severity() is None
 
 
 def test_rule_lookup_uses_the_given_rules_only() -> None:
@@ -286,7 +286,7 @@ def test_json_shape_and_order(project_root: Path) -> None:
     assert out.endswith("}\n") and out.isascii()
     data = json.loads(out)
     jsonschema.Draft202012Validator(_documented_json_schema(project_root)).validate(data)
-    assert list(data) == ["version", "tool", "summary", "findings"]
+    assert list(data) == ["version", "tool", "summary", "findings", "suppressed"]
     assert data["version"] == 1
     assert data["tool"] == {"name": "lkpolicy", "version": "1.2.3"}
     assert data["summary"] == {"files": 3, "errors": 3, "warnings": 1, "info": 1}
@@ -311,6 +311,9 @@ def test_json_shape_and_order(project_root: Path) -> None:
         "pointer": "/onboot/0/capabilites",
         "hint": "did you mean `capabilities`?",
         "related": [],
+        # The same identity as SARIF's partialFingerprints.
+        "fingerprint": to_sarif_data(report)["runs"][0]["results"][1]["partialFingerprints"][
+            FINGERPRINT_KEY],
     }
     assert data["findings"][0]["name"] is None
     assert data["findings"][2]["related"] == [{"file": "a.yml", "line": 4, "column": 5}]
@@ -339,7 +342,7 @@ def test_json_escapes_non_ascii() -> None:
 def sarif_validator(shared_dir: Path) -> jsonschema.Draft4Validator:
     path = shared_dir / "fixtures" / "sarif" / "sarif-schema-2.1.0.json"
     if not path.is_file():
-        pytest.skip(f"official SARIF 2.1.0 schema not found at {path}; cannot validate SARIF")
+        skip_or_fail(f"official SARIF 2.1.0 schema not found at {path}; cannot validate SARIF")
     schema = json.loads(path.read_text(encoding="utf-8"))
     return jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
 
@@ -390,9 +393,10 @@ def test_sarif_run_metadata_and_rules(tmp_path: Path) -> None:
     assert "**Fix:** Drop the setting." in weak["help"]["markdown"]
     assert "accepted without complaint" in weak["help"]["text"]
     assert weak["defaultConfiguration"] == {"level": "warning"}
-    assert weak["properties"] == {"tags": ["security"], "security-severity": "5.0"}
+    assert weak["properties"] == {"tags": ["security"], "fixability": "always",
+                                  "security-severity": "5.0"}
     assert driver["rules"][3]["defaultConfiguration"] == {"level": "note"}
-    assert driver["rules"][1]["properties"] == {"tags": ["schema"]}
+    assert driver["rules"][1]["properties"] == {"tags": ["schema"], "fixability": "never"}
     assert run["columnKind"] == "unicodeCodePoints"
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.as_uri() + "/"
     artifact_uris = [artifact["location"]["uri"] for artifact in run["artifacts"]]
@@ -412,7 +416,8 @@ def test_sarif_results(tmp_path: Path) -> None:
     [location] = key["locations"]
     assert location["physicalLocation"]["artifactLocation"]["uri"] == "a.yml"
     assert location["physicalLocation"]["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
-    assert location["physicalLocation"]["region"] == {"startLine": 5, "startColumn": 5}
+    assert location["physicalLocation"]["region"] == {
+        "startLine": 5, "startColumn": 5, "endLine": 5, "endColumn": 16}
     assert key["partialFingerprints"] == {
         FINGERPRINT_KEY: fingerprint("LK901", "a.yml", "/onboot/0/capabilites")
     }
@@ -424,11 +429,12 @@ def test_sarif_results(tmp_path: Path) -> None:
     assert unknown_rule["ruleId"] == "LK999" and "ruleIndex" not in unknown_rule
     assert unknown_rule["level"] == "warning"
     [related] = unknown_rule["relatedLocations"]
-    assert related["physicalLocation"]["region"] == {"startLine": 4, "startColumn": 5}
+    assert related["physicalLocation"]["region"] == {
+        "startLine": 4, "startColumn": 5, "endLine": 4, "endColumn": 9}
 
     whole_file = by_message["whole-file note"]
     assert whole_file["level"] == "note"
-    assert "region" not in whole_file["locations"][0]["physicalLocation"]
+    assert whole_file["locations"][0]["physicalLocation"]["region"] == {"startLine": 1}
     assert "properties" not in whole_file
 
     line_only = by_message["bad"]
@@ -452,12 +458,13 @@ def test_sarif_uris_are_relative_forward_slash_and_encoded(tmp_path: Path) -> No
 
 
 def test_fingerprint_ignores_line_and_message_but_not_pointer_rule_or_file() -> None:
-    base = finding_fingerprint(unknown_key(line=5, column=5))
+    keys = StructuralKeys({"a.yml": make_document()})
+    base = finding_fingerprint(unknown_key(line=5, column=5), keys)
     moved = unknown_key(line=40, column=9)
     moved.message = "reworded"
-    assert finding_fingerprint(moved) == base
-    assert finding_fingerprint(unknown_key(pointer="/onboot/1/capabilites")) != base
-    assert finding_fingerprint(unknown_key(file="b.yml")) != base
+    assert finding_fingerprint(moved, keys) == base
+    assert finding_fingerprint(unknown_key(pointer="/onboot/1/capabilites"), keys) != base
+    assert finding_fingerprint(unknown_key(file="b.yml"), keys) != base
     assert fingerprint("LK902", "a.yml", "/onboot/0/capabilites") != base
     assert fingerprint("LK901", "./a.yml", "/onboot/0/capabilites") == base
     assert re.fullmatch(r"[0-9a-f]{64}", base)
@@ -477,7 +484,8 @@ def test_repeated_fingerprints_are_numbered() -> None:
     twice = [YAML_SYNTAX.finding("a", Location("a.yml", 1, 1)),
              YAML_SYNTAX.finding("b", Location("a.yml", 3, 1)),
              YAML_SYNTAX.finding("c", Location("b.yml", 3, 1))]
-    first, second, other = fingerprints(twice)
+    keys = StructuralKeys({})
+    first, second, other = number_repeats(finding_fingerprint(f, keys) for f in twice)
     assert second == f"{first}:2"
     assert ":" not in first and ":" not in other and other != first
 

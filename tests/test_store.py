@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from registry_env import Registry, require_tool
 from store_helpers import (
     ExplodingSource,
     FakeRegistry,
@@ -113,7 +114,8 @@ def test_golden_archives_resolve_to_the_readme_digests(golden_cache: Store) -> N
     # A single-platform manifest serves every --arch (spec section 7).
     arm = golden_cache.lookup("lktest/busybox:test", ARM64)
     assert arm is not None and arm.manifest.digest == BUSYBOX_DIGEST
-    assert golden_cache.image_config("lktest/kernel:test", AMD64).entrypoint == ()
+    kernel = golden_cache.lookup("lktest/kernel:test", AMD64)
+    assert kernel is not None and kernel.config.entrypoint == ()
 
 
 def test_reads_the_cache_built_by_the_reference_tool(tmp_path: Path, build_dir: Path,
@@ -125,7 +127,8 @@ def test_reads_the_cache_built_by_the_reference_tool(tmp_path: Path, build_dir: 
     for short, (digest, _) in GOLDEN_IMAGES.items():
         resolved = store.lookup(short, AMD64)
         assert resolved is not None and resolved.manifest.digest == digest
-    assert store.image_config("lktest/busybox:test", AMD64).labels["org.mobyproject.config"] == BUSYBOX_LABEL
+    busybox = store.lookup("lktest/busybox:test", AMD64)
+    assert busybox is not None and busybox.config.labels["org.mobyproject.config"] == BUSYBOX_LABEL
     assert {i.name for i in store.ls()} == {"docker.io/" + s for s in GOLDEN_IMAGES}
 
 
@@ -151,32 +154,33 @@ def test_written_cache_follows_the_layout_rules(golden_cache: Store) -> None:
             assert "sha256:" + hashlib.sha256(data).hexdigest() == blob["digest"]
 
 
-skopeo = pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo not installed")
+@pytest.fixture
+def skopeo() -> str:
+    return require_tool("skopeo", "skopeo")
 
 
-@skopeo
-def test_skopeo_reads_a_cache_written_by_lkpolicy(cache: Store) -> None:
+def test_skopeo_reads_a_cache_written_by_lkpolicy(cache: Store, skopeo: str) -> None:
     root = cache.root
-    raw = subprocess.run(["skopeo", "inspect", "--raw", f"oci:{root}:docker.io/lktest/busybox:test"],
+    raw = subprocess.run([skopeo, "inspect", "--raw", f"oci:{root}:docker.io/lktest/busybox:test"],
                          check=True, capture_output=True).stdout
     assert raw == blob_file(cache, BUSYBOX_DIGEST).read_bytes()
     info = json.loads(subprocess.run(
-        ["skopeo", "inspect", f"oci:{root}:docker.io/lktest/busybox:test"],
+        [skopeo, "inspect", f"oci:{root}:docker.io/lktest/busybox:test"],
         check=True, capture_output=True).stdout)
     assert info["Labels"]["org.mobyproject.config"] == BUSYBOX_LABEL
     # Pinned names are full `name:tag@sha256:...` strings; skopeo's oci: transport finds them too.
     pinned = f"docker.io/lktest/busybox:test@{BUSYBOX_DIGEST}"
     cache.register(pinned, Descriptor(OCI_MANIFEST, BUSYBOX_DIGEST, 349))
-    info = json.loads(subprocess.run(["skopeo", "inspect", f"oci:{root}:{pinned}"],
+    info = json.loads(subprocess.run([skopeo, "inspect", f"oci:{root}:{pinned}"],
                                      check=True, capture_output=True).stdout)
     assert info["Digest"] == BUSYBOX_DIGEST
 
 
-@skopeo
-def test_a_layout_written_by_skopeo_is_readable_and_a_source(tmp_path: Path, archives: list[Path]) -> None:
+def test_a_layout_written_by_skopeo_is_readable_and_a_source(tmp_path: Path, archives: list[Path],
+                                                            skopeo: str) -> None:
     layout = tmp_path / "skopeo-layout"
     busybox = next(a for a in archives if a.name == "busybox.tar")
-    subprocess.run(["skopeo", "copy", "-q", f"oci-archive:{busybox}",
+    subprocess.run([skopeo, "copy", "-q", f"oci-archive:{busybox}",
                     f"oci:{layout}:docker.io/lktest/busybox:test"], check=True, capture_output=True)
     source = Store(layout)
     resolved = source.lookup("lktest/busybox:test", AMD64)
@@ -369,7 +373,6 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
 
 def test_index_updates_wait_for_linuxkits_lock(tmp_path: Path) -> None:
     store = Store(tmp_path / "cache")
-    store.initialize()
     descriptor = store.add_blob(b'{"schemaVersion":2,"config":{},"layers":[]}', OCI_MANIFEST)
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
@@ -596,9 +599,11 @@ def test_cache_location_and_first_write(tmp_path: Path, monkeypatch: pytest.Monk
     store = Store(tmp_path / "new")
     assert store.lookup("busybox", AMD64) is None and store.ls() == [] and store.rm("busybox") == 0
     assert not store.root.exists()
-    store.initialize()
+    descriptor = store.add_blob(b'{"schemaVersion":2,"config":{},"layers":[]}', OCI_MANIFEST)
+    store.register("test/first:1", descriptor)
     assert (store.root / "oci-layout").read_bytes() == b'{"imageLayoutVersion":"1.0.0"}'
-    assert json.loads((store.root / "index.json").read_bytes())["manifests"] == []
+    [entry] = json.loads((store.root / "index.json").read_bytes())["manifests"]
+    assert entry["digest"] == descriptor.digest
 
 
 # ---------------------------------------------------------------------- command line
@@ -693,15 +698,12 @@ def test_cli_pull_without_a_registry_client(tmp_path: Path, monkeypatch: pytest.
     assert result.stderr.count("\n") == 1 and "registry client" in result.stderr
 
 
-def test_cli_pull_from_a_real_registry(tmp_path: Path, archives: list[Path]) -> None:
+def test_cli_pull_from_a_real_registry(tmp_path: Path, archives: list[Path], skopeo: str) -> None:
     """End to end with the real registry client: a local docker-registry as the docker.io mirror."""
-    pytest.importorskip("lkpolicy.registry")
-    registry_env = pytest.importorskip("registry_env")
-    skopeo_path = registry_env.require_tool("skopeo", "skopeo")
-    registry = registry_env.Registry(storage=tmp_path / "storage", workdir=tmp_path / "registry").start()
+    registry = Registry(storage=tmp_path / "storage", workdir=tmp_path / "registry").start()
     try:
         busybox = next(a for a in archives if a.name == "busybox.tar")
-        subprocess.run([skopeo_path, "copy", "-q", "--dest-tls-verify=false", f"oci-archive:{busybox}",
+        subprocess.run([skopeo, "copy", "-q", "--dest-tls-verify=false", f"oci-archive:{busybox}",
                         f"docker://{registry.host}/lktest/busybox:test"], check=True, capture_output=True)
         root = str(tmp_path / "cache")
         args = ("pull", "--cache", root, "--platform", "linux/arm64",

@@ -13,7 +13,7 @@ import lkpolicy.stages.trust
 from lkpolicy.stages.trust import errors
 
 # The stage's own VerificationFailed is the stage's answer to the gate, not an error of a verifier.
-STAGE_MODULES = {"lkpolicy.stages.trust.stage"}
+STAGE_MODULES = {"lkpolicy.stages.trust.verifiers"}
 
 
 def _trust_modules() -> list[str]:

@@ -9,8 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "lkpolicy"
 CHECKED = [ROOT / "stages" / "trust", ROOT / "registry", ROOT / "redaction.py"]
-# The trust stage is another engineer's; its size is not this area's to change.
-NOT_CHECKED_FOR_SIZE = {ROOT / "stages" / "trust" / "stage.py"}
+NOT_CHECKED_FOR_SIZE: set[Path] = set()
 MAX_LINES = 600
 
 

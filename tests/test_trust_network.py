@@ -44,7 +44,6 @@ def _notary(url: str, tmp_path: Path, **limits: Any) -> str:
 
 
 def _tuf(url: str, tmp_path: Path, **limits: Any) -> str:
-    pytest.importorskip("tuf.ngclient")
     from tuf_helpers import TufRepo
 
     from lkpolicy.stages.trust.tuf_verifier import TufVerifier

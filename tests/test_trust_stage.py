@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from imagefactory import add_image
 from notary_helpers import NOW, Repo, target_entry
+from tuf_helpers import TufRepo
 from typer.testing import CliRunner
 
 from lkpolicy.cli.trust import trust_app
@@ -33,8 +34,9 @@ from lkpolicy.stages.images import resolve_images
 from lkpolicy.stages.load import load_document
 from lkpolicy.stages.policy.loader import load_policy_file
 from lkpolicy.stages.policy.model import Policy
-from lkpolicy.stages.trust import stage
-from lkpolicy.stages.trust.stage import TrustResult, VerificationFailed, inspect_image, run_trust
+from lkpolicy.stages.trust import adapters
+from lkpolicy.stages.trust.inspection import inspect_image
+from lkpolicy.stages.trust.stage import TrustResult, VerificationFailed, Verifier, run_trust
 from lkpolicy.store.location import ImageOptions
 from lkpolicy.store.lookup import Store
 
@@ -446,7 +448,6 @@ def test_injected_verifiers_and_one_call_per_image(tmp_path: Path, sites: str,
 
 def test_verifier_that_cannot_be_built(tmp_path: Path, image_cache: tuple[Path, Descriptor]
                                        ) -> None:
-    pytest.importorskip("lkpolicy.stages.trust.cosign")
     path = tmp_path / "p.yml"
     path.write_text("extends: []\ntrust:\n  authorities:\n    keys: {type: cosign-key, keys: "
                     "[missing.pem]}\n  rules: [{images: '*', require: keys}]\n")
@@ -463,10 +464,10 @@ def test_verifier_that_cannot_be_built(tmp_path: Path, image_cache: tuple[Path, 
 def test_missing_verifier_module_fails_only_its_images(
         tmp_path: Path, sites: str, image_cache: tuple[Path, Descriptor],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    def absent(*_: object) -> stage.Verifier:
+    def absent(*_: object) -> Verifier:
         raise ModuleNotFoundError("No module named 'tuf'")
 
-    monkeypatch.setitem(stage._ADAPTERS, "tuf", absent)
+    monkeypatch.setitem(adapters.ADAPTERS, "tuf", absent)
     policy = policy_file(tmp_path, sites, "rules: [{images: '*', require: {any: [t, good]}}]\n"
                          "default_authority: t\n")
     policy.write_text(policy.read_text().replace(
@@ -482,7 +483,6 @@ def test_missing_verifier_module_fails_only_its_images(
 
 def test_cosign_key_offline_reads_signatures_from_the_image_cache(
         tmp_path: Path, image_cache: tuple[Path, Descriptor]) -> None:
-    pytest.importorskip("lkpolicy.stages.trust.cosign")
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -502,12 +502,9 @@ def test_cosign_key_offline_reads_signatures_from_the_image_cache(
 
 def test_tuf_and_notary_together(tmp_path: Path, sites: str,
                                  image_cache: tuple[Path, Descriptor]) -> None:
-    pytest.importorskip("tuf")
-    pytest.importorskip("lkpolicy.stages.trust.tuf_verifier")
-    tuf_helpers = pytest.importorskip("tuf_helpers")
     store = Store(image_cache[0])
     manifest = store.blob_path(image_cache[1].digest).read_bytes()
-    repo = tuf_helpers.TufRepo(tmp_path / "repo")
+    repo = TufRepo(tmp_path / "repo")
     repo.add_target(IMAGE, manifest)
     repo.publish()
     (tmp_path / "root.json").write_bytes(repo.root_bytes())
@@ -579,7 +576,7 @@ def test_policy_trust_paths_and_extends(tmp_path: Path) -> None:
 
 def test_trust_rules_are_catalogued() -> None:
     rules = {rule.id: rule for rule in all_rules() if rule.category == "trust"}
-    assert sorted(rules) == ["LKT001", "LKT002", "LKT003", "LKT004"]
+    assert sorted(rules) == ["LKT001", "LKT002", "LKT003", "LKT004", "LKT005"]
     assert all(rule.rationale and rule.fix for rule in rules.values())
 
 
@@ -591,7 +588,7 @@ def test_inspect_text_and_json(tmp_path: Path, sites: str,
     policy = policy_file(tmp_path, sites, "rules: [{images: '*', require: {any: [good, bad]}}]\n")
     base = ["inspect", IMAGE, "--policy", str(policy), "--cache", str(image_cache[0]),
             "--trust-cache", str(tmp_path / "trust")]
-    # Real time: the repository expires years from now, and the CLI has no clock option.
+    # Real time (no `--at`): the repository was signed two days ago and is valid for weeks.
     runner = CliRunner()
     result = runner.invoke(trust_app, base)
     assert result.exit_code == 1, result.output
@@ -632,3 +629,149 @@ def test_inspect_usage_errors(tmp_path: Path) -> None:
     result = CliRunner().invoke(trust_app, ["inspect", IMAGE, "--policy",
                                             str(tmp_path / "p.yml")])
     assert result.exit_code == 2 and "no trust authorities" in result.output
+
+
+# -- named signers -----------------------------------------------------------------------------
+
+
+def named_policy(tmp_path: Path, url: str, site: str, require: str) -> Policy:
+    path = tmp_path / "named.yml"
+    path.write_text(f"extends: []\ntrust:\n  authorities:\n    hub: {{type: notary, server: "
+                    f"'{url}/{site}', tofu: true}}\n  rules:\n    - images: '*'\n"
+                    f"      require: {require}\n")
+    return load_policy_file(str(path))
+
+
+SIGNERS = "{authority: hub, signers: [targets/releases, targets/alice]}"
+
+
+def test_named_signers_must_all_sign_the_same_digest(
+        tmp_path: Path, server: tuple[str, Sites], image_cache: tuple[Path, Descriptor]) -> None:
+    url, served = server
+    _, descriptor = image_cache
+    entry = target_entry(descriptor.digest[7:], descriptor.size)
+    served["both"] = Repo(gun=GUN, releases={"v1": entry}, alice={"v1": entry}).build()
+    served["split"] = Repo(gun=GUN, releases={"v1": entry},
+                           alice={"v1": target_entry("ee" * 32, 77)}).build()
+    served["alone"] = Repo(gun=GUN, releases={"v1": entry}).build()
+    config = config_of(tmp_path, SERVICE)
+
+    def run(site: str, require: str = SIGNERS) -> TrustResult:
+        return run_resolved(config, named_policy(tmp_path, url, site, require),
+                            image_cache=image_cache[0], cache_dir=tmp_path / site, now=NOW)
+
+    passed = run("both")
+    assert passed.findings == []
+    assert [(e["role"], e["digest"], e["signers"]) for e in passed.evidence[descriptor.digest]] \
+        == [(role, descriptor.digest, ["targets/releases", "targets/alice"])
+            for role in ("targets/releases", "targets/alice")]
+    [split] = run("split").findings
+    assert split.rule_id == "LKT002"
+    assert split.message == (
+        f"services `app` image `{IMAGE}`: authority `hub` (notary, signers targets/releases, "
+        f"targets/alice) does not vouch for it: targets: the required signers disagree on tag "
+        f"'v1': targets/releases signs {descriptor.digest} ({descriptor.size} bytes), "
+        f"targets/alice signs sha256:{'ee' * 32} (77 bytes)")
+    [alone] = run("alone").findings
+    assert alone.message.endswith("does not vouch for it: targets/alice: tag 'v1' is not "
+                                  "signed by targets/alice, which the policy requires")
+    # Docker's order alone is satisfied by the same repository.
+    assert run("alone", "hub").findings == []
+    # Named signers inside `any` and `all`, with another authority.
+    assert run("alone", "{any: [" + SIGNERS + ", hub]}").findings == []
+    [both] = run("alone", "{all: [hub, " + SIGNERS + "]}").findings
+    assert "signed by targets/alice" in both.message
+
+
+def test_signers_and_file_rules_need_the_right_authority_types(tmp_path: Path) -> None:
+    error = policy_error(tmp_path, "extends: []\ntrust:\n  authorities:\n    ck: {type: "
+                                   "cosign-key, keys: [k.pem]}\n  rules:\n    - images: '*'\n"
+                                   "      require: {authority: ck, signers: [targets/a]}\n")
+    [finding] = error.findings
+    assert finding.rule_id == "LKP005" and finding.location.line == 7
+    assert "`signers` needs a notary authority" in finding.message
+    error = policy_error(tmp_path, "extends: []\ntrust:\n  authorities:\n    hub: {type: notary, "
+                                   "server: 'https://n', tofu: true}\n  rules:\n"
+                                   "    - files: ['etc/*']\n      require: {any: [hub]}\n")
+    assert "cannot vouch for local files" in error.findings[0].message
+    error = policy_error(tmp_path, "extends: []\ntrust:\n  rules:\n    - images: '*'\n"
+                                   "      files: ['x']\n      require: a\n")
+    assert error.findings[0].rule_id == "LKP002"
+    error = policy_error(tmp_path, "extends: []\ntrust:\n  authorities:\n    hub: {type: notary, "
+                                   "server: 'https://n', tofu: true, pin_mode: replace}\n")
+    assert error.findings[0].rule_id == "LKP002"
+
+
+def test_empty_all_is_never_met() -> None:
+    from lkpolicy.stages.trust.requirements import AllOf, AnyOf, Ask, Refusal, Signed
+
+    assert not AllOf(()).verify({}).ok and not AnyOf(()).verify({}).ok
+    nested = AllOf((AnyOf((Signed(Ask("a")), Signed(Ask("b")))), Signed(Ask("c", ("targets",)))))
+    answers = {Ask("a"): Refusal("no"), Ask("b"): None, Ask("c", ("targets",)): None}
+    assert nested.verify(answers).ok
+    verdict = nested.verify({**answers, Ask("b"): Refusal("nope")})
+    assert not verdict.ok
+    assert [(u.ask.authority, u.note) for u in verdict.unmet] == [
+        ("a", " (any of a, b would do; none does)"), ("b", " (any of a, b would do; none does)")]
+    assert nested.describe() == "all of (any of a, b), c (signed by targets)"
+
+
+# -- --at --------------------------------------------------------------------------------------
+
+
+def test_check_and_inspect_at_a_stated_moment(tmp_path: Path, sites: str,
+                                              image_cache: tuple[Path, Descriptor],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notary trust data made at NOW: its timestamp expires 14 days later, its root
+    certificate is valid from 2026-11-01."""
+    from lkpolicy.cli import app
+
+    monkeypatch.setenv("LKPOLICY_TRUST_CACHE", str(tmp_path / "trust"))
+    policy = policy_file(tmp_path, sites, "rules: [{images: '*', require: good}]\n")
+    config = tmp_path / "c.yml"
+    config.write_text(SERVICE)
+    runner = CliRunner()
+
+    def check_at(moment: str) -> tuple[int, list[str]]:
+        result = runner.invoke(app, ["check", "--format", "json", "--policy", str(policy),
+                                     "--cache", str(image_cache[0]), "--arch", "amd64",
+                                     "--at", moment, str(config)])
+        found = json.loads(result.output)["findings"]
+        return result.exit_code, [f"{f['rule']} {f['message']}" for f in found]
+
+    assert check_at("2026-12-02") == (0, [])
+    code, [expired] = check_at("2026-12-16T00:00:00Z")
+    assert code == 1 and expired.startswith("LKT002 ")
+    assert expired.endswith("does not vouch for it: timestamp: expired at 2026-12-15T00:00:00+00:00 "
+                            "(now 2026-12-16T00:00:00+00:00)")
+    code, [early] = check_at("2026-10-01")
+    assert code == 1 and "certificate is not valid before 2026-11-01" in early
+    base = ["inspect", IMAGE, "--policy", str(policy), "--cache", str(image_cache[0]),
+            "--trust-cache", str(tmp_path / "trust"), "--format", "json"]
+    later = json.loads(runner.invoke(trust_app, [*base, "--at", "2026-12-16"]).output)
+    assert later["at"] == "2026-12-16T00:00:00Z"
+    answers = {answer["authority"]: answer for answer in later["authorities"]}
+    assert "expired at 2026-12-15" in answers["good"]["error"]
+    sooner = json.loads(runner.invoke(trust_app, [*base, "--at", "2026-12-14T23:00:00Z"]).output)
+    assert {a["authority"]: a for a in sooner["authorities"]}["good"]["ok"]
+
+
+def test_inspect_shows_named_signers(tmp_path: Path, server: tuple[str, Sites],
+                                     image_cache: tuple[Path, Descriptor]) -> None:
+    url, served = server
+    _, descriptor = image_cache
+    entry = target_entry(descriptor.digest[7:], descriptor.size)
+    served["inspected"] = Repo(gun=GUN, releases={"v1": entry}).build()
+    policy = tmp_path / "named.yml"
+    policy.write_text(f"extends: []\ntrust:\n  authorities:\n    hub: {{type: notary, server: "
+                      f"'{url}/inspected', tofu: true}}\n  rules:\n    - images: '*'\n"
+                      f"      require: {SIGNERS}\n")
+    result = CliRunner().invoke(trust_app, ["inspect", IMAGE, "--policy", str(policy), "--cache",
+                                            str(image_cache[0]), "--trust-cache",
+                                            str(tmp_path / "t"), "--at", "2026-12-02"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[2] == "  hub (notary, not required): ok"
+    assert lines[4] == ("  hub (notary, signers targets/releases, targets/alice, required): "
+                        "FAILED targets/alice: tag 'v1' is not signed by targets/alice, which the "
+                        "policy requires")

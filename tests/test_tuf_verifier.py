@@ -31,8 +31,6 @@ from lkpolicy.stages.trust.tuf_verifier import (
     target_path,
 )
 
-pytest.importorskip("tuf.ngclient")
-
 INIT = "linuxkit/init:v1.0"  # expands to docker.io/linuxkit/init:v1.0
 APP = "example/app:1.0"  # docker.io/example/app:1.0, signed by the delegated role
 EVIL = "evil/x:1"  # listed by the delegated role, but outside its paths

@@ -1,7 +1,7 @@
 """linuxkit's build core: the intermediate tar stream and the outputs made from it.
 
-`build_tar` writes the tar stream linuxkit's `Build` writes (with `--no-sbom`), from the
-local image store only; `build_outputs`/`write_outputs` turn it into the output formats (and
+`build_tar` writes the tar stream linuxkit's `Build` writes (with its SBOM when
+`BuildOptions.sbom` asks for it, else as with `--no-sbom`), from the local image store only; `build_outputs`/`write_outputs` turn it into the output formats (and
 a build manifest), `verify_reproducible` builds twice and compares. All raise `BuildError`
 with linuxkit's messages where linuxkit has one; `FormatUnavailable` (a `BuildError`) when
 the formats asked for cannot be built here, which `check_formats` tells before a build.

@@ -1,8 +1,9 @@
 """linuxkit's intermediate tar stream (`moby/build/build.go` `Build`), byte for byte.
 
 Sections in linuxkit's order: kernel, init images, volumes, onboot, onshutdown, services,
-files (spec section 2). Every entry carries the `LINUXKIT.source` / `LINUXKIT.location`
-records. Image content goes through the per-image filters of spec section 4.
+files (spec section 2), then the SBOM if asked for (`lkpolicy.assemble.sbom`). Every entry
+but the SBOM carries the `LINUXKIT.source` / `LINUXKIT.location` records. Image content goes
+through the per-image filters of spec section 4.
 
 The stream is written as it is produced, into an `EntrySink`: the tar file, the initrd
 converter, or both (`build_stream`). On any error `BuildError` is raised and whatever was
@@ -13,7 +14,7 @@ directory and switches only complete output sets into place).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -40,6 +41,7 @@ from lkpolicy.store.errors import StoreError
 
 if TYPE_CHECKING:
     from lkpolicy.assemble.plan import BuildPlan
+    from lkpolicy.assemble.sbom import SbomOptions
     from lkpolicy.assemble.sinks import EntrySink
     from lkpolicy.model.config import Config
     from lkpolicy.stages.localfiles import LocalFile
@@ -87,6 +89,9 @@ class BuildOptions:
     compression_level: int = 1
     """gzip level of the initrd, 1 (the default: fastest, ISA-L) to 9 (smallest, zlib-ng, ~15%
     less than level 1), both on every CPU; see `lkpolicy.assemble.initrd`."""
+    sbom: SbomOptions | None = None
+    """Append linuxkit's merged SPDX SBOM to the tar (`lkpolicy.assemble.sbom`); None is
+    linuxkit's `--no-sbom`."""
 
 
 @dataclass(slots=True)
@@ -94,6 +99,12 @@ class BuildSummary:
     entries: int = 0
     images: dict[str, str] = field(default_factory=dict)
     """Expanded reference -> digest of the cache entry used."""
+    extracted: list[tuple[str, str]] = field(default_factory=list)
+    """(expanded reference, prefix) of every image extraction, in order (the SBOM's order)."""
+    sbom: bytes | None = None
+    """The SBOM written at the end of the tar, if any."""
+    sbom_path: str | None = None
+    """Its name in the tar."""
 
 
 def _dir(name: str, source: str, location: str, *, mode: int = 0o755, uid: int = 0,
@@ -152,12 +163,14 @@ def _unsafe_path(name: str) -> bool:
 
 class _Builder:
     def __init__(self, config: Config, plan: BuildPlan, sink: EntrySink,
-                 options: BuildOptions) -> None:
+                 options: BuildOptions,
+                 epilogue: Sequence[tuple[TarHeader, bytes]] = ()) -> None:
         self.config = config
         self.plan = plan
         self.store = plan.store
         self.platform = plan.platform
         self.tar = sink
+        self.epilogue = epilogue
         self.options = options
         self.model = go_model(config)
         self.summary = BuildSummary()
@@ -205,6 +218,7 @@ class _Builder:
                       apk: list[bytearray] | None = None) -> None:
         """`ImageTar`: the flattened image under `prefix`, filtered, then the touch list."""
         found: set[str] = set()
+        self.summary.extracted.append((expanded, prefix))
         for header, body in self.flattened(resolved, expanded, allow_devices):
             name = header.name
             if name in _EXCLUDED:
@@ -280,6 +294,7 @@ class _Builder:
         cmdline = str(kernel.get("cmdline", "")).encode("utf-8", "surrogateescape")
         location = "kernel"
         seen_binary = seen_tar = seen_ucode = False
+        self.summary.extracted.append((expanded, ""))
         try:
             for header, body in self.flattened(resolved, expanded, True):
                 if header.name == binary:
@@ -584,8 +599,17 @@ class _Builder:
         self.volumes()
         self.containers()
         self.files()
-        # Counted before closing: a sink may end with entries of its own (docker's Dockerfile).
-        self.summary.entries = self.tar.count
+        for header, body in self.epilogue:
+            self.write(header, body)
+        if self.options.sbom is not None:
+            from lkpolicy.assemble.sbom import sbom_entry
+
+            header, body = sbom_entry(self.plan, self.model["files"], self.summary.extracted,
+                                      self.options.sbom)
+            self.write(header, body)
+            self.summary.sbom, self.summary.sbom_path = body, header.name
+        # Not counting what the output adds (docker's Dockerfile): the tar's entries.
+        self.summary.entries = self.tar.count - len(self.epilogue)
         try:
             self.tar.close()
         except TarError as error:
@@ -600,9 +624,9 @@ def _go_errno_text(error: OSError) -> str:
 
 def build_tar(config: Config, plan: BuildPlan, out_stream: BinaryIO, *,
               options: BuildOptions | None = None) -> BuildSummary:
-    """Write linuxkit's build tar for `config` to `out_stream` (without the SBOM, as with
-    `--no-sbom`), from the images and container configs of `plan` (the gate's): never
-    touches the network and never resolves a reference itself.
+    """Write linuxkit's build tar for `config` to `out_stream` (with the SBOM if
+    `options.sbom`, else as with `--no-sbom`), from the images and container configs of `plan`
+    (the gate's): never touches the network and never resolves a reference itself.
 
     Raises `BuildError`; the stream then holds a partial tar and must be discarded.
     """
@@ -610,8 +634,11 @@ def build_tar(config: Config, plan: BuildPlan, out_stream: BinaryIO, *,
 
 
 def build_stream(config: Config, plan: BuildPlan, sink: EntrySink, *,
-                 options: BuildOptions | None = None) -> BuildSummary:
+                 options: BuildOptions | None = None,
+                 epilogue: Sequence[tuple[TarHeader, bytes]] = ()) -> BuildSummary:
     """`build_tar` into any `EntrySink` (closed at the end): the tar file, the initrd
-    converter, or both. Raises `BuildError`, and whatever the sink raises that is not a
-    `TarError` (the initrd's `ConversionError`)."""
-    return _Builder(config, plan, sink, options or BuildOptions()).run()
+    converter, or both. `epilogue`: entries an output adds after the build's own and before
+    the SBOM (docker's Dockerfile), not counted in `BuildSummary.entries`. Raises
+    `BuildError`, and whatever the sink raises that is not a `TarError` (the initrd's
+    `ConversionError`)."""
+    return _Builder(config, plan, sink, options or BuildOptions(), epilogue).run()

@@ -115,19 +115,26 @@ class BootParts:
 @dataclass(slots=True)
 class BuildResult:
     files: list[Path]
-    """Every output file written, the manifest (if any) last."""
+    """Every output file written, then the manifest and the provenance files (if any)."""
     summary: BuildSummary
     manifest: Path | None = None
 
 
+ProvenanceHook = Callable[[Sequence[tuple[Path, Path]], BuildSummary],
+                          Sequence[tuple[str, bytes]]]
+"""Given the finished outputs (temporary path, final path) and the summary, the files to add
+beside them, by suffix (`lkpolicy.assemble.provenance.ProvenanceWriter`)."""
+
+
 def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
                   out_dir: str | os.PathLike[str], name: str, *,
-                  options: BuildOptions | None = None, manifest: bool = True) -> BuildResult:
+                  options: BuildOptions | None = None, manifest: bool = True,
+                  provenance: ProvenanceHook | None = None) -> BuildResult:
     """Build once from the gate's `plan` and write each requested format as
     `<out_dir>/<name>...`, plus (unless `manifest=False`) the build manifest
     `<name>.build.json`: the images used with their digests, the plan's trust evidence, and
-    the sha256 and size of every output file. Raises `BuildError` and then leaves no new file
-    behind."""
+    the sha256 and size of every output file, plus what `provenance` adds. Raises
+    `BuildError` and then leaves no new file behind."""
     # Before the (possibly long) build, not after it.
     wanted = check_formats(formats, plan.platform.architecture)
     options = options or BuildOptions()
@@ -163,12 +170,19 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
             manifest_path = Path(f"{base}{MANIFEST_SUFFIX}")
             body = render_manifest(name, plan.platform, wanted, summary, staging.final,
                                    plan.evidence, epoch, digests=digests)
-            temporary, handle = staging.new(MANIFEST_SUFFIX)
-            with handle:
-                handle.write(body)
-            staging.keep(temporary, manifest_path)
+            _keep_bytes(staging, base, MANIFEST_SUFFIX, body)
+        if provenance is not None:
+            for suffix, data in provenance(list(staging.final), summary):
+                _keep_bytes(staging, base, suffix, data)
         files = staging.commit()
         return BuildResult(files, summary, manifest_path)
+
+
+def _keep_bytes(staging: OutputSet, base: Path, suffix: str, data: bytes) -> None:
+    temporary, handle = staging.new(suffix)
+    with handle:
+        handle.write(data)
+    staging.keep(temporary, Path(f"{base}{suffix}"))
 
 
 def write_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
@@ -285,12 +299,14 @@ def _stream(config: Config, plan: BuildPlan, wanted: Sequence[str], staging: Out
             stack.enter_context(tar_stream)
             hashed[tar_path] = tar_file = _Digesting(tar_stream, background=True)
             stack.callback(tar_file.close)
-            # docker is the tar with one more entry before its end (linuxkit appends the
-            # Dockerfile to the same tar writer before closing it).
-            tar = (_DockerTar if "docker" in wanted else TarWriter)(cast(BinaryIO, tar_file))
+            tar = TarWriter(cast(BinaryIO, tar_file))
         if all(fmt in STREAMABLE_FORMATS for fmt in wanted):
             assert tar is not None
-            summary = build_stream(config, plan, tar, options=options)
+            # docker is the tar with one more entry before the SBOM (linuxkit appends the
+            # Dockerfile to the same tar writer).
+            epilogue = [(TarHeader("Dockerfile", "0", mode=0o644, size=len(DOCKERFILE),
+                                   mtime=DEFAULT_MTIME), DOCKERFILE)] if "docker" in wanted else []
+            summary = build_stream(config, plan, tar, options=options, epilogue=epilogue)
         else:
             kernel_path, kernel = staging.new("-kernel")
             gzip_path, compressed = staging.new("-initrd.gz")
@@ -374,14 +390,6 @@ class _Digesting:
     @property
     def digest(self) -> tuple[str, int]:
         return "sha256:" + self._hash.hexdigest(), self.size
-
-
-class _DockerTar(TarWriter):
-    def close(self) -> None:
-        if not self._closed:
-            self.add(TarHeader("Dockerfile", "0", mode=0o644, size=len(DOCKERFILE),
-                               mtime=DEFAULT_MTIME), DOCKERFILE)
-        super().close()
 
 
 def _kernel_initrd(boot: BootParts, staging: OutputSet, base: Path,

@@ -29,12 +29,14 @@ def _register() -> None:
     from lkpolicy.cli.rules import explain, rules, schema, version
     from lkpolicy.cli.show import show
     from lkpolicy.cli.trust import trust_app
+    from lkpolicy.cli.verify import verify_build
 
     for command in (check, show, schema, explain, rules, build, pin, diff):
         app.command(name=command.__name__)(command)
     app.add_typer(cache_app, name="cache", help="The local image store, shared with linuxkit.")
     app.add_typer(trust_app, name="trust", help="What the trust authorities say about images.")
     app.command(name="version")(version)
+    app.command(name="verify-build")(verify_build)
 
 
 _register()

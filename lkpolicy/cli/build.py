@@ -15,6 +15,7 @@ import typer
 
 from lkpolicy.cli.common import (
     ArchOption,
+    AtOption,
     BaselineOption,
     CacheOption,
     FailOn,
@@ -31,8 +32,10 @@ from lkpolicy.cli.common import (
 from lkpolicy.model.findings import ExitCode
 
 if TYPE_CHECKING:
-    from lkpolicy.assemble import BuildOptions
+    from lkpolicy.assemble import Limits
     from lkpolicy.assemble.plan import BuildPlan
+    from lkpolicy.assemble.provenance import ProvenanceWriter, Signer
+    from lkpolicy.assemble.sbom import SbomOptions
     from lkpolicy.gate.gate import Gate
     from lkpolicy.gate.unit import GateUnit
 
@@ -67,12 +70,27 @@ def build(
     ignore: IgnoreOption = None,
     baseline: BaselineOption = None,
     no_waivers: NoWaiversOption = False,
+    at: AtOption = None,
     compression_level: Annotated[int, typer.Option(
         "--compression-level", min=1, max=9,
         help="gzip level of the initrd: 1 is fastest (multi-threaded), 9 the smallest.")] = 1,
     verify_reproducible: Annotated[bool, typer.Option(
         "--verify-reproducible", help="Build twice and compare every output byte for byte "
                                       "before writing them.")] = False,
+    no_sbom: Annotated[bool, typer.Option(
+        "--no-sbom", help="Do not write the merged SPDX SBOM into the image (as linuxkit's "
+                          "--no-sbom).")] = False,
+    sbom_output: Annotated[str, typer.Option(
+        "--sbom-output", help="Path of the SBOM inside the image.")] = "sbom.spdx.json",
+    sign_key: Annotated[str | None, typer.Option(
+        "--sign-key", help="Sign the provenance with this key: a cosign key file (password "
+                           "in COSIGN_PASSWORD) or a PEM private key.",
+        show_default=False)] = None,
+    keyless: Annotated[bool, typer.Option(
+        "--keyless", help="Sign the provenance with Sigstore (Fulcio, Rekor) using the OIDC "
+                          "token in SIGSTORE_IDENTITY_TOKEN or the CI's.")] = False,
+    no_provenance: Annotated[bool, typer.Option(
+        "--no-provenance", help="Do not write NAME.intoto.jsonl (SLSA provenance).")] = False,
     max_expanded_size: Annotated[str | None, typer.Option(
         "--max-expanded-size", help="Most bytes the layers of all images may decompress to "
                                     "(K, M, G, T suffixes; default 8G); more is refused as a "
@@ -100,10 +118,12 @@ def build(
         usage_error(str(error))
     except ValueError as error:
         usage_error(f"--max-expanded-size: {error}")
+    sbom = None if no_sbom else _sbom_options(sbom_output)
+    signer = _signer(sign_key, keyless, no_provenance)  # a password prompt before the gate
     options = gate_options(
         merge=True, cache=cache, arch=arch, policy=policy, offline=offline,
         no_waivers=no_waivers, select=select, ignore=ignore, baseline=baseline,
-        fail_on=FailOn(fail_on.value), use_result_cache=False)
+        fail_on=FailOn(fail_on.value), use_result_cache=False, at=at)
     gate = run_gate_or_exit(files, options)
     if not gate.passed:
         _report(gate)
@@ -116,12 +136,75 @@ def build(
     if lock is not None:
         _check_lock(unit, lock)
     assert unit.config is not None
-    from lkpolicy.assemble import BuildOptions
     from lkpolicy.gate.plan import build_plan
 
-    _build(unit, build_plan(unit), formats, directory, name or unit.config.name,
-           verify_reproducible, BuildOptions(progress=printer().err,
-                                             compression_level=compression_level, limits=limits))
+    plan = build_plan(unit)
+    name = name or unit.config.name
+    provenance = None if signer is None else _provenance(
+        gate, unit, plan, formats, name, compression_level, sbom, signer)
+    _build(unit, plan, formats, directory, name, verify_reproducible, compression_level, sbom,
+           provenance, limits)
+
+
+def _signer(sign_key: str | None, keyless: bool, no_provenance: bool) -> Signer | None:
+    from lkpolicy.assemble import provenance
+    from lkpolicy.stages.trust.dsse import SigningKeyError, ambient_token, load_signing_key
+
+    if no_provenance and (sign_key is not None or keyless):
+        usage_error("--no-provenance cannot be combined with --sign-key or --keyless")
+    if sign_key is not None and keyless:
+        usage_error("--sign-key and --keyless are alternatives")
+    if no_provenance:
+        return None
+    try:
+        if sign_key is not None:
+            return provenance.key_signer(load_signing_key(sign_key))
+        if keyless:
+            token = ambient_token()
+            if token is None:
+                usage_error("--keyless needs an OIDC identity token: set "
+                            "SIGSTORE_IDENTITY_TOKEN, or run in a CI that provides one")
+            return provenance.keyless_signer(token)
+    except SigningKeyError as error:
+        usage_error(str(error))
+    return provenance.unsigned()
+
+
+def _provenance(gate: Gate, unit: GateUnit, plan: BuildPlan, formats: list[str], name: str,
+                level: int, sbom: SbomOptions | None, signer: Signer) -> ProvenanceWriter:
+    import hashlib
+
+    from lkpolicy import __version__
+    from lkpolicy.assemble import BuildError, source_date_epoch
+    from lkpolicy.assemble.provenance import ProvenanceRequest, ProvenanceWriter, policy_digests
+    from lkpolicy.model.gomodel import go_model
+
+    assert unit.config is not None
+    configs = tuple(
+        (path, "sha256:" + hashlib.sha256(gate.documents[path].text.encode(
+            "utf-8", "surrogateescape")).hexdigest())
+        for path in unit.paths if path in gate.documents)
+    try:
+        request = ProvenanceRequest(
+            configs=configs,
+            policies=policy_digests(unit.policy.sources if unit.policy is not None else []),
+            formats=tuple(formats), name=name, compression_level=level,
+            epoch=source_date_epoch(), sbom_path=sbom.path if sbom is not None else None,
+            version=__version__)
+    except BuildError as error:
+        usage_error(str(error))
+    return ProvenanceWriter(request, plan, go_model(unit.config)["files"], signer)
+
+
+def _sbom_options(path: str) -> SbomOptions:
+    from lkpolicy import __version__
+    from lkpolicy.assemble import BuildError, source_date_epoch
+    from lkpolicy.assemble.sbom import SbomOptions, check_sbom_path
+
+    try:
+        return SbomOptions(check_sbom_path(path), source_date_epoch(), f"lkpolicy-{__version__}")
+    except (ValueError, BuildError) as error:
+        usage_error(f"--sbom-output: {error}" if isinstance(error, ValueError) else str(error))
 
 
 def _check_lock(unit: GateUnit, path: str) -> None:
@@ -143,9 +226,11 @@ def _check_lock(unit: GateUnit, path: str) -> None:
 
 
 def _build(unit: GateUnit, plan: BuildPlan, formats: list[str], directory: str, name: str,
-           verify: bool, options: BuildOptions) -> None:
+           verify: bool, level: int, sbom: SbomOptions | None,
+           provenance: ProvenanceWriter | None, limits: Limits) -> None:
     from lkpolicy.assemble import (
         BuildError,
+        BuildOptions,
         FormatUnavailable,
         build_outputs,
         verify_reproducible,
@@ -153,6 +238,7 @@ def _build(unit: GateUnit, plan: BuildPlan, formats: list[str], directory: str, 
 
     assert unit.config is not None
     say = printer().err
+    options = BuildOptions(progress=say, compression_level=level, sbom=sbom, limits=limits)
     created = not os.path.isdir(directory)
     try:
         os.makedirs(directory, exist_ok=True)
@@ -165,7 +251,7 @@ def _build(unit: GateUnit, plan: BuildPlan, formats: list[str], directory: str, 
                 raise typer.Exit(ExitCode.FINDINGS)
             say(f"lkpolicy build: two builds are byte-identical ({len(report.files)} files)")
         written = build_outputs(unit.config, plan, formats, directory, name,
-                                options=options).files
+                                options=options, provenance=provenance).files
     except FormatUnavailable as error:
         _remove_if_empty(directory, created)
         say(f"lkpolicy build: {error}")

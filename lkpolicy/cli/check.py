@@ -11,6 +11,7 @@ import typer
 
 from lkpolicy.cli.common import (
     ArchOption,
+    AtOption,
     BaselineOption,
     CacheOption,
     FailOn,
@@ -75,9 +76,14 @@ def check(
         show_default=False)] = None,
     offline: OfflineOption = False,
     no_waivers: NoWaiversOption = False,
+    at: AtOption = None,
     baseline: BaselineOption = None,
     write_baseline: Annotated[str | None, typer.Option(
         "--write-baseline", help="Record every current finding in this baseline file and exit 0.",
+        show_default=False)] = None,
+    docs_url: Annotated[str | None, typer.Option(
+        "--docs-url", help="URL of the rule reference (docs/rules.md) for SARIF's helpUri and "
+                           "informationUri; default: the `Rules` URL of the package metadata.",
         show_default=False)] = None,
 ) -> None:
     """Run the gate on LinuxKit configs: load, validate, lint, merge image labels, judge by
@@ -86,18 +92,25 @@ def check(
 
     if lock is not None and no_images:
         usage_error("--lock names the images' digests: it cannot be used with --no-images")
+    if docs_url is not None:
+        from lkpolicy.report.links import check_docs_url
+
+        try:
+            docs_url = check_docs_url(docs_url)
+        except ValueError as error:
+            usage_error(f"--docs-url: {error}")
     options = gate_options(
         merge=merge, cache=cache, arch=arch, no_images=no_images, policy=policy,
         no_policy=no_policy, offline=offline, no_waivers=no_waivers, select=select,
         ignore=ignore, baseline=None if write_baseline else baseline, fail_on=fail_on,
-        use_result_cache=not no_cache and lock is None)
+        use_result_cache=not no_cache and lock is None, at=at)
     gate = run_gate_or_exit(files, options)
     if lock is not None and len(gate.units) != 1:
         usage_error("--lock describes one build: give one config, or --merge")
     if write_baseline is not None:
         _write_baseline(gate, write_baseline)
     color = output is None and output_format is CheckFormat.text and use_color(sys.stdout)
-    render_gate(gate, output_format.value, output, color=color)
+    render_gate(gate, output_format.value, output, color=color, docs_url=docs_url)
     code = gate.exit_code
     if lock is not None:
         code = _write_lock(gate, lock)
@@ -108,7 +121,7 @@ def _write_baseline(gate: Gate, path: str) -> None:
     from lkpolicy.stages.baseline import write_baseline
 
     try:
-        count = write_baseline(path, gate.findings)
+        count = write_baseline(path, gate.findings, gate.documents)
     except OSError as error:
         usage_error(f"cannot write the baseline {path}: {error.strerror or error}")
     printer().err(f"lkpolicy: recorded {count} findings in {path}")

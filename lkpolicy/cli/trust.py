@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lkpolicy.cli.common import emit, printer, usage_error
+from lkpolicy.cli.common import AtOption, emit, parse_at, printer, usage_error
 from lkpolicy.model.findings import ExitCode
 
 if TYPE_CHECKING:
-    from lkpolicy.stages.trust.stage import Inspection
+    from lkpolicy.stages.trust.inspection import Inspection
 
 trust_app = typer.Typer(
     name="trust",
@@ -52,15 +52,17 @@ def inspect(
         "--offline", help="Use only cached trust metadata (expiry is still checked).")] = False,
     output_format: Annotated[str, typer.Option(
         "--format", "-f", help="text or json.")] = "text",
+    at: AtOption = None,
 ) -> None:
     """Print what each authority of the policy says about IMAGE; exit 1 when an authority that
     the policy requires for it does not vouch for it."""
     from lkpolicy.model.findings import InputError
     from lkpolicy.stages.policy.loader import load_policy
-    from lkpolicy.stages.trust.stage import inspect_image
+    from lkpolicy.stages.trust.inspection import inspect_image
 
     if output_format not in ("text", "json"):
         usage_error(f"unknown format {output_format!r} (use text or json)")
+    moment = parse_at(at)
     try:
         loaded = load_policy(policy)
     except InputError as error:
@@ -70,7 +72,7 @@ def inspect(
         usage_error("the policy defines no trust authorities (`trust.authorities`)")
     try:
         result = inspect_image(image, loaded, cache_dir=trust_cache, offline=offline,
-                               image_cache=cache)
+                               image_cache=cache, now=moment)
     except ValueError as error:
         usage_error(str(error))
     if output_format == "json":
@@ -89,7 +91,8 @@ def render_text(result: Inspection) -> str:
         lines.append("  cached: no (signed digests are shown, not compared)")
     for answer in result.answers:
         tag = "required" if answer.required else "not required"
-        head = f"  {answer.authority} ({answer.type}, {tag}): "
+        signers = f", signers {', '.join(answer.signers)}" if answer.signers else ""
+        head = f"  {answer.authority} ({answer.type}{signers}, {tag}): "
         if answer.error is not None:
             lines.append(head + ("MISMATCH " if answer.mismatch else "FAILED ") + answer.error)
             continue

@@ -113,14 +113,18 @@ def _judge_single(path: str, documents: dict[str, Document], options: GateOption
     cached = resultcache.read(directory, key, path)
     if cached is not None:
         documents[path] = Document(path, data.decode("utf-8", "replace"), None)
-        return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable,
-                        from_cache=True)
+        return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable)
     unit = judge_unit([path], documents, options, {path: data})
     trust = unit.trust
-    # Signature verification depends on the clock and on remote trust data: never cached.
-    if trust is None or not (trust.findings or trust.evidence):
+    # Signature verification depends on the clock, on remote trust data and on signature files
+    # beside local files: never cached. Nor are findings that policy waivers suppressed:
+    # reports show them, the cache does not keep them.
+    if (trust is None or not (trust.findings or trust.evidence or trust.file_evidence)) \
+            and not unit.suppressed:
+        # The host files `files:` copies are inputs too: a changed or deleted one is a miss.
+        sources = [local.path for local in unit.local_files.values()]
         resultcache.write(directory, key, path, unit.findings, unit.unreadable,
-                          unit.policy_files)
+                          [*unit.policy_files, *sources])
     return unit
 
 
@@ -138,8 +142,9 @@ def _cache_context(path: str, options: GateOptions) -> str:
         parts.append(f"offline={options.policy.offline}")
     selection = options.selection
     parts.append(f"select={sorted(selection.select or [])} ignore={sorted(selection.ignore)}")
-    # Policy waivers expire with the date.
-    parts.append(f"waivers={options.waivers} {options.today}")
+    # The moment judged at (`--at`): policy waivers expire with its date. Trust results, which
+    # depend on the exact moment, are never cached (see `_judge_single`).
+    parts.append(f"waivers={options.waivers} at={options.today.isoformat()}")
     return "\0".join(parts)
 
 
@@ -186,7 +191,8 @@ def _apply_inline_waivers(gate: Gate, unit: GateUnit, findings: list[Finding]) -
         meta.extend(problems)
     if not waivers:
         return findings + meta
-    outcome = apply_waivers(findings, waivers, gate.options.today, known_rules=known_rule_ids())
+    outcome = apply_waivers(findings, waivers, gate.options.today, known_rules=known_rule_ids(),
+                            chosen=gate.options.selection.chosen)
     gate.suppressed.extend(Suppression(s.finding, "inline", s.waiver.reason)
                            for s in outcome.suppressed)
     return outcome.findings + meta
@@ -203,6 +209,6 @@ def _apply_baseline(gate: Gate, findings: list[Finding], path: str) -> list[Find
         return findings + error.findings
     blocking = [f for f in findings if blocks_build(f.rule_id, f.severity)]
     others = [f for f in findings if not blocks_build(f.rule_id, f.severity)]
-    new, known = filter_new(others, baseline)
+    new, known = filter_new(others, baseline, gate.documents)
     gate.suppressed.extend(Suppression(f, "baseline", f"in the baseline {path}") for f in known)
     return blocking + new

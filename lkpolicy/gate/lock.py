@@ -2,8 +2,8 @@
 
 `lkpolicy check --lock F` resolves every image once and writes F; `lkpolicy build --lock F`
 builds exactly those digests, so a tag that moves between check and build cannot swap an
-image. The lock also records the config files' hashes: a config edited after the check no
-longer matches its lock.
+image. The lock also records the config files' hashes and the sha256 of every host file that
+`files:` entries copy: a config or a file edited after the check no longer matches its lock.
 """
 
 from __future__ import annotations
@@ -50,11 +50,27 @@ class LockedImage:
 
 
 @dataclass(slots=True)
+class LockedFile:
+    """A `files` entry's host file as the gate read it (`LocalFile`)."""
+
+    index: int
+    path: str
+    """Where it lands in the image (the entry's `path:`)."""
+    source: str
+    """The host path read."""
+    sha256: str | None
+    """`sha256:<hex>`; None for an optional source that was absent."""
+    size: int = 0
+
+
+@dataclass(slots=True)
 class Lock:
     images: dict[str, LockedImage]
     config_files: dict[str, str]
     """Config path as given -> sha256 of its bytes at check time."""
     platform: str
+    files: dict[int, LockedFile] = field(default_factory=dict)
+    """`files` index -> the host file copied there, as the check read it."""
 
     @property
     def digests(self) -> dict[str, str]:
@@ -71,6 +87,9 @@ class Lock:
                         "mediaType": image.media_type, "size": image.size,
                         "usedIn": image.used_in, "evidence": image.evidence}
                        for image in sorted(self.images.values(), key=lambda i: i.expanded)],
+            "files": [{"index": file.index, "path": file.path, "source": file.source,
+                       "sha256": file.sha256, "size": file.size}
+                      for file in sorted(self.files.values(), key=lambda f: f.index)],
         }
         return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
@@ -98,8 +117,10 @@ def create_lock(unit: GateUnit) -> Lock:
             expanded, descriptor.digest, descriptor.media_type, descriptor.size,
             [use.where for use in resolution.uses_of(expanded)],
             list(evidence.get(descriptor.digest, [])))
-    files = {path: file_sha256(path) for path in unit.paths if path != "-"}
-    return Lock(images, files, str(resolution.platform))
+    configs = {path: file_sha256(path) for path in unit.paths if path != "-"}
+    files = {index: LockedFile(index, local.target, local.path, local.sha256, local.size)
+             for index, local in sorted(unit.local_files.items())}
+    return Lock(images, configs, str(resolution.platform), files)
 
 
 def load_lock(path: str) -> Lock:
@@ -121,8 +142,7 @@ def load_lock(path: str) -> Lock:
         images: dict[str, LockedImage] = {}
         for item in data["images"]:
             digest = item["digest"]
-            if not (isinstance(digest, str) and digest.startswith("sha256:")
-                    and len(digest) == 71 and set(digest[7:]) <= _SHA256_HEX):
+            if not _is_sha256(digest):
                 raise invalid(f"malformed digest {_shown(digest)} for "
                               f"{_shown(item.get('reference'))}")
             reference = item["reference"]
@@ -133,13 +153,28 @@ def load_lock(path: str) -> Lock:
                 bounded_int(item.get("size", 0), f"the size of {reference}"),
                 [str(where) for where in item.get("usedIn", [])],
                 list(item.get("evidence", [])))
-        files = {str(entry["path"]): str(entry["sha256"]) for entry in data["configFiles"]}
+        configs = {str(entry["path"]): str(entry["sha256"]) for entry in data["configFiles"]}
         platform = str(data["platform"])
+        # Locks written before files were locked have none: every file is then unlocked.
+        files = {}
+        for entry in data.get("files", []):
+            locked = LockedFile(bounded_int(entry["index"], "a file's index"),
+                                str(entry["path"]), str(entry["source"]), entry["sha256"],
+                                bounded_int(entry.get("size", 0), "a file's size"))
+            if locked.sha256 is not None and not _is_sha256(locked.sha256):
+                raise invalid(f"malformed sha256 {_shown(locked.sha256)} for the file "
+                              f"{_shown(locked.source)}")
+            files[locked.index] = locked
     except UntrustedInput as error:
         raise invalid(f"the lock is malformed: {error}") from None
     except (KeyError, TypeError, AttributeError) as error:
         raise invalid(f"the lock is malformed: missing or wrong field {error}") from None
-    return Lock(images, files, platform)
+    return Lock(images, configs, platform, files)
+
+
+def _is_sha256(digest: object) -> bool:
+    return (isinstance(digest, str) and digest.startswith("sha256:") and len(digest) == 71
+            and set(digest[7:]) <= _SHA256_HEX)
 
 
 def _shown(value: object) -> str:
@@ -150,7 +185,8 @@ def _shown(value: object) -> str:
 def check_matches(lock: Lock, unit: GateUnit, lock_path: str) -> list[Finding]:
     """Why the gate's resolution is not the one the lock was written for (empty when it is):
     a config edited since, an image the lock does not name, or one that now resolves to
-    another digest (a tag moved in the cache)."""
+    another digest (a tag moved in the cache), or a host file that `files:` copies and that
+    changed since the check (or was not part of it)."""
     resolution = unit.resolution
     assert resolution is not None
     findings: list[Finding] = []
@@ -168,6 +204,7 @@ def check_matches(lock: Lock, unit: GateUnit, lock_path: str) -> list[Finding]:
         findings.append(LOCK_STALE.finding(
             f"the lock {lock_path} is for {lock.platform}, the build for {resolution.platform}",
             Location(unit.paths[-1])))
+    findings.extend(_changed_files(lock, unit, lock_path))
     for expanded, image in sorted(resolution.images.items()):
         first = resolution.uses_of(expanded)[0]
         locked = lock.images.get(expanded)
@@ -180,4 +217,21 @@ def check_matches(lock: Lock, unit: GateUnit, lock_path: str) -> list[Finding]:
                 f"{first.described} image `{expanded}` resolves to {image.digest} in the image "
                 f"cache, not to {locked.digest} that passed the gate ({lock_path})",
                 first.node.location, first.node.pointer))
+    return findings
+
+
+def _changed_files(lock: Lock, unit: GateUnit, lock_path: str) -> list[Finding]:
+    findings = []
+    for index, local in sorted(unit.local_files.items()):
+        locked = lock.files.get(index)
+        node = local.node
+        if locked is None or locked.source != local.path:
+            findings.append(LOCK_STALE.finding(
+                f"`files` source {local.path} was not part of the check that wrote {lock_path}",
+                node.location, node.pointer))
+        elif locked.sha256 != local.sha256:
+            findings.append(LOCK_STALE.finding(
+                f"`files` source {local.path} changed after the check that wrote {lock_path} "
+                f"({locked.sha256 or 'absent'} then, {local.sha256 or 'absent'} now)",
+                node.location, node.pointer))
     return findings

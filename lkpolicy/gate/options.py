@@ -109,7 +109,8 @@ class GateOptions:
     """The lowest severity that fails the gate; None never fails on findings."""
     use_result_cache: bool = True
     at: datetime.datetime = field(default_factory=utc_now)
-    """The moment waiver expiry is judged at (UTC)."""
+    """The moment the gate judges at (UTC, `--at`): waiver expiry, and every trust verifier
+    (signatures, metadata expiry, certificates)."""
 
     @property
     def today(self) -> datetime.date:

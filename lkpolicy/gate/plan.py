@@ -18,13 +18,16 @@ def build_plan(unit: GateUnit) -> BuildPlan:
     """The images and container configs of a unit that passed the gate."""
     assert unit.resolution is not None
     evidence = unit.trust.evidence if unit.trust is not None else {}
-    return plan_of(unit.resolution, unit.containers, unit.local_files, evidence)
+    file_evidence = unit.trust.file_evidence if unit.trust is not None else []
+    return plan_of(unit.resolution, unit.containers, unit.local_files, evidence, file_evidence)
 
 
 def plan_of(resolution: Resolution, containers: Sequence[Container],
             files: Mapping[int, LocalFile] | None = None,
-            evidence: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> BuildPlan:
-    """The build plan of a resolution and the containers computed from it."""
+            evidence: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+            file_evidence: Sequence[Mapping[str, Any]] = ()) -> BuildPlan:
+    """The build plan of a resolution and the containers computed from it; the trust
+    evidence of images (by manifest digest) and of local files goes to the build manifest."""
     from lkpolicy.assemble.plan import BuildPlan, ContainerPlan
     from lkpolicy.store.lookup import Store
 
@@ -33,6 +36,7 @@ def plan_of(resolution: Resolution, containers: Sequence[Container],
     by_digest = {image.digest: name for name, image in resolution.images.items()}
     records = tuple({"image": by_digest.get(digest, ""), **item}
                     for digest, items in sorted((evidence or {}).items()) for item in items)
+    records += tuple(dict(item) for item in file_evidence)
     return BuildPlan(Store(resolution.cache), resolution.platform, dict(resolution.images),
                      {(c.section, c.index): ContainerPlan(c.effective, c.error)
                       for c in containers}, dict(files or {}), records)

@@ -31,6 +31,8 @@ class GateUnit:
 
     paths: list[str]
     config: Config | None = None
+    """None when the files could not be read, or when the unit was replayed from the result
+    cache (findings only: no config, resolution or containers)."""
     findings: list[Finding] = field(default_factory=list)
     """Every finding of the stages, after the policy's waivers (inline waivers, the selection
     and the baseline are applied by the gate, over all units)."""
@@ -45,8 +47,6 @@ class GateUnit:
     policy: Policy | None = None
     policy_files: list[str] = field(default_factory=list)
     """The policy files that judged this unit (dependencies for the result cache)."""
-    from_cache: bool = False
-    """Replayed from the result cache: findings only, no config, resolution or containers."""
 
 
 def load_unit(paths: list[str], documents: dict[str, Document],
@@ -102,7 +102,7 @@ def judge_unit(paths: list[str], documents: dict[str, Document], options: GateOp
     unit = load_unit(paths, documents, contents)
     if unit.config is None:
         return unit
-    unit.findings.extend(lint(unit.config))
+    unit.findings.extend(lint(unit.config, options.selection.chosen))
     unit.resolution = resolve_images(unit.config, options.images)
     unit.findings.extend(unit.resolution.findings)
     if options.images is not None:  # `--no-images` judges the YAML alone: no build inputs
@@ -140,7 +140,10 @@ def _judge_by_policy(unit: GateUnit, choice: PolicyChoice, options: GateOptions)
         from lkpolicy.stages.trust.stage import run_trust
 
         unit.trust = run_trust(unit.config, unit.resolution, policy,
-                               cache_dir=choice.trust_cache, offline=choice.offline)
+                               cache_dir=choice.trust_cache, offline=choice.offline,
+                               now=options.at,
+                               local_files=unit.local_files if options.images is not None
+                               else None)
         unit.findings.extend(unit.trust.findings)
     if policy.waivers and options.waivers:
         from lkpolicy.model.rules import known_rule_ids
@@ -148,7 +151,8 @@ def _judge_by_policy(unit: GateUnit, choice: PolicyChoice, options: GateOptions)
 
         outcome = apply_waivers(unit.findings, policy.waivers, options.today,
                                 context=container_context(unit.config),
-                                known_rules=known_rule_ids())
+                                known_rules=known_rule_ids(),
+                                chosen=options.selection.chosen)
         unit.findings = outcome.findings
         unit.suppressed = outcome.suppressed
 

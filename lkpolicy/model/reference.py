@@ -16,7 +16,6 @@ from lkpolicy.gocompat import paths as gopath
 from lkpolicy.gocompat.quoting import quote
 
 DEFAULT_REGISTRY = "docker.io"
-_DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 
 # The distribution/reference grammar, which registries enforce.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
@@ -81,10 +80,6 @@ class ImageRef:
     def repository(self) -> str:
         """The path inside the registry, e.g. `linuxkit/init` or `library/busybox`."""
         return self.locator.split("/", 1)[1] if "/" in self.locator else ""
-
-    @property
-    def is_docker_hub(self) -> bool:
-        return self.registry in _DOCKER_HUB_ALIASES
 
     @property
     def pinned(self) -> bool:

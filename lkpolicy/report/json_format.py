@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from lkpolicy.model.findings import Finding, Location, Severity
-from lkpolicy.report.model import Report
+from lkpolicy.report.fingerprint import report_fingerprints
+from lkpolicy.report.model import Report, SuppressedFinding, finding_order
 
 SCHEMA_VERSION = 1
 """Bumped only for incompatible changes; adding a key is not one."""
@@ -30,7 +31,24 @@ def _finding(report: Report, finding: Finding) -> dict[str, Any]:
     }
 
 
+def _suppressed(report: Report, suppressed: SuppressedFinding) -> dict[str, Any]:
+    return {**_finding(report, suppressed.finding),
+            "suppression": {"kind": suppressed.kind, "source": suppressed.source,
+                            "reason": suppressed.reason}}
+
+
+def _fingerprints(report: Report, findings: list[Finding],
+                  suppressed: list[SuppressedFinding]) -> dict[int, str]:
+    """id(finding) -> its fingerprint, numbered over both lists as SARIF numbers them."""
+    every = sorted([*findings, *(s.finding for s in suppressed)], key=finding_order)
+    values = report_fingerprints(every, report.documents, report.root)
+    return {id(finding): value for finding, value in zip(every, values, strict=True)}
+
+
 def to_json_data(report: Report) -> dict[str, Any]:
+    findings = report.sorted_findings()
+    suppressed = sorted(report.suppressed, key=lambda s: finding_order(s.finding))
+    fingerprints = _fingerprints(report, findings, suppressed)
     return {
         "version": SCHEMA_VERSION,
         "tool": {"name": "lkpolicy", "version": report.tool_version},
@@ -40,7 +58,11 @@ def to_json_data(report: Report) -> dict[str, Any]:
             "warnings": report.count(Severity.WARNING),
             "info": report.count(Severity.INFO),
         },
-        "findings": [_finding(report, finding) for finding in report.sorted_findings()],
+        "findings": [{**_finding(report, finding), "fingerprint": fingerprints[id(finding)]}
+                     for finding in findings],
+        # Not counted in the summary: waived or baselined, listed so that audits see them.
+        "suppressed": [{**_suppressed(report, s), "fingerprint": fingerprints[id(s.finding)]}
+                       for s in suppressed],
     }
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from lkpolicy import __version__
 from lkpolicy.model.document import Document
-from lkpolicy.model.findings import ExitCode, Finding, Location, Severity
+from lkpolicy.model.findings import Finding, Location, Severity
 from lkpolicy.model.rules import Rule, all_rules, get_rule
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -29,6 +29,26 @@ def format_location(location: Location) -> str:
     return f"{location.file}:{location.line}:{location.column}"
 
 
+SUPPRESSION_KINDS = {"inline": "inSource", "policy": "external", "baseline": "external"}
+"""Where the gate found the reason to suppress -> SARIF's `suppression.kind`."""
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressedFinding:
+    """A finding that the gate does not count, shown as suppressed in SARIF and JSON."""
+
+    finding: Finding
+    source: str
+    """`inline` (a `# lkpolicy: ignore[...]` comment), `policy` (a policy waiver) or
+    `baseline`."""
+    reason: str
+
+    @property
+    def kind(self) -> str:
+        """SARIF's kind: `inSource` for a comment in the config, `external` otherwise."""
+        return SUPPRESSION_KINDS.get(self.source, "external")
+
+
 @dataclass(slots=True)
 class Report:
     findings: list[Finding]
@@ -42,6 +62,14 @@ class Report:
     embedders pass their own list so that rendering never depends on which rule modules exist."""
     root: str | None = None
     """Directory that SARIF and GitHub paths are made relative to; None is the working directory."""
+    suppressed: list[SuppressedFinding] = field(default_factory=list)
+    """Findings that waivers or the baseline took out of the count (rendered by SARIF and
+    JSON only)."""
+    docs_url: str | None = None
+    """The generated rule reference (docs/rules.md) on the web, for SARIF's `informationUri`
+    and each rule's `helpUri` (`#lk201` anchors); None leaves them out."""
+    execution_successful: bool = True
+    """False when some input could not be judged at all (exit code 2)."""
     _rule_index: dict[str, Rule] | None = field(default=None, init=False, repr=False, compare=False)
     _lines: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -64,10 +92,6 @@ class Report:
         return self.count(Severity.WARNING)
 
     @property
-    def infos(self) -> int:
-        return self.count(Severity.INFO)
-
-    @property
     def file_count(self) -> int:
         """Checked files; a file that only appears in a finding still counts."""
         return len(set(self.files).union(finding.location.file for finding in self.findings))
@@ -77,11 +101,6 @@ class Report:
 
     def max_severity(self) -> Severity | None:
         return max((finding.severity for finding in self.findings), default=None)
-
-    def exit_code(self, fail_on: Severity = Severity.ERROR) -> ExitCode:
-        """CLEAN or FINDINGS; USAGE (unreadable input, bad options) is for the caller to decide."""
-        worst = self.max_severity()
-        return ExitCode.FINDINGS if worst is not None and worst >= fail_on else ExitCode.CLEAN
 
     def catalogue(self) -> list[Rule]:
         if self.rules is not None:
@@ -95,14 +114,22 @@ class Report:
             self._rule_index = {rule.id: rule for rule in self.rules}
         return self._rule_index.get(rule_id)
 
-    def source_line(self, location: Location) -> str | None:
-        document = self.documents.get(location.file)
-        if document is None or location.line < 1:
+    def lines(self, path: str) -> list[str] | None:
+        """The lines of a checked file, split where the loader splits them; None when the
+        file's text is not known (an unreadable file)."""
+        document = self.documents.get(path)
+        if document is None:
             return None
         # Not `Document.source_line`: str.splitlines() also breaks at U+0085, U+2028 and
         # U+2029, which YAML 1.2 (and so the loader's line numbers) treats as ordinary text,
         # so a crafted file could make us show the wrong line under a finding.
-        lines = self._lines.get(location.file)
+        lines = self._lines.get(path)
         if lines is None:
-            lines = self._lines[location.file] = _LINE_BREAK.split(document.text)
+            lines = self._lines[path] = _LINE_BREAK.split(document.text)
+        return lines
+
+    def source_line(self, location: Location) -> str | None:
+        lines = self.lines(location.file)
+        if lines is None or location.line < 1:
+            return None
         return lines[location.line - 1] if location.line <= len(lines) else None

@@ -15,7 +15,8 @@ def render_rules(output_format: str) -> str:
         return rules_markdown(rules)
     width = max((len(rule.name) for rule in rules), default=0)
     return "".join(
-        f"{rule.id}  {rule.severity.label:<7}  {rule.name:<{width}}  {rule.title}\n" for rule in rules
+        f"{rule.id}  {rule.severity.label:<7}  fix:{rule.fixability.label:<9}  "
+        f"{rule.name:<{width}}  {rule.title}\n" for rule in rules
     )
 
 
@@ -26,6 +27,7 @@ def _rule_json(rule: Rule) -> dict[str, str]:
         "title": rule.title,
         "severity": rule.severity.label,
         "category": rule.category,
+        "fixability": rule.fixability.label,
         "rationale": rule.rationale,
         "fix": rule.fix,
         "linuxkit": rule.linuxkit,
@@ -39,16 +41,18 @@ def rules_markdown(rules: list[Rule]) -> str:
         "Generated from the rule catalogue by `lkpolicy rules --format markdown`; do not edit by hand.",
         "`lkpolicy explain ID` prints the same text for one rule.",
         "",
-        "| ID | name | severity | category | title |",
-        "|---|---|---|---|---|",
+        "| ID | name | severity | category | fixable | title |",
+        "|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| [{r.id}](#{r.id.lower()}) | `{r.name}` | {r.severity.label} | {r.category} | {r.title} |"
+        f"| [{r.id}](#{r.id.lower()}) | `{r.name}` | {r.severity.label} | {r.category} "
+        f"| {r.fixability.label} | {r.title} |"
         for r in rules
     ]
     for rule in rules:
         lines += ["", f"## {rule.id}", "", f"**{rule.name}**: {rule.title}", "",
-                  f"*Severity:* {rule.severity.label}. *Category:* {rule.category}.", "",
+                  f"*Severity:* {rule.severity.label}. *Category:* {rule.category}. "
+                  f"*Fixable:* {rule.fixability.label}.", "",
                   f"*Why:* {rule.rationale}", "", f"*Fix:* {rule.fix}"]
         if rule.linuxkit:
             lines += ["", f"*LinuxKit:* {rule.linuxkit}"]

@@ -64,10 +64,6 @@ IMAGE_WRONG_PLATFORM = define_rule(
     linuxkit="linuxkit builds the image for any `--arch` without a word; lkpolicy deviates.",
 )
 
-IMAGE_SECTION_ORDER = ("kernel", "init", "volumes", *IMAGE_SECTIONS)
-"""The order linuxkit's build reads images in."""
-
-
 @dataclass(frozen=True, slots=True)
 class ImageUse:
     """One place where the config names an image."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 from lkpolicy.gocompat.yamlscalars import resolve_plain_scalar
@@ -414,6 +413,3 @@ def _syntax_finding(path: str, error: Any) -> Finding:
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
-
-def load_path(path: str | Path) -> tuple[Document, list[Finding]]:
-    return load_document(str(path))

@@ -47,6 +47,16 @@ class LocalFile:
     sha256: str | None
     """None for an `optional` source that does not exist (the build skips the entry)."""
     size: int = 0
+    target: str = ""
+    """The entry's `path:`, where the file lands in the image."""
+    source: str = ""
+    """The entry's `source:` as written (after templates)."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """What a policy's file globs match: the path in the image (without a leading `/`),
+        the `source:` as written, and the host path read."""
+        return (self.target.lstrip("/"), self.source, self.path)
 
 
 def source_path(source: str, *, home: str | None = None, cwd: str | None = None) -> str:
@@ -62,20 +72,17 @@ def read_local_files(config: Config, *, cwd: str | None = None, home: str | None
                      ) -> tuple[dict[int, LocalFile], list[Finding]]:
     """Every `source:` the build will copy, with its sha256, and why any cannot be read.
     `cwd` and `home` default to the process's, as linuxkit's build uses them."""
-    switches = template_switches(config)
     files: dict[int, LocalFile] = {}
     findings: list[Finding] = []
-    for index, node in enumerate(config.section("files")):
-        entry = templated(node, switches)
-        source_node = node.child("source")
-        if not isinstance(entry, dict) or source_node is None or not _copies_source(entry):
-            continue
+    for index, source_node, entry in source_entries(config):
         path = source_path(str(entry["source"]), home=home, cwd=cwd)
+        target, written = str(entry.get("path", "")), str(entry["source"])
         try:
             digest, size = file_digest(path)
         except FileNotFoundError:
             if entry.get("optional") is True:
-                files[index] = LocalFile(index, source_node, path, None)
+                files[index] = LocalFile(index, source_node, path, None, target=target,
+                                          source=written)
                 continue
             findings.append(SOURCE_UNREADABLE.finding(
                 f"`files` source {path} does not exist: linuxkit fails the build "
@@ -88,8 +95,22 @@ def read_local_files(config: Config, *, cwd: str | None = None, home: str | None
                 f"`files` source {path} cannot be read: {reason}", source_node.location,
                 source_node.pointer))
             continue
-        files[index] = LocalFile(index, source_node, path, digest, size)
+        files[index] = LocalFile(index, source_node, path, digest, size, target,
+                                  written)
     return files, findings
+
+
+def source_entries(config: Config) -> list[tuple[int, Node, dict[str, object]]]:
+    """The `files` entries whose content the build copies from the host: (index in the merged
+    section, the `source:` node, the entry after templates)."""
+    switches = template_switches(config)
+    found = []
+    for index, node in enumerate(config.section("files")):
+        entry = templated(node, switches)
+        source_node = node.child("source")
+        if isinstance(entry, dict) and source_node is not None and _copies_source(entry):
+            found.append((index, source_node, entry))
+    return found
 
 
 def _copies_source(entry: dict[str, object]) -> bool:

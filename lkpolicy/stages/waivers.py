@@ -510,12 +510,15 @@ def apply_waivers(
     *,
     context: FindingContext | None = None,
     known_rules: Collection[str] | None = None,
+    chosen: Callable[[str], bool] | None = None,
 ) -> WaiverOutcome:
     """Split findings into kept and suppressed, and report problems with the waivers.
 
     `today` is the current UTC date; a waiver is valid up to and including its `expires` day.
     `known_rules` defaults to the rule catalogue (plus the rules of `findings`), and decides
-    which rule IDs count as unknown. Inputs are not modified.
+    which rule IDs count as unknown. `chosen` is the rule selection: the checks of a rule it
+    leaves out may not have run, so a waiver of that rule is not reported unused. Inputs are
+    not modified.
     """
     findings = list(findings)
     if known_rules is None:
@@ -578,7 +581,7 @@ def apply_waivers(
     for index in active:
         waiver = waivers[index]
         for rule in waiver.rules:
-            if (index, rule) not in used and rule in known:
+            if (index, rule) not in used and rule in known and (chosen is None or chosen(rule)):
                 outcome.meta_findings.append(_meta(
                     WAIVER_UNUSED, f"{waiver.describe()} matches no `{rule}` finding "
                     f"(reason: {waiver.reason})", waiver))

@@ -201,10 +201,6 @@ class LayoutStore(BlobStore):
         if not self.index_path.exists():
             atomic_write_bytes(self.index_path, _index_bytes(_empty_index()))
 
-    def initialize(self) -> None:
-        """Create the empty layout now (it is otherwise created on the first write)."""
-        self.update_index(lambda entries: entries)
-
     def update_index(self, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
         """Replace the root entries by `change(entries)`, atomically and under the lock."""
         # Re-read inside the lock: another process may have registered images since we looked.

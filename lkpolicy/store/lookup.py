@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,10 +49,8 @@ class ResolvedImage:
     manifest: Manifest
     """The image manifest for the platform (equal to the root object for a single manifest)."""
     config_descriptor: Descriptor
-    config_blob: Mapping[str, Any]
-    """The whole image config JSON (`architecture`, `os`, `config`, `rootfs`, ...)."""
     config: ImageConfig
-    """What linuxkit reads from `config_blob["config"]`."""
+    """What linuxkit reads from the image config JSON's `config`."""
     layers: tuple[Descriptor, ...]
     index: Manifest | None = None
     platform: Platform | None = None
@@ -122,13 +119,6 @@ class Store(LayoutStore):
         media_type = manifest_from_blob(data, probe, f"image @{digest}").media_type
         return Descriptor(media_type, digest, size) if media_type in IMAGE_TYPES else None
 
-    def image_config(self, ref: ImageRef | str, platform: Platform | None = None) -> ImageConfig:
-        resolved = self.lookup(ref, platform)
-        if resolved is None:
-            _, name = reference_key(ref)
-            raise StoreError(f"image {name} is not in the cache {self.root}", input_error=True)
-        return resolved.config
-
     def resolve(self, name: str, descriptor: Descriptor, platform: Platform) -> ResolvedImage | None:
         """The image a root entry names, for `platform`; None if not fresh (see `lookup`)."""
         what = f"image {name}"
@@ -168,7 +158,7 @@ class Store(LayoutStore):
         blob, config = read
         if chosen is None and isinstance(blob.get("os"), str) and isinstance(blob.get("architecture"), str):
             chosen = Platform.of(blob)
-        return ResolvedImage(name, descriptor, manifest, config_descriptor, blob, config, layers,
+        return ResolvedImage(name, descriptor, manifest, config_descriptor, config, layers,
                              index, chosen)
 
     def read_image_config(self, name: str,

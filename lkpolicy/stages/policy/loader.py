@@ -24,11 +24,11 @@ from lkpolicy.stages.policy.discovery import (
     find_policy,
 )
 from lkpolicy.stages.policy.model import (
+    FILE_AUTHORITY_TYPES,
     Authority,
     Identity,
     Override,
     Policy,
-    Requirement,
     RuleSetting,
     Selector,
     TrustPolicy,
@@ -42,6 +42,7 @@ from lkpolicy.stages.policy.rules import (
     POLICY_SCHEMA,
     POLICY_UNREADABLE,
 )
+from lkpolicy.stages.trust.requirements import AllOf, AnyOf, Ask, Requirement, Signed
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -205,20 +206,44 @@ def _trust(document: Document, raw: dict[str, Any]) -> TrustPolicy:
         trust.authorities[name] = _authority(document, name, entry, pointer, base)
     for index, entry in enumerate(raw.get("rules") or []):
         pointer = f"/trust/rules/{index}"
-        require = entry["require"]
-        if isinstance(require, str):
-            mode, names = "all", (require,)
-        else:
-            mode = "all" if "all" in require else "any"
-            names = tuple(require[mode])
         trust.rules.append(TrustRule(
-            _tuple(entry["images"]),
-            Requirement(mode, names, document.location(pointer + "/require")),
-            document.location(pointer)))
+            _tuple(entry.get("images")),
+            _requirement(document, entry["require"], pointer + "/require"),
+            document.location(pointer), files=_tuple(entry.get("files")),
+            signatures=tuple(_signature_template(document, template, base,
+                                                 f"{pointer}/signature")
+                             for template in _tuple(entry.get("signature")))))
     if raw.get("default_authority") is not None:
         trust.default_authority = raw["default_authority"]
         trust.default_location = document.location("/trust/default_authority")
     return trust
+
+
+def _requirement(document: Document, raw: Any, pointer: str) -> Requirement:
+    """`NAME`, `{authority: NAME, signers: [...]}`, `{all: [...]}` or `{any: [...]}`, nested."""
+    location = document.location(pointer)
+    if isinstance(raw, str):
+        return Signed(Ask(raw), location)
+    if "authority" in raw:
+        return Signed(Ask(raw["authority"], tuple(raw.get("signers") or ())), location)
+    mode = "all" if "all" in raw else "any"
+    children = tuple(_requirement(document, item, join_pointer(join_pointer(pointer, mode),
+                                                                index))
+                     for index, item in enumerate(raw[mode]))
+    return AllOf(children, location) if mode == "all" else AnyOf(children, location)
+
+
+def _signature_template(document: Document, template: str, base: Path, pointer: str) -> str:
+    """A file signature's path template, checked; relative paths start at the policy file."""
+    from lkpolicy.stages.trust.files import check_template
+
+    problem = check_template(template)
+    if problem is not None:
+        raise InputError(POLICY_BAD_OPTION.finding(
+            f"signature path `{template}`: {problem}", document.location(pointer), pointer))
+    if template.startswith("{source}") or os.path.isabs(template):
+        return template
+    return str(base / template)
 
 
 def _authority(document: Document, name: str, raw: dict[str, Any], pointer: str,
@@ -241,7 +266,9 @@ def _authority(document: Document, name: str, raw: dict[str, Any], pointer: str,
     return Authority(
         name, raw["type"], document.location(pointer, key=True),
         server=raw.get("server"), ca=path(raw.get("ca")),
-        root_keys=tuple(raw.get("root_keys") or ()), tofu=bool(raw.get("tofu")),
+        root_keys=tuple(raw.get("root_keys") or ()),
+        root_cert_ids=tuple(key.lower() for key in raw.get("root_cert_ids") or ()),
+        pin_mode=raw.get("pin_mode", "narrow"),
         pin_store=path(raw.get("pin_store")), repository=repository, root=path(raw.get("root")),
         trusted_root=path(raw.get("trusted_root")), identities=tuple(identities),
         keys=tuple(str(base / Path(key).expanduser()) for key in raw.get("keys") or ()))
@@ -249,18 +276,30 @@ def _authority(document: Document, name: str, raw: dict[str, Any], pointer: str,
 
 def _check_trust_names(trust: TrustPolicy) -> None:
     """Names are checked once the whole `extends` chain is read: a rule may use an authority
-    that a parent policy defines."""
+    that a parent policy defines. So are the uses an authority type cannot serve: named
+    signers of anything but Notary, and local files with an authority that signs no blobs."""
     findings: list[Finding] = []
-    wanted = [(name, rule.require.location) for rule in trust.rules
-              for name in rule.require.authorities]
+    wanted: list[tuple[Ask, TrustRule | None]] = [
+        (ask, rule) for rule in trust.rules for ask in rule.require.asks()]
     if trust.default_authority is not None:
-        wanted.append((trust.default_authority, trust.default_location))
-    for name, location in wanted:
-        if name not in trust.authorities:
+        wanted.append((Ask(trust.default_authority), None))
+    for ask, rule in wanted:
+        location = (rule.require.location if rule is not None else trust.default_location) \
+            or Location("policy")
+        authority = trust.authorities.get(ask.authority)
+        if authority is None:
             known = ", ".join(sorted(trust.authorities)) or "none"
             findings.append(POLICY_BAD_OPTION.finding(
-                f"unknown trust authority `{name}` (defined: {known})",
-                location or Location("policy"), hint=_close(name, set(trust.authorities))))
+                f"unknown trust authority `{ask.authority}` (defined: {known})", location,
+                hint=_close(ask.authority, set(trust.authorities))))
+        elif ask.signers and authority.type != "notary":
+            findings.append(POLICY_BAD_OPTION.finding(
+                f"trust authority `{ask.authority}` ({authority.type}) has no delegation "
+                f"roles: `signers` needs a notary authority", location))
+        elif rule is not None and rule.files and authority.type not in FILE_AUTHORITY_TYPES:
+            findings.append(POLICY_BAD_OPTION.finding(
+                f"trust authority `{ask.authority}` ({authority.type}) cannot vouch for local "
+                f"files: use a {' or '.join(FILE_AUTHORITY_TYPES)} authority", location))
     if findings:
         raise InputError(*findings)
 

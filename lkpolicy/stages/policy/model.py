@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lkpolicy.model.findings import Location, Severity
 from lkpolicy.model.reference import ImageRef
+from lkpolicy.stages.trust.requirements import Requirement
 
 if TYPE_CHECKING:
     from lkpolicy.stages.waivers import Waiver
@@ -124,13 +125,11 @@ class Policy:
         severity = Severity.parse(combined.severity) if combined.severity else default_severity
         return Active(severity, {**defaults, **combined.options})
 
-    def mentions(self, rule_id: str) -> bool:
-        return rule_id in self.rules or any(rule_id in o.rules for o in self.overrides)
-
 
 # -- trust ---------------------------------------------------------------------------------------
 
-AUTHORITY_TYPES = ("notary", "tuf", "sigstore", "cosign-key")
+FILE_AUTHORITY_TYPES = ("sigstore", "cosign-key")
+"""Authorities that can vouch for a local file's bytes (signatures over a blob)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +152,12 @@ class Authority:
     server: str | None = None
     ca: str | None = None
     root_keys: tuple[str, ...] = ()
-    tofu: bool = False
+    """Pinned root public keys (base64 SPKI)."""
+    root_cert_ids: tuple[str, ...] = ()
+    """Pinned root certificates by notary key ID (`trust_pinning.certs` style)."""
+    pin_mode: str = "narrow"
+    """`narrow`: a pinned root key must also pass notary's certificate rules (leaf, CN = GUN,
+    dates); `replace`: a pinned key is trusted without them, as Connaisseur pins keys."""
     pin_store: str | None = None
     # tuf
     repository: str | None = None
@@ -166,27 +170,27 @@ class Authority:
 
 
 @dataclass(frozen=True, slots=True)
-class Requirement:
-    """Which authorities must vouch: `all` of them, or `any` one."""
-
-    mode: str
-    authorities: tuple[str, ...]
-    location: Location | None = None
-
-    def describe(self) -> str:
-        if len(self.authorities) == 1:
-            return self.authorities[0]
-        return f"{self.mode} of {', '.join(self.authorities)}"
-
-
-@dataclass(frozen=True, slots=True)
 class TrustRule:
+    """Images, or local files (`files:` entries with `source:`), and what must vouch for them."""
+
     images: tuple[str, ...]
     require: Requirement
     location: Location | None = None
+    files: tuple[str, ...] = ()
+    """Globs on a `files` entry's path in the image or its `source:` (as written or as read)."""
+    signatures: tuple[str, ...] = ()
+    """Where a file's signature is looked for (templates with `{source}`, `{name}`); empty:
+    `DEFAULT_FILE_SIGNATURES`."""
 
     def matches(self, reference: ImageRef) -> bool:
         return any(image_matches(glob, reference) for glob in self.images)
+
+    def matches_file(self, names: tuple[str, ...]) -> bool:
+        return any(fnmatchcase(name, glob) for glob in self.files for name in names)
+
+
+DEFAULT_FILE_SIGNATURES = ("{source}.sigstore.json", "{source}.sig")
+"""A Sigstore bundle next to the file, else a cosign `sign-blob` signature (base64)."""
 
 
 @dataclass(slots=True)

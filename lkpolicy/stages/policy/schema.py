@@ -132,11 +132,6 @@ def _path(description: str) -> dict[str, Any]:
     return {**_PATH, "description": description + " Relative paths start at the policy file."}
 
 
-def _authority_names(description: str) -> dict[str, Any]:
-    return {"type": "array", "minItems": 1, "uniqueItems": True, "description": description,
-            "items": {"$ref": "#/$defs/authorityName"}}
-
-
 def _trust_schema() -> dict[str, Any]:
     return {
         "type": "object",
@@ -153,32 +148,36 @@ def _trust_schema() -> dict[str, Any]:
             },
             "rules": {
                 "type": "array",
-                "description": "Every rule whose globs match an image applies to it; an image "
-                               "must satisfy all of its rules.",
+                "description": "Every rule whose globs match an image (or a local file) "
+                               "applies to it; an image or file must satisfy all of its "
+                               "rules.",
                 "items": {
                     "type": "object",
                     "additionalProperties": False,
-                    "required": ["images", "require"],
-                    "description": "Images and the authorities that must vouch for them.",
+                    "required": ["require"],
+                    "description": "Images, or local files, and what must vouch for them.",
+                    "oneOf": [
+                        {"required": ["images"], "not": {
+                            "description": "An image rule has no `files` or `signature`.",
+                            "anyOf": [{"required": ["files"]}, {"required": ["signature"]}]}},
+                        {"required": ["files"], "not": {"required": ["images"]}}],
                     "properties": {
                         "images": _one_or_many(
                             "Globs (fnmatch) on the expanded image reference, with or without "
                             "tag and digest.", {"type": "string", "minLength": 1}),
-                        "require": {
-                            "description": "One authority name, `{all: [A, B]}` (each must "
-                                           "vouch) or `{any: [A, B]}` (one is enough).",
-                            "anyOf": [
-                                {"$ref": "#/$defs/authorityName"},
-                                {"type": "object", "additionalProperties": False,
-                                 "required": ["all"], "description": "Every one must vouch.",
-                                 "properties": {"all": _authority_names(
-                                     "Authorities that must all vouch.")}},
-                                {"type": "object", "additionalProperties": False,
-                                 "required": ["any"], "description": "One must vouch.",
-                                 "properties": {"any": _authority_names(
-                                     "Authorities of which one must vouch.")}},
-                            ],
-                        },
+                        "files": _one_or_many(
+                            "Globs (fnmatch) on the `files` entries whose `source:` the build "
+                            "copies from the host: on the path in the image (`etc/ssl/*`), "
+                            "on the `source:` as written, or on the host path it reads.",
+                            {"type": "string", "minLength": 1}),
+                        "signature": _one_or_many(
+                            "Where a file's signature is, tried in order: path templates with "
+                            "`{source}` (the host path the gate reads), `{name}` (its file "
+                            "name) and `{path}` (the path in the image). A Sigstore bundle "
+                            "(JSON) or a cosign `sign-blob` signature (base64). Default: "
+                            "`{source}.sigstore.json`, then `{source}.sig`. Relative paths "
+                            "start at the policy file.", {"type": "string", "minLength": 1}),
+                        "require": {"$ref": "#/$defs/requirement"},
                         "reason": {"type": "string",
                                    "description": "Why the rule exists (for reviewers)."},
                     },
@@ -217,9 +216,40 @@ def _trust_defs() -> dict[str, Any]:
                                              "match."},
         },
     }
+    requirements = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/requirement"}}
     return {
         "authorityName": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                           "description": "The name of an authority in `trust.authorities`."},
+        "requirement": {
+            "description": "One authority name; `{authority: A, signers: [targets/releases, "
+                           "...]}` (a notary authority whose named delegation roles must each "
+                           "sign the tag, all with the same digest); `{all: [...]}` (each must "
+                           "be met) or `{any: [...]}` (one is enough), nested as needed.",
+            "anyOf": [
+                {"$ref": "#/$defs/authorityName"},
+                {"type": "object", "additionalProperties": False,
+                 "required": ["authority", "signers"],
+                 "description": "A notary authority and the delegation roles that must each "
+                                "sign the tag with the same digest (Docker's role order does "
+                                "not apply).",
+                 "properties": {
+                     "authority": {"$ref": "#/$defs/authorityName"},
+                     "signers": {"type": "array", "minItems": 1, "uniqueItems": True,
+                                 "description": "Roles: `targets` or delegations such as "
+                                                "`targets/releases`.",
+                                 "items": {"type": "string", "pattern":
+                                           "^targets(/[A-Za-z0-9_.-]+)*$"}}}},
+                {"type": "object", "additionalProperties": False, "required": ["all"],
+                 "description": "Every one must be met.",
+                 "properties": {"all": {**requirements,
+                                        "description": "Requirements that must all be met."}}},
+                {"type": "object", "additionalProperties": False, "required": ["any"],
+                 "description": "One must be met.",
+                 "properties": {"any": {**requirements,
+                                        "description": "Requirements of which one must be "
+                                                       "met."}}},
+            ],
+        },
         "identity": identity,
         "authority": {
             "type": "object",
@@ -232,8 +262,8 @@ def _trust_defs() -> dict[str, Any]:
                                                    "signatures; cosign-key: cosign key pairs."}},
             "allOf": [
                 _authority("notary", "A Notary v1 server, as Docker Content Trust uses it. The "
-                           "root is pinned by `root_keys`, or trusted on first use (`tofu: "
-                           "true`) and kept in `pin_store`.", ["type", "server"], {
+                           "root is pinned by `root_keys` or `root_cert_ids`, or trusted on "
+                           "first use (`tofu: true`) and kept in `pin_store`.", ["type", "server"], {
                                "server": {"type": "string", "pattern": "^https?://[^/]+",
                                           "description": "The notary server URL."},
                                "ca": _path("CA certificates (PEM) for the server's TLS; "
@@ -242,13 +272,28 @@ def _trust_defs() -> dict[str, Any]:
                                              "Pinned root public keys (base64 SPKI); the "
                                              "root must carry one of them.",
                                              "items": {"type": "string", "minLength": 1}},
+                               "root_cert_ids": {
+                                   "type": "array", "minItems": 1, "description":
+                                   "Pinned root certificates by notary key ID (the hex IDs "
+                                   "of `trust_pinning.certs`: `notary`'s root key IDs in "
+                                   "root.json); the root must carry one of them.",
+                                   "items": {"type": "string",
+                                             "pattern": "^[0-9A-Fa-f]{64}$"}},
+                               "pin_mode": {
+                                   "enum": ["narrow", "replace"], "description":
+                                   "`narrow` (default): a pinned root key must also pass "
+                                   "notary's certificate rules (a leaf certificate whose CN "
+                                   "is the GUN, valid now); `replace`: a pinned key is "
+                                   "trusted without them, as Connaisseur pins keys."},
                                "tofu": {"type": "boolean", "description":
                                         "Trust the first root seen for each repository."},
                                "pin_store": _path("Where the roots trusted on first use are "
                                                   "kept; default: the trust cache."),
                            }, anyOf=[{"required": ["root_keys"]},
+                                     {"required": ["root_cert_ids"]},
                                      {"required": ["tofu"],
-                                      "properties": {"tofu": {"const": True}}}]),
+                                      "properties": {"tofu": {"const": True},
+                                                     "pin_mode": {"const": "narrow"}}}]),
                 _authority("tuf", "A TUF 1.0 repository whose target paths are "
                            "`repository:tag`.", ["type", "repository", "root"], {
                                "repository": {"type": "string", "minLength": 1,

@@ -1,13 +1,15 @@
 """Every error of the trust area, in one module that the pure verifiers and the network shells
 share (as python-tuf's `tuf/api/exceptions.py` serves its metadata API and its ngclient).
 
-Two families:
+Three families:
 
 * `TrustError` and its subclasses: an authority (notary, TUF, cosign) does not vouch for an
   image. `str()` is one line, `<role or image>: <reason>`; the stage prints it as is.
 * `KeylessError` and its subclasses: what the sigstore-python wrapper reports about one bundle,
   without an image name. `cosign_error_for_keyless` turns one into the `CosignError` that names
   the image.
+* The DSSE family (`SigningKeyError`, `EnvelopeError`, `SignatureMismatch`): signing keys and
+  envelopes of build provenance (`lkpolicy.stages.trust.dsse`).
 """
 
 from __future__ import annotations
@@ -84,6 +86,15 @@ class InvalidCertificate(TrustError):
 
 class UnknownTarget(TrustError):
     """The tag is not signed in a role Docker accepts ("no trust data" for the tag)."""
+
+
+class SignerMissing(UnknownTarget):
+    """A delegation role the policy names as a signer does not sign the tag: the repository
+    has no such role, never published it, or the role has no entry for the tag."""
+
+
+class SignersDisagree(TrustError):
+    """The delegation roles the policy names sign the tag with different digests."""
 
 
 class NoTrustData(TrustError):
@@ -185,6 +196,22 @@ class NotAnImageSignature(KeylessError):
 
 class DigestMismatch(KeylessError):
     """A valid image-signature bundle for another manifest digest."""
+
+
+# ------------------------------------------------------------------------------------ DSSE
+
+
+class SigningKeyError(Exception):
+    """A signing key (or keyless identity) that cannot be used: unreadable, wrong password,
+    unsupported, refused (one line)."""
+
+
+class EnvelopeError(Exception):
+    """A DSSE envelope that is not one (malformed JSON, fields, base64)."""
+
+
+class SignatureMismatch(Exception):
+    """The envelope is well formed but no signature verifies with a trusted key."""
 
 
 _KEYLESS_TO_COSIGN: dict[type[KeylessError], type[CosignError]] = {

@@ -43,3 +43,14 @@ TRUST_NOT_CACHED = define_rule(
     "Fill the cache first (`lkpolicy cache pull IMAGE`), or point `--cache` at the build's "
     "cache.",
 )
+TRUST_FILE_NOT_VOUCHED = define_rule(
+    "LKT005", "trust-file-not-vouched", "A local file that must be signed is not vouched for",
+    Severity.ERROR, _CATEGORY,
+    "A `files` entry copies a host file into the image, and a trust rule of the policy requires "
+    "a signature over its bytes: the signature is missing, does not verify, is for other bytes, "
+    "or is by a signer the policy does not accept (or the gate did not read the file). Without "
+    "it, nothing says the file is the one its owner meant to ship.",
+    "Sign the file (`cosign sign-blob --bundle FILE.sigstore.json FILE`, or `--key` with "
+    "`--output-signature FILE.sig`) and keep the signature where the rule's `signature` "
+    "templates look; re-sign after every change to the file.",
+)

@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,9 @@ OIDC_ISSUER_V2_OID = "1.3.6.1.4.1.57264.1.8"
 SIGSTORE_OTHERNAME_OID = "1.3.6.1.4.1.57264.1.7"
 
 MAX_BUNDLE_BYTES = 1024 * 1024
+CLOCK_SKEW = dt.timedelta(minutes=1)
+"""How far the log's clock may run ahead of ours: a bundle verified right after signing, as
+of "now", must not fail because the log's clock is a few seconds ahead."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class KeylessPolicy:
     identity_regex: str | None = None
     issuer: str | None = None
     issuer_regex: str | None = None
+    not_after: dt.datetime | None = None
+    """The moment of verification (`--at`): a signature the log recorded later (by more than
+    `CLOCK_SKEW`) did not exist then and vouches for nothing. None: no bound."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trusted_root", Path(self.trusted_root))
@@ -100,6 +107,18 @@ class KeylessResult:
     log_index: int | None
     integrated_time: dt.datetime | None
     predicate_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedDsse:
+    """A verified DSSE bundle: what it signs, and who signed it when."""
+
+    payload_type: str
+    payload: bytes
+    identity: str
+    issuer: str
+    log_index: int | None
+    integrated_time: dt.datetime | None
 
 
 # ------------------------------------------------------------------------------------ certificate
@@ -273,6 +292,44 @@ class KeylessVerifier:
 
     def verify_bundle(self, bundle_json: bytes, manifest_digest: str) -> KeylessResult:
         """Verify one bundle for the manifest digest `sha256:<hex>`; raises a KeylessError."""
+        verified = self.verify_dsse(bundle_json)
+        predicate_type = check_cosign_statement(verified.payload_type, verified.payload,
+                                                manifest_digest)
+        return KeylessResult(identity=verified.identity, issuer=verified.issuer,
+                             log_index=verified.log_index,
+                             integrated_time=verified.integrated_time,
+                             predicate_type=predicate_type)
+
+    def verify_dsse(self, bundle_json: bytes) -> VerifiedDsse:
+        """Verify a DSSE bundle (certificate, log entry, signature, identity policy, the moment
+        of verification) and return what it signs, whatever the statement says; raises a
+        KeylessError."""
+        verifier, bundle = self._parse(bundle_json)
+        if bundle._dsse_envelope is None:
+            raise NotAnImageSignature("the bundle signs a message, not a DSSE in-toto statement "
+                                      "(cosign image signatures are DSSE)")
+        payload_type, payload = self._checked(
+            lambda policy: verifier.verify_dsse(bundle, policy))
+        result = self._result(bundle, "")
+        return VerifiedDsse(payload_type=payload_type, payload=payload,
+                            identity=result.identity, issuer=result.issuer,
+                            log_index=result.log_index, integrated_time=result.integrated_time)
+
+    def verify_blob_bundle(self, bundle_json: bytes, sha256: bytes) -> KeylessResult:
+        """Verify a message-signature bundle (`cosign sign-blob --bundle`) for the data whose
+        SHA-256 digest is `sha256`; raises a KeylessError."""
+        from sigstore.hashes import Hashed
+        from sigstore_models.common.v1 import HashAlgorithm
+
+        verifier, bundle = self._parse(bundle_json)
+        if bundle._dsse_envelope is not None:
+            raise NotAnImageSignature("the bundle holds a DSSE statement (an attestation), not "
+                                      "a signature of the file's bytes")
+        hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=sha256)
+        self._checked(lambda policy: verifier.verify_artifact(hashed, bundle, policy))
+        return self._result(bundle, "")
+
+    def _parse(self, bundle_json: bytes) -> tuple[Any, Any]:
         if len(bundle_json) > MAX_BUNDLE_BYTES:
             raise BundleInvalid(f"bundle is larger than {MAX_BUNDLE_BYTES} bytes")
         verifier = self._load()
@@ -280,12 +337,15 @@ class KeylessVerifier:
         from sigstore.models import Bundle
 
         try:
-            bundle = Bundle.from_json(bundle_json)
+            return verifier, Bundle.from_json(bundle_json)
         except (SigstoreError, ValueError) as error:
             raise BundleInvalid(f"malformed bundle: {_first_line(error)}") from None
-        if bundle._dsse_envelope is None:
-            raise NotAnImageSignature("the bundle signs a message, not a DSSE in-toto statement "
-                                      "(cosign image signatures are DSSE)")
+
+    def _checked(self, verify: Callable[[Any], Any]) -> Any:
+        """sigstore's verification under this identity policy, its failures mapped: the
+        policy's own refusal is IdentityMismatch, anything else BundleInvalid."""
+        from sigstore.errors import Error as SigstoreError
+
         policy: IdentityPolicy | _RecordingPolicy
         if self.policy.identity is not None and self.policy.issuer is not None:
             from sigstore.verify.policy import Identity
@@ -295,23 +355,28 @@ class KeylessVerifier:
         else:
             policy = IdentityPolicy(self.policy)
         try:
-            payload_type, payload = verifier.verify_dsse(bundle, policy)
+            return verify(policy)
         except (SigstoreError, ValueError) as error:
             if policy.failed:
                 raise IdentityMismatch(_first_line(error)) from None
             raise BundleInvalid(_first_line(error)) from None
-        # The exact sigstore policy passed: report what it accepted.
+
+    def _result(self, bundle: Any, predicate_type: str) -> KeylessResult:
+        """What a verified bundle says: who signed (the policy passed; report what it
+        accepted), where and when the log recorded it, which must not be after `not_after`."""
         identity, issuer = IdentityPolicy(self.policy).check(bundle.signing_certificate)
-        predicate_type = check_cosign_statement(payload_type, payload, manifest_digest)
         entry = bundle.log_entry._inner
         integrated = getattr(entry, "integrated_time", None)
         log_index = getattr(entry, "log_index", None)
+        when = dt.datetime.fromtimestamp(int(integrated), dt.UTC) if integrated else None
+        bound = self.policy.not_after
+        if bound is not None and when is not None and when > bound + CLOCK_SKEW:
+            raise BundleInvalid(f"the transparency log recorded the signature at "
+                                f"{_iso(when)}, after the time of verification {_iso(bound)}")
         return KeylessResult(
             identity=identity, issuer=issuer,
             log_index=int(log_index) if log_index is not None else None,
-            integrated_time=(dt.datetime.fromtimestamp(int(integrated), dt.UTC)
-                             if integrated else None),
-            predicate_type=predicate_type)
+            integrated_time=when, predicate_type=predicate_type)
 
 
 def check_cosign_statement(payload_type: str, payload: bytes, manifest_digest: str) -> str:
@@ -342,6 +407,10 @@ def check_cosign_statement(payload_type: str, payload: bytes, manifest_digest: s
             seen.append(value[:16])
     raise DigestMismatch(f"the statement signs sha256 {', '.join(seen) or 'nothing'}..., not "
                          f"{manifest_digest}")
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _first_line(error: BaseException) -> str:

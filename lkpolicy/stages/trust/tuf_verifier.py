@@ -129,7 +129,8 @@ class TufVerifier:
 
     `repository_url` is the metadata base URL (`file://`, `http://` or `https://`);
     `bootstrap_root` the trusted `root.json` bytes (pinned by the policy); `cache_dir` the
-    directory under which this repository's metadata cache lives (see `metadata_dir`).
+    directory under which this repository's metadata cache lives (see `metadata_dir`);
+    `now` the moment expiry is judged at (python-tuf's reference time; default: the clock).
     One instance refreshes the metadata once and then answers any number of `verify` calls.
     """
 
@@ -140,7 +141,8 @@ class TufVerifier:
                  ca_file: str | None = None,
                  max_sizes: Mapping[str, int] | None = None,
                  max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
-                 max_delegations: int = DEFAULT_MAX_DELEGATIONS) -> None:
+                 max_delegations: int = DEFAULT_MAX_DELEGATIONS,
+                 now: dt.datetime | None = None) -> None:
         parts = urlsplit(repository_url)
         shown = redact_url(repository_url)
         if parts.scheme == "file":
@@ -163,6 +165,9 @@ class TufVerifier:
         self.max_sizes = {**DEFAULT_MAX_SIZES, **(max_sizes or {})}
         self.max_total_bytes = max_total_bytes
         self.max_delegations = max_delegations
+        if now is not None and now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        self.now = now
         self._pool: urllib3.PoolManager | None = None
         self._updater: Updater | None = None
         self._transport: MetadataTransport | None = None
@@ -206,7 +211,8 @@ class TufVerifier:
             if info is None:
                 raise UnknownTarget(TARGETS, f"{path} is not signed in TUF repository "
                                              f"{self.repository_url}")
-            role, expires = _attribution(updater, path, info)
+            role, expires = _attribution(updater, path, info,
+                                         self.now or dt.datetime.now(dt.UTC))
             sha256 = info.hashes.get("sha256")
             if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-f]{64}", sha256):
                 raise MalformedMetadata(role, f"{path} in TUF repository {self.repository_url} "
@@ -258,6 +264,14 @@ class TufVerifier:
             raise BadSignature(ROOT, f"the bootstrap root for TUF repository "
                                      f"{self.repository_url} is not valid: "
                                      f"{_one_line(error)}") from None
+        if self.now is not None:
+            # python-tuf's one clock: every expiry check of this refresh compares with it. It
+            # lives on ngclient's trusted set (internal, public attribute since python-tuf 2.0).
+            trusted = getattr(updater, "_trusted_set", None)
+            if trusted is None or not hasattr(trusted, "reference_time"):
+                raise RepositoryInvalid("tuf", "this python-tuf cannot verify at a stated time "
+                                               "(no reference time)")
+            trusted.reference_time = self.now.astimezone(dt.UTC)
         self._transport = transport
         self._updater = updater
         return updater
@@ -322,7 +336,8 @@ def _role_of_file(name: str) -> str:
     return unquote(match.group(1) if match else stem)
 
 
-def _attribution(updater: Updater, path: str, info: object) -> tuple[str, dt.datetime]:
+def _attribution(updater: Updater, path: str, info: object,
+                 now: dt.datetime) -> tuple[str, dt.datetime]:
     """The role that provided `info`, and the earliest expiry on the path that trusted it.
 
     ngclient exposes only the `TargetFile`; its trusted set (private, present in python-tuf
@@ -337,7 +352,6 @@ def _attribution(updater: Updater, path: str, info: object) -> tuple[str, dt.dat
         Timestamp,
     )
 
-    now = dt.datetime.now(dt.UTC)
     trusted = getattr(updater, "_trusted_set", None)
     if trusted is None:
         return TARGETS, now

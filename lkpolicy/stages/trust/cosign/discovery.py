@@ -30,9 +30,7 @@ from lkpolicy.stages.trust.sigstore_keyless import MAX_BUNDLE_BYTES
 
 SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
-BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
-CHAIN_ANNOTATION = "dev.sigstore.cosign/chain"
 COSIGN_SIG_ARTIFACT_TYPE = "application/vnd.dev.cosign.artifact.sig.v1+json"
 SIGSTORE_BUNDLE_TYPES = frozenset({
     "application/vnd.dev.sigstore.bundle.v0.3+json",
@@ -40,7 +38,6 @@ SIGSTORE_BUNDLE_TYPES = frozenset({
     "application/vnd.dev.sigstore.bundle+json;version=0.2",
     "application/vnd.dev.sigstore.bundle+json;version=0.1",
 })
-BUNDLE_PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
 
 MAX_SIGNATURE_LAYERS = 64
 """Signatures read from one `.sig` manifest; more is a denial of service, not a use case."""

@@ -40,7 +40,7 @@ _MIN_RSA_BITS = 2048
 _DOCKER_HUB = ("docker.io/", "index.docker.io/", "registry-1.docker.io/")
 
 Method = Literal["key", "keyless"]
-Format = Literal["simple-signing", "sigstore-bundle"]
+Format = Literal["simple-signing", "sigstore-bundle", "blob-signature"]
 
 
 @dataclass(frozen=True)
@@ -69,21 +69,25 @@ class CosignPublicKey:
     key_id: str
     algorithm: str
 
-    def verify(self, message: bytes, signature: bytes) -> bool:
+    def verify(self, message: bytes, signature: bytes, *, prehashed: bool = False) -> bool:
+        """The signature over `message`, or (`prehashed`) over the data whose SHA-256 digest
+        `message` is, as cosign signs blobs. Ed25519 signs whole messages: never prehashed."""
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
         key = self.key
+        digest: hashes.HashAlgorithm | Prehashed = (Prehashed(hashes.SHA256()) if prehashed
+                                                    else hashes.SHA256())
         try:
             if isinstance(key, ec.EllipticCurvePublicKey):
                 # cosign signs with SHA-256 for every curve (LoadVerifier(pub, SHA256)); newer
                 # sigstore libraries pick the curve's own hash for P-384/P-521: accept both.
-                candidates: list[hashes.HashAlgorithm] = [hashes.SHA256()]
-                if key.curve.key_size == 384:
-                    candidates.append(hashes.SHA384())
-                elif key.curve.key_size == 521:
-                    candidates.append(hashes.SHA512())
+                candidates: list[hashes.HashAlgorithm | Prehashed] = [digest]
+                if not prehashed and key.curve.key_size in (384, 521):
+                    candidates.append(hashes.SHA384() if key.curve.key_size == 384
+                                      else hashes.SHA512())
                 for algorithm in candidates:
                     try:
                         key.verify(signature, message, ec.ECDSA(algorithm))
@@ -92,12 +96,12 @@ class CosignPublicKey:
                         continue
                 return False
             if isinstance(key, ed25519.Ed25519PublicKey):
-                if len(signature) != 64:
+                if len(signature) != 64 or prehashed:
                     return False
                 key.verify(signature, message)
                 return True
             if isinstance(key, rsa.RSAPublicKey):
-                key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+                key.verify(signature, message, padding.PKCS1v15(), digest)
                 return True
         except (InvalidSignature, ValueError):
             return False
@@ -139,16 +143,10 @@ def load_public_key(pem: bytes) -> CosignPublicKey:
 
 def parse_json_object(data: bytes, image: str, what: str) -> dict[str, Any]:
     """A JSON object without duplicate keys (two parsers must not read two different claims)."""
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise ValueError(f"duplicate key {key[:40]!r}")
-            result[key] = value
-        return result
+    from lkpolicy.safeio import unique_keys
 
     try:
-        parsed = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates)
+        parsed = json.loads(data.decode("utf-8"), object_pairs_hook=unique_keys)
     except (UnicodeDecodeError, ValueError) as error:
         raise MalformedSignature(image, f"{what} is not valid JSON: {error}") from None
     if not isinstance(parsed, dict):
@@ -156,7 +154,8 @@ def parse_json_object(data: bytes, image: str, what: str) -> dict[str, Any]:
     return parsed
 
 
-def _base64(value: object, image: str, what: str) -> bytes:
+def base64_field(value: object, image: str, what: str) -> bytes:
+    """A non-empty standard base64 string, decoded (MalformedSignature otherwise)."""
     if not isinstance(value, str) or not value:
         raise MalformedSignature(image, f"{what} is missing or not a string")
     try:
@@ -219,12 +218,14 @@ def parse_simple_signing(payload: bytes, manifest_digest: str, image: str,
     return SimpleSigning(reference, signed_digest, optional)
 
 
-def _verify_with_keys(message: bytes, signature: bytes, keys: Sequence[CosignPublicKey],
-                      image: str) -> CosignPublicKey:
+def verify_with_keys(message: bytes, signature: bytes, keys: Sequence[CosignPublicKey],
+                     image: str, *, prehashed: bool = False) -> CosignPublicKey:
+    """The trusted key that made `signature` (over `message`, or over the data whose SHA-256
+    `message` is); SignatureInvalid when none did."""
     if not keys:
         raise SignatureInvalid(image, "no public keys are trusted")
     for key in keys:
-        if key.verify(message, signature):
+        if key.verify(message, signature, prehashed=prehashed):
             return key
     names = ", ".join(k.key_id[:19] for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
     raise SignatureInvalid(image, f"the signature does not verify with any trusted key ({names})")
@@ -238,8 +239,8 @@ def verify_simple_signing(payload: bytes, signature_b64: str, keys: Sequence[Cos
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise MalformedSignature(image, f"signature payload is larger than {MAX_PAYLOAD_BYTES} "
                                         f"bytes")
-    signature = _base64(signature_b64, image, "signature annotation")
-    key = _verify_with_keys(payload, signature, keys, image)
+    signature = base64_field(signature_b64, image, "signature annotation")
+    key = verify_with_keys(payload, signature, keys, image)
     claims = parse_simple_signing(payload, manifest_digest, image, expected_repository)
     return VerifiedSignature(image=image, digest=manifest_digest, method="key",
                              format="simple-signing", signer=key.describe(), source=source,
@@ -264,13 +265,13 @@ def verify_dsse_bundle_with_key(bundle: dict[str, Any], keys: Sequence[CosignPub
     payload_type = envelope.get("payloadType")
     if not isinstance(payload_type, str):
         raise MalformedSignature(image, "DSSE envelope lacks payloadType")
-    payload = _base64(envelope.get("payload"), image, "DSSE payload")
+    payload = base64_field(envelope.get("payload"), image, "DSSE payload")
     signatures = envelope.get("signatures")
     if not isinstance(signatures, list) or len(signatures) != 1 \
             or not isinstance(signatures[0], dict):
         raise MalformedSignature(image, "DSSE envelope must carry exactly one signature")
-    signature = _base64(signatures[0].get("sig"), image, "DSSE signature")
-    key = _verify_with_keys(dsse_pae(payload_type, payload), signature, keys, image)
+    signature = base64_field(signatures[0].get("sig"), image, "DSSE signature")
+    key = verify_with_keys(dsse_pae(payload_type, payload), signature, keys, image)
     try:
         check_cosign_statement(payload_type, payload, manifest_digest)
     except KeylessError as error:

@@ -3,7 +3,7 @@
 The verifier is bytes in, verified objects or a `TrustError` out, and touches neither the network
 nor the disk: `fields` (typed readers for untrusted JSON), `keys` (key IDs, signatures, root
 certificates), `metadata` (role envelopes, thresholds, hashes, the roles' content) and
-`trusted_set` (the loading order). The shell is `cache` (the verified per-GUN cache and root pins)
+`trusted_set` (the loading order) and `signers` (named delegation roles that must all sign). The shell is `cache` (the verified per-GUN cache and root pins)
 and `client` (HTTP to a notary server, or the cache offline).
 
 Rules follow notary 0.7.0's client (see ../shared/spec/notary-v1.md): hashes and lengths are over
@@ -15,7 +15,13 @@ This package exports the verifier's public names; the shell is imported from its
 """
 
 from lkpolicy.stages.trust.notary.fields import parse_time
-from lkpolicy.stages.trust.notary.keys import PublicKey, compute_key_id, parse_key
+from lkpolicy.stages.trust.notary.keys import (
+    NO_PINS,
+    PublicKey,
+    RootPins,
+    compute_key_id,
+    parse_key,
+)
 from lkpolicy.stages.trust.notary.metadata import (
     DOCKER_ROLE_ORDER,
     RELEASES,
@@ -35,6 +41,7 @@ from lkpolicy.stages.trust.notary.metadata import (
     parse_targets,
     verify_threshold,
 )
+from lkpolicy.stages.trust.notary.signers import signed_by, with_ancestors
 from lkpolicy.stages.trust.notary.trusted_set import (
     DEFAULT_MAX_ROLE_SIZE,
     DEFAULT_MAX_SIZES,
@@ -50,6 +57,7 @@ __all__ = [
     "DEFAULT_MAX_SIZES",
     "DOCKER_ROLE_ORDER",
     "MAX_ROOT_ROTATIONS",
+    "NO_PINS",
     "RELEASES",
     "ROOT",
     "SNAPSHOT",
@@ -62,6 +70,7 @@ __all__ = [
     "NotaryTrustedSet",
     "PublicKey",
     "Root",
+    "RootPins",
     "Targets",
     "VerifiedTarget",
     "check_manifest",
@@ -73,5 +82,7 @@ __all__ = [
     "parse_root",
     "parse_targets",
     "parse_time",
+    "signed_by",
     "verify_threshold",
+    "with_ancestors",
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -33,6 +33,7 @@ from lkpolicy.registry.transport import (
 )
 from lkpolicy.stages.trust.errors import MetadataTooLarge, NetworkError, NoTrustData
 from lkpolicy.stages.trust.notary.cache import TrustStore, check_gun
+from lkpolicy.stages.trust.notary.keys import NO_PINS, RootPins
 from lkpolicy.stages.trust.notary.metadata import RELEASES, ROOT, VerifiedTarget
 from lkpolicy.stages.trust.notary.trusted_set import (
     DEFAULT_MAX_SIZES,
@@ -60,7 +61,7 @@ class NotaryClient:
                  min_rate: float = DEFAULT_MIN_RATE, offline: bool = False,
                  max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
                  max_sizes: Mapping[str, int] | None = None,
-                 root_key_pins: Collection[str] = (),
+                 pins: RootPins = NO_PINS,
                  now: Callable[[], dt.datetime] = _utcnow) -> None:
         self.server_url = check_server_url(server_url, "notary server").rstrip("/")
         self.store = TrustStore(trust_dir)
@@ -69,7 +70,7 @@ class NotaryClient:
         self.offline = offline
         self.max_total_bytes = max_total_bytes
         self.max_sizes = {**DEFAULT_MAX_SIZES, **(max_sizes or {})}
-        self.root_key_pins = tuple(root_key_pins)
+        self.pins = pins
         self.now = now
         self._pool: urllib3.PoolManager | None = None
         self._lock = threading.Lock()
@@ -99,7 +100,7 @@ class NotaryClient:
             fetch = self._http_fetcher(gun)
         trusted = load_trusted_set(fetch, gun, self.now(), trusted_root=pinned,
                                    known_versions=self.store.versions(gun),
-                                   root_key_pins=self.root_key_pins, delegations=delegations,
+                                   pins=self.pins, delegations=delegations,
                                    max_sizes=self.max_sizes)
         if not self.offline:
             self.store.save(gun, trusted)

@@ -168,8 +168,6 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-
-
 def _gun_matches(cn: str, gun: str) -> bool:
     if cn.endswith("*"):
         return gun.startswith(cn[:-1])
@@ -197,12 +195,35 @@ def _certificate_problem(cert: x509.Certificate, now: dt.datetime | None) -> str
     return None
 
 
+@dataclass(frozen=True)
+class RootPins:
+    """Root keys a policy pins: base64 SPKI public keys (as Connaisseur pins them) and notary
+    certificate key IDs (as `trust_pinning.certs` pins them: the key IDs in root.json).
+
+    `replace`: a pinned key is trusted on its own, without notary's certificate rules (leaf,
+    CN = GUN, dates, algorithms); otherwise (the default) pins only narrow those rules."""
+
+    keys: frozenset[str] = frozenset()
+    cert_ids: frozenset[str] = frozenset()
+    replace: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.keys or self.cert_ids)
+
+    def matches(self, key: PublicKey) -> bool:
+        return key.key_id in self.cert_ids or (key.spki_b64 or "") in self.keys
+
+
+NO_PINS = RootPins()
+
+
 def usable_root_keys(keyids: Collection[str], keys: Mapping[str, PublicKey], gun: str, *,
-                     now: dt.datetime | None, pins: Collection[str] = (),
+                     now: dt.datetime | None, pins: RootPins = NO_PINS,
                      role: str = "root") -> dict[str, PublicKey]:
     """The root role's keys that may sign: leaf certificates naming `gun`, valid at `now` (None:
-    dates not checked), and among `pins` (base64 SPKI) when any are given. None usable raises
-    RootChanged (no pinned key), GunMismatch (only CN mismatches) or InvalidCertificate."""
+    dates not checked), and pinned when `pins` names any; with `pins.replace`, exactly the
+    pinned keys. None usable raises RootChanged (no pinned key), GunMismatch (only CN
+    mismatches) or InvalidCertificate."""
     usable: dict[str, PublicKey] = {}
     reasons: list[str] = []
     cn_mismatch: list[str] = []
@@ -211,22 +232,21 @@ def usable_root_keys(keyids: Collection[str], keys: Mapping[str, PublicKey], gun
         if key.problem:
             reasons.append(key.problem)
             continue
-        cert = key.certificate
-        if cert is None:
-            reasons.append(f"root key {keyid[:16]} is not an X.509 certificate")
+        if pins.replace and pins:
+            if pins.matches(key):
+                usable[keyid] = key
+            else:
+                reasons.append(f"root key {keyid[:16]} is not a pinned key")
             continue
-        if _is_ca(cert):
-            reasons.append(f"root key {keyid[:16]} is a CA certificate, not a leaf")
+        problem = _certificate_rules(key, gun, now)
+        if problem == _CN_MISMATCH:
+            assert key.certificate is not None
+            cn_mismatch.append(next(iter(_common_names(key.certificate)), ""))
             continue
-        names = _common_names(cert)
-        if not any(_gun_matches(cn, gun) for cn in names):
-            cn_mismatch.append(names[0] if names else "")
-            continue
-        problem = _certificate_problem(cert, now)
         if problem:
-            reasons.append(f"root key {keyid[:16]}: {problem}")
+            reasons.append(problem)
             continue
-        if pins and key.spki_b64 not in pins:
+        if pins and not pins.matches(key):
             reasons.append(f"root key {keyid[:16]} is not a pinned key")
             continue
         usable[keyid] = key
@@ -239,3 +259,19 @@ def usable_root_keys(keyids: Collection[str], keys: Mapping[str, PublicKey], gun
                                 f"{gun!r}")
     detail = "; ".join(reasons + [f"CN {cn!r} does not match GUN {gun!r}" for cn in cn_mismatch])
     raise InvalidCertificate(role, f"unable to retrieve valid leaf certificates: {detail}")
+
+
+_CN_MISMATCH = "CN mismatch"
+
+
+def _certificate_rules(key: PublicKey, gun: str, now: dt.datetime | None) -> str | None:
+    """Why notary's certificate rules refuse a root key (`_CN_MISMATCH` for the CN alone)."""
+    cert = key.certificate
+    if cert is None:
+        return f"root key {key.listed_id[:16]} is not an X.509 certificate"
+    if _is_ca(cert):
+        return f"root key {key.listed_id[:16]} is a CA certificate, not a leaf"
+    if not any(_gun_matches(cn, gun) for cn in _common_names(cert)):
+        return _CN_MISMATCH
+    problem = _certificate_problem(cert, now)
+    return f"root key {key.listed_id[:16]}: {problem}" if problem else None

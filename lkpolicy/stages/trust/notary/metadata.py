@@ -223,9 +223,6 @@ class Delegation:
     threshold: int
     paths: tuple[str, ...]
 
-    def covers(self, target: str) -> bool:
-        return any(target.startswith(prefix) for prefix in self.paths)
-
 
 @dataclass(frozen=True)
 class Targets:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from lkpolicy.stages.trust.errors import (
     BadSignature,
@@ -33,7 +33,7 @@ from lkpolicy.stages.trust.errors import (
     UnknownTarget,
 )
 from lkpolicy.stages.trust.notary.fields import check_size, object_field
-from lkpolicy.stages.trust.notary.keys import PublicKey, usable_root_keys
+from lkpolicy.stages.trust.notary.keys import NO_PINS, PublicKey, RootPins, usable_root_keys
 from lkpolicy.stages.trust.notary.metadata import (
     DOCKER_ROLE_ORDER,
     RELEASES,
@@ -72,13 +72,13 @@ class NotaryTrustedSet:
 
     `root` is the trusted root (a pin or the first root seen, TOFU); it must be signed by its own
     root threshold of certificates naming `gun`. `known_versions` are the last versions trusted
-    earlier (rollback protection); `root_key_pins` (base64 SPKI) restrict the acceptable root keys
-    the way Connaisseur pins them.
+    earlier (rollback protection); `pins` restrict the acceptable root keys, or replace
+    notary's certificate rules with themselves (`RootPins`).
     """
 
     def __init__(self, root: bytes, gun: str, now: dt.datetime, *,
                  known_versions: Mapping[str, int] | None = None,
-                 root_key_pins: Collection[str] = (),
+                 pins: RootPins = NO_PINS,
                  max_sizes: Mapping[str, int] | None = None,
                  max_role_size: int = DEFAULT_MAX_ROLE_SIZE) -> None:
         if now.tzinfo is None:
@@ -86,7 +86,7 @@ class NotaryTrustedSet:
         self.gun = gun
         self.now = now.astimezone(dt.UTC)
         self.known_versions: dict[str, int] = dict(known_versions or {})
-        self.root_key_pins = frozenset(root_key_pins)
+        self.pins = pins
         self.max_sizes = {**DEFAULT_MAX_SIZES, **(max_sizes or {})}
         self.max_role_size = max_role_size
         check_size(ROOT, root, self.max_sizes[ROOT])
@@ -107,7 +107,7 @@ class NotaryTrustedSet:
 
     def _root_keys(self, root: Root, check_dates: bool) -> dict[str, PublicKey]:
         return usable_root_keys(root.roles[ROOT].keyids, root.keys, self.gun,
-                                now=self.now if check_dates else None, pins=self.root_key_pins)
+                                now=self.now if check_dates else None, pins=self.pins)
 
     def _verify_root_self(self, root: Root, check_dates: bool) -> None:
         keys = self._root_keys(root, check_dates)
@@ -211,9 +211,6 @@ class NotaryTrustedSet:
         self.snapshot = envelope
         self.snapshot_meta = entries
         self.loaded_raw[SNAPSHOT] = data
-
-    def update_targets(self, data: bytes) -> None:
-        self.update_delegation(TARGETS, data)
 
     def expected(self, role: str) -> MetaFile | None:
         """The snapshot's entry for a role (None: never published, skip it)."""
@@ -321,7 +318,7 @@ Fetch = Callable[[str, "str | None", int], bytes]
 def load_trusted_set(fetch: Fetch, gun: str, now: dt.datetime, *,
                      trusted_root: bytes | None = None,
                      known_versions: Mapping[str, int] | None = None,
-                     root_key_pins: Collection[str] = (),
+                     pins: RootPins = NO_PINS,
                      delegations: Iterable[str] = (RELEASES,),
                      max_sizes: Mapping[str, int] | None = None) -> NotaryTrustedSet:
     """Fetch and verify root → timestamp → snapshot → targets → the wanted delegations.
@@ -332,7 +329,7 @@ def load_trusted_set(fetch: Fetch, gun: str, now: dt.datetime, *,
     sizes = {**DEFAULT_MAX_SIZES, **(max_sizes or {})}
     newest = fetch(ROOT, None, sizes[ROOT])
     trusted = NotaryTrustedSet(trusted_root if trusted_root is not None else newest, gun, now,
-                               known_versions=known_versions, root_key_pins=root_key_pins,
+                               known_versions=known_versions, pins=pins,
                                max_sizes=sizes)
     trusted.rotate_root(newest, lambda v: fetch(f"{v}.{ROOT}", None, sizes[ROOT]))
     trusted.update_timestamp(fetch(TIMESTAMP, None, sizes[TIMESTAMP]))

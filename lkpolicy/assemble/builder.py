@@ -105,6 +105,9 @@ class BuildSummary:
     """The SBOM written at the end of the tar, if any."""
     sbom_path: str | None = None
     """Its name in the tar."""
+    outputs: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Output file name -> (`sha256:<hex>`, size), set by `build_outputs` once the outputs are
+    complete, for the manifest and the provenance (no output is read twice)."""
 
 
 def _dir(name: str, source: str, location: str, *, mode: int = 0o755, uid: int = 0,

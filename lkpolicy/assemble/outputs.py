@@ -165,11 +165,13 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
                 from lkpolicy.assemble import media
 
                 media.write(fmt, boot, staging, base, say)
+        for temporary, final in staging.final:
+            summary.outputs[final.name] = digests.get(temporary) or _file_digest(temporary)
         manifest_path: Path | None = None
         if manifest:
             manifest_path = Path(f"{base}{MANIFEST_SUFFIX}")
             body = render_manifest(name, plan.platform, wanted, summary, staging.final,
-                                   plan.evidence, epoch, digests=digests)
+                                   plan.evidence, epoch)
             _keep_bytes(staging, base, MANIFEST_SUFFIX, body)
         if provenance is not None:
             for suffix, data in provenance(list(staging.final), summary):
@@ -209,15 +211,13 @@ def _file_digest(path: Path) -> tuple[str, int]:
 
 def render_manifest(name: str, platform: Platform, formats: Sequence[str],
                     summary: BuildSummary, outputs: Iterable[tuple[Path, Path]],
-                    evidence: Sequence[Mapping[str, Any]] | None, epoch: int, *,
-                    digests: Mapping[Path, tuple[str, int]] | None = None) -> bytes:
+                    evidence: Sequence[Mapping[str, Any]] | None, epoch: int) -> bytes:
     """The manifest's bytes: sorted keys and lists, no wall-clock time, so that it is as
-    reproducible as the outputs it describes. `digests`: the sha256 and size of temporaries
-    hashed while they were written (the others are read again)."""
-    known = digests or {}
+    reproducible as the outputs it describes. Each output's sha256 and size come from
+    `summary.outputs` when known there, else from reading it."""
     files = []
     for temporary, final in outputs:
-        digest, size = known.get(temporary) or _file_digest(temporary)
+        digest, size = summary.outputs.get(final.name) or _file_digest(temporary)
         files.append({"file": final.name, "sha256": digest, "size": size})
     platform_text = "/".join(part for part in (platform.os, platform.architecture,
                                                platform.variant) if part)

@@ -7,6 +7,11 @@ type), the manifest, the verified image config and the layers. Policy, trust, th
 build all use these objects, so what passed the gate is what is built: the build never reads
 the cache's index again, and every blob it reads is checked against the digests resolved here.
 
+A pinned reference (`name:tag@sha256:D`) that the cache does not hold under its own name
+resolves to the cached image of digest D, whatever its name (after `lkpolicy pin --write` the
+cache still holds it under `name:tag`); `ResolvedImage.matched_by` records which way each image
+was found.
+
 An image that is missing, corrupt or made for another platform is an error here, because the
 build cannot use it and the gate cannot judge the label it would bring.
 """

@@ -39,11 +39,11 @@ class CachedImages:
 
     def lookup(self, reference: ImageRef, platform: Platform) -> ResolvedImage | None:
         """`Store.lookup`, remembered: the same answer (or the same `StoreError`) for every
-        config that uses the image."""
+        config that uses the image. A pinned reference resolves by its digest too."""
         key = (reference.expanded, platform)
         if key not in self._found:
             try:
-                self._found[key] = self.store.lookup(reference, platform)
+                self._found[key] = self.store.lookup(reference, platform, by_digest=True)
             except StoreError as error:
                 self._found[key] = error
         found = self._found[key]

@@ -370,7 +370,9 @@ class FakeSigstore:
         set_signature = self.rekor_key.sign(promise, ec.ECDSA(hashes.SHA256()))
         note = f"{self.name}-rekor - 1\n1\n{b64(root)}\n"
         note_signature = self.rekor_key.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
-        checkpoint = (note + "\n" + f"\u2014 {self.name}-rekor "
+        # The signer's name is the log's host, as Rekor signs (sigstore-js matches it to the
+        # log's base URL).
+        checkpoint = (note + "\n" + f"\u2014 rekor.lktest.invalid "
                       f"{b64(self.rekor_id[:4] + note_signature)}\n")
         return {"logIndex": "0", "logId": {"keyId": b64(self.rekor_id)},
                 "kindVersion": {"kind": kind, "version": "0.0.1"},

@@ -11,6 +11,7 @@ refusal is checked for its reason. The bundles are also judged by the sigstore n
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -335,3 +336,43 @@ def test_missing_or_unusable_attestation(env: Env, tmp_path: Path) -> None:
         assert f"no attestation for {digest} (looked for tag {tag} and referrers)" in message
     message = refusal(judge(env, "ref-keyless", provenance("keys"), tmp=tmp_path))
     assert "keyless bundle, but no keyless identity is trusted" in message
+
+
+# ------------------------------------------------------------------------------------ second verifier
+
+STATEMENT_REASONS = ("SLSA provenance:", "predicate type", "attestation is about")
+"""Refusals for what a validly signed statement says, which sigstore-js does not judge."""
+AUTHORITY = {"ref-managed": "managed", "ref-unlogged": "managed", "ref-wronglog": "managed"}
+
+
+def test_sigstore_js_agrees_on_every_bundle(env: Env) -> None:
+    """@sigstore/verify judges the same bundles (certificate chain, SCT, log entry, signature,
+    identity; the managed-key ones with the key): it accepts exactly those whose signature
+    lkpolicy accepts, whatever lkpolicy then says about the statement."""
+    from nodetools import node, node_modules
+
+    modules = node_modules()
+    trusted_root = json.loads((env.root / "trusted_root.json").read_text())
+    cases = []
+    for name, bundle in env.bundles.items():
+        case: dict[str, Any] = {"name": name, "bundle": json.loads(bundle)}
+        if name in AUTHORITY:
+            case["publicKey"] = env.key_pem.decode()
+        else:
+            case.update(identity=IDENTITY, issuer=ISSUER)
+        cases.append(case)
+    script = Path(__file__).parent / "node" / "sigstore_verify.js"
+    done = subprocess.run([node(), str(script)], input=json.dumps(
+        {"trustedRoot": trusted_root, "cases": cases}), capture_output=True, text=True,
+        timeout=60, check=False, env={**os.environ, "NODE_PATH": str(modules)})
+    assert done.returncode == 0, done.stderr
+    theirs = {item["name"]: item for item in map(json.loads, done.stdout.splitlines())}
+    ours = {}
+    for name in env.bundles:
+        result = judge(env, name, provenance(AUTHORITY.get(name, "ci")))
+        message = result.findings[0].message if result.findings else ""
+        ours[name] = not message or any(reason in message for reason in STATEMENT_REASONS)
+    assert {name: item["ok"] for name, item in theirs.items()} == ours, theirs
+    assert set(ours.values()) == {True, False}
+    assert "TLOG_BODY_ERROR" in theirs["ref-wronglog"]["error"]
+    assert "UNTRUSTED_SIGNER_ERROR" in theirs["ref-identity"]["error"]

@@ -376,3 +376,42 @@ def test_sigstore_js_agrees_on_every_bundle(env: Env) -> None:
     assert set(ours.values()) == {True, False}
     assert "TLOG_BODY_ERROR" in theirs["ref-wronglog"]["error"]
     assert "UNTRUSTED_SIGNER_ERROR" in theirs["ref-identity"]["error"]
+
+
+# ------------------------------------------------------------------------------------ the CLI
+
+
+def test_check_and_trust_inspect(env: Env, tmp_path: Path) -> None:
+    """`check` refuses the image (exit 1, LKT002 with the reason); `trust inspect` shows the
+    attestation answer next to the signature's; both offline, from the image cache."""
+    rule = "all:\n  - keys\n  - " + textwrap.indent(provenance("keys", EVIL_BUILDER),
+                                                    "    ").lstrip()
+    policy = tmp_path / "policy.yml"
+    policy.write_text("extends: []\ntrust:\n" + textwrap.indent(AUTHORITIES, "  ")
+                      .replace("key.pub", str(env.root / "key.pub"))
+                      .replace("trusted_root.json", str(env.root / "trusted_root.json"))
+                      + "  rules:\n    - images: ['*']\n      require:\n"
+                      + textwrap.indent(rule, "        "))
+    config = tmp_path / "app.yml"
+    config.write_text(f"services:\n  - name: app\n    image: {env.image('att-key')}\n")
+    environment = {**os.environ, "LKPOLICY_TRUST_CACHE": str(tmp_path / "trust")}
+
+    def lkpolicy(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lkpolicy", *args], env=environment,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    checked = lkpolicy("check", "--no-cache", "--offline", "--cache", str(env.offline_cache),
+                       "--policy", str(policy), str(config))
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "LKT002" in checked.stdout and "SLSA provenance: builder 'https://***@refs/tags/" \
+        "v2.1.0' does not match 'https://***@refs/heads/main'" in checked.stdout
+    assert "authority `keys` (cosign-key) does not vouch" in checked.stdout
+    inspected = lkpolicy("trust", "inspect", env.image("att-key"), "--offline", "--cache",
+                         str(env.offline_cache), "--policy", str(policy), "--format", "json")
+    assert inspected.returncode == 1, inspected.stderr
+    answers = {(item["authority"], item["attestation"]): item
+               for item in json.loads(inspected.stdout)["authorities"]}
+    assert answers[("keys", None)]["ok"] and answers[("keys", None)]["required"]
+    [(attested, answer)] = [(key, value) for key, value in answers.items() if key[1]]
+    assert attested[1].startswith("attestation slsa-provenance, builder ")
+    assert answer["required"] and not answer["ok"] and "SLSA provenance" in answer["error"]

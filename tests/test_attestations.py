@@ -415,3 +415,11 @@ def test_check_and_trust_inspect(env: Env, tmp_path: Path) -> None:
     [(attested, answer)] = [(key, value) for key, value in answers.items() if key[1]]
     assert attested[1].startswith("attestation slsa-provenance, builder ")
     assert answer["required"] and not answer["ok"] and "SLSA provenance" in answer["error"]
+    # A passing attestation's evidence keeps the builder whole (messages redact `https://…@`).
+    policy.write_text(policy.read_text().replace(EVIL_BUILDER, BUILDER))
+    inspected = lkpolicy("trust", "inspect", env.image("att-key"), "--offline", "--cache",
+                         str(env.offline_cache), "--policy", str(policy), "--format", "json")
+    assert inspected.returncode == 0, inspected.stdout + inspected.stderr
+    [attested] = [item for item in json.loads(inspected.stdout)["authorities"]
+                  if item["attestation"]]
+    assert attested["evidence"][0]["attestation"]["builder"] == BUILDER

@@ -36,10 +36,12 @@ from attest_helpers import (
     tampered,
 )
 from cosign_helpers import (
+    COSIGN_PREDICATE,
     FakeSigstore,
     SigLayer,
     add_bundle_referrer,
     add_sig_manifest,
+    in_toto_statement,
     public_pem,
     put_manifest,
     referrers_index,
@@ -80,6 +82,8 @@ class Env:
 ATT = ("att-key", "att-v02", "att-subject", "att-tampered", "plain")
 REF = ("ref-keyless", "ref-builder", "ref-ptype", "ref-identity", "ref-tampered",
        "ref-managed", "ref-unlogged", "ref-wronglog")
+SIGNED = ("sig-managed", "sig-unlogged")
+"""Images whose cosign image signature is a managed-key bundle, logged or not."""
 
 
 def _lkpolicy(*args: str, cache: Path) -> None:
@@ -100,7 +104,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     fake.write_trusted_root(root / "trusted_root.json")
     digests: dict[str, str] = {}
     descriptors: dict[str, dict[str, Any]] = {}
-    for name in (*ATT, *REF):
+    for name in (*ATT, *REF, *SIGNED):
         layer, _ = tar_layer({f"etc/{name}": name.encode()})
         descriptor, pushed = layout.image(name, [layer])
         layout.tag(descriptor, name)
@@ -148,8 +152,14 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     add_sig_manifest(layout, sig_tag, [SigLayer(payload, sign(key, payload))])
     pushes.append((sig_tag, f"{host}/lktest/att-key:{sig_tag}"))
     indexes = []
-    for name, bundle in bundles.items():
-        predicate = SPDX if name == "ref-ptype" else SLSA_V1
+    signatures = {
+        "sig-managed": fake.key_dsse_bundle(key, in_toto_statement(digests["sig-managed"])),
+        "sig-unlogged": fake.key_dsse_bundle(key, in_toto_statement(digests["sig-unlogged"]),
+                                             logged=False),
+    }
+    for name, bundle in {**bundles, **signatures}.items():
+        predicate = SPDX if name == "ref-ptype" else \
+            COSIGN_PREDICATE if name in signatures else SLSA_V1
         entry = add_bundle_referrer(layout, descriptors[name], bundle, predicate)
         layout.tag(entry, f"referrer-{name}")
         pushes.append((f"referrer-{name}", f"{host}/lktest/{name}@{entry['digest']}"))
@@ -157,13 +167,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     layout.write_index()
     try:
         processes = [skopeo_push(layout.root, name, f"{host}/lktest/{name}:v1")
-                     for name in (*ATT, *REF)]
+                     for name in (*ATT, *REF, *SIGNED)]
         processes += [skopeo_push(layout.root, tag, destination, "--preserve-digests")
                       for tag, destination in pushes]
         wait_all(processes)
         for name, tag, data in indexes:
             put_manifest(registry.url, f"lktest/{name}", tag, data)
-        images = [f"{host}/lktest/{name}:v1" for name in (*ATT, *REF)]
+        images = [f"{host}/lktest/{name}:v1" for name in (*ATT, *REF, *SIGNED)]
         online, offline = root / "online-cache", root / "offline-cache"
         _lkpolicy("cache", "pull", "--platform", "linux/amd64", *images, cache=online)
         # Offline, the attestations come from the cache: the `.att` and `.sig` tags, and the
@@ -297,6 +307,24 @@ attestation:
   conditions: [{pointer: /spdxVersion, regex: "SPDX-2\\\\.[0-9]"}]
 """
     assert judge(env, "ref-ptype", rule, tmp=tmp_path).findings == []
+
+
+@pytest.mark.parametrize("offline", [False, True], ids=["registry", "image-cache"])
+def test_managed_key_image_signatures(env: Env, offline: bool) -> None:
+    """A managed-key bundle signing the image itself: with the trusted root's log it must be
+    logged, and its evidence carries the log's time; the key alone accepts it without."""
+    logged = judge(env, "sig-managed", "managed", offline=offline)
+    assert logged.findings == []
+    [evidence] = logged.evidence[env.digests["sig-managed"]]
+    assert evidence["format"] == "sigstore-bundle" and evidence["logged"] is not None
+    message = refusal(judge(env, "sig-unlogged", "managed", offline=offline))
+    assert "transparency-log entry: the bundle has 0 entries" in message
+    assert judge(env, "sig-unlogged", "keys", offline=offline).findings == []
+    # Nor is a signature an attestation, or an attestation a signature.
+    assert "no attestation for" in refusal(judge(env, "sig-managed", provenance("managed"),
+                                                 offline=offline))
+    assert "is not a cosign image signature" in refusal(judge(env, "ref-managed", "managed",
+                                                              offline=offline))
 
 
 # ------------------------------------------------------------------------------------ refused

@@ -433,7 +433,9 @@ def test_check_and_trust_inspect(env: Env, tmp_path: Path) -> None:
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert "LKT002" in checked.stdout and "SLSA provenance: builder 'https://***@refs/tags/" \
         "v2.1.0' does not match 'https://***@refs/heads/main'" in checked.stdout
-    assert "authority `keys` (cosign-key) does not vouch" in checked.stdout
+    # The finding names the requirement that is unmet: the attestation, not the signature.
+    assert "authority `keys` (cosign-key, attestation slsa-provenance, builder 'https://***@" \
+        "refs/heads/main') does not vouch" in checked.stdout
     inspected = lkpolicy("trust", "inspect", env.image("att-key"), "--offline", "--cache",
                          str(env.offline_cache), "--policy", str(policy), "--format", "json")
     assert inspected.returncode == 1, inspected.stderr

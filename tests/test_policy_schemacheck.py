@@ -290,13 +290,16 @@ def test_each_definition(name: str) -> None:
              "selector": ("overrides", 0, "match"), "authority": ("trust", "authorities", "a"),
              "authorityName": ("trust", "default_authority"),
              "requirement": ("trust", "rules", 0, "require"),
-             "identity": ("trust", "authorities", "s", "identities", 0)}[name]
+             "identity": ("trust", "authorities", "s", "identities", 0),
+             "attestation": ("trust", "rules", 0, "require", "attestation")}[name]
 
     def placed(value: Any) -> Any:
         for token in reversed(place):
             value = [value] if isinstance(token, int) else {token: value}
-        if name == "requirement":  # inside a rule that is otherwise valid
+        if name in ("requirement", "attestation"):  # inside a rule that is otherwise valid
             value["trust"]["rules"][0]["images"] = "*"
+        if name == "attestation":
+            value["trust"]["rules"][0]["require"]["authority"] = "a"
         return value
 
     @settings(max_examples=80, deadline=None, database=None,

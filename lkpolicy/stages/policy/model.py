@@ -130,6 +130,8 @@ class Policy:
 
 FILE_AUTHORITY_TYPES = ("sigstore", "cosign-key")
 """Authorities that can vouch for a local file's bytes (signatures over a blob)."""
+ATTESTATION_AUTHORITY_TYPES = FILE_AUTHORITY_TYPES
+"""Authorities that can vouch for in-toto attestations of an image: the cosign ones too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +164,7 @@ class Authority:
     # tuf
     repository: str | None = None
     root: str | None = None
-    # sigstore
+    # sigstore (and cosign-key: the transparency logs its key-based bundles must be in)
     trusted_root: str | None = None
     identities: tuple[Identity, ...] = ()
     # cosign-key

@@ -8,13 +8,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+_ATTESTATION_KEYS = frozenset(("predicate_type", "conditions", "builder", "builder_regex", "build_type", "build_type_regex", "source_repository", "source_repository_regex", "source_ref", "source_ref_regex"))
+_ATTESTATION_PROPERTIES_CONDITIONS_ITEMS_KEYS = frozenset(("pointer", "equals", "regex"))
+_ATTESTATION_PROPERTIES_CONDITIONS_ITEMS_PROPERTIES_POINTER_PATTERN = re.compile("^(/.*)?$")
 _AUTHORITY_ALL_OF_0_THEN_KEYS = frozenset(("type", "server", "ca", "root_keys", "root_cert_ids", "pin_mode", "tofu", "pin_store"))
 _AUTHORITY_ALL_OF_0_THEN_PROPERTIES_PIN_MODE_ENUM = ("narrow", "replace")
 _AUTHORITY_ALL_OF_0_THEN_PROPERTIES_ROOT_CERT_IDS_ITEMS_PATTERN = re.compile("^[0-9A-Fa-f]{64}$")
 _AUTHORITY_ALL_OF_0_THEN_PROPERTIES_SERVER_PATTERN = re.compile("^https?://[^/]+")
 _AUTHORITY_ALL_OF_1_THEN_KEYS = frozenset(("type", "repository", "root"))
 _AUTHORITY_ALL_OF_2_THEN_KEYS = frozenset(("type", "trusted_root", "identities"))
-_AUTHORITY_ALL_OF_3_THEN_KEYS = frozenset(("type", "keys"))
+_AUTHORITY_ALL_OF_3_THEN_KEYS = frozenset(("type", "keys", "trusted_root"))
 _AUTHORITY_NAME_PATTERN = re.compile("^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _AUTHORITY_PROPERTIES_TYPE_ENUM = ("notary", "tuf", "sigstore", "cosign-key")
 _IDENTITY_KEYS = frozenset(("issuer", "subject", "subject_regex"))
@@ -23,8 +26,9 @@ _PROPERTIES_TRUST_KEYS = frozenset(("authorities", "rules", "default_authority")
 _PROPERTIES_TRUST_PROPERTIES_RULES_ITEMS_KEYS = frozenset(("images", "files", "signature", "require", "reason"))
 _REQUIREMENT_ANY_OF_1_KEYS = frozenset(("authority", "signers"))
 _REQUIREMENT_ANY_OF_1_PROPERTIES_SIGNERS_ITEMS_PATTERN = re.compile("^targets(/[A-Za-z0-9_.-]+)*$")
-_REQUIREMENT_ANY_OF_2_KEYS = frozenset(("all",))
-_REQUIREMENT_ANY_OF_3_KEYS = frozenset(("any",))
+_REQUIREMENT_ANY_OF_2_KEYS = frozenset(("authority", "attestation"))
+_REQUIREMENT_ANY_OF_3_KEYS = frozenset(("all",))
+_REQUIREMENT_ANY_OF_4_KEYS = frozenset(("any",))
 _ROOT_KEYS = frozenset(("extends", "rules", "trust", "waivers", "overrides"))
 _RULES_KEYS = frozenset(("LKP101", "LKP102", "LKP103", "LKP110", "LKP111", "LKP112", "LKP120", "LKP130", "LKP140", "LKP141", "LKP150", "LKP151", "LKP152", "LKP160", "LKP170", "LKP171", "LKP180", "LKP181", "LKP182", "LKP190"))
 _RULES_PROPERTIES_LKP101_ANY_OF_1_KEYS = frozenset(("severity",))
@@ -172,7 +176,7 @@ def _valid_trust_rules_items_images(value: Any) -> bool:
 
 
 def _valid_requirement(value: Any) -> bool:
-    return (_valid_authority_name(value) or _valid_requirement_any_of_1(value) or _valid_requirement_any_of_2(value) or _valid_requirement_any_of_3(value))
+    return (_valid_authority_name(value) or _valid_requirement_any_of_1(value) or _valid_requirement_any_of_2(value) or _valid_requirement_any_of_3(value) or _valid_requirement_any_of_4(value))
 
 
 def _valid_trust_rules_items(value: Any) -> bool:
@@ -518,6 +522,7 @@ def _valid_authority_all_of_3_then(value: Any) -> bool:
         and (not isinstance(value, dict) or _AUTHORITY_ALL_OF_3_THEN_KEYS.issuperset(value))
         and (not isinstance(value, dict) or ("type" not in value or value["type"] == "cosign-key"))
         and (not isinstance(value, dict) or ("keys" not in value or _valid_authority_all_of_0_then_root_keys(value["keys"])))
+        and (not isinstance(value, dict) or ("trusted_root" not in value or _valid_extends_items(value["trusted_root"])))
     )
 
 
@@ -547,11 +552,22 @@ def _valid_requirement_any_of_1(value: Any) -> bool:
     )
 
 
-def _valid_requirement_any_of_2_all(value: Any) -> bool:
+def _valid_attestation(value: Any) -> bool:
     return (
-        isinstance(value, list)
-        and len(value) >= 1
-        and all(_valid_requirement(item90) for item90 in value)
+        isinstance(value, dict)
+        and _ATTESTATION_KEYS.issuperset(value)
+        and ("predicate_type" in value)
+        and not _valid_attestation_not(value)
+        and ("predicate_type" not in value or _valid_extends_items(value["predicate_type"]))
+        and ("conditions" not in value or _valid_attestation_conditions(value["conditions"]))
+        and ("builder" not in value or _valid_extends_items(value["builder"]))
+        and ("builder_regex" not in value or _valid_extends_items(value["builder_regex"]))
+        and ("build_type" not in value or _valid_extends_items(value["build_type"]))
+        and ("build_type_regex" not in value or _valid_extends_items(value["build_type_regex"]))
+        and ("source_repository" not in value or _valid_extends_items(value["source_repository"]))
+        and ("source_repository_regex" not in value or _valid_extends_items(value["source_repository_regex"]))
+        and ("source_ref" not in value or _valid_extends_items(value["source_ref"]))
+        and ("source_ref_regex" not in value or _valid_extends_items(value["source_ref_regex"]))
     )
 
 
@@ -559,8 +575,17 @@ def _valid_requirement_any_of_2(value: Any) -> bool:
     return (
         isinstance(value, dict)
         and _REQUIREMENT_ANY_OF_2_KEYS.issuperset(value)
-        and ("all" in value)
-        and ("all" not in value or _valid_requirement_any_of_2_all(value["all"]))
+        and ("authority" in value and "attestation" in value)
+        and ("authority" not in value or _valid_authority_name(value["authority"]))
+        and ("attestation" not in value or _valid_attestation(value["attestation"]))
+    )
+
+
+def _valid_requirement_any_of_3_all(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) >= 1
+        and all(_valid_requirement(item91) for item91 in value)
     )
 
 
@@ -568,18 +593,73 @@ def _valid_requirement_any_of_3(value: Any) -> bool:
     return (
         isinstance(value, dict)
         and _REQUIREMENT_ANY_OF_3_KEYS.issuperset(value)
+        and ("all" in value)
+        and ("all" not in value or _valid_requirement_any_of_3_all(value["all"]))
+    )
+
+
+def _valid_requirement_any_of_4(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and _REQUIREMENT_ANY_OF_4_KEYS.issuperset(value)
         and ("any" in value)
-        and ("any" not in value or _valid_requirement_any_of_2_all(value["any"]))
+        and ("any" not in value or _valid_requirement_any_of_3_all(value["any"]))
     )
 
 
 def _valid_selector_section_any_of_1(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(item93 in _SELECTOR_PROPERTIES_SECTION_ANY_OF_0_ENUM for item93 in value)
+        and all(item94 in _SELECTOR_PROPERTIES_SECTION_ANY_OF_0_ENUM for item94 in value)
         and len(value) >= 1
     )
 
 
 def _valid_selector_section(value: Any) -> bool:
     return (value in _SELECTOR_PROPERTIES_SECTION_ANY_OF_0_ENUM or _valid_selector_section_any_of_1(value))
+
+
+def _valid_attestation_not_any_of_0(value: Any) -> bool:
+    return (not isinstance(value, dict) or ("builder" in value and "builder_regex" in value))
+
+
+def _valid_attestation_not_any_of_1(value: Any) -> bool:
+    return (not isinstance(value, dict) or ("build_type" in value and "build_type_regex" in value))
+
+
+def _valid_attestation_not_any_of_2(value: Any) -> bool:
+    return (not isinstance(value, dict) or ("source_repository" in value and "source_repository_regex" in value))
+
+
+def _valid_attestation_not_any_of_3(value: Any) -> bool:
+    return (not isinstance(value, dict) or ("source_ref" in value and "source_ref_regex" in value))
+
+
+def _valid_attestation_not(value: Any) -> bool:
+    return (_valid_attestation_not_any_of_0(value) or _valid_attestation_not_any_of_1(value) or _valid_attestation_not_any_of_2(value) or _valid_attestation_not_any_of_3(value))
+
+
+def _valid_attestation_conditions_items_pointer(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and _ATTESTATION_PROPERTIES_CONDITIONS_ITEMS_PROPERTIES_POINTER_PATTERN.search(value) is not None
+    )
+
+
+def _valid_attestation_conditions_items(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and _ATTESTATION_PROPERTIES_CONDITIONS_ITEMS_KEYS.issuperset(value)
+        and ("pointer" in value)
+        and [(not isinstance(value, dict) or ("equals" in value)), (not isinstance(value, dict) or ("regex" in value))].count(True) == 1
+        and ("pointer" not in value or _valid_attestation_conditions_items_pointer(value["pointer"]))
+        and ("regex" not in value or _valid_extends_items(value["regex"]))
+    )
+
+
+def _valid_attestation_conditions(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) >= 1
+        and all(_valid_attestation_conditions_items(item96) for item96 in value)
+    )

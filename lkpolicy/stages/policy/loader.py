@@ -60,6 +60,11 @@ def load_policy(path: str | Path | None, config_dir: str | Path = ".") -> Policy
 def load_policy_file(spec: str) -> Policy:
     policy = _load(spec, Path.cwd(), [], None)
     _check_trust_names(policy.trust)
+    named = [*policy.rules, *(key for override in policy.overrides for key in override.rules)]
+    if policy.custom_rules or any(not key.startswith("LK") for key in named):
+        from lkpolicy.stages.policy.custom.parse import check_custom_rule_ids
+
+        check_custom_rule_ids(policy)
     return policy
 
 
@@ -176,6 +181,10 @@ def _own(document: Document, spec: str) -> Policy:
     data: dict[str, Any] = document.data
     policy = Policy(sources=[spec if spec.startswith(BUILTIN_PREFIX) else document.path])
     policy.rules = _rules(document, data.get("rules") or {}, "/rules")
+    if data.get("custom_rules"):
+        from lkpolicy.stages.policy.custom.parse import add_custom_rules
+
+        add_custom_rules(policy, document, data["custom_rules"])
     for index, raw in enumerate(data.get("overrides") or []):
         pointer = f"/overrides/{index}"
         match = raw["match"]

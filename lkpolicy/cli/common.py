@@ -140,6 +140,10 @@ def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bo
     report = Report(findings=gate.findings, documents=gate.documents, files=gate.files,
                     tool_version=__version__, suppressed=suppressed,
                     execution_successful=gate.exit_code != ExitCode.USAGE)
+    from lkpolicy.gate.custom import custom_rules, needs_custom_rules
+
+    if needs_custom_rules(gate, every=output_format == "sarif"):
+        report.extra_rules = custom_rules(gate)
     if output_format == "sarif":
         from lkpolicy.report.links import metadata_docs_url
         from lkpolicy.report.sarif import MAX_RESULTS, omitted_results

@@ -97,6 +97,10 @@ def run_gate(arguments: list[str], options: GateOptions) -> Gate:
     else:
         units = [_judge_single(path, documents, options) for path in paths]
     gate = Gate(options, units, documents)
+    if options.selection.custom_codes:
+        from lkpolicy.gate.custom import check_custom_selection
+
+        check_custom_selection(gate)
     _finish(gate)
     return gate
 
@@ -191,7 +195,12 @@ def _apply_inline_waivers(gate: Gate, unit: GateUnit, findings: list[Finding]) -
         meta.extend(problems)
     if not waivers:
         return findings + meta
-    outcome = apply_waivers(findings, waivers, gate.options.today, known_rules=known_rule_ids(),
+    known = set(known_rule_ids())
+    if any(rule not in known for waiver in waivers for rule in waiver.rules):
+        from lkpolicy.gate.custom import custom_rule_ids
+
+        known |= custom_rule_ids(unit, gate.options)
+    outcome = apply_waivers(findings, waivers, gate.options.today, known_rules=known,
                             chosen=gate.options.selection.chosen)
     gate.suppressed.extend(Suppression(s.finding, "inline", s.waiver.reason)
                            for s in outcome.suppressed)

@@ -151,7 +151,7 @@ def _judge_by_policy(unit: GateUnit, choice: PolicyChoice, options: GateOptions)
 
         outcome = apply_waivers(unit.findings, policy.waivers, options.today,
                                 context=container_context(unit.config),
-                                known_rules=known_rule_ids(),
+                                known_rules=known_rule_ids() | set(policy.custom_rules),
                                 chosen=options.selection.chosen)
         unit.findings = outcome.findings
         unit.suppressed = outcome.suppressed

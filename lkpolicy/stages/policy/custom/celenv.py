@@ -128,9 +128,6 @@ def compile_condition(scope: str, text: str) -> Compiled:
         program = _environment(scope).compile(text)
     except Exception as error:  # the binding raises RuntimeError with the checker's report
         raise _problem(error) from None
-    result = program.return_type()
-    if result != cel.Type.BOOL and result != cel.Type.DYN:
-        raise CelProblem(f"the condition must be a bool (true: the rule fires), not {result}")
     shape = read_shape(text, frozenset(SCOPE_VARIABLES[scope]))
     if shape.macros > MAX_MACROS:
         raise CelProblem(f"the condition calls {shape.macros} comprehension macros; at most "
@@ -138,6 +135,9 @@ def compile_condition(scope: str, text: str) -> Compiled:
     if shape.depth > MAX_DEPTH:
         raise CelProblem(f"comprehension macros are nested {shape.depth} deep; at most "
                          f"{MAX_DEPTH}")
+    result = program.return_type()
+    if result != cel.Type.BOOL and result != cel.Type.DYN:
+        raise CelProblem(f"the condition must be a bool (true: the rule fires), not {result}")
     return Compiled(scope, text, program, shape)
 
 

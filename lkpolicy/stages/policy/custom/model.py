@@ -58,7 +58,6 @@ class CustomRule:
     message: str | None
     location: Location
     """Where the policy defines it (its ID)."""
-    condition_location: Location
 
     @property
     def id(self) -> str:

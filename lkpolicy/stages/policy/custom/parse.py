@@ -71,7 +71,7 @@ def _custom_rule(document: Document, rule_id: str, entry: dict[str, Any],
         where = condition_position(document, condition_pointer, text, problem.line,
                                    problem.column)
         raise InputError(CUSTOM_RULE_INVALID.finding(
-            f"custom rule {rule_id}: the condition {problem.message}" if problem.line == 0
+            f"custom rule {rule_id}: {problem.message}" if problem.line == 0
             else f"custom rule {rule_id}: bad condition: {problem.message}",
             where, condition_pointer)) from None
     field = _field(document, scope, entry.get("field"), join_pointer(pointer, "field"))
@@ -79,8 +79,7 @@ def _custom_rule(document: Document, rule_id: str, entry: dict[str, Any],
                 Severity.parse(entry["severity"]), CUSTOM_CATEGORY, _words(entry["rationale"]),
                 _words(entry["fix"]), module=document.path)
     return CustomRule(PolicyRule(rule, judged_sections(scope, selector)), scope, selector,
-                      compiled, field, entry.get("message"), location,
-                      document.location(condition_pointer))
+                      compiled, field, entry.get("message"), location)
 
 
 def _field(document: Document, scope: str, value: str | None,

@@ -141,27 +141,73 @@ def compile_condition(scope: str, text: str) -> Compiled:
     return Compiled(scope, text, program, shape)
 
 
-def bind(scope: str, data: dict[str, Any]) -> Bound:
-    """Convert a subject's variables for CEL (integers beyond int64 become doubles, keys
-    strings) and measure them."""
-    sizes = [0]
-    plain = {name: _plain(value, sizes) for name, value in data.items()}
-    return Bound(plain, _environment(scope).Activation(plain), max(sizes))
+DERIVED_SLACK = 64
+"""What linuxkit adds to the lists of a container's YAML entry and label when it writes
+config.json (default mounts, namespaces, the 41 capabilities of `all`...)."""
 
 
-def _plain(value: Any, sizes: list[int]) -> Any:
+def bind(scope: str, data: dict[str, Any], sources: tuple[str, ...] | None = None) -> Bound:
+    """A subject's variables for CEL, measured.
+
+    `sources` names the variables that the others are derived from (a container's YAML entry
+    and label: config.json, runtime.json and the grants are computed from them): only those
+    are walked, and every derived list is at most their elements together plus
+    `DERIVED_SLACK`. None walks every variable. Data that CEL cannot take as it is (integers
+    beyond int64, keys that are no strings) is converted first (big integers to doubles)."""
+    walked = data if sources is None else {name: data[name] for name in sources}
+    largest, total, plain = _measure(walked)
+    if sources is not None:
+        largest = total + DERIVED_SLACK
+    if not plain:
+        data = {**data, **{name: _plain(value) for name, value in walked.items()}}
+    try:
+        activation = _environment(scope).Activation(data)
+    except (TypeError, ValueError, RuntimeError):
+        data = {name: _plain(value) for name, value in data.items()}
+        activation = _environment(scope).Activation(data)
+    return Bound(data, activation, largest)
+
+
+_SCALARS = (str, bool, float, type(None))
+_STRING_ONLY = frozenset({str})
+
+
+def _measure(data: dict[str, Any]) -> tuple[int, int, bool]:
+    """The size of the largest list or map, the elements of all of them, and whether every
+    value is plain for CEL (one pass, no copy: this runs for every container checked)."""
+    largest = total = 0
+    plain = True
+    stack: list[Any] = list(data.values())
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is dict or kind is list:
+            size = len(value)
+            total += size
+            largest = max(largest, size)
+            items = value.values() if kind is dict else value
+            if not set(map(type, items)) <= _STRING_ONLY:  # lists of strings are the bulk
+                stack.extend(items)
+        elif kind is int:
+            plain = plain and _INT64[0] <= value <= _INT64[1]
+        elif kind not in _SCALARS:
+            plain = False
+            if isinstance(value, Mapping | list | tuple):
+                total += len(value)
+                largest = max(largest, len(value))
+                stack.extend(value.values() if isinstance(value, Mapping) else value)
+    return largest, total, plain
+
+
+def _plain(value: Any) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, str | float):
         return value
     if isinstance(value, int):
         return value if _INT64[0] <= value <= _INT64[1] else float(value)
     if isinstance(value, Mapping):
-        if len(value) > sizes[0]:
-            sizes[0] = len(value)
-        return {str(key): _plain(item, sizes) for key, item in value.items()}
+        return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        if len(value) > sizes[0]:
-            sizes[0] = len(value)
-        return [_plain(item, sizes) for item in value]
+        return [_plain(item) for item in value]
     return str(value)
 
 
@@ -176,20 +222,30 @@ def cost(compiled: Compiled, bound: Bound) -> int:
 def evaluate(compiled: Compiled, bound: Bound) -> bool:
     """Whether the rule fires; raises `CelProblem` when the condition cannot be evaluated
     (an error such as a missing key, a result that is no bool, a cost over `MAX_COST`)."""
-    worst = cost(compiled, bound)
-    if worst > MAX_COST:
-        raise CelProblem(f"not evaluated: its macros could take {worst} steps on this input "
-                         f"(at most {MAX_COST})")
+    if compiled.shape.macros:
+        worst = cost(compiled, bound)
+        if worst > MAX_COST:
+            raise CelProblem(f"not evaluated: its macros could take {worst} steps on this "
+                             f"input (at most {MAX_COST})")
     return _result(compiled.program.eval(bound.activation))
 
 
-def _result(value: Any) -> bool:
+@cache
+def _types() -> tuple[Any, Any]:
     from cel_expr_python import cel
 
+    return cel.Type.BOOL, cel.Type.ERROR
+
+
+def _result(value: Any) -> bool:
+    plain = value.value()
+    if plain is True or plain is False:
+        return plain
+    boolean, error = _types()
     kind = value.type()
-    if kind == cel.Type.BOOL:
-        return bool(value.value())
-    if kind == cel.Type.ERROR:
+    if kind == boolean:
+        return bool(plain)
+    if kind == error:
         raise CelProblem(str(value.value()).removeprefix("INVALID_ARGUMENT: "))
     raise CelProblem(f"the condition returned a {kind}, not a bool")
 
@@ -202,7 +258,7 @@ def element_holds(compiled: Compiled, variable: str, predicate: str, bound: Boun
     if program is None:
         return None
     try:
-        return _result(program.eval(data={**bound.data, variable: _plain(element, [0])}))
+        return _result(program.eval(data={**bound.data, variable: _plain(element)}))
     except (CelProblem, RuntimeError):
         return None
 

@@ -13,7 +13,11 @@ if TYPE_CHECKING:
     from lkpolicy.stages.effective.grants import Grants
     from lkpolicy.stages.policy.engine import Target
 
-__all__ = ["config_variables", "container_variables", "grants_view", "image_view"]
+__all__ = ["CONTAINER_SOURCES", "config_variables", "container_variables", "grants_view",
+           "image_view"]
+
+CONTAINER_SOURCES = ("entry", "label")
+"""The variables of a container that the others are computed from (by linuxkit's rules)."""
 
 
 def container_variables(target: Target) -> dict[str, Any]:

@@ -137,6 +137,8 @@ def _cache_context(path: str, options: GateOptions) -> str:
     images = options.images
     # The image stage reads the image cache, so its state is part of the key.
     parts = [images.state_token() if images is not None else "no-images"]
+    if options.packages is not None:
+        parts.append(f"packages={options.packages.token}")
     if options.policy is None:
         parts.append("no-policy")
     else:

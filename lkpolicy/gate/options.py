@@ -11,6 +11,7 @@ from lkpolicy.model.findings import Finding, Severity
 from lkpolicy.model.rules import blocks_build, build_family
 
 if TYPE_CHECKING:
+    from lkpolicy.stages.pkglabels import PackageLabels
     from lkpolicy.stages.policy.model import Policy
     from lkpolicy.store.location import ImageOptions
 
@@ -131,6 +132,9 @@ class GateOptions:
     fail_on: Severity | None = Severity.ERROR
     """The lowest severity that fails the gate; None never fails on findings."""
     use_result_cache: bool = True
+    packages: PackageLabels | None = None
+    """Labels from package sources (`check --labels-from`): they replace the labels of the
+    images they name."""
     at: datetime.datetime = field(default_factory=utc_now)
     """The moment the gate judges at (UTC, `--at`): waiver expiry, and every trust verifier
     (signatures, metadata expiry, certificates)."""

@@ -110,7 +110,8 @@ def judge_unit(paths: list[str], documents: dict[str, Document], options: GateOp
 
         unit.local_files, found_files = read_local_files(unit.config)
         unit.findings.extend(found_files)
-    unit.containers, found = effective_configs(unit.config, unit.resolution, unit.findings)
+    unit.containers, found = effective_configs(unit.config, unit.resolution, unit.findings,
+                                               options.packages)
     unit.findings.extend(found)
     if options.policy is not None:
         _judge_by_policy(unit, options.policy, options)

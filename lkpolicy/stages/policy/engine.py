@@ -100,7 +100,12 @@ class Judge:
             return Place(node.document.location(pointer), pointer, "")
         anchor = target.container.image_node
         where = f" (config.json {effective_pointer})" if effective_pointer else ""
-        if provenance.origin is Origin.LABEL:
+        package = target.container.package
+        if provenance.origin is Origin.LABEL and package is not None:
+            # The label comes from a package source (`--labels-from`): name its line there.
+            source = (f" by the label from {package.location(provenance.pointer)} (package "
+                      f"of {target.image_text}), not by the YAML{where}")
+        elif provenance.origin is Origin.LABEL:
             source = f" by the image label of {target.image_text}, not by the YAML{where}"
         elif provenance.origin is Origin.IMAGE:
             source = f" by the image config of {target.image_text}, not by the YAML{where}"

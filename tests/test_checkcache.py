@@ -152,3 +152,40 @@ def test_a_changed_or_deleted_files_source_is_a_miss(cache: Path, tmp_path: Path
     (tmp_path / "motd").unlink()
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and "LK408" in result.output
+
+
+@pytest.mark.parametrize("output_format", ["json", "sarif"])
+def test_a_replay_fingerprints_its_findings_without_parsing_the_file(
+        cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, output_format: str) -> None:
+    """Fingerprints name list elements by what they hold (`/services/=getty/...`): a replayed
+    file gets the same ones from its cache entry, without the YAML parser."""
+    import lkpolicy.stages.load as load
+
+    path = tmp_path / "c.yml"
+    path.write_bytes(TRAPS.read_bytes())
+    args = ["check", "--no-images", "--fail-on", "never", "-f", output_format, str(path)]
+    runner = CliRunner()
+    fresh = runner.invoke(app, [*args[:1], "--no-cache", *args[1:]]).output
+    assert runner.invoke(app, args).output == fresh  # judged, and written to the cache
+    # Some findings are about list elements, whose keys need the data to name them.
+    pointers = [f.pointer for f in run_check([str(path)], use_cache=False).findings]
+    assert any(part.isdigit() for pointer in pointers for part in pointer.split("/"))
+
+    def no_parsing(*_arguments: object) -> None:
+        raise AssertionError("a replayed file was parsed again")
+
+    monkeypatch.setattr(load, "load_document", no_parsing)
+    assert runner.invoke(app, args).output == fresh
+
+
+def test_an_entry_with_malformed_structural_keys_is_a_miss(cache: Path, tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("trust: {org: [x]}\n")
+    run_check([str(path)])
+    (entry,) = entries(cache)
+    stored = json.loads(entry.read_text())
+    assert stored["keys"] == {"/trust": "/trust"}
+    entry.write_text(json.dumps({**stored, "keys": {"/trust": 1}}))
+    replayed = run_check([str(path)])
+    assert replayed.units[0].config is not None  # judged again
+    assert [f.rule_id for f in replayed.findings] == ["LK301"]

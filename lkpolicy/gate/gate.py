@@ -186,7 +186,8 @@ def _replay(path: str, slot: _CacheSlot, documents: dict[str, Document]) -> Gate
     cached = resultcache.read(slot.directory, slot.key, path)
     if cached is None:
         return None
-    documents[path] = Document(path, slot.data.decode("utf-8", "replace"), None)
+    documents[path] = Document(path, slot.data.decode("utf-8", "replace"), None,
+                               structural_keys=cached.structural_keys)
     return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable)
 
 
@@ -201,8 +202,14 @@ def _judge_and_remember(path: str, slot: _CacheSlot | None, documents: dict[str,
     if _replayable(unit):
         # The host files `files:` copies are inputs too: a changed or deleted one is a miss.
         sources = [local.path for local in unit.local_files.values()]
+        document = documents.get(path)
+        keys = None
+        if document is not None and document.data is not None:
+            from lkpolicy.report.fingerprint import document_keys
+
+            keys = document_keys(unit.findings, document)
         resultcache.write(slot.directory, slot.key, path, unit.findings, unit.unreadable,
-                          [*unit.policy_files, *sources])
+                          [*unit.policy_files, *sources], keys)
     return unit
 
 

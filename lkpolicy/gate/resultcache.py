@@ -62,6 +62,9 @@ def entry_key(path: str, data: bytes, context: str = "") -> str:
 class CachedResult:
     findings: list[Finding]
     unreadable: bool
+    structural_keys: dict[str, str]
+    """The fingerprints' structural keys of the findings about the file, by pointer (see
+    `Document.structural_keys`): a replay need not parse the file to fingerprint them."""
 
 
 _SELF = "\0self"
@@ -93,7 +96,11 @@ def read(directory: Path, key: str, path: str) -> CachedResult | None:
         if any(_stat(dep) != stamp for dep, stamp in raw["deps"]):
             return None
         findings = [_decode(item, path) for item in raw["findings"]]
-        return CachedResult(findings, bool(raw["unreadable"]))
+        keys = raw["keys"]
+        if not isinstance(keys, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in keys.items()):
+            return None
+        return CachedResult(findings, bool(raw["unreadable"]), keys)
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
@@ -107,12 +114,14 @@ def _stat(path: str) -> str:
 
 
 def write(directory: Path, key: str, path: str, findings: list[Finding], unreadable: bool,
-          deps: list[str] | None = None) -> None:
-    """`deps`: other files the result depends on (policy files); a change to one is a miss."""
+          deps: list[str] | None = None, structural_keys: dict[str, str] | None = None) -> None:
+    """`deps`: other files the result depends on (policy files); a change to one is a miss.
+    `structural_keys`: see `CachedResult`."""
     from lkpolicy.safeio import atomic_write_text
 
     payload = {"findings": [_encode(f, path) for f in findings], "unreadable": unreadable,
-               "deps": [[dep, _stat(dep)] for dep in deps or []]}
+               "deps": [[dep, _stat(dep)] for dep in deps or []],
+               "keys": structural_keys or {}}
     try:
         (directory / key[:2]).mkdir(parents=True, exist_ok=True)
         atomic_write_text(directory / key[:2] / key, json.dumps(payload), mode=0o600)

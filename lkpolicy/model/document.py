@@ -66,6 +66,10 @@ class Document:
     """JSON pointer -> source form of scalars whose spelling matters (see loader)."""
     from_file: bool = True
     """False for standard input: linuxkit applies templates only to local files."""
+    structural_keys: dict[str, str] | None = None
+    """For a document replayed from the result cache (no data): JSON pointer -> structural
+    key (`lkpolicy.report.fingerprint`) of each finding about it, as computed from its data
+    when it was judged, so that fingerprints need not parse the file again."""
 
     def location(self, pointer: str, *, key: bool = False) -> Location:
         """Where the node at `pointer` is, or its nearest ancestor that exists."""

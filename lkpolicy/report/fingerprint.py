@@ -123,13 +123,22 @@ def structural_key(pointer: str, data: Any, cache: dict[int, list[str]] | None =
     return "".join("/" + part for part in parts)
 
 
+def document_keys(findings: Iterable[Finding], document: Document) -> dict[str, str]:
+    """Pointer -> structural key of each finding about `document` (which has its data): what
+    the result cache keeps, so that a replayed document (`Document.structural_keys`) gives the
+    same keys without being parsed again."""
+    tokens: dict[int, list[str]] = {}
+    return {finding.pointer: structural_key(finding.pointer, document.data, tokens)
+            for finding in findings if finding.location.file == document.path}
+
+
 class StructuralKeys:
     """Structural keys for findings, from the documents the findings are about.
 
-    A document replayed from the result cache has no data (only its text); it is parsed again
-    here, once, when a key is first needed. With `documents=None` each file is read from disk
-    instead (for callers that hold findings only). Without a document (an unreadable file) the
-    raw pointer is the key.
+    A document replayed from the result cache has no data (only its text): the keys it was
+    stored with are used, and it is parsed again here, once, only for a pointer they lack.
+    With `documents=None` each file is read from disk instead (for callers that hold findings
+    only). Without a document (an unreadable file) the raw pointer is the key.
     """
 
     def __init__(self, documents: Mapping[str, Document] | None) -> None:
@@ -155,7 +164,15 @@ class StructuralKeys:
             else _parse(path, None)
 
     def key(self, finding: Finding) -> str:
-        return structural_key(finding.pointer, self.data(finding.location.file), self._tokens)
+        if not finding.pointer:
+            return ""  # the whole document: no list index to name
+        path = finding.location.file
+        document = None if self._documents is None else self._documents.get(path)
+        if document is not None and document.data is None and document.structural_keys:
+            known = document.structural_keys.get(finding.pointer)
+            if known is not None:
+                return known
+        return structural_key(finding.pointer, self.data(path), self._tokens)
 
 
 def _parse(path: str, raw: bytes | None) -> Any:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from lkpolicy.cli import app
 from lkpolicy.model.findings import InputError
-from lkpolicy.stages.policy.discovery import find_policy
+from lkpolicy.stages.policy.discovery import PolicyFinder, find_policy
 from lkpolicy.stages.policy.loader import POLICY_KEYS, load_policy_file
 from lkpolicy.stages.policy.schema import build_schema
 from tests.conftest import skip_or_fail
@@ -182,6 +182,38 @@ def test_a_policy_owned_by_another_user_is_ignored(tmp_path: Path) -> None:
     # The owner of the config's directory is trusted: a CI checkout owned by its runner user.
     os.chown(config.parent, 54321, 54321)
     assert find_policy(None, config.parent) == str(planted)
+
+
+def test_one_finder_answers_each_directory_as_a_fresh_search_does(tmp_path: Path) -> None:
+    """A run remembers what each directory found (`PolicyFinder`), so that sibling directories
+    walk their shared parents once; each still gets what a search of its own gives."""
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    write(repo / "a" / ".lkpolicy.yml", LENIENT)
+    directories = [repo / "a" / "x", repo / "a" / "y", repo / "a", repo / "b" / "z",
+                   repo / "b", repo]
+    for directory in directories:
+        directory.mkdir(parents=True, exist_ok=True)
+    finder = PolicyFinder()
+    found = [finder.find(directory) for directory in directories]
+    assert found == [find_policy(None, directory) for directory in directories]
+    assert found == [str(repo / "a" / ".lkpolicy.yml")] * 3 + ["builtin:default"] * 3
+
+
+def test_a_remembered_answer_is_not_given_to_a_directory_of_another_owner(
+        tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        skip_or_fail("giving a directory to another user needs root")
+    planted = write(tmp_path / "top" / ".lkpolicy.yml", LENIENT)
+    os.chown(planted, 54321, 54321)
+    mine, theirs = tmp_path / "top" / "mine", tmp_path / "top" / "theirs"
+    mine.mkdir()
+    theirs.mkdir()
+    os.chown(theirs, 54321, 54321)
+    finder = PolicyFinder()
+    assert finder.find(mine) == "builtin:default"
+    assert finder.find(theirs) == str(planted)  # its owner's policy: trusted for it alone
+    assert finder.find(mine) == "builtin:default"
 
 
 def test_discovery_stops_at_the_home_directory(tmp_path: Path,

@@ -26,11 +26,10 @@ def unit_policy(unit: GateUnit, options: GateOptions) -> Policy | None:
     if unit.policy is not None or options.policy is None:
         return unit.policy
     from lkpolicy.gate.unit import config_dir
-    from lkpolicy.stages.policy.discovery import find_policy
 
     choice = options.policy
     try:
-        return choice.load(find_policy(choice.explicit, config_dir(unit.paths)))
+        return choice.load(choice.spec_for(config_dir(unit.paths)))
     except InputError:
         return None  # the unit's own findings say why
 

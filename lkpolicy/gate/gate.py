@@ -246,9 +246,7 @@ def _no_trust_stage(paths: list[str], options: GateOptions) -> bool:
     choice = options.policy
     if choice is None:
         return True
-    from lkpolicy.stages.policy.discovery import find_policy
-
-    for spec in dict.fromkeys(find_policy(choice.explicit, config_dir([path])) for path in paths):
+    for spec in dict.fromkeys(choice.spec_for(config_dir([path])) for path in paths):
         try:
             policy = choice.load(spec)
         except InputError:
@@ -283,9 +281,7 @@ class _CacheContexts:
         if options.policy is None:
             parts.append("no-policy")
         else:
-            from lkpolicy.stages.policy.discovery import find_policy
-
-            parts.append(find_policy(options.policy.explicit, directory))
+            parts.append(options.policy.spec_for(directory))
             parts.append(f"offline={options.policy.offline}")
         selection = options.selection
         parts.append(f"select={sorted(selection.select or [])} ignore={sorted(selection.ignore)}")

@@ -12,6 +12,7 @@ from lkpolicy.model.rules import blocks_build, build_family
 
 if TYPE_CHECKING:
     from lkpolicy.stages.pkglabels import PackageLabels
+    from lkpolicy.stages.policy.discovery import PolicyFinder
     from lkpolicy.stages.policy.model import Policy
     from lkpolicy.store.location import ImageOptions
 
@@ -29,6 +30,18 @@ class PolicyChoice:
     """The trust stage uses cached trust metadata only (still checking expiry and rollback)."""
     trust_cache: str | None = None
     _loaded: dict[str, Policy] = field(default_factory=dict)
+    _finder: PolicyFinder | None = None
+
+    def spec_for(self, config_directory: str) -> str:
+        """The policy spec for configs in `config_directory` (`find_policy`): discovered once
+        per directory and run, as the gate, the result cache and the workers all ask."""
+        if self.explicit:
+            return self.explicit
+        if self._finder is None:
+            from lkpolicy.stages.policy.discovery import PolicyFinder
+
+            self._finder = PolicyFinder()
+        return self._finder.find(config_directory)
 
     def load(self, spec: str) -> Policy:
         """One load per policy file and run: a directory of configs usually shares one policy."""

@@ -119,11 +119,11 @@ def judge_unit(paths: list[str], documents: dict[str, Document], options: GateOp
 
 
 def _judge_by_policy(unit: GateUnit, choice: PolicyChoice, options: GateOptions) -> None:
-    from lkpolicy.stages.policy.discovery import find_policy, policy_file
+    from lkpolicy.stages.policy.discovery import policy_file
     from lkpolicy.stages.policy.engine import evaluate
 
     assert unit.config is not None and unit.resolution is not None
-    spec = find_policy(choice.explicit, config_dir(unit.paths))
+    spec = choice.spec_for(config_dir(unit.paths))
     try:
         policy = choice.load(spec)
     except InputError as error:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import stat
@@ -25,40 +24,69 @@ def find_policy(explicit: str | None, start_dir: str | Path) -> str:
     the gate's errors off."""
     if explicit:
         return explicit
-    directory = Path(start_dir).resolve()
-    trusted = _trusted_owners(directory)
-    home = _home()
-    while True:
-        candidate = directory / DISCOVERED_NAME
-        if candidate.is_file() and _trustworthy(candidate, trusted):
-            return str(candidate)
-        # A policy above the repository (or the home) belongs to someone or something else.
-        if (directory / ".git").exists() or directory == home or directory.parent == directory:
-            return DEFAULT
-        directory = directory.parent
+    return PolicyFinder().find(start_dir)
 
 
-def _home() -> Path | None:
+class PolicyFinder:
+    """`find_policy` without `--policy`, for the many configs of one run: each directory's
+    answer is remembered, so that configs in sibling directories walk their shared parents
+    once (a corpus has far more directories than repositories)."""
+
+    def __init__(self) -> None:
+        self._home = _home()
+        self._euid = {os.geteuid()} if hasattr(os, "geteuid") else set()
+        self._found: dict[tuple[str, frozenset[int]], str] = {}
+
+    def find(self, start_dir: str | Path) -> str:
+        directory = os.path.realpath(start_dir)
+        trusted = frozenset(self._euid | _owner(directory))
+        walked: list[str] = []
+        while True:
+            found = self._found.get((directory, trusted))
+            if found is not None:
+                break
+            walked.append(directory)
+            candidate = os.path.join(directory, DISCOVERED_NAME)
+            if os.path.isfile(candidate) and _trustworthy(candidate, trusted):
+                found = candidate
+                break
+            # A policy above the repository (or the home) belongs to someone or something else.
+            parent = os.path.dirname(directory)
+            if os.path.exists(os.path.join(directory, ".git")) or directory == self._home \
+                    or parent == directory:
+                found = DEFAULT
+                break
+            directory = parent
+        # The walk from any directory passed on the way is the rest of this walk.
+        for passed in walked:
+            self._found[(passed, trusted)] = found
+        return found
+
+
+def _home() -> str | None:
     try:
-        return Path.home().resolve()
+        return str(Path.home().resolve())
     except (OSError, RuntimeError):  # no HOME and no passwd entry
         return None
 
 
-def _trusted_owners(start: Path) -> set[int]:
-    owners = {os.geteuid()} if hasattr(os, "geteuid") else set()
-    with contextlib.suppress(OSError):
-        owners.add(start.stat().st_uid)
-    return owners
+def _owner(directory: str) -> set[int]:
+    """The owner of the directory discovery starts from, whose files it also trusts."""
+    if not hasattr(os, "geteuid"):
+        return set()
+    try:
+        return {os.stat(directory).st_uid}
+    except OSError:
+        return set()
 
 
-def _trustworthy(candidate: Path, owners: set[int]) -> bool:
+def _trustworthy(candidate: str, owners: frozenset[int]) -> bool:
     """Owned by a trusted user, in a directory that not everyone can write to."""
     if not hasattr(os, "geteuid"):
         return True
     try:
-        info = candidate.stat()
-        parent = candidate.parent.stat()
+        info = os.stat(candidate)
+        parent = os.stat(os.path.dirname(candidate))
     except OSError:
         return False
     return info.st_uid in owners and not parent.st_mode & stat.S_IWOTH

@@ -43,18 +43,50 @@ class PatternError(ValueError):
 class LinearPattern:
     """A compiled pattern; `fullmatch` runs in time linear in the text."""
 
-    def __init__(self, source: str, compiled: Any) -> None:
+    def __init__(self, source: str, compiled: Any, literal: str | None = None) -> None:
         self.source = source
         self._compiled = compiled
+        self._literal = literal
 
     def fullmatch(self, text: str) -> bool:
+        if self._literal is not None:
+            return text == self._literal
         return self._compiled.fullmatch(text) is not None
+
+
+_SPECIAL = frozenset(".^$*+?{}[]|()\\")
+_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def literal_text(pattern: str) -> str | None:
+    """The one string `pattern` fully matches when it is a plain string (ASCII punctuation
+    may be escaped, as in `module\\.sig_enforce=0`); None for anything else."""
+    out: list[str] = []
+    escaped = False
+    for char in pattern:
+        if escaped:
+            if char not in _PUNCTUATION:
+                return None  # `\d`, `\n`, `\1`...: a class, a control character or worse
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in _SPECIAL:
+            return None
+        else:
+            out.append(char)
+    return None if escaped else "".join(out)
 
 
 @lru_cache(maxsize=256)
 def compile_pattern(pattern: str) -> LinearPattern:
     """`pattern` as Python `re` reads it, compiled for linear-time matching; raises
-    `PatternError` for an invalid pattern or one whose meaning RE2 cannot keep."""
+    `PatternError` for an invalid pattern or one whose meaning RE2 cannot keep.
+
+    A plain string (most kernel parameters are) is matched by comparison, without RE2."""
+    literal = literal_text(pattern)
+    if literal is not None:
+        return LinearPattern(pattern, None, literal)
     import re
     import warnings
 

@@ -92,6 +92,16 @@ def test_with_an_image_cache_only_lookup_is_added(project: Path, tmp_path: Path,
     assert "lkpolicy.store.lookup" in modules
 
 
+def test_the_default_policys_kernel_parameters_need_no_regex_engine(project: Path,
+                                                                   tmp_path: Path) -> None:
+    """Its forbidden parameters are plain strings: compared, not compiled by RE2."""
+    (project / "config.yml").write_text("kernel:\n  image: linuxkit/kernel:6.6\n"
+                                        "  cmdline: console=ttyS0 nokaslr\n")
+    code, modules = imported(["check", "--no-cache", "config.yml"], project, tmp_path / "r")
+    assert code == 1
+    assert "lkpolicy.linearregex" in modules and forbidden(modules, ("re2",)) == []
+
+
 def test_a_cached_check_loads_no_stage(project: Path, tmp_path: Path) -> None:
     first, _ = imported(["check", "config.yml"], project, tmp_path / "r")
     again, modules = imported(["check", "config.yml"], project, tmp_path / "r")

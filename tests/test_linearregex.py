@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from lkpolicy.cli import app
-from lkpolicy.linearregex import PatternError, compile_pattern
+from lkpolicy.linearregex import PatternError, compile_pattern, literal_text
 from lkpolicy.model.findings import InputError
 from lkpolicy.stages.policy.loader import load_policy_file
 
@@ -112,5 +112,38 @@ def test_same_answers_as_python_re(pieces: list[str], texts: list[str]) -> None:
         linear = compile_pattern(pattern)
     except PatternError:
         return  # refused with a reason, which the LKP005 tests cover
+    for text in texts:
+        assert (reference.fullmatch(text) is not None) is linear.fullmatch(text), (pattern, text)
+
+
+def test_plain_strings_are_recognised() -> None:
+    assert literal_text(r"module\.sig_enforce=0") == "module.sig_enforce=0"
+    assert literal_text("mitigations=off") == "mitigations=off"
+    assert literal_text(r"a\\b") == "a\\b"
+    for pattern in (r"\d", "a.b", "a*", "(a)", "[a]", "a{2}", "a|b", "^a", "a$", "a\\"):
+        assert literal_text(pattern) is None, pattern
+
+
+LITERAL_PIECES = st.sampled_from(["a", "=", "é", " ", "_", "-", ",", ".", "*", "\\.", "\\-",
+                                  "\\(", "\\\\", "\\_", "\\=", "\\d", "\\n", "\\1", "\\"])
+LITERAL_TEXTS = st.text(alphabet=st.sampled_from(list("a=é _-,.*(\\\n1d")), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(LITERAL_PIECES, max_size=6),
+       texts=st.lists(LITERAL_TEXTS, min_size=1, max_size=5))
+def test_plain_strings_match_as_python_re_matches_them(pieces: list[str],
+                                                      texts: list[str]) -> None:
+    """A plain string is compared, not compiled: the same answers as Python's `re`."""
+    pattern = "".join(pieces)
+    try:
+        reference = re.compile(pattern)
+    except re.error:
+        assert literal_text(pattern) is None
+        return
+    literal = literal_text(pattern)
+    if literal is not None:
+        texts = [*texts, literal]
+    linear = compile_pattern(pattern)
     for text in texts:
         assert (reference.fullmatch(text) is not None) is linear.fullmatch(text), (pattern, text)

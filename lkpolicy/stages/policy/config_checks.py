@@ -12,7 +12,6 @@ from lkpolicy.linearregex import compile_pattern
 from lkpolicy.model.config import Node
 from lkpolicy.model.findings import Location
 from lkpolicy.model.reference import ImageRef, parse_or_none
-from lkpolicy.stages.images import image_uses
 from lkpolicy.stages.policy.container_checks import path_matches
 from lkpolicy.stages.policy.engine import Judge, config_check, described
 from lkpolicy.stages.policy.model import Subject, image_matches
@@ -26,7 +25,7 @@ def _strings(value: Any) -> list[str]:
               R.TRUST_NOT_COVERED)
 def check_images(judge: Judge) -> None:
     trust = [node.value for node in judge.config.trust if isinstance(node.value, dict)]
-    for use in image_uses(judge.config):
+    for use in judge.image_uses:
         ref = use.reference
         if ref is None:
             continue  # unparsable: the lint stage reports it

@@ -26,6 +26,7 @@ from lkpolicy.stages.policy.rules import PolicyRule
 if TYPE_CHECKING:
     from lkpolicy.stages.containers import Container
     from lkpolicy.stages.effective.grants import Grants
+    from lkpolicy.stages.images import ImageUse
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +73,38 @@ def described(subject: Subject) -> str:
 class Judge:
     """What the checks share: the policy, the rule selection and the findings so far."""
 
-    def __init__(self, config: Config, policy: Policy, selected: Callable[[str], bool]) -> None:
+    def __init__(self, config: Config, policy: Policy, selected: Callable[[str], bool],
+                 uses: list[ImageUse] | None = None) -> None:
         self.config = config
         self.policy = policy
         self.selected = selected
         self.findings: list[Finding] = []
+        self._uses = uses
+        self._scoped = {rule for override in policy.overrides for rule in override.rules}
+        self._unscoped: dict[str, Active | None] = {}
+        """How each rule that no override names applies: the same to every subject."""
+
+    @property
+    def image_uses(self) -> list[ImageUse]:
+        """Every image reference of the config (the image stage's, when it passed them on)."""
+        if self._uses is None:
+            from lkpolicy.stages.images import image_uses
+
+            self._uses = image_uses(self.config)
+        return self._uses
 
     def active(self, rule: PolicyRule, subject: Subject) -> Active | None:
-        if not self.selected(rule.id):
-            return None
-        return self.policy.active(rule.id, subject, rule.rule.severity, rule.defaults())
+        rule_id = rule.id
+        if rule_id in self._unscoped:
+            return self._unscoped[rule_id]
+        if not self.selected(rule_id):
+            active = None
+        else:
+            active = self.policy.active(rule_id, subject, rule.rule.severity, rule.defaults())
+            if rule_id in self._scoped:
+                return active  # overrides may select this subject: not the same for others
+        self._unscoped[rule_id] = active
+        return active
 
     def emit(self, rule: PolicyRule, active: Active, message: str, location: Location,
              pointer: str, hint: str | None = None) -> None:
@@ -160,15 +183,17 @@ def _checks(policy: Policy) -> list[Check]:
 
 
 def evaluate(config: Config, containers: list[Container], policy: Policy,
-             selected: Callable[[str], bool] | None = None) -> list[Finding]:
+             selected: Callable[[str], bool] | None = None,
+             uses: list[ImageUse] | None = None) -> list[Finding]:
     """The policy's findings on `config` and its containers (from the containers stage).
 
     `selected` is the rule selection (`--select`/`--ignore`); a check none of whose rules is
     selected, or named by the policy, does not run. The policy's custom rules run as checks
-    of their own (`lkpolicy.stages.policy.custom`)."""
+    of their own (`lkpolicy.stages.policy.custom`). `uses` are the config's image uses as the
+    image stage found them (`Resolution.uses`); None finds them again."""
     from lkpolicy.stages.effective.grants import grants_of
 
-    judge = Judge(config, policy, selected or (lambda _rule: True))
+    judge = Judge(config, policy, selected or (lambda _rule: True), uses)
     named = set(policy.rules) | {rule for o in policy.overrides for rule in o.rules}
     checks = [check for check in _checks(policy)
               if any(rule.id in named and judge.selected(rule.id) for rule in check.rules)]

@@ -8,8 +8,7 @@ grants it, or at the `image:` line when the label does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from lkpolicy.stages.effective import Effective, Origin, Provenance
 
@@ -22,16 +21,19 @@ _HOST_VALUES = ("host", "root")
 _HOST_PATH_PREFIX = "/proc/1/ns/"
 
 
-@dataclass(frozen=True, slots=True)
-class Capability:
+# The records below are NamedTuples, not dataclasses: every check that runs the policy defines
+# them, and defining a dataclass costs about ten times as much (its methods are generated and
+# compiled at import time).
+
+
+class Capability(NamedTuple):
     name: str
     provenance: Provenance
     pointer: str
     """Where config.json lists it."""
 
 
-@dataclass(frozen=True, slots=True)
-class Namespace:
+class Namespace(NamedTuple):
     key: str
     """The YAML key: `net`, `pid`, `ipc`, `uts` or `userns`."""
     state: str
@@ -43,8 +45,7 @@ class Namespace:
         return self.state == "host"
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
+class Mount(NamedTuple):
     destination: str
     source: str
     kind: str
@@ -58,8 +59,7 @@ class Mount:
         return self.kind == "bind"
 
 
-@dataclass(frozen=True, slots=True)
-class Device:
+class Device(NamedTuple):
     path: str
     """The device node's path, or `all:<type>` for a cgroup rule that allows every device."""
     block: bool
@@ -71,28 +71,24 @@ class Device:
         return self.path.startswith("all:")
 
 
-@dataclass(frozen=True, slots=True)
-class Setting:
+class Setting(NamedTuple):
     value: Any
     provenance: Provenance
     pointer: str
 
 
-@dataclass(slots=True)
-class Grants:
-    capabilities: list[Capability] = field(default_factory=list)
+class Grants(NamedTuple):
+    capabilities: list[Capability]
     """The bounding set (what the process can ever hold)."""
-    ambient: list[Capability] = field(default_factory=list)
-    namespaces: dict[str, Namespace] = field(default_factory=dict)
-    mounts: list[Mount] = field(default_factory=list)
+    ambient: list[Capability]
+    namespaces: dict[str, Namespace]
+    mounts: list[Mount]
     """Mounts the YAML or the label asks for (linuxkit's default mounts left out)."""
-    devices: list[Device] = field(default_factory=list)
-    readonly: Setting = field(default_factory=lambda: Setting(False, DEFAULT_PROVENANCE, ""))
-    no_new_privileges: Setting = field(
-        default_factory=lambda: Setting(False, DEFAULT_PROVENANCE, ""))
-    rootfs_propagation: Setting = field(
-        default_factory=lambda: Setting("", DEFAULT_PROVENANCE, ""))
-    sysctls: Setting = field(default_factory=lambda: Setting({}, DEFAULT_PROVENANCE, ""))
+    devices: list[Device]
+    readonly: Setting
+    no_new_privileges: Setting
+    rootfs_propagation: Setting
+    sysctls: Setting
 
     @property
     def host_namespaces(self) -> list[Namespace]:
@@ -115,13 +111,10 @@ def grants_of(effective: Effective, entry: dict[str, Any]) -> Grants:
     origins = effective.origins
     process = config.get("process", {})
     linux = config.get("linux", {})
-    grants = Grants()
     capabilities = process.get("capabilities", {})
-    for key, target in (("bounding", grants.capabilities), ("ambient", grants.ambient)):
-        for index, name in enumerate(capabilities.get(key, [])):
-            pointer = f"/process/capabilities/{key}/{index}"
-            target.append(Capability(name, origins.get(pointer, DEFAULT_PROVENANCE), pointer))
-    grants.namespaces = _namespaces(effective, entry)
+    bounding, ambient = (_capabilities(effective, capabilities.get(key, []), key)
+                         for key in ("bounding", "ambient"))
+    mounts: list[Mount] = []
     for index, mount in enumerate(config.get("mounts", [])):
         pointer = f"/mounts/{index}"
         provenance = origins.get(pointer, DEFAULT_PROVENANCE)
@@ -130,24 +123,29 @@ def grants_of(effective: Effective, entry: dict[str, Any]) -> Grants:
         options = [str(option) for option in mount.get("options") or []]
         kind = "bind" if (mount.get("type") == "bind" or "bind" in options
                           or "rbind" in options) else str(mount.get("type", ""))
-        grants.mounts.append(Mount(str(mount.get("destination", "")),
-                                   str(mount.get("source", "")), kind,
-                                   readonly_from_options(options), provenance, pointer))
+        mounts.append(Mount(str(mount.get("destination", "")), str(mount.get("source", "")),
+                            kind, readonly_from_options(options), provenance, pointer))
+    devices: list[Device] = []
     for index, device in enumerate(linux.get("devices", [])):
         pointer = f"/linux/devices/{index}"
-        grants.devices.append(Device(str(device.get("path", "")), device.get("type") == "b",
-                                     origins.get(pointer, DEFAULT_PROVENANCE), pointer))
+        devices.append(Device(str(device.get("path", "")), device.get("type") == "b",
+                              origins.get(pointer, DEFAULT_PROVENANCE), pointer))
     for index, rule in enumerate(linux.get("resources", {}).get("devices", [])):
         if rule.get("allow") and rule.get("major") in (None, -1):
             pointer = f"/linux/resources/devices/{index}"
             provenance = origins.get(pointer, origins.get("/linux/resources", DEFAULT_PROVENANCE))
-            grants.devices.append(Device(f"all:{rule.get('type') or 'a'}", False, provenance,
-                                         pointer))
-    grants.readonly = _setting(effective, "/root/readonly")
-    grants.no_new_privileges = _setting(effective, "/process/noNewPrivileges")
-    grants.rootfs_propagation = _setting(effective, "/linux/rootfsPropagation")
-    grants.sysctls = _setting(effective, "/linux/sysctl")
-    return grants
+            devices.append(Device(f"all:{rule.get('type') or 'a'}", False, provenance, pointer))
+    return Grants(bounding, ambient, _namespaces(effective, entry), mounts, devices,
+                  readonly=_setting(effective, "/root/readonly"),
+                  no_new_privileges=_setting(effective, "/process/noNewPrivileges"),
+                  rootfs_propagation=_setting(effective, "/linux/rootfsPropagation"),
+                  sysctls=_setting(effective, "/linux/sysctl"))
+
+
+def _capabilities(effective: Effective, names: list[str], key: str) -> list[Capability]:
+    pointers = [f"/process/capabilities/{key}/{index}" for index in range(len(names))]
+    return [Capability(name, effective.origins.get(pointer, DEFAULT_PROVENANCE), pointer)
+            for name, pointer in zip(names, pointers, strict=True)]
 
 
 def _setting(effective: Effective, pointer: str) -> Setting:

@@ -13,8 +13,7 @@ runs only when the policy and the rule selection leave at least one of its rules
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from lkpolicy.model.config import Config
 from lkpolicy.model.document import escape_pointer_token
@@ -29,16 +28,18 @@ if TYPE_CHECKING:
     from lkpolicy.stages.images import ImageUse
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
+# Place, Target and Check are NamedTuples rather than dataclasses, as the grants are
+# (`lkpolicy.stages.effective.grants`): every check that runs the policy defines them.
+
+
+class Place(NamedTuple):
     location: Location
     pointer: str
     source: str
     """'' when the YAML grants it, else ` by the image label of X, not by the YAML` etc."""
 
 
-@dataclass(slots=True)
-class Target:
+class Target(NamedTuple):
     """One container as the checks see it: its subject for selectors, and its grants."""
 
     container: Container
@@ -141,8 +142,7 @@ ContainerCheck = Callable[[Judge, Target], None]
 ConfigCheck = Callable[[Judge], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
+class Check(NamedTuple):
     rules: tuple[PolicyRule, ...]
     run_container: ContainerCheck | None = None
     run_config: ConfigCheck | None = None

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lkpolicy.model.findings import Location, Severity
 from lkpolicy.model.reference import ImageRef
@@ -24,8 +25,12 @@ if TYPE_CHECKING:
 OFF = "off"
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
+# The value classes here are NamedTuples: every check that runs the policy defines them, and a
+# dataclass costs about ten times as much to define (see `lkpolicy.stages.effective.grants`).
+# Policy and TrustPolicy, which `extends` builds up, stay dataclasses.
+
+
+class Subject(NamedTuple):
     """What a rule judges, as selectors see it."""
 
     section: str
@@ -42,8 +47,7 @@ def image_matches(pattern: str, reference: ImageRef) -> bool:
     return any(fnmatchcase(form, pattern) for form in forms)
 
 
-@dataclass(frozen=True, slots=True)
-class Selector:
+class Selector(NamedTuple):
     """Each given criterion must match; within a criterion, any of its globs."""
 
     images: tuple[str, ...] = ()
@@ -73,11 +77,10 @@ class Selector:
                    globs(match.get("name")))
 
 
-@dataclass(slots=True)
-class RuleSetting:
+class RuleSetting(NamedTuple):
     severity: str | None = None
     """`error`, `warning`, `info`, `off`, or None to keep what came before."""
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = MappingProxyType({})
     location: Location | None = None
 
     def merged(self, later: RuleSetting) -> RuleSetting:
@@ -85,15 +88,13 @@ class RuleSetting:
                            later.location or self.location)
 
 
-@dataclass(slots=True)
-class Override:
+class Override(NamedTuple):
     selector: Selector
     rules: dict[str, RuleSetting]
     location: Location
 
 
-@dataclass(frozen=True, slots=True)
-class Active:
+class Active(NamedTuple):
     """A rule as it applies to one subject."""
 
     severity: Severity
@@ -150,8 +151,7 @@ ATTESTATION_AUTHORITY_TYPES = FILE_AUTHORITY_TYPES
 """Authorities that can vouch for in-toto attestations of an image: the cosign ones too."""
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(NamedTuple):
     """A keyless signer: the OIDC issuer and the certificate subject (exact or a regex)."""
 
     issuer: str
@@ -159,8 +159,7 @@ class Identity:
     subject_regex: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Authority:
+class Authority(NamedTuple):
     """A named source of trust from the policy's `trust.authorities`; paths are absolute."""
 
     name: str
@@ -187,8 +186,7 @@ class Authority:
     keys: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class TrustRule:
+class TrustRule(NamedTuple):
     """Images, or local files (`files:` entries with `source:`), and what must vouch for them."""
 
     images: tuple[str, ...]

@@ -7,8 +7,9 @@ policy file can only name options that the engine reads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from lkpolicy.model.capabilities import ALL_CAPABILITIES
 from lkpolicy.model.findings import Severity
@@ -67,8 +68,11 @@ POLICY_EXTENDS_OUTSIDE = define_rule(
 # -- the policy rules --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
+# Option and PolicyRule are NamedTuples: every check that runs the policy defines them, and a
+# dataclass costs about ten times as much to define (see `lkpolicy.stages.effective.grants`).
+
+
+class Option(NamedTuple):
     default: Any
     schema: dict[str, Any]
     """Its JSON Schema, with the description that `explain` and editors show."""
@@ -76,11 +80,10 @@ class Option:
     """Items are regular expressions, compiled when the policy loads."""
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyRule:
+class PolicyRule(NamedTuple):
     rule: Rule
     applies_to: tuple[str, ...]
-    options: dict[str, Option] = field(default_factory=dict)
+    options: Mapping[str, Option] = MappingProxyType({})
 
     @property
     def id(self) -> str:

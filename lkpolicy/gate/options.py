@@ -31,17 +31,20 @@ class PolicyChoice:
     trust_cache: str | None = None
     _loaded: dict[str, Policy] = field(default_factory=dict)
     _finder: PolicyFinder | None = None
+    _specs: dict[str, str] = field(default_factory=dict)
 
     def spec_for(self, config_directory: str) -> str:
         """The policy spec for configs in `config_directory` (`find_policy`): discovered once
         per directory and run, as the gate, the result cache and the workers all ask."""
         if self.explicit:
             return self.explicit
-        if self._finder is None:
-            from lkpolicy.stages.policy.discovery import PolicyFinder
+        if config_directory not in self._specs:
+            if self._finder is None:
+                from lkpolicy.stages.policy.discovery import PolicyFinder
 
-            self._finder = PolicyFinder()
-        return self._finder.find(config_directory)
+                self._finder = PolicyFinder()
+            self._specs[config_directory] = self._finder.find(config_directory)
+        return self._specs[config_directory]
 
     def load(self, spec: str) -> Policy:
         """One load per policy file and run: a directory of configs usually shares one policy."""

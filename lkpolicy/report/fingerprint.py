@@ -214,6 +214,10 @@ def report_fingerprints(findings: list[Finding], documents: Mapping[str, Documen
     from lkpolicy.report.paths import display_path
 
     keys = StructuralKeys(documents)
-    return number_repeats(finding_fingerprint(f, keys, display_path(f.location.file, root))
-                          for f in findings)
+    shown: dict[str, str] = {}  # a file has many findings; its spelling is worked out once
+    for finding in findings:
+        file = finding.location.file
+        if file not in shown:
+            shown[file] = display_path(file, root)
+    return number_repeats(finding_fingerprint(f, keys, shown[f.location.file]) for f in findings)
 

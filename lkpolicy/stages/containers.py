@@ -115,11 +115,16 @@ def effective_configs(config: Config, resolution: Resolution,
     invalid = [f.pointer for f in earlier if f.rule_id in SCHEMA_RULES]
     containers: list[Container] = []
     findings: list[Finding] = []
+    # The image stage parsed every reference already; parsing is a pure function of the text.
+    parsed = {use.text: use.reference for use in resolution.uses}
     for section, index, node in config.containers():
         entry = templated(node, switches)
         if not isinstance(entry, dict):
             continue
-        container = Container(section, index, node, entry, parse_or_none(entry.get("image")))
+        image = entry.get("image")
+        reference = parsed[image] if isinstance(image, str) and image in parsed \
+            else parse_or_none(image)
+        container = Container(section, index, node, entry, reference)
         container.image = resolution.image(container.reference)
         container.package = packages.find(container.reference) if packages else None
         containers.append(container)

@@ -71,4 +71,8 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    # Kept as a module attribute: the stages import these names inside functions, once per
+    # container, and a name found here no longer goes through this function.
+    globals()[name] = value
+    return value

@@ -26,11 +26,13 @@ def _register() -> None:
     from lkpolicy.cli.check import check
     from lkpolicy.cli.diff import diff
     from lkpolicy.cli.pin import pin
+    from lkpolicy.cli.root import root
     from lkpolicy.cli.rules import explain, rules, schema, version
     from lkpolicy.cli.show import show
     from lkpolicy.cli.trust import trust_app
     from lkpolicy.cli.verify import verify_build
 
+    app.callback()(root)  # `--version`
     for command in (check, show, schema, explain, rules, build, pin, diff):
         app.command(name=command.__name__)(command)
     app.add_typer(cache_app, name="cache", help="The local image store, shared with linuxkit.")

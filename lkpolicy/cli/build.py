@@ -26,6 +26,7 @@ from lkpolicy.cli.common import (
     SelectOption,
     gate_options,
     printer,
+    require_extra,
     run_gate_or_exit,
     usage_error,
 )
@@ -93,6 +94,10 @@ def build(
 ) -> None:
     """Run the gate on the configs, then build exactly what passed it, from the image cache
     (never from the network)."""
+    require_extra("build", "lkpolicy build")
+    if sign_key is not None or keyless:
+        require_extra("trust", "lkpolicy build --sign-key" if sign_key else
+                      "lkpolicy build --keyless")
     from lkpolicy.assemble import FormatUnavailable, check_formats
 
     try:  # formats, --arch and tools first: a usage problem should not wait for the gate

@@ -159,6 +159,18 @@ def usage_error(message: str) -> NoReturn:
     raise typer.Exit(ExitCode.USAGE)
 
 
+def require_extra(extra: str, needed_by: str) -> None:
+    """Stop with one line (exit 2) when an optional part of lkpolicy that the command needs is
+    not installed: `lkpolicy build needs the build extra: pip install 'lkpolicy[build]'`."""
+    from lkpolicy.extras import MissingExtra, require
+
+    try:
+        require(extra, needed_by)
+    except MissingExtra as error:
+        printer().err(str(error))
+        raise typer.Exit(ExitCode.USAGE) from None
+
+
 def printer() -> Printer:
     from lkpolicy.report.printer import Printer
 

@@ -23,7 +23,7 @@ __all__ = ["EXTRAS", "MissingExtra", "install_hint", "missing_modules", "require
 
 EXTRAS: dict[str, tuple[str, ...]] = {
     "trust": ("cryptography", "nacl", "sigstore", "tuf"),
-    "build": ("isal",),
+    "build": ("isal", "zlib_ng"),
 }
 """Each extra -> the top-level modules it installs that lkpolicy imports (pyproject.toml's
 `[project.optional-dependencies]` lists their distributions)."""

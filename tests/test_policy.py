@@ -342,6 +342,7 @@ def test_bad_regex_is_lkp005(tmp_path: Path) -> None:
 
 
 def test_extends_relative_paths_and_precedence(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()  # `../base` is inside the repository, so it may be extended
     write(tmp_path / "base" / "base.yml", "extends: []\nrules:\n  LKP101: error\n  LKP110: error\n")
     child = write(tmp_path / "team" / "p.yml",
                   "extends: [../base/base.yml]\nrules:\n  LKP101: info\n")

@@ -10,7 +10,6 @@ each at the line and column that needs the edit.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -210,13 +209,21 @@ def _unknown_keys(document: Document, violation: Violation, pointer: str) -> Ite
             hint=_unknown_key_hint(key, allowed))
 
 
+_SUGGEST_MAX = 100
+
+
 def _unknown_key_hint(key: str, allowed: list[str]) -> str | None:
     if not allowed:
         return None
     folded = {name.lower(): name for name in allowed}
     if key.lower() in folded:
         return f"did you mean `{folded[key.lower()]}`? (keys are case-sensitive)"
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    close: list[str] = []
+    # difflib is quadratic in the word's length; no key is longer than _SUGGEST_MAX.
+    if len(key) <= _SUGGEST_MAX:
+        import difflib
+
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
         return f"did you mean `{close[0]}`?"
     if key.startswith("x-"):
@@ -276,7 +283,11 @@ def _not_in_enum(document: Document, violation: Violation, pointer: str) -> Find
     allowed = [str(option) for option in violation.expected]
     value = violation.instance
     shown = _shown(value) if isinstance(value, str) else json.dumps(value)
-    close = difflib.get_close_matches(str(shown).lower(), allowed, n=1, cutoff=0.5)
+    close: list[str] = []
+    if len(str(shown)) <= _SUGGEST_MAX:
+        import difflib
+
+        close = difflib.get_close_matches(str(shown).lower(), allowed, n=1, cutoff=0.5)
     return INVALID_VALUE.finding(
         f"`{_display(pointer)}`: `{shown}` is not one of "
         + ", ".join(f"`{option}`" for option in allowed),

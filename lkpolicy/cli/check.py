@@ -81,6 +81,13 @@ def check(
     write_baseline: Annotated[str | None, typer.Option(
         "--write-baseline", help="Record every current finding in this baseline file and exit 0.",
         show_default=False)] = None,
+    labels_from: Annotated[list[str] | None, typer.Option(
+        "--labels-from", metavar="DIR",
+        help="Judge the images of `linuxkit pkg` packages below DIR with the labels their "
+             "build.yml `config:` blocks will give them (org/image name them; any tag). "
+             "Repeatable. With --no-images, before the images exist. Not with --lock: a "
+             "build reads the labels of the images it builds from.",
+        show_default=False)] = None,
     docs_url: Annotated[str | None, typer.Option(
         "--docs-url", help="URL of the rule reference (docs/rules.md) for SARIF's helpUri and "
                            "informationUri; default: the `Rules` URL of the package metadata.",
@@ -90,6 +97,9 @@ def check(
     the policy, verify trust, and report findings."""
     from lkpolicy.report import use_color
 
+    if lock is not None and labels_from:
+        usage_error("--labels-from judges labels that the build does not read (it reads the "
+                    "images' own): it cannot be used with --lock")
     if lock is not None and no_images:
         usage_error("--lock names the images' digests: it cannot be used with --no-images")
     if docs_url is not None:
@@ -103,7 +113,7 @@ def check(
         merge=merge, cache=cache, arch=arch, no_images=no_images, policy=policy,
         no_policy=no_policy, offline=offline, no_waivers=no_waivers, select=select,
         ignore=ignore, baseline=None if write_baseline else baseline, fail_on=fail_on,
-        use_result_cache=not no_cache and lock is None, at=at)
+        use_result_cache=not no_cache and lock is None, at=at, labels_from=labels_from)
     gate = run_gate_or_exit(files, options)
     if lock is not None and len(gate.units) != 1:
         usage_error("--lock describes one build: give one config, or --merge")

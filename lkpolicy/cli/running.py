@@ -61,7 +61,7 @@ def gate_options(*, merge: bool, cache: str | None, arch: str | None, no_images:
                  policy: str | None, no_policy: bool = False, offline: bool,
                  no_waivers: bool, select: list[str] | None, ignore: list[str] | None,
                  baseline: str | None, fail_on: FailOn, use_result_cache: bool,
-                 at: str | None = None) -> GateOptions:
+                 at: str | None = None, labels_from: list[str] | None = None) -> GateOptions:
     """The gate options of a command line; an unusable value is a usage error (exit 2)."""
     from lkpolicy.gate.options import GateOptions, PolicyChoice, RuleSelection, UsageError
     from lkpolicy.model.findings import Severity
@@ -80,6 +80,13 @@ def gate_options(*, merge: bool, cache: str | None, arch: str | None, no_images:
         use_result_cache=use_result_cache)
     if moment is not None:
         options.at = moment
+    if labels_from:
+        from lkpolicy.stages.pkglabels import PackageSourceError, read_package_labels
+
+        try:
+            options.packages = read_package_labels(labels_from)
+        except PackageSourceError as error:
+            usage_error(f"--labels-from: {error}")
     return options
 
 
@@ -106,6 +113,10 @@ def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bo
     report = Report(findings=gate.findings, documents=gate.documents, files=gate.files,
                     tool_version=__version__, suppressed=suppressed,
                     execution_successful=gate.exit_code != ExitCode.USAGE)
+    from lkpolicy.gate.custom import custom_rules, needs_custom_rules
+
+    if needs_custom_rules(gate, every=output_format == "sarif"):
+        report.extra_rules = custom_rules(gate)
     if output_format == "sarif":
         from lkpolicy.report.links import metadata_docs_url
         from lkpolicy.report.sarif import MAX_RESULTS, omitted_results

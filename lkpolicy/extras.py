@@ -1,18 +1,20 @@
 """The optional parts of lkpolicy and what to install when one is missing.
 
 The core (`pip install lkpolicy`, what the pre-commit hooks get) lints and judges configs;
-signature verification and the build core are extras, because their libraries are most of an
-install's size and time:
+signature verification, the build core and custom policy rules are extras, because their
+libraries are most of an install's size and time:
 
 * `trust`: the policy's `trust:` authorities, `trust inspect`, `verify-build` and signed
   provenance (`build --sign-key`, `--keyless`);
 * `build`: `lkpolicy build`;
-* `all`: both.
+* `cel`: the custom rules of a policy (`custom_rules:`, conditions in CEL);
+* `all`: every one.
 
 Whether an extra is installed is read from the import system without importing anything (the
 check stays as cheap as the commands that do not need it). A command that needs a missing
 extra stops with one line naming it (exit 2); a trust stage that the policy requires reports
-an error finding naming it, never a pass.
+an error finding naming it (LKT002, LKT005), never a pass; a policy's custom rule is an LKP007
+error naming it (exit 2), never a rule that judges nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = ["EXTRAS", "MissingExtra", "install_hint", "missing_modules", "require
 EXTRAS: dict[str, tuple[str, ...]] = {
     "trust": ("cryptography", "nacl", "sigstore", "tuf"),
     "build": ("isal", "zlib_ng"),
+    "cel": ("cel_expr_python",),
 }
 """Each extra -> the top-level modules it installs that lkpolicy imports (pyproject.toml's
 `[project.optional-dependencies]` lists their distributions)."""

@@ -77,6 +77,8 @@ def work(tmp_path: Path) -> Path:
     (tmp_path / "bad.yml").write_text(BAD)
     # A policy file beside the configs: the hooks must not read it as a LinuxKit config.
     (tmp_path / ".lkpolicy.yml").write_text("extends: [builtin:default]\n")
+    (tmp_path / "team").mkdir()
+    (tmp_path / "team" / ".lkpolicy.yaml").write_text("extends: [builtin:strict]\n")
     git(tmp_path, "add", ".")
     return tmp_path
 
@@ -85,9 +87,14 @@ def work(tmp_path: Path) -> Path:
 def test_lkpolicy_check_hook(hook_repo: Path, pre_commit_home: Path, work: Path) -> None:
     tool = _pre_commit()
     green = _try_repo(tool, hook_repo, pre_commit_home, work, "lkpolicy-check", "pinned.yml",
-                      ".lkpolicy.yml")
+                      ".lkpolicy.yml", "team/.lkpolicy.yaml")
     assert green.returncode == 0, green.stdout + green.stderr
     assert "Passed" in green.stdout
+    # Policy files alone: the hook has nothing to check, whichever spelling.
+    policies = _try_repo(tool, hook_repo, pre_commit_home, work, "lkpolicy-check",
+                         ".lkpolicy.yml", "team/.lkpolicy.yaml")
+    assert policies.returncode == 0, policies.stdout + policies.stderr
+    assert "(no files to check)" in policies.stdout, policies.stdout
     # The whole gate needs the images: without a cache it fails closed, as CI would.
     gate = _try_repo(tool, hook_repo, pre_commit_home, work, "lkpolicy-gate", "pinned.yml",
                      ".lkpolicy.yml")

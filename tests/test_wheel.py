@@ -118,9 +118,9 @@ def test_the_wheel_carries_the_data_the_licence_and_the_metadata(wheel: Path) ->
     assert not any(name.startswith(("tests/", "bench/", "examples/")) for name in names)
     assert metadata["Version"] == version
     assert metadata["License-Expression"] == "Apache-2.0"
-    assert set(metadata.get_all("Provides-Extra") or []) >= {"trust", "build", "all"}
+    assert set(metadata.get_all("Provides-Extra") or []) >= {"trust", "build", "cel", "all"}
     core = [r for r in metadata.get_all("Requires-Dist") or [] if "extra ==" not in r]
-    heavy = ("cryptography", "tuf", "sigstore", "pynacl", "isal")
+    heavy = ("cryptography", "tuf", "sigstore", "pynacl", "isal", "zlib-ng", "cel-expr-python")
     assert core and not [r for r in core if r.lower().startswith(heavy)], core
     assert any(url.startswith("Rules, ") for url in metadata.get_all("Project-URL") or [])
 
@@ -184,3 +184,17 @@ def test_a_required_signature_without_the_trust_extra_fails_the_gate(
     assert ("error LKT002 the kernel image `docker.io/linuxkit/init:v1.0`: authority `k` "
             "(cosign-key) does not vouch for it: signature verification needs the trust "
             "extra: pip install 'lkpolicy[trust]'") in done.stdout
+
+
+def test_a_custom_rule_without_the_cel_extra_is_refused(venv: Path, elsewhere: Path) -> None:
+    # A rule that cannot run must not pass what it was written to catch: LKP007, exit 2.
+    (elsewhere / "policy.yml").write_text(
+        "extends: [builtin:default]\ncustom_rules:\n  ORG001:\n"
+        "    title: Read-only root\n    severity: error\n    rationale: r\n    fix: f\n"
+        "    condition: '!grants.readonly'\n")
+    done = _run(venv, elsewhere, "check", "--no-cache", "--no-images", "--policy", "policy.yml",
+                "minimal.yml")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert ("policy.yml:8:16: error LKP007 custom rule ORG001: a custom rule's condition needs "
+            "the cel extra: pip install 'lkpolicy[cel]'") in done.stdout + done.stderr, (
+        done.stdout + done.stderr)

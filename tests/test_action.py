@@ -44,7 +44,7 @@ def test_the_action_installs_itself_and_pins_upload_sarif() -> None:
     assert set(action["inputs"]) >= {"paths", "policy", "fail-on", "format"}
     install = action["runs"]["steps"][0]
     assert install["env"]["ACTION_PATH"] == "${{ github.action_path }}"
-    assert ('pip install --quiet --disable-pip-version-check "${ACTION_PATH}[trust]"'
+    assert ('pip install --quiet --disable-pip-version-check "${ACTION_PATH}[trust,cel]"'
             in install["run"])
     assert "pip install lkpolicy" not in ACTION.read_text()
     assert uses_of(action) == [UPLOAD_SARIF_V4]

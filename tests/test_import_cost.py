@@ -115,4 +115,4 @@ def test_help_still_lists_every_command(tmp_path: Path) -> None:
     commands = completed.stdout.split("Commands:", 1)[1]
     listed = re.findall(r"^  (\w+) ", commands, re.MULTILINE)
     assert listed == ["check", "show", "schema", "explain", "rules", "build", "pin", "diff",
-                      "version", "cache", "trust"]
+                      "version", "completion", "cache", "trust"]

@@ -21,6 +21,10 @@ _AUTHORITY_ALL_OF_3_THEN_KEYS = frozenset(("type", "keys", "trusted_root"))
 _AUTHORITY_NAME_PATTERN = re.compile("^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _AUTHORITY_PROPERTIES_TYPE_ENUM = ("notary", "tuf", "sigstore", "cosign-key")
 _IDENTITY_KEYS = frozenset(("issuer", "subject", "subject_regex"))
+_PROPERTIES_CHECK_KEYS = frozenset(("format", "fail-on", "select", "ignore", "exclude"))
+_PROPERTIES_CHECK_PROPERTIES_FAIL_ON_ENUM = ("error", "warning", "info", "never")
+_PROPERTIES_CHECK_PROPERTIES_FORMAT_ENUM = ("text", "json", "sarif", "github")
+_PROPERTIES_CHECK_PROPERTIES_SELECT_ITEMS_PATTERN = re.compile("^[A-Za-z][A-Za-z0-9]*$")
 _PROPERTIES_OVERRIDES_ITEMS_KEYS = frozenset(("match", "rules", "reason"))
 _PROPERTIES_TRUST_KEYS = frozenset(("authorities", "rules", "default_authority"))
 _PROPERTIES_TRUST_PROPERTIES_RULES_ITEMS_KEYS = frozenset(("images", "files", "signature", "require", "reason"))
@@ -29,7 +33,7 @@ _REQUIREMENT_ANY_OF_1_PROPERTIES_SIGNERS_ITEMS_PATTERN = re.compile("^targets(/[
 _REQUIREMENT_ANY_OF_2_KEYS = frozenset(("authority", "attestation"))
 _REQUIREMENT_ANY_OF_3_KEYS = frozenset(("all",))
 _REQUIREMENT_ANY_OF_4_KEYS = frozenset(("any",))
-_ROOT_KEYS = frozenset(("extends", "rules", "trust", "waivers", "overrides"))
+_ROOT_KEYS = frozenset(("extends", "rules", "trust", "waivers", "check", "overrides"))
 _RULES_KEYS = frozenset(("LKP101", "LKP102", "LKP103", "LKP110", "LKP111", "LKP112", "LKP120", "LKP130", "LKP140", "LKP141", "LKP150", "LKP151", "LKP152", "LKP160", "LKP170", "LKP171", "LKP180", "LKP181", "LKP182", "LKP190"))
 _RULES_PROPERTIES_LKP101_ANY_OF_1_KEYS = frozenset(("severity",))
 _RULES_PROPERTIES_LKP103_ANY_OF_1_KEYS = frozenset(("severity", "allowed", "denied"))
@@ -55,6 +59,7 @@ def is_valid(data: Any) -> bool:
         and ("rules" not in data or _valid_rules(data["rules"]))
         and ("trust" not in data or _valid_trust(data["trust"]))
         and ("waivers" not in data or _valid_waivers(data["waivers"]))
+        and ("check" not in data or _valid_check(data["check"]))
         and ("overrides" not in data or _valid_overrides(data["overrides"]))
     )
 
@@ -87,7 +92,7 @@ def _valid_extends_items(value: Any) -> bool:
 def _valid_extends(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_extends_items(item10) for item10 in value)
+        and all(_valid_extends_items(item13) for item13 in value)
     )
 
 
@@ -140,8 +145,8 @@ def _valid_authority(value: Any) -> bool:
 def _valid_trust_authorities(value: Any) -> bool:
     return (
         isinstance(value, dict)
-        and all(_valid_authority_name(key30) for key30 in value)
-        and all(_valid_authority(value[key31]) for key31 in value)
+        and all(_valid_authority_name(key33) for key33 in value)
+        and all(_valid_authority(value[key34]) for key34 in value)
     )
 
 
@@ -166,7 +171,7 @@ def _valid_trust_rules_items_one_of_1(value: Any) -> bool:
 def _valid_trust_rules_items_images_any_of_1(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_extends_items(item32) for item32 in value)
+        and all(_valid_extends_items(item35) for item35 in value)
         and len(value) >= 1
     )
 
@@ -196,7 +201,7 @@ def _valid_trust_rules_items(value: Any) -> bool:
 def _valid_trust_rules(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_trust_rules_items(item40) for item40 in value)
+        and all(_valid_trust_rules_items(item43) for item43 in value)
     )
 
 
@@ -213,7 +218,33 @@ def _valid_trust(value: Any) -> bool:
 def _valid_waivers(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(isinstance(item50, dict) for item50 in value)
+        and all(isinstance(item53, dict) for item53 in value)
+    )
+
+
+def _valid_check_select_items(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and _PROPERTIES_CHECK_PROPERTIES_SELECT_ITEMS_PATTERN.search(value) is not None
+    )
+
+
+def _valid_check_select(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and all(_valid_check_select_items(item54) for item54 in value)
+    )
+
+
+def _valid_check(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and _PROPERTIES_CHECK_KEYS.issuperset(value)
+        and ("format" not in value or value["format"] in _PROPERTIES_CHECK_PROPERTIES_FORMAT_ENUM)
+        and ("fail-on" not in value or value["fail-on"] in _PROPERTIES_CHECK_PROPERTIES_FAIL_ON_ENUM)
+        and ("select" not in value or _valid_check_select(value["select"]))
+        and ("ignore" not in value or _valid_check_select(value["ignore"]))
+        and ("exclude" not in value or _valid_extends(value["exclude"]))
     )
 
 
@@ -242,7 +273,7 @@ def _valid_overrides_items(value: Any) -> bool:
 def _valid_overrides(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_overrides_items(item54) for item54 in value)
+        and all(_valid_overrides_items(item61) for item61 in value)
     )
 
 
@@ -283,7 +314,7 @@ def _valid_rules_lkp110_any_of_1_forbidden_items(value: Any) -> bool:
 def _valid_rules_lkp110_any_of_1_forbidden(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_rules_lkp110_any_of_1_forbidden_items(item59) for item59 in value)
+        and all(_valid_rules_lkp110_any_of_1_forbidden_items(item66) for item66 in value)
         and _unique(value)
     )
 
@@ -321,7 +352,7 @@ def _valid_rules_lkp120_any_of_1_namespaces_items(value: Any) -> bool:
 def _valid_rules_lkp120_any_of_1_namespaces(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_rules_lkp120_any_of_1_namespaces_items(item64) for item64 in value)
+        and all(_valid_rules_lkp120_any_of_1_namespaces_items(item71) for item71 in value)
         and _unique(value)
     )
 
@@ -421,7 +452,7 @@ def _valid_authority_all_of_0_then_root_keys(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_extends_items(item81) for item81 in value)
+        and all(_valid_extends_items(item88) for item88 in value)
     )
 
 
@@ -436,7 +467,7 @@ def _valid_authority_all_of_0_then_root_cert_ids(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_authority_all_of_0_then_root_cert_ids_items(item82) for item82 in value)
+        and all(_valid_authority_all_of_0_then_root_cert_ids_items(item89) for item89 in value)
     )
 
 
@@ -498,7 +529,7 @@ def _valid_authority_all_of_2_then_identities(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_identity(item85) for item85 in value)
+        and all(_valid_identity(item92) for item92 in value)
     )
 
 
@@ -537,7 +568,7 @@ def _valid_requirement_any_of_1_signers(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_requirement_any_of_1_signers_items(item88) for item88 in value)
+        and all(_valid_requirement_any_of_1_signers_items(item95) for item95 in value)
         and _unique(value)
     )
 
@@ -585,7 +616,7 @@ def _valid_requirement_any_of_3_all(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_requirement(item91) for item91 in value)
+        and all(_valid_requirement(item98) for item98 in value)
     )
 
 
@@ -610,7 +641,7 @@ def _valid_requirement_any_of_4(value: Any) -> bool:
 def _valid_selector_section_any_of_1(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(item94 in _SELECTOR_PROPERTIES_SECTION_ANY_OF_0_ENUM for item94 in value)
+        and all(item101 in _SELECTOR_PROPERTIES_SECTION_ANY_OF_0_ENUM for item101 in value)
         and len(value) >= 1
     )
 
@@ -661,5 +692,5 @@ def _valid_attestation_conditions(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_attestation_conditions_items(item96) for item96 in value)
+        and all(_valid_attestation_conditions_items(item103) for item103 in value)
     )

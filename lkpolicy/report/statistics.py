@@ -5,7 +5,7 @@ In text, one row per rule in place of the findings (as ruff prints its statistic
 ```text
 3  LKP101      A container or volume image is not pinned by digest
 2  LK317   [*] An unquoted number with a leading zero is octal
-1  LK305   [?] Two containers share a name, and so a user id
+1  LK306   [?] The capability name is not one linuxkit knows
 ```
 
 the count, the rule ID, a fix mark (`[*]` when `lkpolicy check --fix` fixes every finding of

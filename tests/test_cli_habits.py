@@ -7,12 +7,14 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import click
+import jsonschema
 import pytest
 import typer.main
 from conftest import skip_or_fail
@@ -305,6 +307,14 @@ def test_statistics_marks_and_order_from_the_catalogue() -> None:
     assert lines[0].startswith("2  LK201 ")
     assert lines[1].startswith("1  LK306   [?] ")
     assert lines[2] == "1  LKX999"  # an unknown ID has no title, and no trailing blanks
+    data = json.loads(render("json", report))
+    assert data["statistics"]["LKX999"] == {"count": 1, "title": "", "fixability": None}
+    doc = (ROOT / "docs" / "output-formats.md").read_text(encoding="utf-8")
+    documented = re.search(r"<!-- json-output-schema -->\s*```json\n(.*?)```", doc, re.S)
+    assert documented is not None
+    jsonschema.Draft202012Validator(json.loads(documented.group(1))).validate(data)
+    data["statistics"]["LK201"]["count"] = "2"
+    assert not jsonschema.Draft202012Validator(json.loads(documented.group(1))).is_valid(data)
 
 
 # -- --stdin-filename --------------------------------------------------------------------------

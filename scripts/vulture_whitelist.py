@@ -25,6 +25,8 @@ _._items
 _._anyOf
 _._const  # stages/schemacheck/predicate.py: likewise, one test per schema keyword
 _._propertyNames
+_._patternProperties
+_._maxLength
 _._minLength
 _._minItems
 _._minProperties
@@ -52,3 +54,4 @@ _.comment_handling
 _.doc_infos
 _._fetch  # stages/trust/tuf_fetcher.py: python-tuf's FetcherInterface calls these
 _.download_bytes
+_.log_errors  # linearregex.py: an option of re2.Options, read by the library

@@ -158,8 +158,8 @@ def test_the_nearest_pyproject_with_a_table_counts(repo: Path) -> None:
      "exclude)"),
     ('[tool.lkpolicy]\nselect = "LKP1"\n',
      "[tool.lkpolicy]: `select` must be a list of non-empty strings"),
-    ('[tool.lkpolicy]\nignore = ["LKP1", "NOPE"]\n',
-     "[tool.lkpolicy]: ignore NOPE: no rule has this ID or prefix"),
+    ('[tool.lkpolicy]\nignore = ["LKP1", "LKQ9"]\n',
+     "[tool.lkpolicy]: ignore LKQ9: no rule has this ID or prefix"),
     ("[tool.lkpolicy\n", "pyproject.toml: not valid TOML"),
     ('[tool]\nlkpolicy = 3\n', "pyproject.toml: `tool.lkpolicy` must be a table"),
 ])

@@ -393,3 +393,21 @@ def test_ignore_all_leaves_the_build_blockers(repo: Path) -> None:
     result = invoke("check", "--no-images", "--ignore", "ALL", "-f", "json", "bad.yml")
     assert {f["rule"] for f in json.loads(result.stdout)["findings"]} == {"LK306"}
     assert result.exit_code == 1
+
+
+def test_statistics_and_settings_know_custom_rules(repo: Path) -> None:
+    (repo / ".lkpolicy.yml").write_text(
+        "custom_rules:\n"
+        "  ORG001:\n"
+        "    title: Containers keep their root filesystem read-only\n"
+        "    severity: warning\n"
+        "    rationale: Intruders replace binaries.\n"
+        "    fix: \"Set `readonly: true`.\"\n"
+        "    condition: \"!grants.readonly\"\n"
+        "check:\n  select: [ORG, LK317]\n")
+    result = invoke("check", "--no-images", "--statistics", "w.yml")
+    assert result.stdout == (
+        "2  ORG001      Containers keep their root filesystem read-only\n"
+        "1  LK317   [*] An unquoted number with a leading zero is octal\n"
+        "\n"
+        "Found 3 warnings in 1 file.\n")

@@ -110,6 +110,13 @@ def check(
     write_baseline: Annotated[str | None, typer.Option(
         "--write-baseline", help="Record every current finding in this baseline file and exit 0.",
         show_default=False)] = None,
+    labels_from: Annotated[list[str] | None, typer.Option(
+        "--labels-from", metavar="DIR",
+        help="Judge the images of `linuxkit pkg` packages below DIR with the labels their "
+             "build.yml `config:` blocks will give them (org/image name them; any tag). "
+             "Repeatable. With --no-images, before the images exist. Not with --lock: a "
+             "build reads the labels of the images it builds from.",
+        show_default=False)] = None,
     docs_url: Annotated[str | None, typer.Option(
         "--docs-url", help="URL of the rule reference (docs/rules.md) for SARIF's helpUri and "
                            "informationUri; default: the `Rules` URL of the package metadata.",
@@ -120,6 +127,9 @@ def check(
     from lkpolicy.cli.defaults import CheckSettings
     from lkpolicy.report import use_color
 
+    if lock is not None and labels_from:
+        usage_error("--labels-from judges labels that the build does not read (it reads the "
+                    "images' own): it cannot be used with --lock")
     if lock is not None and no_images:
         usage_error("--lock names the images' digests: it cannot be used with --no-images")
     if stdin_filename is not None:
@@ -143,7 +153,8 @@ def check(
         ignore=settings.ignore, baseline=None if write_baseline else baseline,
         fail_on=FailOn(settings.fail_on or FailOn.error),
         use_result_cache=not no_cache and lock is None, at=at, exclude=settings.exclude,
-        force_exclude=force_exclude, stdin_name=stdin_filename)
+        force_exclude=force_exclude, stdin_name=stdin_filename,
+        labels_from=labels_from)
     gate = run_gate_or_exit(files, options)
     if lock is not None and len(gate.units) != 1:
         usage_error("--lock describes one build: give one config, or --merge")

@@ -66,7 +66,8 @@ def gate_options(*, merge: bool, cache: str | None, arch: str | None, no_images:
                  no_waivers: bool, select: list[str] | None, ignore: list[str] | None,
                  baseline: str | None, fail_on: FailOn, use_result_cache: bool,
                  at: str | None = None, exclude: Exclusion | None = None,
-                 force_exclude: bool = False, stdin_name: str | None = None) -> GateOptions:
+                 force_exclude: bool = False, stdin_name: str | None = None,
+                 labels_from: list[str] | None = None) -> GateOptions:
     """The gate options of a command line; an unusable value is a usage error (exit 2)."""
     from lkpolicy.gate.options import GateOptions, PolicyChoice, RuleSelection, UsageError
     from lkpolicy.model.findings import Severity
@@ -86,6 +87,13 @@ def gate_options(*, merge: bool, cache: str | None, arch: str | None, no_images:
         stdin_name=stdin_name)
     if moment is not None:
         options.at = moment
+    if labels_from:
+        from lkpolicy.stages.pkglabels import PackageSourceError, read_package_labels
+
+        try:
+            options.packages = read_package_labels(labels_from)
+        except PackageSourceError as error:
+            usage_error(f"--labels-from: {error}")
     return options
 
 
@@ -114,6 +122,10 @@ def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bo
                     tool_version=__version__, suppressed=suppressed,
                     execution_successful=gate.exit_code != ExitCode.USAGE,
                     quiet=quiet, statistics=statistics)
+    from lkpolicy.gate.custom import custom_rules, needs_custom_rules
+
+    if needs_custom_rules(gate, every=output_format == "sarif"):
+        report.extra_rules = custom_rules(gate)
     if output_format == "sarif":
         from lkpolicy.report.links import metadata_docs_url
         from lkpolicy.report.sarif import MAX_RESULTS, omitted_results

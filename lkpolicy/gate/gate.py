@@ -113,6 +113,10 @@ def run_gate(arguments: list[str], options: GateOptions) -> Gate:
     else:
         units = _judge_each(paths, documents, options)
     gate = Gate(options, units, documents)
+    if options.selection.custom_codes:
+        from lkpolicy.gate.custom import check_custom_selection
+
+        check_custom_selection(gate)
     _finish(gate)
     return gate
 
@@ -280,6 +284,8 @@ class _CacheContexts:
         images = options.images
         # The image stage reads the image cache, so its state is part of the key.
         parts = [images.state_token() if images is not None else "no-images"]
+        if options.packages is not None:
+            parts.append(f"packages={options.packages.token}")
         if options.policy is None:
             parts.append("no-policy")
         else:
@@ -366,7 +372,12 @@ def _apply_inline_waivers(gate: Gate, unit: GateUnit, findings: list[Finding]) -
         meta.extend(problems)
     if not waivers:
         return findings + meta
-    outcome = apply_waivers(findings, waivers, gate.options.today, known_rules=known_rule_ids(),
+    known = set(known_rule_ids())
+    if any(rule not in known for waiver in waivers for rule in waiver.rules):
+        from lkpolicy.gate.custom import custom_rule_ids
+
+        known |= custom_rule_ids(unit, gate.options)
+    outcome = apply_waivers(findings, waivers, gate.options.today, known_rules=known,
                             chosen=gate.options.selection.chosen)
     gate.suppressed.extend(Suppression(s.finding, "inline", s.waiver.reason)
                            for s in outcome.suppressed)

@@ -110,7 +110,8 @@ def judge_unit(paths: list[str], documents: dict[str, Document], options: GateOp
 
         unit.local_files, found_files = read_local_files(unit.config)
         unit.findings.extend(found_files)
-    unit.containers, found = effective_configs(unit.config, unit.resolution, unit.findings)
+    unit.containers, found = effective_configs(unit.config, unit.resolution, unit.findings,
+                                               options.packages)
     unit.findings.extend(found)
     if options.policy is not None:
         _judge_by_policy(unit, options.policy, options)
@@ -151,7 +152,7 @@ def _judge_by_policy(unit: GateUnit, choice: PolicyChoice, options: GateOptions)
 
         outcome = apply_waivers(unit.findings, policy.waivers, options.today,
                                 context=container_context(unit.config),
-                                known_rules=known_rule_ids(),
+                                known_rules=known_rule_ids() | set(policy.custom_rules),
                                 chosen=options.selection.chosen)
         unit.findings = outcome.findings
         unit.suppressed = outcome.suppressed

@@ -70,6 +70,11 @@ def load_policy_file(spec: str) -> Policy:
     for document, own_spec in chain.files:
         policy.extend(_own(document, own_spec))
     _check_trust_names(policy.trust)
+    named = [*policy.rules, *(key for override in policy.overrides for key in override.rules)]
+    if policy.custom_rules or any(not key.startswith("LK") for key in named):
+        from lkpolicy.stages.policy.custom.parse import check_custom_rule_ids
+
+        check_custom_rule_ids(policy)
     return policy
 
 
@@ -83,7 +88,7 @@ def read_check_section(path: str) -> dict[str, Any] | None:
     return section if isinstance(section, dict) else None
 
 
-POLICY_KEYS = ("extends", "rules", "overrides", "trust", "waivers", "check")
+POLICY_KEYS = ("extends", "rules", "overrides", "trust", "waivers", "custom_rules", "check")
 """The top-level keys of a policy file (tests check them against the schema)."""
 _POLICY_KEY_TEXT = re.compile(r"(?:^|[{,\s])[\"']?(?:" + "|".join(POLICY_KEYS) + r")[\"']?\s*:",
                               re.MULTILINE)
@@ -211,6 +216,10 @@ def _own(document: Document, spec: str) -> Policy:
     data: dict[str, Any] = document.data
     policy = Policy(sources=[spec if spec.startswith(BUILTIN_PREFIX) else document.path])
     policy.rules = _rules(document, data.get("rules") or {}, "/rules")
+    if data.get("custom_rules"):
+        from lkpolicy.stages.policy.custom.parse import add_custom_rules
+
+        add_custom_rules(policy, document, data["custom_rules"])
     for index, raw in enumerate(data.get("overrides") or []):
         pointer = f"/overrides/{index}"
         match = raw["match"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lkpolicy.stages.policy.custom.celenv import MAX_LENGTH
+from lkpolicy.stages.policy.custom.model import CUSTOM_ID, RESERVED_PREFIX, SCOPES
 from lkpolicy.stages.policy.rules import IMAGE_SECTIONS, POLICY_RULES
 
 SCHEMA_ID = "https://lkpolicy.dev/schemas/policy.schema.json"
@@ -61,6 +63,16 @@ def build_schema() -> dict[str, Any]:
                       "description": "Rule settings; a rule that no policy in the chain names "
                                      "does not run."},
             "trust": _trust_schema(),
+            "custom_rules": {
+                "type": "object",
+                "description": "Rules this policy defines, by ID (capital letters then digits, "
+                               "e.g. `ORG001`; IDs starting with LK are lkpolicy's). Each runs "
+                               "like a built-in rule (set its severity or turn it `off` in "
+                               "`rules` and `overrides`, waive it, baseline it) and fires where "
+                               "its CEL condition is true; see docs/custom-rules.md.",
+                "propertyNames": {"pattern": f"^{CUSTOM_ID.pattern}$"},
+                "additionalProperties": {"$ref": "#/$defs/customRule"},
+            },
             "waivers": {
                 "description": "Accepted findings: each waiver names a rule, optionally narrows "
                                "it to images, sections, container names, files or a JSON "
@@ -93,6 +105,7 @@ def build_schema() -> dict[str, Any]:
         },
         "$defs": {
             **_trust_defs(),
+            "customRule": _custom_rule_schema(),
             "severity": {
                 "description": "`off` disables the rule; the others set the severity of its "
                                "findings.",
@@ -103,6 +116,15 @@ def build_schema() -> dict[str, Any]:
                 "description": "Rule ID -> a severity, or an object with `severity` and options.",
                 "additionalProperties": False,
                 "properties": rules,
+                "patternProperties": {f"^(?!{RESERVED_PREFIX}){CUSTOM_ID.pattern}$": {
+                    "description": "A custom rule (defined in `custom_rules` of this policy or "
+                                   "one it extends): its severity, or `off`.",
+                    "anyOf": [
+                        {"$ref": "#/$defs/severity"},
+                        {"type": "object", "additionalProperties": False,
+                         "description": "The severity of the custom rule.",
+                         "properties": {"severity": {"$ref": "#/$defs/severity"}}},
+                    ]}},
             },
             "selector": {
                 "type": "object",
@@ -171,6 +193,52 @@ def _check_schema() -> dict[str, Any]:
 
 
 _PATH = {"type": "string", "minLength": 1}
+
+
+def _text(description: str) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "description": description}
+
+
+def _custom_rule_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["title", "severity", "rationale", "fix", "condition"],
+        "description": "A rule with a CEL condition over each container's effective config "
+                       "(`scope: container`) or over the whole config (`scope: config`).",
+        "if": {"properties": {"scope": {"const": "config"}}, "required": ["scope"]},
+        "then": {"not": {"required": ["match"],
+                         "description": "A whole-config rule has no selector."}},
+        "properties": {
+            "title": _text("One line, shown by `lkpolicy rules` and as the finding's message."),
+            "name": {"type": "string", "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$",
+                     "description": "A kebab-case slug (SARIF `name`); default: the ID in "
+                                    "lower case."},
+            "severity": {"enum": ["error", "warning", "info"],
+                         "description": "The severity of its findings (`rules` and "
+                                        "`overrides` can change it)."},
+            "rationale": _text("Why the rule exists (`lkpolicy explain`, SARIF help)."),
+            "fix": _text("How to fix a finding."),
+            "scope": {"enum": list(SCOPES),
+                      "description": "`container` (default): judged for each onboot, "
+                                     "onshutdown and service container; `config`: once for "
+                                     "the whole config."},
+            "match": {"$ref": "#/$defs/selector",
+                      "description": "Which containers the rule judges (as `overrides` "
+                                     "select them)."},
+            "condition": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH,
+                          "description": "A CEL expression, true when the subject breaks the "
+                                         "rule. Checked (syntax and types) when the policy "
+                                         "loads."},
+            "field": {"type": "string", "pattern": "^/[a-z_]+(/.*)?$",
+                      "description": "Where findings point: a JSON pointer that starts with "
+                                     "a variable, e.g. `/config/process/noNewPrivileges` or "
+                                     "`/grants/capabilities`; default: the field the "
+                                     "condition names."},
+            "message": _text("The finding's message; default: the title."),
+            "reason": {"type": "string", "description": "Why the rule exists (for reviewers)."},
+        },
+    }
 
 
 def _path(description: str) -> dict[str, Any]:

@@ -32,5 +32,4 @@ def root(
         "--version", callback=_print_version, is_eager=True,
         help="Print the version and exit.")] = False,
 ) -> None:
-    """The options before any command (`--version`); `lkpolicy --help` shows the `help=` of
-    `cli.command_line`'s application, not this text."""
+    """The security gate in front of `linuxkit build`: lint, policy, trust and build."""

@@ -31,7 +31,7 @@ from lkpolicy.stages.schemacheck.policy_valid import is_valid
 from lkpolicy.stages.schemacheck.pysource import DIALECT, SchemaNotSupported
 
 ROOT = Path(__file__).resolve().parent.parent
-POLICY_KEYS = ("rules", "extends", "trust", "overrides", "waivers", "custom_rules")
+POLICY_KEYS = ("rules", "extends", "trust", "overrides", "waivers", "custom_rules", "check")
 
 
 @cache

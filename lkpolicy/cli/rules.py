@@ -89,7 +89,7 @@ def schema() -> None:
 
 
 def version() -> None:
-    """Print the version."""
-    from lkpolicy import __version__
+    """Print the version (as `lkpolicy --version`)."""
+    from lkpolicy.cli.root import version_text
 
-    emit(f"lkpolicy {__version__}\n", None)
+    emit(version_text(), None)

@@ -11,6 +11,7 @@ from lkpolicy.model.findings import Finding, Severity
 from lkpolicy.model.rules import blocks_build, build_family
 
 if TYPE_CHECKING:
+    from lkpolicy.gate.exclude import Exclusion
     from lkpolicy.stages.pkglabels import PackageLabels
     from lkpolicy.stages.policy.discovery import PolicyFinder
     from lkpolicy.stages.policy.model import Policy
@@ -68,13 +69,15 @@ class RuleSelection:
     ignore: frozenset[str] = frozenset()
 
     @classmethod
-    def parse(cls, select: list[str] | None, ignore: list[str] | None) -> RuleSelection:
-        """Raises `UsageError` for a code that names no rule."""
+    def parse(cls, select: list[str] | None, ignore: list[str] | None,
+              names: tuple[str, str] = ("--select", "--ignore")) -> RuleSelection:
+        """Raises `UsageError` for a code that names no rule; `names` are what the messages
+        call the two lists (the options, or the keys of a configuration file)."""
         from lkpolicy.model.rules import known_rule_ids
 
         known = known_rule_ids()
 
-        def codes(values: list[str] | None, option: str) -> frozenset[str]:
+        def codes(values: list[str] | None, option: str, ignoring: bool) -> frozenset[str]:
             found: set[str] = set()
             for value in values or []:
                 for part in value.split(","):
@@ -87,14 +90,15 @@ class RuleSelection:
                     if code != "ALL" and not any(rule.startswith(code) for rule in known):
                         raise UsageError(f"{option} {part.strip()}: no rule has this ID or "
                                          "prefix; `lkpolicy rules` lists them")
-                    if option == "--ignore" and code in known and _blocking_rule(code):
-                        raise UsageError(f"--ignore {code}: its errors mean the config cannot "
+                    if ignoring and code in known and _blocking_rule(code):
+                        raise UsageError(f"{option} {code}: its errors mean the config cannot "
                                          "be built, so they cannot be ignored")
                     found.add(code)
             return frozenset(found)
 
-        chosen = codes(select, "--select")
-        return cls(None if not chosen or "ALL" in chosen else chosen, codes(ignore, "--ignore"))
+        chosen = codes(select, names[0], False)
+        return cls(None if not chosen or "ALL" in chosen else chosen,
+                   codes(ignore, names[1], True))
 
     @property
     def custom_codes(self) -> list[tuple[str, str]]:
@@ -105,7 +109,7 @@ class RuleSelection:
 
     def chosen(self, rule_id: str) -> bool:
         """Whether the selection asks for this rule's findings."""
-        if any(rule_id.startswith(code) for code in self.ignore):
+        if any(code == "ALL" or rule_id.startswith(code) for code in self.ignore):
             return False
         return self.select is None or any(rule_id.startswith(code) for code in self.select)
 
@@ -154,6 +158,14 @@ class GateOptions:
     at: datetime.datetime = field(default_factory=utc_now)
     """The moment the gate judges at (UTC, `--at`): waiver expiry, and every trust verifier
     (signatures, metadata expiry, certificates)."""
+    exclude: Exclusion | None = None
+    """Configs left out of the directories walked (`exclude`)."""
+    force_exclude: bool = False
+    """`exclude` also leaves out files named on the command line (`--force-exclude`)."""
+    stdin_name: str | None = None
+    """What standard input (`-`) stands for (`--stdin-filename`): its findings name it, and its
+    policy is discovered from its directory. It is still read as standard input (linuxkit
+    applies no templates to it), and its result is never cached."""
 
     @property
     def today(self) -> datetime.date:

@@ -123,7 +123,7 @@ def _judge_by_policy(unit: GateUnit, choice: PolicyChoice, options: GateOptions)
     from lkpolicy.stages.policy.engine import evaluate
 
     assert unit.config is not None and unit.resolution is not None
-    spec = choice.spec_for(config_dir(unit.paths))
+    spec = choice.spec_for(config_dir(unit.paths, options.stdin_name))
     try:
         policy = choice.load(spec)
     except InputError as error:
@@ -158,7 +158,9 @@ def _judge_by_policy(unit: GateUnit, choice: PolicyChoice, options: GateOptions)
         unit.suppressed = outcome.suppressed
 
 
-def config_dir(paths: list[str]) -> str:
-    """Where policy discovery starts: the directory of the first config file."""
-    first = next((path for path in paths if path != "-"), None)
+def config_dir(paths: list[str], stdin_name: str | None = None) -> str:
+    """Where policy discovery starts: the directory of the first config file (standard input
+    counts as `stdin_name` when it has one)."""
+    first = next((stdin_name if path == "-" else path for path in paths
+                  if path != "-" or stdin_name), None)
     return os.path.dirname(os.path.abspath(first)) if first else os.getcwd()

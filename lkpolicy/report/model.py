@@ -72,6 +72,11 @@ class Report:
     """False when some input could not be judged at all (exit code 2)."""
     extra_rules: Sequence[Rule] = ()
     """Rules beyond the catalogue: the custom rules of the policies that judged the run."""
+    statistics: bool = False
+    """Count the findings per rule (`--statistics`): in place of the findings in text, beside
+    them in JSON."""
+    quiet: bool = False
+    """Text: the findings only, no summary (`--quiet`); a clean run prints nothing."""
     _rule_index: dict[str, Rule] | None = field(default=None, init=False, repr=False, compare=False)
     _lines: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 # Shipped inside the package; the repository's top-level `policies/` links here.
@@ -27,40 +28,63 @@ def find_policy(explicit: str | None, start_dir: str | Path) -> str:
     return PolicyFinder().find(start_dir)
 
 
-class PolicyFinder:
-    """`find_policy` without `--policy`, for the many configs of one run: each directory's
-    answer is remembered, so that configs in sibling directories walk their shared parents
-    once (a corpus has far more directories than repositories)."""
+def nearest_file(start_dir: str | Path, name: str,
+                 accept: Callable[[Path], bool] | None = None) -> Path | None:
+    """The file `name` in `start_dir` or the nearest parent that has one (that `accept` takes,
+    when given), searched as `find_policy` searches: up to the repository root or the home,
+    trustworthy candidates only."""
+    found = NearestFile(name, accept).find(start_dir)
+    return None if found is None else Path(found)
 
-    def __init__(self) -> None:
+
+class NearestFile:
+    """`nearest_file` for the many configs of one run: each directory's answer is remembered,
+    so that configs in sibling directories walk their shared parents once (a corpus has far
+    more directories than repositories)."""
+
+    def __init__(self, name: str, accept: Callable[[Path], bool] | None = None) -> None:
+        self._name = name
+        self._accept = accept
         self._home = _home()
         self._euid = {os.geteuid()} if hasattr(os, "geteuid") else set()
-        self._found: dict[tuple[str, frozenset[int]], str] = {}
+        self._found: dict[tuple[str, frozenset[int]], str | None] = {}
 
-    def find(self, start_dir: str | Path) -> str:
+    def find(self, start_dir: str | Path) -> str | None:
         directory = os.path.realpath(start_dir)
         trusted = frozenset(self._euid | _owner(directory))
         walked: list[str] = []
         while True:
-            found = self._found.get((directory, trusted))
-            if found is not None:
+            if (directory, trusted) in self._found:
+                found = self._found[(directory, trusted)]
                 break
             walked.append(directory)
-            candidate = os.path.join(directory, DISCOVERED_NAME)
-            if os.path.isfile(candidate) and _trustworthy(candidate, trusted):
+            candidate = os.path.join(directory, self._name)
+            if os.path.isfile(candidate) and _trustworthy(candidate, trusted) \
+                    and (self._accept is None or self._accept(Path(candidate))):
                 found = candidate
                 break
-            # A policy above the repository (or the home) belongs to someone or something else.
+            # A file above the repository (or the home) belongs to someone or something else.
             parent = os.path.dirname(directory)
             if os.path.exists(os.path.join(directory, ".git")) or directory == self._home \
                     or parent == directory:
-                found = DEFAULT
+                found = None
                 break
             directory = parent
         # The walk from any directory passed on the way is the rest of this walk.
         for passed in walked:
             self._found[(passed, trusted)] = found
         return found
+
+
+class PolicyFinder:
+    """`find_policy` without `--policy`, remembering each directory's answer (`NearestFile`)."""
+
+    def __init__(self) -> None:
+        self._files = NearestFile(DISCOVERED_NAME)
+
+    def find(self, start_dir: str | Path) -> str:
+        found = self._files.find(start_dir)
+        return DEFAULT if found is None else found
 
 
 def _home() -> str | None:

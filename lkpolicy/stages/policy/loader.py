@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from lkpolicy.stages.trust.attest.conditions import AttestationCondition
     from lkpolicy.stages.trust.requirements import Ask, Requirement
 
-__all__ = ["SCHEMA_PATH", "load_policy", "load_policy_file"]
+__all__ = ["SCHEMA_PATH", "load_policy", "load_policy_file", "read_check_section"]
 
 
 def load_policy(path: str | Path | None, config_dir: str | Path = ".") -> Policy:
@@ -78,7 +78,17 @@ def load_policy_file(spec: str) -> Policy:
     return policy
 
 
-POLICY_KEYS = ("extends", "rules", "overrides", "trust", "waivers", "custom_rules")
+def read_check_section(path: str) -> dict[str, Any] | None:
+    """The `check:` section of the policy file at `path` (defaults for `lkpolicy check`),
+    validated with the rest of the file by the policy schema; None when it has none. Raises
+    `InputError` for a file that is not a valid policy."""
+    document = _read(path)
+    validate_policy(document)
+    section = document.data.get("check") if isinstance(document.data, dict) else None
+    return section if isinstance(section, dict) else None
+
+
+POLICY_KEYS = ("extends", "rules", "overrides", "trust", "waivers", "custom_rules", "check")
 """The top-level keys of a policy file (tests check them against the schema)."""
 _POLICY_KEY_TEXT = re.compile(r"(?:^|[{,\s])[\"']?(?:" + "|".join(POLICY_KEYS) + r")[\"']?\s*:",
                               re.MULTILINE)

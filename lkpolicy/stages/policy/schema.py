@@ -84,6 +84,7 @@ def build_schema() -> dict[str, Any]:
                                    "rule IDs), with positions.",
                 },
             },
+            "check": _check_schema(),
             "overrides": {
                 "description": "Settings for the subjects a selector matches, applied after "
                                "`rules` in list order; options replace earlier values whole.",
@@ -142,6 +143,50 @@ def build_schema() -> dict[str, Any]:
                         "Globs on the container or volume name (the path for `files`).",
                         {"type": "string", "minLength": 1}),
                 },
+            },
+        },
+    }
+
+
+CHECK_FORMATS = ("text", "json", "sarif", "github")
+"""`check --format` (tests keep it equal to the renderers' list)."""
+CHECK_FAIL_ON = ("error", "warning", "info", "never")
+"""`check --fail-on` (tests keep it equal to the command's)."""
+
+
+def _rule_codes(description: str) -> dict[str, Any]:
+    return {"type": "array", "description": description,
+            "items": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9]*$",
+                      "description": "A rule ID (`LKP101`), an ID prefix (`LKP1`) or `ALL`; "
+                                     "checked against the rule catalogue when used."}}
+
+
+def _check_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Defaults for the options of `lkpolicy check` when this file is the policy "
+                       "of the configs checked (the `--policy` file, or the `.lkpolicy.yml` "
+                       "discovered from the first config). Options given on the command line "
+                       "win; this section is read from this file only, not from the files it "
+                       "extends, and it takes precedence over `[tool.lkpolicy]` in "
+                       "pyproject.toml.",
+        "properties": {
+            "format": {"enum": list(CHECK_FORMATS), "description": "`--format`."},
+            "fail-on": {"enum": list(CHECK_FAIL_ON), "description": "`--fail-on`."},
+            "select": _rule_codes("`--select`: the rules to report (errors that stop the "
+                                  "build are always reported)."),
+            "ignore": _rule_codes("`--ignore`: the rules to leave out."),
+            "exclude": {
+                "type": "array",
+                "description": "Globs of configs to leave out when a directory is walked "
+                               "(files named on the command line are checked anyway, unless "
+                               "`--force-exclude`). A pattern without `/` matches the name of "
+                               "the file or of any directory on its way; one with `/` matches "
+                               "the path relative to this file's directory, or one of its "
+                               "leading directories.",
+                "items": {"type": "string", "minLength": 1,
+                          "description": "A glob: `*`, `?`, `[...]`."},
             },
         },
     }

@@ -26,6 +26,10 @@ _CUSTOM_RULE_PROPERTIES_NAME_PATTERN = re.compile("^[a-z0-9]+(-[a-z0-9]+)*$")
 _CUSTOM_RULE_PROPERTIES_SCOPE_ENUM = ("container", "config")
 _CUSTOM_RULE_PROPERTIES_SEVERITY_ENUM = ("error", "warning", "info")
 _IDENTITY_KEYS = frozenset(("issuer", "subject", "subject_regex"))
+_PROPERTIES_CHECK_KEYS = frozenset(("format", "fail-on", "select", "ignore", "exclude"))
+_PROPERTIES_CHECK_PROPERTIES_FAIL_ON_ENUM = ("error", "warning", "info", "never")
+_PROPERTIES_CHECK_PROPERTIES_FORMAT_ENUM = ("text", "json", "sarif", "github")
+_PROPERTIES_CHECK_PROPERTIES_SELECT_ITEMS_PATTERN = re.compile("^[A-Za-z][A-Za-z0-9]*$")
 _PROPERTIES_CUSTOM_RULES_PROPERTY_NAMES_PATTERN = re.compile("^[A-Z]{2,12}[0-9]{1,6}$")
 _PROPERTIES_OVERRIDES_ITEMS_KEYS = frozenset(("match", "rules", "reason"))
 _PROPERTIES_TRUST_KEYS = frozenset(("authorities", "rules", "default_authority"))
@@ -35,7 +39,7 @@ _REQUIREMENT_ANY_OF_1_PROPERTIES_SIGNERS_ITEMS_PATTERN = re.compile("^targets(/[
 _REQUIREMENT_ANY_OF_2_KEYS = frozenset(("authority", "attestation"))
 _REQUIREMENT_ANY_OF_3_KEYS = frozenset(("all",))
 _REQUIREMENT_ANY_OF_4_KEYS = frozenset(("any",))
-_ROOT_KEYS = frozenset(("extends", "rules", "trust", "custom_rules", "waivers", "overrides"))
+_ROOT_KEYS = frozenset(("extends", "rules", "trust", "custom_rules", "waivers", "check", "overrides"))
 _RULES_ADDITIONAL_PROPERTIES_0 = re.compile("^(?!LK)[A-Z]{2,12}[0-9]{1,6}$")
 _RULES_KEYS = frozenset(("LKP101", "LKP102", "LKP103", "LKP110", "LKP111", "LKP112", "LKP120", "LKP130", "LKP140", "LKP141", "LKP150", "LKP151", "LKP152", "LKP160", "LKP170", "LKP171", "LKP180", "LKP181", "LKP182", "LKP190"))
 _RULES_PROPERTIES_LKP101_ANY_OF_1_KEYS = frozenset(("severity",))
@@ -63,6 +67,7 @@ def is_valid(data: Any) -> bool:
         and ("trust" not in data or _valid_trust(data["trust"]))
         and ("custom_rules" not in data or _valid_custom_rules(data["custom_rules"]))
         and ("waivers" not in data or _valid_waivers(data["waivers"]))
+        and ("check" not in data or _valid_check(data["check"]))
         and ("overrides" not in data or _valid_overrides(data["overrides"]))
     )
 
@@ -95,14 +100,14 @@ def _valid_extends_items(value: Any) -> bool:
 def _valid_extends(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_extends_items(item12) for item12 in value)
+        and all(_valid_extends_items(item15) for item15 in value)
     )
 
 
 def _valid_rules(value: Any) -> bool:
     return (
         isinstance(value, dict)
-        and all(False for key13 in value if key13 not in _RULES_KEYS and _RULES_ADDITIONAL_PROPERTIES_0.search(key13) is None)
+        and all(False for key16 in value if key16 not in _RULES_KEYS and _RULES_ADDITIONAL_PROPERTIES_0.search(key16) is None)
         and ("LKP101" not in value or _valid_rules_lkp101(value["LKP101"]))
         and ("LKP102" not in value or _valid_rules_lkp101(value["LKP102"]))
         and ("LKP103" not in value or _valid_rules_lkp103(value["LKP103"]))
@@ -123,7 +128,7 @@ def _valid_rules(value: Any) -> bool:
         and ("LKP181" not in value or _valid_rules_lkp181(value["LKP181"]))
         and ("LKP182" not in value or _valid_rules_lkp182(value["LKP182"]))
         and ("LKP190" not in value or _valid_rules_lkp182(value["LKP190"]))
-        and all(_valid_rules_lkp101(value[key29]) for key29 in value if _RULES_ADDITIONAL_PROPERTIES_0.search(key29))
+        and all(_valid_rules_lkp101(value[key32]) for key32 in value if _RULES_ADDITIONAL_PROPERTIES_0.search(key32))
     )
 
 
@@ -149,8 +154,8 @@ def _valid_authority(value: Any) -> bool:
 def _valid_trust_authorities(value: Any) -> bool:
     return (
         isinstance(value, dict)
-        and all(_valid_authority_name(key34) for key34 in value)
-        and all(_valid_authority(value[key35]) for key35 in value)
+        and all(_valid_authority_name(key37) for key37 in value)
+        and all(_valid_authority(value[key38]) for key38 in value)
     )
 
 
@@ -175,7 +180,7 @@ def _valid_trust_rules_items_one_of_1(value: Any) -> bool:
 def _valid_trust_rules_items_images_any_of_1(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_extends_items(item36) for item36 in value)
+        and all(_valid_extends_items(item39) for item39 in value)
         and len(value) >= 1
     )
 
@@ -205,7 +210,7 @@ def _valid_trust_rules_items(value: Any) -> bool:
 def _valid_trust_rules(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_trust_rules_items(item44) for item44 in value)
+        and all(_valid_trust_rules_items(item47) for item47 in value)
     )
 
 
@@ -246,15 +251,41 @@ def _valid_custom_rule(value: Any) -> bool:
 def _valid_custom_rules(value: Any) -> bool:
     return (
         isinstance(value, dict)
-        and all(_valid_custom_rules_property_names(key54) for key54 in value)
-        and all(_valid_custom_rule(value[key55]) for key55 in value)
+        and all(_valid_custom_rules_property_names(key57) for key57 in value)
+        and all(_valid_custom_rule(value[key58]) for key58 in value)
     )
 
 
 def _valid_waivers(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(isinstance(item56, dict) for item56 in value)
+        and all(isinstance(item59, dict) for item59 in value)
+    )
+
+
+def _valid_check_select_items(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and _PROPERTIES_CHECK_PROPERTIES_SELECT_ITEMS_PATTERN.search(value) is not None
+    )
+
+
+def _valid_check_select(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and all(_valid_check_select_items(item60) for item60 in value)
+    )
+
+
+def _valid_check(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and _PROPERTIES_CHECK_KEYS.issuperset(value)
+        and ("format" not in value or value["format"] in _PROPERTIES_CHECK_PROPERTIES_FORMAT_ENUM)
+        and ("fail-on" not in value or value["fail-on"] in _PROPERTIES_CHECK_PROPERTIES_FAIL_ON_ENUM)
+        and ("select" not in value or _valid_check_select(value["select"]))
+        and ("ignore" not in value or _valid_check_select(value["ignore"]))
+        and ("exclude" not in value or _valid_extends(value["exclude"]))
     )
 
 
@@ -283,7 +314,7 @@ def _valid_overrides_items(value: Any) -> bool:
 def _valid_overrides(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_overrides_items(item60) for item60 in value)
+        and all(_valid_overrides_items(item67) for item67 in value)
     )
 
 
@@ -324,7 +355,7 @@ def _valid_rules_lkp110_any_of_1_forbidden_items(value: Any) -> bool:
 def _valid_rules_lkp110_any_of_1_forbidden(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_rules_lkp110_any_of_1_forbidden_items(item65) for item65 in value)
+        and all(_valid_rules_lkp110_any_of_1_forbidden_items(item72) for item72 in value)
         and _unique(value)
     )
 
@@ -362,7 +393,7 @@ def _valid_rules_lkp120_any_of_1_namespaces_items(value: Any) -> bool:
 def _valid_rules_lkp120_any_of_1_namespaces(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(_valid_rules_lkp120_any_of_1_namespaces_items(item70) for item70 in value)
+        and all(_valid_rules_lkp120_any_of_1_namespaces_items(item77) for item77 in value)
         and _unique(value)
     )
 
@@ -462,7 +493,7 @@ def _valid_authority_all_of_0_then_root_keys(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_extends_items(item87) for item87 in value)
+        and all(_valid_extends_items(item94) for item94 in value)
     )
 
 
@@ -477,7 +508,7 @@ def _valid_authority_all_of_0_then_root_cert_ids(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_authority_all_of_0_then_root_cert_ids_items(item88) for item88 in value)
+        and all(_valid_authority_all_of_0_then_root_cert_ids_items(item95) for item95 in value)
     )
 
 
@@ -539,7 +570,7 @@ def _valid_authority_all_of_2_then_identities(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_identity(item91) for item91 in value)
+        and all(_valid_identity(item98) for item98 in value)
     )
 
 
@@ -578,7 +609,7 @@ def _valid_requirement_any_of_1_signers(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_requirement_any_of_1_signers_items(item94) for item94 in value)
+        and all(_valid_requirement_any_of_1_signers_items(item101) for item101 in value)
         and _unique(value)
     )
 
@@ -626,7 +657,7 @@ def _valid_requirement_any_of_3_all(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_requirement(item97) for item97 in value)
+        and all(_valid_requirement(item104) for item104 in value)
     )
 
 
@@ -680,7 +711,7 @@ def _valid_custom_rule_field(value: Any) -> bool:
 def _valid_selector_section_any_of_1(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and all(item100 in _SELECTOR_PROPERTIES_SECTION_ANY_OF_0_ENUM for item100 in value)
+        and all(item107 in _SELECTOR_PROPERTIES_SECTION_ANY_OF_0_ENUM for item107 in value)
         and len(value) >= 1
     )
 
@@ -731,5 +762,5 @@ def _valid_attestation_conditions(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_valid_attestation_conditions_items(item102) for item102 in value)
+        and all(_valid_attestation_conditions_items(item109) for item109 in value)
     )

@@ -126,10 +126,12 @@ def test_text_layout_with_source_caret_hint_and_note() -> None:
     assert out == (
         "a.yml:5:5: error LK901 unknown key `capabilites`\n"
         " 5 |     capabilites: [all]\n"
-        "   |     ^\n"
+        "   |     ^^^^^^^^^^^\n"
         "   = hint: did you mean `capabilities`?\n"
         "   = note: see also a.yml:4:5\n"
         "   = note: see also other.yml:7\n"
+        "   = help: `lkpolicy explain LK901` says why the rule exists and how to fix what it "
+        "finds\n"
         "\n"
         "Found 1 error in 1 file.\n"
     )
@@ -159,8 +161,8 @@ def test_text_caret_past_end_of_line_and_line_past_end_of_file() -> None:
     lines = render_text(make_report([past_end, beyond])).splitlines()
     assert lines[1] == " 1 | kernel:"
     assert lines[2] == "   |        ^"
-    assert lines[4] == "a.yml:99:1: info LK903 eof"
-    assert lines[5] == ""
+    assert lines[5] == "a.yml:99:1: info LK903 eof"
+    assert lines[6] == ""
 
 
 def test_text_without_document_or_position() -> None:
@@ -173,6 +175,7 @@ def test_text_without_document_or_position() -> None:
     assert out == [
         "a.yml:1: error LK901 line only",
         " 1 | kernel:",
+        "   = help: `lkpolicy explain LK901` says why the rule exists and how to fix what it finds",
         "",
         "b.yml: info LK903 whole file",
         "",
@@ -192,7 +195,7 @@ def test_text_multiline_message_and_hint_are_indented() -> None:
         "    second",
         "    third",
         " 1 | kernel:",
-        "   | ^",
+        "   | ^^^^^^",
         "   = hint: try this",
     ]
     assert out[6] == "           or that"
@@ -310,6 +313,7 @@ def test_json_shape_and_order(project_root: Path) -> None:
         "column": 5,
         "pointer": "/onboot/0/capabilites",
         "hint": "did you mean `capabilities`?",
+        "fix": None,
         "related": [],
         # The same identity as SARIF's partialFingerprints.
         "fingerprint": to_sarif_data(report)["runs"][0]["results"][1]["partialFingerprints"][

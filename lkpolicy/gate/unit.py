@@ -134,7 +134,7 @@ def _judge_by_policy(unit: GateUnit, choice: PolicyChoice, options: GateOptions)
     unit.policy_files = [str(path) for source in policy.sources
                          if (path := policy_file(source)) is not None]
     unit.findings.extend(evaluate(unit.config, unit.containers, policy,
-                                  options.selection.runs))
+                                  options.selection.runs, unit.resolution.digests))
     # Nothing to verify without trust rules or a `trust:` section: skip the stage's imports.
     if policy.trust.rules or unit.config.trust:
         from lkpolicy.stages.trust.stage import run_trust

@@ -16,8 +16,12 @@ import inspect
 import pkgutil
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lkpolicy.model.findings import Finding, Location, Severity
+
+if TYPE_CHECKING:
+    from lkpolicy.model.fixes import Fix
 
 
 class Fixability(enum.Enum):
@@ -68,6 +72,7 @@ class Rule:
         hint: str | None = None,
         severity: Severity | None = None,
         related: list[Location] | None = None,
+        fix: Fix | None = None,
     ) -> Finding:
         return Finding(
             rule_id=self.id,
@@ -77,6 +82,7 @@ class Rule:
             pointer=pointer,
             hint=hint,
             related=related or [],
+            fix=fix,
         )
 
 

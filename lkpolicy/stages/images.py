@@ -154,6 +154,12 @@ class Resolution:
         """Every valid reference resolved (what a build needs)."""
         return self.cache is not None and not self.unresolved
 
+    @property
+    def digests(self) -> dict[str, str]:
+        """Expanded reference -> the digest of the cached image (the root entry of the
+        image cache, what `lkpolicy pin` writes)."""
+        return {expanded: image.digest for expanded, image in self.images.items()}
+
     def uses_of(self, expanded: str) -> list[ImageUse]:
         return [use for use in self.uses
                 if use.reference is not None and use.reference.expanded == expanded]

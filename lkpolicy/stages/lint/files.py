@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterator
 
 from lkpolicy.gocompat.numbers import parse_int, parse_uint
 from lkpolicy.model.config import Config, Node
+from lkpolicy.model.document import join_pointer
 from lkpolicy.model.findings import Finding, Severity
+from lkpolicy.model.fixes import remove, set_value
 from lkpolicy.model.rules import Fixability, define_rule
 from lkpolicy.stages.lint.nodes import CATEGORY, containers, go_parses
 from lkpolicy.stages.lint.registry import lint_check
@@ -19,6 +21,7 @@ FILES_TRAILING_SLASH = define_rule(
     "Go's tar writer treats a name ending in `/` as a directory and refuses to write contents "
     "into it: the build fails with `archive/tar: write too long`.",
     "Remove the trailing `/`, or set `directory: true` without contents.",
+    # `--fix` removes the trailing `/`: a file with contents is what the entry describes.
     fixability=Fixability.ALWAYS,
 )
 RELATIVE_SOURCE = define_rule(
@@ -50,8 +53,8 @@ FILE_CONTENT_CONFLICT = define_rule(
     "`metadata`. linuxkit fails the build on the combinations (`specified Contents and Source for "
     "file`...) and on an entry with none of them.",
     "Keep exactly one of `directory`, `symlink`, `contents`, `source`, `metadata`.",
-    # The `contents` of a symlink are ignored, so removing them builds the same; the other
-    # conflicts need the author to choose.
+    # The `contents` of a symlink are ignored, so `--fix` removes them (the build is the
+    # same); the other conflicts need the author to choose.
     fixability=Fixability.SOMETIMES,
 )
 BAD_FILE_MODE = define_rule(
@@ -87,9 +90,11 @@ def check_file_paths(config: Config) -> Iterator[Finding]:
                 path_node.pointer)
         is_plain_file = not entry.get("directory") and not entry.get("symlink")
         if path.endswith("/") and is_plain_file and any(k in entry for k in ("contents", "source", "metadata")):
+            fixed = path.rstrip("/")
             yield FILES_TRAILING_SLASH.finding(
                 f"`{path}` ends in `/` but has contents: the build fails with `archive/tar: write too long`",
-                path_node.location, path_node.pointer, hint=f"write `{path.rstrip('/')}`")
+                path_node.location, path_node.pointer, hint=f"write `{fixed}`",
+                fix=set_value(path_node.pointer, fixed, f"write `{fixed}`") if fixed else None)
 
 
 @lint_check(FILE_CONTENT_CONFLICT)
@@ -125,9 +130,11 @@ def _check_file_content(node: Node) -> Iterator[Finding]:
         yield FILE_CONTENT_CONFLICT.finding(
             "directory with contents not allowed", node.location, node.pointer)
     elif entry.get("symlink") and "contents" in entry:
+        contents = join_pointer(node.pointer, "contents")
         yield FILE_CONTENT_CONFLICT.finding(
             f"`{path}` is a symlink; its `contents` are ignored", node.location, node.pointer,
-            severity=Severity.WARNING)
+            severity=Severity.WARNING, hint="remove `contents`: the build ignores them",
+            fix=remove(contents, "remove the ignored `contents`"))
 
 
 @lint_check(RELATIVE_SOURCE, OPTIONAL_SOURCE)

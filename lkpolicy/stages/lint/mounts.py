@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from lkpolicy.gocompat.numbers import parse_uint
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Severity
+from lkpolicy.model.fixes import set_value
 from lkpolicy.model.rules import Fixability, define_rule
 from lkpolicy.stages.lint.containers import DUPLICATE_ENTRY
 from lkpolicy.stages.lint.nodes import CATEGORY, containers, go_parses, strings
@@ -41,8 +42,9 @@ READONLY_VOLUME_WRITABLE = define_rule(
     Severity.ERROR, CATEGORY,
     "linuxkit fails the build when a container binds a `readonly: true` volume without `:ro`.",
     "Add `:ro` to the bind, or make the volume writable.",
-    # The container cannot write to a read-only volume anyway: `:ro` only says so.
-    fixability=Fixability.ALWAYS,
+    # The container cannot write to a read-only volume anyway: `:ro` only says so. `--fix`
+    # adds it unless the bind names other options, which the author must merge.
+    fixability=Fixability.SOMETIMES,
 )
 BAD_MOUNT_SYNTAX = define_rule(
     "LK326", "bad-mount-syntax", "A bind, tmpfs or rlimit string does not parse", Severity.ERROR,
@@ -104,9 +106,12 @@ def _check_bind(item: Node, volumes: dict[str, Node] | None) -> Iterator[Finding
         return
     readonly = volume.child("readonly")
     if readonly is not None and readonly.value is True and (len(parts) < 3 or parts[2] != "ro"):
+        fixed = f"{parts[0]}:{parts[1]}:ro"
         yield READONLY_VOLUME_WRITABLE.finding(
             f"volume `{source}` is read-only, but this bind is read-write", item.location,
-            item.pointer, hint=f"write `{parts[0]}:{parts[1]}:ro`")
+            item.pointer, hint=f"write `{fixed}`",
+            fix=set_value(item.pointer, fixed, f"write `{fixed}`")
+            if len(parts) < 3 or parts[2] in ("", "rw") else None)
 
 
 @lint_check(VOLUME_NOT_FOUND, VOLUME_MOUNT_NOT_REWRITTEN)

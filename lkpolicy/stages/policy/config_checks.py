@@ -10,6 +10,7 @@ from typing import Any
 import lkpolicy.stages.policy.rules as R
 from lkpolicy.model.config import Node
 from lkpolicy.model.findings import Location
+from lkpolicy.model.fixes import Fix, set_value
 from lkpolicy.model.reference import ImageRef, parse_or_none
 from lkpolicy.stages.images import image_uses
 from lkpolicy.stages.policy.container_checks import path_matches
@@ -37,7 +38,9 @@ def check_images(judge: Judge) -> None:
         if active and not ref.pinned:
             judge.emit(pin_rule, active,
                        f"{described(subject)} image `{ref.original}` is not pinned by digest",
-                       node.location, node.pointer)
+                       node.location, node.pointer,
+                       hint=f"run `lkpolicy pin --write {node.document.path}` to pin every "
+                            "image to its digest", fix=_pin_fix(judge, node, use.text, ref))
         active = judge.active(R.REGISTRY_NOT_ALLOWED, subject)
         if active:
             allowed = active.options["allowed"]
@@ -55,6 +58,20 @@ def check_images(judge: Judge) -> None:
                        f"image `{ref.expanded}` must be verified but `trust:` covers neither "
                        f"the image nor its org `{org}`", node.location, node.pointer,
                        hint=f"add `{ref.locator}` to `trust.image` or `{org}` to `trust.org`")
+
+
+def _pin_fix(judge: Judge, node: Node, text: str, ref: ImageRef) -> Fix | None:
+    """The reference with the digest of the image the build will use, as `lkpolicy pin`
+    writes it; None when the image is not cached, the value is a template, or it carries
+    another digest (`lkpolicy pin --update` decides that)."""
+    digest = judge.digests.get(ref.expanded)
+    if digest is None or ref.digest is not None or node.value != text:
+        return None
+    pinned = ref.with_digest(digest)
+    again = parse_or_none(pinned)
+    if again is None or again.digest != digest:
+        return None  # `#` or `?` would hide the digest from linuxkit's parse
+    return set_value(node.pointer, pinned, f"pin to `{digest}`")
 
 
 def trust_covers(trust_section: Mapping[str, Any] | Sequence[Mapping[str, Any]],

@@ -12,7 +12,7 @@ runs only when the policy and the rule selection leave at least one of its rules
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from lkpolicy.stages.policy.model import Active, Policy, Subject
 from lkpolicy.stages.policy.rules import PolicyRule
 
 if TYPE_CHECKING:
+    from lkpolicy.model.fixes import Fix
     from lkpolicy.stages.containers import Container
     from lkpolicy.stages.effective.grants import Grants
 
@@ -72,10 +73,14 @@ def described(subject: Subject) -> str:
 class Judge:
     """What the checks share: the policy, the rule selection and the findings so far."""
 
-    def __init__(self, config: Config, policy: Policy, selected: Callable[[str], bool]) -> None:
+    def __init__(self, config: Config, policy: Policy, selected: Callable[[str], bool],
+                 digests: Mapping[str, str] | None = None) -> None:
         self.config = config
         self.policy = policy
         self.selected = selected
+        self.digests = digests or {}
+        """Expanded reference -> the digest of the image the build will use (its root entry
+        in the image cache), for the fixes that pin references."""
         self.findings: list[Finding] = []
 
     def active(self, rule: PolicyRule, subject: Subject) -> Active | None:
@@ -84,9 +89,9 @@ class Judge:
         return self.policy.active(rule.id, subject, rule.rule.severity, rule.defaults())
 
     def emit(self, rule: PolicyRule, active: Active, message: str, location: Location,
-             pointer: str, hint: str | None = None) -> None:
+             pointer: str, hint: str | None = None, fix: Fix | None = None) -> None:
         self.findings.append(rule.rule.finding(message, location, pointer, hint=hint,
-                                               severity=active.severity))
+                                               severity=active.severity, fix=fix))
 
     def place(self, target: Target, provenance: Provenance, extra: str | None = None,
               effective_pointer: str = "") -> Place:
@@ -146,14 +151,16 @@ def _load_checks() -> list[Check]:
 
 
 def evaluate(config: Config, containers: list[Container], policy: Policy,
-             selected: Callable[[str], bool] | None = None) -> list[Finding]:
+             selected: Callable[[str], bool] | None = None,
+             digests: Mapping[str, str] | None = None) -> list[Finding]:
     """The policy's findings on `config` and its containers (from the containers stage).
 
     `selected` is the rule selection (`--select`/`--ignore`); a check none of whose rules is
-    selected, or named by the policy, does not run."""
+    selected, or named by the policy, does not run. `digests`: expanded reference -> the
+    digest the image stage resolved (`Resolution.digests`), which pinning fixes write."""
     from lkpolicy.stages.effective.grants import grants_of
 
-    judge = Judge(config, policy, selected or (lambda _rule: True))
+    judge = Judge(config, policy, selected or (lambda _rule: True), digests)
     named = set(policy.rules) | {rule for o in policy.overrides for rule in o.rules}
     checks = [check for check in _load_checks()
               if any(rule.id in named and judge.selected(rule.id) for rule in check.rules)]

@@ -558,3 +558,26 @@ def test_text_rendering_imports_nothing_heavy() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert result.stdout.strip() == ""
+
+
+def test_text_carets_underline_the_whole_value() -> None:
+    document = make_document('a: "x y" # c\nb: [one, two]\nc: |\n  block\n')
+    findings = [NOTE.finding("q", Location("a.yml", 1, 4)), NOTE.finding("f", Location("a.yml", 2, 10)),
+                NOTE.finding("b", Location("a.yml", 3, 4))]
+    lines = render_text(make_report(findings, documents={"a.yml": document})).splitlines()
+    carets = [line for line in lines if line.strip().startswith("|") and "^" in line]
+    assert [line.split("|", 1)[1].rstrip() for line in carets] == [
+        "    ^^^^^", "          ^^^", "    ^"]
+
+
+def test_text_marks_fixable_findings_and_counts_them() -> None:
+    from lkpolicy.model.fixes import set_value
+
+    fixable = unknown_key()
+    fixable.fix = set_value("/x", "y", "write y")
+    out = render_text(make_report([fixable, NOTE.finding("n", Location("a.yml", 1, 1))]))
+    assert "a.yml:5:5: error LK901 [*] unknown key" in out
+    assert "a.yml:1:1: info LK903 n" in out
+    assert out.endswith("Found 1 error, 1 info in 1 file.\n"
+                        "[*] 1 fixable with `lkpolicy check --fix` (`--diff` to preview).\n")
+    assert out.count("lkpolicy explain") == 1

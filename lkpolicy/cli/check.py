@@ -189,16 +189,18 @@ _FIX_ROUNDS = 10
 
 
 def _keep_applicable_fixes(gate: Gate) -> None:
-    """Drop the fixes that `--fix` would refuse here (an anchored value, overlapping edits),
-    so that a finding is marked fixable exactly when `--fix` fixes it."""
+    """Drop the fixes that `--fix` would refuse here (an anchored value, a quoting limit),
+    so that a finding is marked fixable exactly when `--fix` fixes it (a fix that overlaps
+    another one waits for the next round, and counts)."""
     from dataclasses import replace
 
-    from lkpolicy.tools.fix import fix_files
+    from lkpolicy.tools.fix import OVERLAPS, fix_files
 
     results, _notes = fix_files(gate.findings, gate.documents)
-    fixed = {id(finding) for result in results for finding in result.fixed}
-    gate.findings = [finding if finding.fix is None or id(finding) in fixed
-                     else replace(finding, fix=None) for finding in gate.findings]
+    refused = {id(finding) for result in results for finding, why in result.refused
+               if why != OVERLAPS}
+    gate.findings = [replace(finding, fix=None) if id(finding) in refused else finding
+                     for finding in gate.findings]
 
 
 def _notes(notes: list[str], results: list[FileFixes]) -> None:

@@ -57,7 +57,7 @@ def check_images(judge: Judge) -> None:
             judge.emit(R.TRUST_NOT_COVERED, active,
                        f"image `{ref.expanded}` must be verified but `trust:` covers neither "
                        f"the image nor its org `{org}`", node.location, node.pointer,
-                       hint=f"add `{ref.locator}` to `trust.image` or `{org}` to `trust.org`")
+                       hint=_trust_hint(judge, ref, org))
 
 
 def _pin_fix(judge: Judge, node: Node, text: str, ref: ImageRef) -> Fix | None:
@@ -72,6 +72,14 @@ def _pin_fix(judge: Judge, node: Node, text: str, ref: ImageRef) -> Fix | None:
     if again is None or again.digest != digest:
         return None  # `#` or `?` would hide the digest from linuxkit's parse
     return set_value(node.pointer, pinned, f"pin to `{digest}`")
+
+
+def _trust_hint(judge: Judge, ref: ImageRef, org: str) -> str:
+    """What to add to the config's `trust:` section, as YAML when there is none yet."""
+    if judge.config.trust:
+        return f"add `{org}` to `trust.org` (or `{ref.locator}` to `trust.image`) in the config"
+    return "\n".join(["add to the config (or list the image under `trust.image` instead):",
+                      "trust:", "  org:", f"    - {org}"])
 
 
 def trust_covers(trust_section: Mapping[str, Any] | Sequence[Mapping[str, Any]],

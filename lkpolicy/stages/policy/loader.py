@@ -39,7 +39,6 @@ from lkpolicy.stages.policy.rules import (
     POLICY_EXTENDS_CYCLE,
     POLICY_EXTENDS_MISSING,
     POLICY_RULES,
-    POLICY_SCHEMA,
     POLICY_UNREADABLE,
 )
 from lkpolicy.stages.trust.requirements import AllOf, AnyOf, Ask, Requirement, Signed
@@ -141,35 +140,9 @@ def _validate(document: Document) -> None:
 
 
 def _schema_findings(document: Document, pointer: str, error: Any) -> list[Finding]:
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))
-        extra = [key for key in error.instance if key not in allowed]
-        where = "rule ID" if pointer.endswith("/rules") else "key"
-        return [POLICY_SCHEMA.finding(
-            f"unknown {where} `{key}` at {pointer or '/'}",
-            document.location(join_pointer(pointer, key), key=True), join_pointer(pointer, key),
-            hint=_close(key, allowed)) for key in extra]
-    if error.validator == "anyOf" and error.context:
-        # The object branch explains more than "is not one of the severities".
-        deepest = max(error.context, key=lambda sub: (
-            len(sub.absolute_path), sub.validator not in ("enum", "type", "$ref")))
-        if len(deepest.absolute_path) > len(error.absolute_path) or deepest.validator not in (
-                "enum", "type", "$ref"):
-            sub_pointer = "".join(join_pointer("", part) for part in deepest.absolute_path)
-            return _schema_findings(document, sub_pointer, deepest)
-    from lkpolicy.redaction import redact_secrets
+    from lkpolicy.stages.policy.schemamessages import schema_findings
 
-    message = redact_secrets(error.message)
-    message = message if len(message) < 200 else message[:197] + "..."
-    return [POLICY_SCHEMA.finding(f"{message} (at {pointer or '/'})",
-                                  document.location(pointer), pointer)]
-
-
-def _close(word: str, choices: set[str]) -> str | None:
-    import difflib
-
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.7)
-    return f"did you mean `{close[0]}`?" if close else None
+    return schema_findings(document, pointer, error)
 
 
 def _own(document: Document, spec: str) -> Policy:
@@ -291,7 +264,7 @@ def _check_trust_names(trust: TrustPolicy) -> None:
             known = ", ".join(sorted(trust.authorities)) or "none"
             findings.append(POLICY_BAD_OPTION.finding(
                 f"unknown trust authority `{ask.authority}` (defined: {known})", location,
-                hint=_close(ask.authority, set(trust.authorities))))
+                hint=did_you_mean(ask.authority, trust.authorities)))
         elif ask.signers and authority.type != "notary":
             findings.append(POLICY_BAD_OPTION.finding(
                 f"trust authority `{ask.authority}` ({authority.type}) has no delegation "
@@ -302,6 +275,12 @@ def _check_trust_names(trust: TrustPolicy) -> None:
                 f"files: use a {' or '.join(FILE_AUTHORITY_TYPES)} authority", location))
     if findings:
         raise InputError(*findings)
+
+
+def did_you_mean(word: str, choices: Any) -> str | None:
+    from lkpolicy.stages.policy.schemamessages import did_you_mean as close
+
+    return close(word, choices)
 
 
 def _tuple(value: Any) -> tuple[str, ...]:

@@ -102,3 +102,93 @@ def test_image_hints_give_the_command(tmp_path: Path) -> None:
     assert empty[0]["hint"].startswith(
         f"run `lkpolicy cache pull --cache {tmp_path / 'none'} docker.io/linuxkit/init:v1.0 "
         "docker.io/linuxkit/a:v1`")
+
+
+# --- library messages become sentences -----------------------------------------------------
+
+
+def _tar_gz(members: dict[str, bytes]) -> bytes:
+    import gzip
+    import io
+    import tarfile
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def test_archive_problems_are_plain_sentences(tmp_path: Path) -> None:
+    whole = _tar_gz({"index.json": b"{}" * 5000})
+    cases = {
+        "junk.tar": (bytes(range(256)) * 4, "it is not a tar archive (plain, or compressed "
+                                            "with gzip, bzip2 or xz)"),
+        "empty.tar": (b"", "the file is empty"),
+        "cut.tar.gz": (whole[:len(whole) // 2], "it ends early: the file is truncated"),
+        "bad.tar.gz": (whole[:10] + b"\xff" * 40 + whole[50:], "its gzip compression is corrupt"),
+    }
+    for name, (data, reason) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        result = CliRunner().invoke(app, ["cache", "import", "--cache", str(tmp_path / "c"),
+                                          str(path)])
+        assert result.exit_code == 2, (name, result.output)
+        assert result.stderr.strip() == f"lkpolicy: archive {path}: cannot read it: {reason}", name
+        assert "Error(" not in result.stderr and "method gz" not in result.stderr
+
+
+def test_deep_nesting_is_worded(tmp_path: Path) -> None:
+    config = tmp_path / "deep.yml"
+    config.write_text("a:\n  " + "- " * 1000 + "x\n", encoding="utf-8")
+    baseline = tmp_path / "deep.json"
+    baseline.write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
+    result = CliRunner().invoke(app, ["check", "--no-images", "--no-cache", "-f", "json",
+                                      str(config)])
+    (finding,) = json.loads(result.stdout)["findings"]
+    assert finding["message"] == "the document is nested too deeply"
+    other = tmp_path / "ok.yml"
+    other.write_text("kernel:\n  cmdline: x\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["check", "--no-images", "--no-cache", "-f", "json",
+                                      "--baseline", str(baseline), str(other)])
+    assert result.exit_code == 2, result.output
+    messages = [f["message"] for f in json.loads(result.stdout)["findings"]]
+    assert "baseline: not a JSON file: JSON nested too deeply" in messages
+    assert not any("recursion" in message for message in messages)
+
+
+def test_a_corrupt_layer_is_worded(tmp_path: Path) -> None:
+    from imagefactory import LAYER_TYPE, layer_bytes
+    from planning import plan_build
+
+    from lkpolicy.assemble import BuildError, write_outputs
+    from lkpolicy.model.config import merge
+    from lkpolicy.model.oci import OCI_CONFIG, OCI_MANIFEST
+    from lkpolicy.stages.load import load_document
+
+    store = Store(str(tmp_path / "cache"))
+    layer = layer_bytes({"etc/motd": bytes(range(256)) * 400})
+    damaged = layer[:20] + bytes(b ^ 0x5A for b in layer[20:60]) + layer[60:]
+    config_blob = store.add_blob(json.dumps({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": []}}).encode(), OCI_CONFIG)
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_blob.to_json(),
+                "layers": [store.add_blob(damaged, LAYER_TYPE).to_json()]}
+    store.register("docker.io/test/damaged:1",
+                   store.add_blob(json.dumps(manifest).encode(), OCI_MANIFEST))
+    path = tmp_path / "c.yml"
+    path.write_text("onboot:\n  - name: c\n    image: test/damaged:1\n", encoding="utf-8")
+    document, _ = load_document(str(path))
+    config = merge([document])
+    out = tmp_path / "out"
+    out.mkdir()
+    try:
+        write_outputs(config, plan_build(config, store), ["tar"], out, "c")
+    except BuildError as error:
+        message = str(error)
+    else:
+        raise AssertionError("a damaged layer was built")
+    assert message.endswith("cannot decompress: its gzip compression is corrupt"), message
+    assert "Error -" not in message and "deflate" not in message

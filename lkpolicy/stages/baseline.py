@@ -120,10 +120,12 @@ def load_baseline(path: str) -> Baseline:
         raise _fail(path, f"cannot read the file: {error.strerror or error}") from None
     if len(raw) > _MAX_BYTES:
         raise _fail(path, "the file is too large to be a baseline")
+    from lkpolicy.safeio import UntrustedInput, parse_json
+
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise _fail(path, f"not a JSON file ({error})") from None
+        data = parse_json(raw, "not a JSON file")
+    except UntrustedInput as error:
+        raise _fail(path, str(error)) from None
     if not isinstance(data, dict) or "findings" not in data:
         raise _fail(path, "not an lkpolicy baseline (expected an object with `findings`)")
     version = data.get("version")

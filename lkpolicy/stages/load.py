@@ -340,7 +340,10 @@ def _parse(path: str, text: str, from_file: bool) -> tuple[Document, list[Findin
         root = next(documents, _NO_DOCUMENT)
     except MarkedYAMLError as error:
         raise InputError(_syntax_finding(path, error)) from None
-    except (YAMLError, RecursionError, ValueError) as error:
+    except RecursionError:
+        raise InputError(TOO_LARGE.finding("the document is nested too deeply",
+                                           Location(path, 1, 1))) from None
+    except (YAMLError, ValueError) as error:
         raise InputError(YAML_SYNTAX.finding(_one_line(str(error)), Location(path, 1, 1))) from None
     if root is _NO_DOCUMENT:
         raise InputError(EMPTY_FILE.finding("the file holds no YAML document (linuxkit: EOF)", Location(path, 1, 1)))

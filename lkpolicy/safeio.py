@@ -13,7 +13,6 @@ import json
 import math
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,28 +21,41 @@ DEFAULT_MAX_JSON_DEPTH = 64
 """Deeper than any OCI manifest, index, image config, lock, baseline or TUF/notary document."""
 
 
+MAX_TRUST_FILE_BYTES = 4 * 1024 * 1024
+"""Keys, certificates, TUF and sigstore roots are a few KiB, a CA bundle a few hundred: more
+is not trust material (and `/dev/zero` would never end)."""
+
+
 class UntrustedInput(ValueError):
     """Input refused before or while it was read; `str()` is one plain sentence without the
     input's content."""
 
 
-def read_regular_file(path: str | os.PathLike[str], max_bytes: int, what: str = "file") -> bytes:
-    """The bytes of a regular file of at most `max_bytes`.
+class NotRegularFile(UntrustedInput):
+    """A FIFO, socket, device or directory where a file was expected."""
 
-    FIFOs, sockets and devices are refused before they are opened (reading one could block
+
+class TooLarge(UntrustedInput):
+    """More bytes than the reader's bound."""
+
+
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most `max_bytes` (else `TooLarge`).
+
+    FIFOs, sockets and devices (`NotRegularFile`) are refused before they are opened (reading one could block
     forever or never end); the check is repeated on the open descriptor, so swapping the path
     for a FIFO in between does not help. OSError propagates for the caller to word."""
     info = os.stat(path)
     if not stat.S_ISREG(info.st_mode):
-        raise UntrustedInput(f"{what} {os.fspath(path)} is not a regular file "
+        raise NotRegularFile(f"{what} {os.fspath(path)} is not a regular file "
                              f"({_kind(info.st_mode)})")
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     with os.fdopen(descriptor, "rb") as stream:
         if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-            raise UntrustedInput(f"{what} {os.fspath(path)} is not a regular file")
+            raise NotRegularFile(f"{what} {os.fspath(path)} is not a regular file")
         data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise UntrustedInput(f"{what} {os.fspath(path)} is larger than {_size(max_bytes)}")
+        raise TooLarge(f"{what} {os.fspath(path)} is larger than {_size(max_bytes)}")
     return data
 
 
@@ -78,14 +90,16 @@ def _no_constant(name: str) -> Any:
 
 
 def parse_json(data: bytes | str, what: str, *, max_depth: int = DEFAULT_MAX_JSON_DEPTH,
-               object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None) -> Any:
+               object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+               parse_float: Callable[[str], Any] | None = None) -> Any:
     """JSON from an untrusted source: UTF-8, finite numbers, integers of Python's default
     digit limit, nesting of at most `max_depth`. Size is the caller's bound (read it with
-    `read_regular_file` or a bounded network read). Raises `UntrustedInput` naming `what`."""
+    `read_regular_file` or a bounded network read). `parse_float` replaces the finite-float
+    check (canonical JSON keeps fractions apart). Raises `UntrustedInput` naming `what`."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        value = json.loads(text, parse_float=_finite_float, parse_constant=_no_constant,
-                           object_pairs_hook=object_pairs_hook)
+        value = json.loads(text, parse_float=parse_float or _finite_float,
+                           parse_constant=_no_constant, object_pairs_hook=object_pairs_hook)
     except UntrustedInput as error:
         raise UntrustedInput(f"{what}: {error}") from None
     except RecursionError:
@@ -146,6 +160,8 @@ def bounded_int(value: Any, what: str, *, minimum: int = 0, maximum: int = 2**63
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
+    import tempfile  # writers only: `check` reads far more often than it writes
+
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)

@@ -7,6 +7,12 @@ lk_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 lk_apt_install() {
   local missing=()
   for package in "$@"; do
+    # Node.js often comes from NodeSource, whose nodejs package ships npm and conflicts with
+    # Debian's npm package: a working command is enough for these two.
+    case $package in
+      nodejs) command -v node >/dev/null 2>&1 && continue ;;
+      npm) command -v npm >/dev/null 2>&1 && continue ;;
+    esac
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

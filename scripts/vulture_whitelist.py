@@ -23,5 +23,25 @@ _._properties
 _._additionalProperties
 _._items
 _._anyOf
+_._const  # stages/schemacheck/predicate.py: likewise, one test per schema keyword
+_._propertyNames
+_._minLength
+_._minItems
+_._minProperties
+_._uniqueItems
+_._pattern
+_._oneOf
+_._allOf
+_._not
+_._if
+_.list_commands  # cli/__init__.py: click's Group protocol (the lazy command group)
+_.help  # cli/__init__.py: a command group's help, read by click
+diff  # cli/diff.py, pin.py, show.py, verify.py: commands loaded by name (cli/__init__.py)
+pin
+show
+verify_build
+_.typ  # stages/yamlcompose.py: what ruamel's reader, scanner, parser and composer read
+_.comment_handling
+_.doc_infos
 _._fetch  # stages/trust/tuf_fetcher.py: python-tuf's FetcherInterface calls these
 _.download_bytes

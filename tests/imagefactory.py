@@ -29,11 +29,12 @@ def layer_bytes(files: Mapping[str, bytes]) -> bytes:
 
 def add_image(store: Store, name: str, label: Mapping[str, object] | str | None = None, *,
               files: Mapping[str, bytes] | None = None, architecture: str = "amd64",
-              cmd: tuple[str, ...] = ("/bin/true",)) -> Descriptor:
+              cmd: tuple[str, ...] = ("/bin/true",), layer: bytes | None = None) -> Descriptor:
     """A one-layer image whose config carries `label` as org.mobyproject.config; returns the
-    manifest's descriptor."""
-    layer = store.add_blob(layer_bytes(files if files is not None else {"etc/hostname": b"x\n"}),
-                           LAYER_TYPE)
+    manifest's descriptor. `layer` (a compressed layer) replaces the one made of `files`."""
+    if layer is None:
+        layer = layer_bytes(files if files is not None else {"etc/hostname": b"x\n"})
+    layer_descriptor = store.add_blob(layer, LAYER_TYPE)
     labels = {} if label is None else {
         "org.mobyproject.config": label if isinstance(label, str) else json.dumps(label)}
     config = {"architecture": architecture, "os": "linux",
@@ -41,7 +42,7 @@ def add_image(store: Store, name: str, label: Mapping[str, object] | str | None 
               "rootfs": {"type": "layers", "diff_ids": []}}
     config_blob = store.add_blob(json.dumps(config).encode(), OCI_CONFIG)
     manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_blob.to_json(),
-                "layers": [layer.to_json()]}
+                "layers": [layer_descriptor.to_json()]}
     descriptor = store.add_blob(json.dumps(manifest).encode(), OCI_MANIFEST)
     store.register(name, descriptor)
     return descriptor

@@ -69,26 +69,31 @@ def test_levels_trade_speed_for_size(tar: bytes) -> None:
     assert len(_compress(tar, 9)) < len(_compress(tar, 1))
 
 
-def test_bytes_do_not_depend_on_the_thread_count(tar: bytes,
+@pytest.mark.parametrize(("level", "package"), [(1, "isal"), (9, "zlib-ng")])
+def test_bytes_do_not_depend_on_the_thread_count(tar: bytes, level: int, package: str,
                                                  monkeypatch: pytest.MonkeyPatch,
                                                  caplog: pytest.LogCaptureFixture) -> None:
     results = set()
     with caplog.at_level(logging.WARNING, logger="lkpolicy.assemble.initrd"):
         for threads in (1, 2, 5):
             monkeypatch.setattr(initrd, "_threads", lambda count=threads: count)
-            results.add(_compress(tar, 1))
-    assert "isal" not in caplog.text  # isal is a dependency: its threads were used
+            results.add(_compress(tar, level))
+    assert package not in caplog.text  # a dependency: its threads were used
     assert len(results) == 1
 
 
-def test_without_isal_zlib_is_used_and_said(tar: bytes, cpio: bytes,
-                                            monkeypatch: pytest.MonkeyPatch,
-                                            caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setitem(sys.modules, "isal", None)
-    monkeypatch.setitem(sys.modules, "isal.igzip_threaded", None)
+@pytest.mark.parametrize(("level", "module", "package"), [(1, "isal", "isal"),
+                                                        (9, "zlib_ng", "zlib-ng")])
+def test_without_the_package_zlib_is_used_and_said(tar: bytes, cpio: bytes, level: int,
+                                                   module: str, package: str,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setitem(sys.modules, module, None)
+    monkeypatch.setitem(sys.modules, f"{module}.{'igzip' if module == 'isal' else 'gzip_ng'}"
+                                     "_threaded", None)
     with caplog.at_level(logging.WARNING, logger="lkpolicy.assemble.initrd"):
-        data = _compress(tar, 1)
-    assert "isal package is not installed" in caplog.text
+        data = _compress(tar, level)
+    assert f"{package} package is not installed" in caplog.text
     assert data[:10] == HEADER
     assert _single_member(data) == cpio
 

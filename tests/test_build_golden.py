@@ -296,9 +296,10 @@ def test_gzip_bomb_is_rejected_and_leaves_nothing(tmp_path: Path, hostile: Store
     config = _config(tmp_path, "onboot:\n  - name: c\n    image: test/bomb:1\n")
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    options = BuildOptions(limits=Limits(max_image_bytes=1 << 20))
+    options = BuildOptions(limits=Limits(max_expanded_bytes=1 << 20))
     with pytest.raises(BuildError, match=r"failed to extract root filesystem for test/bomb:1: "
-                                         r".*more than 1048576 bytes after decompression"):
+                                         r".*expand to more than 1048576 bytes \(the limit is "
+                                         r"--max-expanded-size"):
         write_outputs(config, plan_build(config, hostile), ["kernel+initrd"], out_dir, "bomb",
                       options=options)
     assert list(out_dir.iterdir()) == []

@@ -3,6 +3,7 @@ nothing else, refused when they would mean more; the fixability flags true to wh
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -206,10 +207,16 @@ def test_fix_refuses_what_would_change_more_than_it_says(tmp_path: Path) -> None
     code, out, _err = lint(config)
     assert "LK306 unknown" in out and "[*]" not in out
     assert "fixable with" not in out
-    code, _out, err = lint(config, "--fix")
-    assert code == 1
-    assert "LK306 not fixed: the edited file would read back differently" in err
+    for extra in (("--fix",), ("-f", "json")):  # the gate dropped the fix: nothing offers it
+        code, out, err = lint(config, *extra)
+        assert code == 1 and "not fixed" not in err and '"fix": {' not in out, out
     assert config.read_text(encoding="utf-8") == text
+    offered = Finding("LK306", Severity.ERROR, "m", Location(str(config), 4, 20),
+                      "/onboot/0/capabilities/0",
+                      fix=set_value("/onboot/0/capabilities/0", "CAP_NET_ADMIN", "write it"))
+    refused = fix_text(str(config), text, [offered]).refused
+    assert refused == [(offered, "the edited file would read back differently (an anchored "
+                                 "value, or a quoting limit)")]
     # Where every copy is a finding, all of them change together, which is what they say.
     both = write(tmp_path, "onboot:\n  - name: a\n    image: linuxkit/a:v1\n"
                  "    capabilities: [&cap net_admin]\n    ambient: [*cap]\n", "both.yml")
@@ -353,3 +360,17 @@ def test_every_fix_in_the_examples_applies(tmp_path: Path) -> None:
     # Only the flow mapping's second key waits: its edit touches the first one's.
     assert [(f.rule_id, why) for f, why in result.refused] == [("LK302", OVERLAPS)]
     assert all(isinstance(f.fix, Fix) for f in result.fixed) and len(result.fixed) == 18
+
+
+def test_diff_shows_the_fixes_of_standard_input() -> None:
+    text = "onboot:\n  - name: a\n    image: linuxkit/a:v1\n    ipc: none\n"
+    result = CliRunner().invoke(app, ["check", "--no-images", "--no-policy", "--no-cache",
+                                      "-f", "json", "-"], input=text)
+    (finding,) = [f for f in json.loads(result.stdout)["findings"]
+                  if f["rule"] == "LK304"]
+    assert finding["fix"] is not None
+    result = CliRunner().invoke(app, ["check", "--no-images", "--no-policy", "--no-cache",
+                                      "--diff", "-"], input=text)
+    assert result.exit_code == 1, result.output
+    assert "-    ipc: none\n+    ipc: new\n" in result.stdout
+    assert "would fix 1 finding in 1 file" in result.stderr

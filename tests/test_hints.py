@@ -148,7 +148,8 @@ def test_deep_nesting_is_worded(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check", "--no-images", "--no-cache", "-f", "json",
                                       str(config)])
     (finding,) = json.loads(result.stdout)["findings"]
-    assert finding["message"] == "the document is nested too deeply"
+    assert (finding["rule"], finding["message"]) == ("LK108",
+                                                         "collections nested more than 64 deep")
     other = tmp_path / "ok.yml"
     other.write_text("kernel:\n  cmdline: x\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["check", "--no-images", "--no-cache", "-f", "json",

@@ -343,7 +343,9 @@ def test_policy_schema_messages_name_the_allowed_values(tmp_path: Path) -> None:
         "rules:\n  LKP110:\n    forbidden: CAP_SYS_ADMIN\n":
             ("`forbidden` must be a list, not a string", None),
         "extends: builtin:strict\n": ("`extends` must be a list, not a string", None),
-        "rule:\n  LKP110: off\n": ("`rule` is not a policy key; did you mean `rules`?",
+        # (a file with no policy key at all is refused without a word of it: LKP001)
+        "extends: []\nrule:\n  LKP110: off\n": ("`rule` is not a policy key; did you mean "
+                                                "`rules`?",
                                     "allowed: `extends`, `overrides`, `rules`, `trust` and "
                                     "`waivers`"),
         "rules:\n  LKP11: error\n": ("`LKP11` is not a rule ID; did you mean `LKP181`?",
@@ -376,6 +378,7 @@ def test_bad_regex_is_lkp005(tmp_path: Path) -> None:
 
 
 def test_extends_relative_paths_and_precedence(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()  # `../base` is inside the repository, so it may be extended
     write(tmp_path / "base" / "base.yml", "extends: []\nrules:\n  LKP101: error\n  LKP110: error\n")
     child = write(tmp_path / "team" / "p.yml",
                   "extends: [../base/base.yml]\nrules:\n  LKP101: info\n")

@@ -21,6 +21,7 @@ from lkpolicy.report.overlaps import OWNERS
 from lkpolicy.report.sarif import MAX_RESULTS, cap_results, region, to_sarif_data
 from lkpolicy.report.security import SECURITY_CATEGORIES, SECURITY_SEVERITY, security_severity
 from lkpolicy.report.spans import value_end
+from lkpolicy.stages.load import MAX_NODES
 
 runner = CliRunner()  # click 8.2+: stdout and stderr apart
 DOCS = "https://lkpolicy.example/docs/rules.md"
@@ -171,10 +172,16 @@ def test_waived_and_baselined_findings_are_suppressed_results(
 
 
 def test_more_results_than_code_scanning_accepts_are_capped(tmp_path: Path) -> None:
-    config = tmp_path / "many.yml"
-    keys = "".join(f"unknown{n}: 1\n" for n in range(MAX_RESULTS + 7))
-    config.write_text("kernel:\n  image: linuxkit/kernel:6.6\n  cmdline: x\n" + keys)
-    code, data, err = sarif_of("--no-policy", str(config))
+    # Over several files: one file holds at most MAX_NODES YAML nodes (two per unknown key).
+    per_file = MAX_NODES // 2 - 10
+    total = MAX_RESULTS + 7
+    paths = []
+    for index, start in enumerate(range(0, total, per_file)):
+        config = tmp_path / f"many{index}.yml"
+        keys = "".join(f"unknown{n}: 1\n" for n in range(start, min(start + per_file, total)))
+        config.write_text("kernel:\n  image: linuxkit/kernel:6.6\n  cmdline: x\n" + keys)
+        paths.append(str(config))
+    code, data, err = sarif_of("--no-policy", *paths)
     assert code == 1
     assert len(results(data)) == MAX_RESULTS
     [invocation] = data["runs"][0]["invocations"]

@@ -138,7 +138,7 @@ def _evaluate(node: ast.expr | ast.AST, names: dict[str, str]) -> str | None:
 
 
 @cache
-def _test_module_configs() -> dict[str, list[str]]:
+def configs_in_test_modules() -> dict[str, list[str]]:
     configs: dict[str, list[str]] = {}
     for module in sorted((ROOT / "tests").glob("test_*.py")):
         texts = {textwrap.dedent(text) for text in _module_strings(module)
@@ -153,14 +153,14 @@ def _test_module_configs() -> dict[str, list[str]]:
 ])
 def test_configs_written_in_test_modules(module: str, configs: int, rejected: int) -> None:
     """The configs the lint-rule and validation tests use (and a few more), as files."""
-    texts = _test_module_configs()[module]
+    texts = configs_in_test_modules()[module]
     loaded = [found for found in (assert_same_text(text) for text in texts) if found is not None]
     assert len(loaded) >= configs, f"{module}: only {len(loaded)} configs found"
     assert sum(found > 0 for found in loaded) >= rejected
 
 
 def test_configs_written_in_all_other_test_modules() -> None:
-    for texts in _test_module_configs().values():
+    for texts in configs_in_test_modules().values():
         for text in texts:
             assert_same_text(text)
 
@@ -217,6 +217,14 @@ def _for_schema(node: dict[str, Any]) -> st.SearchStrategy[Any]:
             }.get(str(kind), junk)
 
 
+def combined_object(base: dict[str, Any], more: dict[str, Any], drop: list[str]) -> dict[str, Any]:
+    """`base` with the keys of `more` it lacks, less the keys in `drop`."""
+    result = {**base, **{key: value for key, value in more.items() if key not in base}}
+    for key in drop:
+        result.pop(key, None)
+    return result
+
+
 def _objects(node: dict[str, Any]) -> st.SearchStrategy[Any]:
     properties = {name: _mutated(_for_schema(sub)) for name, sub in node.get("properties", {}).items()}
     required = {name: properties.pop(name) for name in node.get("required", [])}
@@ -226,13 +234,7 @@ def _objects(node: dict[str, Any]) -> st.SearchStrategy[Any]:
     shaped = st.fixed_dictionaries(required, optional=properties)
     unknown = st.dictionaries(st.sampled_from(_NEAR_KEYS) | st.text(max_size=6), junk, max_size=2)
 
-    def combine(base: dict[str, Any], more: dict[str, Any], drop: list[str]) -> dict[str, Any]:
-        result = {**base, **{key: value for key, value in more.items() if key not in base}}
-        for key in drop:
-            result.pop(key, None)
-        return result
-
-    return st.builds(combine, shaped, st.one_of(st.just({}), unknown),
+    return st.builds(combined_object, shaped, st.one_of(st.just({}), unknown),
                      st.lists(st.sampled_from(list(required) or [""]), max_size=2))
 
 

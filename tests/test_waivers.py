@@ -21,10 +21,10 @@ from lkpolicy.stages.waivers import (
     WaiverKind,
     apply_waivers,
     container_context,
-    find_comments,
     parse_inline_waivers,
     parse_policy_waivers,
 )
+from lkpolicy.stages.yamlcomments import find_comments
 
 TODAY = datetime.date(2026, 6, 15)
 

@@ -5,19 +5,20 @@ files (spec section 2), then the SBOM if asked for (`lkpolicy.assemble.sbom`). E
 but the SBOM carries the `LINUXKIT.source` / `LINUXKIT.location` records. Image content goes
 through the per-image filters of spec section 4.
 
-The stream is written as it is produced; on any error `BuildError` is raised and whatever
-was written so far must be discarded by the caller (`write_outputs` writes to temporary files
-and renames only complete results).
+The stream is written as it is produced, into an `EntrySink`: the tar file, the initrd
+converter, or both (`build_stream`). On any error `BuildError` is raised and whatever was
+written so far must be discarded by the caller (`build_outputs` writes into a staging
+directory and switches only complete output sets into place).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from lkpolicy.assemble.flatten import FlattenError, Limits, flatten
+from lkpolicy.assemble.flatten import Budget, FlattenError, Limits, flatten
 from lkpolicy.assemble.metadata import expanded_model, render_json, render_yaml
 from lkpolicy.assemble.tarstream import (
     Readable,
@@ -41,6 +42,7 @@ from lkpolicy.store.errors import StoreError
 if TYPE_CHECKING:
     from lkpolicy.assemble.plan import BuildPlan
     from lkpolicy.assemble.sbom import SbomOptions
+    from lkpolicy.assemble.sinks import EntrySink
     from lkpolicy.model.config import Config
     from lkpolicy.stages.localfiles import LocalFile
     from lkpolicy.store.lookup import ResolvedImage
@@ -52,6 +54,7 @@ __all__ = [
     "BuildError",
     "BuildOptions",
     "BuildSummary",
+    "build_stream",
     "build_tar",
 ]
 
@@ -77,15 +80,15 @@ class BuildError(Exception):
 @dataclass(frozen=True, slots=True)
 class BuildOptions:
     limits: Limits = field(default_factory=Limits)
+    """The build's expansion budget (decompression bombs)."""
     allow_container_devices: bool = False
     """Device nodes in onboot/onshutdown/services/volume images (linuxkit allows them; the
     gate refuses them unless told otherwise). Kernel and init images may always carry them."""
     progress: Callable[[str], None] | None = None
     """Receives linuxkit's progress lines (which it prints to stderr)."""
     compression_level: int = 1
-    """gzip level of the initrd, 1 (the default: fastest, ISA-L on every CPU) to 9 (smallest,
-    zlib, single-threaded: about 10x slower than `gzip -6` on a 400 MB initrd, for ~15% less
-    than level 1); see `lkpolicy.assemble.initrd`."""
+    """gzip level of the initrd, 1 (the default: fastest, ISA-L) to 9 (smallest, zlib-ng, ~15%
+    less than level 1), both on every CPU; see `lkpolicy.assemble.initrd`."""
     sbom: SbomOptions | None = None
     """Append linuxkit's merged SPDX SBOM to the tar (`lkpolicy.assemble.sbom`); None is
     linuxkit's `--no-sbom`."""
@@ -102,6 +105,9 @@ class BuildSummary:
     """The SBOM written at the end of the tar, if any."""
     sbom_path: str | None = None
     """Its name in the tar."""
+    outputs: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Output file name -> (`sha256:<hex>`, size), set by `build_outputs` once the outputs are
+    complete, for the manifest and the provenance (no output is read twice)."""
 
 
 def _dir(name: str, source: str, location: str, *, mode: int = 0o755, uid: int = 0,
@@ -159,17 +165,19 @@ def _unsafe_path(name: str) -> bool:
 
 
 class _Builder:
-    def __init__(self, config: Config, plan: BuildPlan, out: BinaryIO,
-                 options: BuildOptions) -> None:
+    def __init__(self, config: Config, plan: BuildPlan, sink: EntrySink,
+                 options: BuildOptions,
+                 epilogue: Sequence[tuple[TarHeader, bytes]] = ()) -> None:
         self.config = config
         self.plan = plan
         self.store = plan.store
         self.platform = plan.platform
-        self.tar = TarWriter(out)
+        self.tar = sink
+        self.epilogue = epilogue
         self.options = options
         self.model = go_model(config)
         self.summary = BuildSummary()
-        self._resolved: dict[str, ResolvedImage] = {}
+        self.budget = Budget(options.limits)
 
     def say(self, line: str) -> None:
         if self.options.progress is not None:
@@ -191,8 +199,8 @@ class _Builder:
 
     def flattened(self, resolved: ResolvedImage, expanded: str,
                   allow_devices: bool) -> Iterator[tuple[TarHeader, Readable]]:
-        return flatten(self.store, resolved, what=f"image {expanded}",
-                       limits=self.options.limits, allow_devices=allow_devices)
+        return flatten(self.store, resolved, what=f"image {expanded}", budget=self.budget,
+                       allow_devices=allow_devices)
 
     def write(self, header: TarHeader, body: bytes | None = None) -> None:
         try:
@@ -594,6 +602,8 @@ class _Builder:
         self.volumes()
         self.containers()
         self.files()
+        for header, body in self.epilogue:
+            self.write(header, body)
         if self.options.sbom is not None:
             from lkpolicy.assemble.sbom import sbom_entry
 
@@ -601,11 +611,12 @@ class _Builder:
                                       self.options.sbom)
             self.write(header, body)
             self.summary.sbom, self.summary.sbom_path = body, header.name
+        # Not counting what the output adds (docker's Dockerfile): the tar's entries.
+        self.summary.entries = self.tar.count - len(self.epilogue)
         try:
             self.tar.close()
         except TarError as error:
             raise BuildError(str(error)) from None
-        self.summary.entries = self.tar.count
         return self.summary
 
 
@@ -622,4 +633,15 @@ def build_tar(config: Config, plan: BuildPlan, out_stream: BinaryIO, *,
 
     Raises `BuildError`; the stream then holds a partial tar and must be discarded.
     """
-    return _Builder(config, plan, out_stream, options or BuildOptions()).run()
+    return build_stream(config, plan, TarWriter(out_stream), options=options)
+
+
+def build_stream(config: Config, plan: BuildPlan, sink: EntrySink, *,
+                 options: BuildOptions | None = None,
+                 epilogue: Sequence[tuple[TarHeader, bytes]] = ()) -> BuildSummary:
+    """`build_tar` into any `EntrySink` (closed at the end): the tar file, the initrd
+    converter, or both. `epilogue`: entries an output adds after the build's own and before
+    the SBOM (docker's Dockerfile), not counted in `BuildSummary.entries`. Raises
+    `BuildError`, and whatever the sink raises that is not a `TarError` (the initrd's
+    `ConversionError`)."""
+    return _Builder(config, plan, sink, options or BuildOptions(), epilogue).run()

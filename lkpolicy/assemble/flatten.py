@@ -17,12 +17,16 @@ tar, so link targets are data and are never followed or resolved. What would sti
 * entries below a symlink of the same image (the kernel follows that symlink when it unpacks
   the initrd, so the entry would land wherever the symlink points);
 * device nodes, where the caller asks for that (container and volume content);
-* more decompressed data than `Limits.max_image_bytes` (a decompression bomb) or more
-  entries than `Limits.max_entries`.
+* decompression bombs: each build has a budget (`Limits`, shared by every image of the
+  build through one `Budget`) of decompressed bytes, of tar entries, and of the ratio of a
+  layer's decompressed size to its compressed size. The defaults are far above what real
+  LinuxKit images reach (the largest, kernels and firmware, expand about 4 times, and whole
+  builds stay under 2 GiB), and each is an option of `lkpolicy build`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import zlib
 from collections.abc import Iterator
@@ -42,10 +46,16 @@ if TYPE_CHECKING:
     from lkpolicy.assemble.tarstream import Readable
     from lkpolicy.store.lookup import ResolvedImage, Store
 
-__all__ = ["DEFAULT_MAX_ENTRIES", "DEFAULT_MAX_IMAGE_BYTES", "FlattenError", "Limits", "flatten"]
+__all__ = ["DEFAULT_MAX_ENTRIES", "DEFAULT_MAX_EXPANDED_BYTES", "DEFAULT_MAX_RATIO", "RATIO_FLOOR",
+           "Budget", "FlattenError", "Limits", "flatten", "parse_size"]
 
-DEFAULT_MAX_IMAGE_BYTES = 16 << 30
-DEFAULT_MAX_ENTRIES = 2_000_000
+DEFAULT_MAX_EXPANDED_BYTES = 8 << 30
+DEFAULT_MAX_ENTRIES = 1_000_000
+DEFAULT_MAX_RATIO = 100
+RATIO_FLOOR = 64 << 20
+"""Every layer may expand to this much whatever its ratio (small layers of a few sparse or
+zero-filled files have huge ratios and are harmless)."""
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _CHUNK = 1 << 20
 _WHITEOUT = ".wh."
 _ALLOWED_TYPES = frozenset("01234567")
@@ -55,16 +65,24 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error)
 try:  # ISA-L inflates about twice as fast as zlib; the bytes out are the same.
     from isal import igzip as _igzip
+    from isal import igzip_threaded as _igzip_threaded
     from isal import isal_zlib as _isal_zlib
     _DECOMPRESS_ERRORS += (_isal_zlib.error,)  # type: ignore[operator]
 except ImportError:  # pragma: no cover - isal is a dependency
-    _igzip = None  # type: ignore[assignment]
+    _igzip = _igzip_threaded = None  # type: ignore[assignment]
+_THREADED_LAYER_BYTES = 4 << 20
+"""Compressed size from which a layer is inflated in a thread of its own."""
 
 
-def _gunzip(raw: Readable) -> Readable:
-    if _igzip is not None:
+def _gunzip(raw: Readable, size: int) -> Readable:
+    if _igzip is None:
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if size < _THREADED_LAYER_BYTES:
         return _igzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call]
-    return gzip.GzipFile(fileobj=raw, mode="rb")
+    # A large layer is inflated in a thread of its own (ISA-L releases the GIL) while this
+    # one parses the tar and feeds the outputs; a bounded queue of 1 MiB blocks sits between.
+    return _igzip_threaded.open(  # type: ignore[no-any-return, no-untyped-call]
+        raw, "rb", threads=1, block_size=_CHUNK)
 
 
 class FlattenError(Exception):
@@ -73,10 +91,56 @@ class FlattenError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
-    """Decompressed bytes, summed over all layers of one image."""
+    """The expansion budget of one build (`lkpolicy build --max-expanded-size`,
+    `--max-entries`, `--max-expansion-ratio`)."""
+
+    max_expanded_bytes: int = DEFAULT_MAX_EXPANDED_BYTES
+    """Decompressed bytes, summed over every layer of every image of the build."""
     max_entries: int = DEFAULT_MAX_ENTRIES
-    """Distinct names (whiteouts included) in one image."""
+    """Tar entries read from layers (hidden and whiteout entries included), over the build."""
+    max_ratio: int = DEFAULT_MAX_RATIO
+    """Decompressed bytes of one layer per compressed byte, once past `RATIO_FLOOR`."""
+
+
+class Budget:
+    """What the build has used of its `Limits` so far; one per build, shared by its images."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.expanded = 0
+        self.entries = 0
+
+    def charge_entry(self, layer: str) -> None:
+        self.entries += 1
+        if self.entries > self.limits.max_entries:
+            raise FlattenError(f"{layer}: more than {self.limits.max_entries} tar entries in "
+                               "the images of this build (the limit is --max-entries)")
+
+    def charge_bytes(self, count: int, layer_total: int, layer_size: int, layer: str) -> None:
+        """`count` more decompressed bytes, `layer_total` so far from a layer of
+        `layer_size` compressed bytes."""
+        self.expanded += count
+        limits = self.limits
+        if self.expanded > limits.max_expanded_bytes:
+            raise FlattenError(
+                f"{layer}: the images of this build expand to more than "
+                f"{limits.max_expanded_bytes} bytes (the limit is --max-expanded-size; a "
+                "decompression bomb?)")
+        if layer_total > RATIO_FLOOR and layer_total > limits.max_ratio * layer_size:
+            raise FlattenError(
+                f"{layer}: expands to more than {limits.max_ratio} times its compressed size "
+                f"of {layer_size} bytes (the limit is --max-expansion-ratio; a decompression "
+                "bomb?)")
+
+
+def parse_size(text: str) -> int:
+    """A byte count as an option gives it: digits with an optional K, M, G or T (powers of
+    1024, an optional `i`/`iB`/`B` after it), e.g. `8G`, `512MiB`, `1073741824`."""
+    cleaned = text.strip().upper().removesuffix("B").removesuffix("I")
+    number, unit = cleaned.rstrip("KMGT"), cleaned[len(cleaned.rstrip("KMGT")):]
+    if not number.isdigit() or unit not in _SIZE_UNITS or len(number) > 20:
+        raise ValueError(f"not a size: {text!r} (a number of bytes, or with K, M, G or T)")
+    return int(number) * _SIZE_UNITS[unit]
 
 
 class _Prefixed:
@@ -103,20 +167,21 @@ class _Prefixed:
         return len(data)
 
 
-class _Budget:
-    def __init__(self, limit: int, what: str) -> None:
-        self.limit = limit
-        self.used = 0
-        self.what = what
-
-
 class _Counted:
-    """Decompressed data, counted against the image's budget before it is handed on."""
+    """Decompressed data, counted against the build's budget before it is handed on."""
 
-    def __init__(self, inner: Readable, budget: _Budget, layer: str) -> None:
+    def __init__(self, inner: Readable, budget: Budget, layer: str, size: int) -> None:
         self._inner = inner
         self._budget = budget
         self._layer = layer
+        self._size = size
+        self._total = 0
+
+    def close(self) -> None:
+        """Stops the decompressing thread, if there is one (a failed build stops reading)."""
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
 
     def read(self, size: int = -1, /) -> bytes:
         if size < 0 or size > _CHUNK:
@@ -125,22 +190,19 @@ class _Counted:
             data = self._inner.read(size)
         except _DECOMPRESS_ERRORS as error:
             raise FlattenError(f"{self._layer}: cannot decompress: {plain_reason(error)}") from None
-        self._budget.used += len(data)
-        if self._budget.used > self._budget.limit:
-            raise FlattenError(
-                f"{self._layer}: more than {self._budget.limit} bytes after decompression "
-                f"(the limit for one image; a decompression bomb?)")
+        self._total += len(data)
+        self._budget.charge_bytes(len(data), self._total, self._size, self._layer)
         return data
 
 
-def _decompressed(blob: Readable, budget: _Budget, layer: str) -> Readable:
+def _decompressed(blob: Readable, budget: Budget, layer: str, size: int) -> _Counted:
     head = blob.read(4)
     raw = _Prefixed(head, blob)
     if head.startswith(_GZIP_MAGIC):
-        return _Counted(_gunzip(raw), budget, layer)
+        return _Counted(_gunzip(raw, size), budget, layer, size)
     if head.startswith(_ZSTD_MAGIC):
         raise FlattenError(f"{layer}: zstd-compressed layers are not supported")
-    return _Counted(raw, budget, layer)
+    return _Counted(raw, budget, layer, size)
 
 
 def _ancestors(name: str) -> Iterator[str]:
@@ -153,8 +215,7 @@ def _ancestors(name: str) -> Iterator[str]:
 class _State:
     """What `mutate.Extract` remembers across layers, plus what the safety checks need."""
 
-    def __init__(self, limits: Limits, allow_devices: bool, what: str) -> None:
-        self.limits = limits
+    def __init__(self, allow_devices: bool, what: str) -> None:
         self.allow_devices = allow_devices
         self.what = what
         self.seen: dict[str, bool] = {}
@@ -164,15 +225,11 @@ class _State:
         self.parents: set[str] = set()
 
     def _hidden_by_parent(self, name: str) -> bool:
-        current = name
-        while current:
-            parent = gopath.dir_name(current)
-            if parent == current:
-                return False
-            if self.seen.get(parent):
-                return True
-            current = parent
-        return False
+        # `name` is clean and relative: its parents are "." and its prefixes up to each slash.
+        if name == ".":
+            return False
+        seen = self.seen
+        return bool(seen.get(".")) or any(seen.get(parent) for parent in _ancestors(name))
 
     def admit(self, header: TarHeader, layer: str) -> TarHeader | None:
         """The header to emit (name normalised, PAX records as Go re-reads them), or None."""
@@ -188,15 +245,14 @@ class _State:
         first = self.spelled.setdefault(name, cleaned)
         if first != cleaned:
             raise FlattenError(f"{where}: collides with {first!r} once made relative")
-        base, directory = gopath.base_name(name), gopath.dir_name(name)
+        base = gopath.base_name(name)
         tombstone = base.startswith(_WHITEOUT)
-        if tombstone:
-            base = base[len(_WHITEOUT):]
-        key = name if header.typeflag == "5" else gopath.join(directory, base)
+        # A clean name is its directory joined with its base: only a whiteout changes the key.
+        key = name
+        if tombstone and header.typeflag != "5":
+            key = gopath.join(gopath.dir_name(name), base[len(_WHITEOUT):])
         if key in self.seen or self._hidden_by_parent(key):
             return None
-        if len(self.seen) >= self.limits.max_entries:
-            raise FlattenError(f"{layer}: more than {self.limits.max_entries} entries")
         self.seen[key] = tombstone or header.typeflag != "5"
         if tombstone:
             return None
@@ -224,7 +280,8 @@ class _State:
                 raise FlattenError(f"{where}: a symlink over a directory with entries")
             self.symlinks.add(name)
         self.parents.update(_ancestors(name))
-        result = header.copy(name=name)
+        result = header.copy()
+        result.name = name
         # mutate.Extract writes the entry with Go's tar writer and linuxkit reads it back:
         # the records it then sees are the ones that writer produced.
         try:
@@ -235,7 +292,7 @@ class _State:
 
 
 def flatten(store: Store, image: ResolvedImage, *, what: str | None = None,
-            limits: Limits | None = None,
+            budget: Budget | None = None,
             allow_devices: bool = True) -> Iterator[tuple[TarHeader, Readable]]:
     """Yield (header, body reader) for each entry of the flattened image.
 
@@ -245,12 +302,13 @@ def flatten(store: Store, image: ResolvedImage, *, what: str | None = None,
     an output must discard that output on error).
     """
     label = what or f"image {image.name}"
-    state = _State(limits or Limits(), allow_devices, label)
-    budget = _Budget(state.limits.max_image_bytes, label)
+    state = _State(allow_devices, label)
+    budget = budget or Budget(Limits())
     for layer in reversed(image.layers):
         layer_label = f"{label}: layer {layer.digest}"
-        with store.open_blob(layer, layer_label) as blob:
-            stream = _decompressed(blob, budget, layer_label)
+        with store.open_blob(layer, layer_label) as blob, \
+                contextlib.closing(_decompressed(blob, budget, layer_label,
+                                                 layer.size)) as stream:
             reader = TarReader(stream)
             while True:
                 try:
@@ -259,6 +317,7 @@ def flatten(store: Store, image: ResolvedImage, *, what: str | None = None,
                     raise FlattenError(f"{layer_label}: {error}") from None
                 if header is None:
                     break
+                budget.charge_entry(layer_label)
                 admitted = state.admit(header, layer_label)
                 if admitted is not None:
                     yield admitted, reader

@@ -53,6 +53,10 @@ class OutputFormat:
     architectures: tuple[str, ...] | None = None
     """The `--arch` values the format can be made for (None: any); the boot loaders lkpolicy
     installs (SYSLINUX, GRUB's x86_64-efi) are for amd64 only."""
+    reads_tar: bool = True
+    """Whether its writer reads the build tar from disk (the tar itself, docker, and the
+    formats that unpack the root file system or derive their identifiers from the tar); the
+    build writes the tar only when one requested format does."""
 
 
 _XORRISO = Tool("xorriso", "xorriso", "xorriso")
@@ -85,8 +89,9 @@ _EFI = (*_GRUB_EFI, _MTOOLS)
 _TABLE = (
     OutputFormat("tar", (".tar",), streamable=True, checked_by="linuxkit"),
     OutputFormat("docker", (".docker",), streamable=True, checked_by="linuxkit"),
-    OutputFormat("kernel+initrd", ("-kernel", "-initrd.img", "-cmdline"), checked_by="boot"),
-    OutputFormat("tar-kernel-initrd", ("-initrd.tar",), checked_by="linuxkit"),
+    OutputFormat("kernel+initrd", ("-kernel", "-initrd.img", "-cmdline"), checked_by="boot",
+                 reads_tar=False),
+    OutputFormat("tar-kernel-initrd", ("-initrd.tar",), checked_by="linuxkit", reads_tar=False),
     _amd64("iso-bios", (".iso",), (_XORRISO, *_ISOLINUX), "boot"),
     _amd64("iso-efi", ("-efi.iso",), (_XORRISO, *_EFI), "boot"),
     _amd64("iso-efi-initrd", ("-efi-initrd.iso",), (_XORRISO, *_EFI), "boot"),

@@ -87,7 +87,7 @@ class Identity:
     @classmethod
     def of(cls, boot: BootParts) -> Identity:
         digest = hashlib.sha256()
-        with open(boot.tar_path, "rb") as tar:
+        with open(boot.tar, "rb") as tar:
             while chunk := tar.read(_CHUNK):
                 digest.update(chunk)
         digest.update(boot.epoch.to_bytes(8, "big"))

@@ -7,41 +7,48 @@ formats, and every other format but `rpi3`, replace linuxkit's Docker `mkimage-*
 Debian tools run on the host; see `lkpolicy.assemble.media`. The formats themselves (names,
 files, tools) are listed in `lkpolicy.assemble.formats`.
 
-Everything is written to temporary files in the output directory and renamed into place only
-once every requested output (and the build manifest) is complete, so a failed build leaves no
-output file behind and does not replace the outputs of an earlier build.
+Everything is written into a staging directory of the build's own and switched into place as
+one set once every requested output (and the build manifest) is complete
+(`lkpolicy.assemble.outputset`), so a failed or killed build leaves no output file behind and
+does not replace the outputs of an earlier build, and the next build removes what a killed one
+left.
 """
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import hashlib
 import json
 import os
+import queue
 import shutil
-import sys
-import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from lkpolicy.assemble.builder import (
     DEFAULT_MTIME,
     BuildError,
     BuildOptions,
     BuildSummary,
-    build_tar,
+    build_stream,
 )
 from lkpolicy.assemble.formats import (
+    FORMATS,
     KNOWN_FORMATS,
     STREAMABLE_FORMATS,
     SUPPORTED_FORMATS,
+    FormatUnavailable,
     check_formats,
     parse_formats,
 )
 from lkpolicy.assemble.hosttools import keep_kernel_and_cmdline
-from lkpolicy.assemble.initrd import ConversionError, InitrdParts, write_initrd
+from lkpolicy.assemble.initrd import ConversionError, InitrdParts, initrd_writer
+from lkpolicy.assemble.outputset import OutputSet, scratch_directory
+from lkpolicy.assemble.sinks import EntrySink, TeeSink
 from lkpolicy.assemble.tarstream import TarHeader, TarWriter
 
 if TYPE_CHECKING:
@@ -58,6 +65,7 @@ MANIFEST_VERSION = 1
 DOCKERFILE = b'\nFROM scratch\n\nCOPY . ./\n\nENTRYPOINT ["/bin/rc.init"]\n'
 _OUTPUT_MODE = 0o644
 _CHUNK = 1 << 20
+_QUEUED_BLOCKS = 8
 
 
 def source_date_epoch(environ: Mapping[str, str] | None = None) -> int:
@@ -73,75 +81,13 @@ def source_date_epoch(environ: Mapping[str, str] | None = None) -> int:
     return int(text)
 
 
-class _Staging:
-    """Temporary files next to their final names; `commit` renames them all."""
-
-    def __init__(self, directory: Path, name: str) -> None:
-        self.directory = directory
-        self.name = name
-        self.temporary: list[Path] = []
-        self.final: list[tuple[Path, Path]] = []
-
-    def new(self, suffix: str) -> tuple[Path, BinaryIO]:
-        handle, path = tempfile.mkstemp(prefix=f".{self.name}.", suffix=f"{suffix}.tmp",
-                                        dir=self.directory)
-        self.temporary.append(Path(path))
-        return Path(path), os.fdopen(handle, "w+b")
-
-    def path(self, suffix: str) -> Path:
-        """A temporary name for a tool to create (removed first: some refuse to overwrite)."""
-        path, handle = self.new(suffix)
-        handle.close()
-        path.unlink()
-        return path
-
-    def workdir(self) -> Path:
-        path = Path(tempfile.mkdtemp(prefix=f".{self.name}.", suffix=".work", dir=self.directory))
-        self.temporary.append(path)
-        return path
-
-    def keep(self, temporary: Path, final: Path) -> None:
-        self.final.append((temporary, final))
-
-    def commit(self) -> list[Path]:
-        for temporary, _final in self.final:
-            os.chmod(temporary, _OUTPUT_MODE)
-        done: list[Path] = []
-        for temporary, final in self.final:
-            os.replace(temporary, final)
-            done.append(final)
-        kept = {temporary for temporary, _ in self.final}
-        self.temporary = [path for path in self.temporary if path not in kept]
-        return done
-
-    def cleanup(self) -> None:
-        for path in self.temporary:
-            if path.is_dir() and not path.is_symlink():
-                _remove_tree(path)
-            else:
-                path.unlink(missing_ok=True)
-
-
-def _remove_tree(path: Path) -> None:
-    # Extracted trees may hold read-only directories; make them writable before removal.
-    def retry(function: Callable[..., Any], target: str, _info: Any) -> None:
-        parent = os.path.dirname(target)
-        os.chmod(parent, 0o700)
-        if os.path.isdir(target) and not os.path.islink(target):
-            os.chmod(target, 0o700)
-        function(target)
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=retry)
-    else:
-        shutil.rmtree(path, onerror=retry)
-
-
 @dataclass(slots=True)
 class BootParts:
-    """What the bootable formats are made of, split out of the build tar once."""
+    """What the bootable formats are made of, split out of the build stream once."""
 
-    tar_path: Path
+    tar_path: Path | None
+    """The build tar on disk, written only when a requested format reads it
+    (`OutputFormat.reads_tar`); see `tar`."""
     kernel_path: Path
     initrd_gzip_path: Path
     """The gzip-compressed cpio, without the microcode prefix."""
@@ -151,6 +97,13 @@ class BootParts:
     @property
     def kernel(self) -> bool:
         return self.parts.kernel_size > 0
+
+    @property
+    def tar(self) -> Path:
+        """The build tar, for the formats that read it."""
+        if self.tar_path is None:
+            raise BuildError("internal error: this build wrote no tar file")
+        return self.tar_path
 
     def write_initrd_img(self, out: BinaryIO) -> None:
         """`<base>-initrd.img` as linuxkit writes it: microcode, then the gzip member."""
@@ -187,36 +140,33 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
     options = options or BuildOptions()
     if not 1 <= options.compression_level <= 9:
         raise BuildError(f"compression level must be 1 to 9, not {options.compression_level}")
+    if not name or "/" in name or "\x00" in name or name in (".", ".."):
+        # The outputs of one build are switched as one set in one directory.
+        raise FormatUnavailable(f"the output name {name!r} must be a file name, not a path "
+                                "(use --dir for the directory)")
     say: Callable[[str], None] = options.progress or (lambda _line: None)
     epoch = source_date_epoch()
     directory = Path(out_dir)
     base = directory / name
-    staging = _Staging(directory, name)
-    try:
-        tar_path, tar_stream = staging.new(".tar")
-        with tar_stream:
-            summary = build_tar(config, plan, tar_stream, options=options)
+    with OutputSet(directory, name) as staging:
+        summary, boot, digests = _stream(config, plan, wanted, staging, epoch, options)
+        tar_path = boot.tar_path
         say("Create outputs:")
-        boot: BootParts | None = None
-        if any(fmt not in STREAMABLE_FORMATS for fmt in wanted):
-            boot = _split(tar_path, staging, epoch, options.compression_level)
         for fmt in wanted:
-            if fmt == "tar":
-                say(f"  {base}.tar")
-                staging.keep(tar_path, Path(f"{base}.tar"))
-            elif fmt == "docker":
-                _docker(tar_path, staging, base, say, summary)
+            if fmt in ("tar", "docker"):
+                assert tar_path is not None
+                say(f"  {base}.{fmt}")
+                staging.keep(tar_path, Path(f"{base}.{fmt}"))
             elif fmt == "kernel+initrd":
-                assert boot is not None
                 _kernel_initrd(boot, staging, base, say)
             elif fmt == "tar-kernel-initrd":
-                assert boot is not None
                 _tar_kernel_initrd(boot, staging, base, say)
             else:
                 from lkpolicy.assemble import media
 
-                assert boot is not None
                 media.write(fmt, boot, staging, base, say)
+        for temporary, final in staging.final:
+            summary.outputs[final.name] = digests.get(temporary) or _file_digest(temporary)
         manifest_path: Path | None = None
         if manifest:
             manifest_path = Path(f"{base}{MANIFEST_SUFFIX}")
@@ -228,11 +178,9 @@ def build_outputs(config: Config, plan: BuildPlan, formats: Iterable[str],
                 _keep_bytes(staging, base, suffix, data)
         files = staging.commit()
         return BuildResult(files, summary, manifest_path)
-    finally:
-        staging.cleanup()
 
 
-def _keep_bytes(staging: _Staging, base: Path, suffix: str, data: bytes) -> None:
+def _keep_bytes(staging: OutputSet, base: Path, suffix: str, data: bytes) -> None:
     temporary, handle = staging.new(suffix)
     with handle:
         handle.write(data)
@@ -265,10 +213,11 @@ def render_manifest(name: str, platform: Platform, formats: Sequence[str],
                     summary: BuildSummary, outputs: Iterable[tuple[Path, Path]],
                     evidence: Sequence[Mapping[str, Any]] | None, epoch: int) -> bytes:
     """The manifest's bytes: sorted keys and lists, no wall-clock time, so that it is as
-    reproducible as the outputs it describes."""
+    reproducible as the outputs it describes. Each output's sha256 and size come from
+    `summary.outputs` when known there, else from reading it."""
     files = []
     for temporary, final in outputs:
-        digest, size = _file_digest(temporary)
+        digest, size = summary.outputs.get(final.name) or _file_digest(temporary)
         files.append({"file": final.name, "sha256": digest, "size": size})
     platform_text = "/".join(part for part in (platform.os, platform.architecture,
                                                platform.variant) if part)
@@ -311,8 +260,8 @@ def verify_reproducible(config: Config, plan: BuildPlan, formats: Iterable[str],
     """Build twice into two fresh temporary directories (manifest included) and compare
     every file byte for byte; the directories are removed afterwards."""
     wanted = list(formats)
-    with tempfile.TemporaryDirectory(prefix="lkpolicy-repro-", dir=work_dir) as top:
-        first, second = Path(top, "a"), Path(top, "b")
+    with scratch_directory(work_dir) as top:
+        first, second = top / "a", top / "b"
         first.mkdir()
         second.mkdir()
         for directory in (first, second):
@@ -333,57 +282,131 @@ def verify_reproducible(config: Config, plan: BuildPlan, formats: Iterable[str],
 # The formats that need no tools
 
 
-def _split(tar_path: Path, staging: _Staging, epoch: int, level: int) -> BootParts:
-    kernel_path, kernel = staging.new("-kernel")
-    gzip_path, compressed = staging.new("-initrd.gz")
-    with open(tar_path, "rb") as tar_stream, kernel, compressed:
-        try:
-            parts = write_initrd(tar_stream, compressed, kernel, compression_level=level)
-        except ConversionError as error:
-            raise BuildError(f"error writing outputs: {error}") from None
-    return BootParts(tar_path, kernel_path, gzip_path, parts, epoch)
+def _stream(config: Config, plan: BuildPlan, wanted: Sequence[str], staging: OutputSet,
+            epoch: int, options: BuildOptions,
+            ) -> tuple[BuildSummary, BootParts, dict[Path, tuple[str, int]]]:
+    """Build once, streaming the entries into what the formats need: the tar file (only
+    when a format reads it), the initrd (only when a format is not the tar itself). Returns
+    the sha256 and size of the files written, hashed as they were written."""
+    tar_path: Path | None = None
+    tar: TarWriter | None = None
+    hashed: dict[Path, _Digesting] = {}
+    kernel_path = gzip_path = Path()
+    parts = InitrdParts()
+    with contextlib.ExitStack() as stack:
+        if any(FORMATS[fmt].reads_tar for fmt in wanted):
+            tar_path, tar_stream = staging.new(".tar")
+            stack.enter_context(tar_stream)
+            hashed[tar_path] = tar_file = _Digesting(tar_stream, background=True)
+            stack.callback(tar_file.close)
+            tar = TarWriter(cast(BinaryIO, tar_file))
+        if all(fmt in STREAMABLE_FORMATS for fmt in wanted):
+            assert tar is not None
+            # docker is the tar with one more entry before the SBOM (linuxkit appends the
+            # Dockerfile to the same tar writer).
+            epilogue = [(TarHeader("Dockerfile", "0", mode=0o644, size=len(DOCKERFILE),
+                                   mtime=DEFAULT_MTIME), DOCKERFILE)] if "docker" in wanted else []
+            summary = build_stream(config, plan, tar, options=options, epilogue=epilogue)
+        else:
+            kernel_path, kernel = staging.new("-kernel")
+            gzip_path, compressed = staging.new("-initrd.gz")
+            stack.enter_context(kernel)
+            stack.enter_context(compressed)
+            hashed[gzip_path] = gzip_file = _Digesting(compressed)
+            try:
+                with initrd_writer(cast(BinaryIO, gzip_file), kernel,
+                                   compression_level=options.compression_level) as initrd:
+                    sink: EntrySink = initrd if tar is None else TeeSink(tar, initrd)
+                    summary = build_stream(config, plan, sink, options=options)
+            except ConversionError as error:
+                raise BuildError(f"error writing outputs: {error}") from None
+            parts = initrd.parts
+    # Only now is every file complete (the tar's writing thread is done).
+    digests = {path: writer.digest for path, writer in hashed.items()}
+    return summary, BootParts(tar_path, kernel_path, gzip_path, parts, epoch), digests
 
 
-def _docker(tar_path: Path, staging: _Staging, base: Path, say: Callable[[str], None],
-            summary: BuildSummary) -> None:
-    # linuxkit appends the Dockerfile to the same tar writer before closing it, so the output
-    # is the tar without its two end-of-archive blocks, one more entry, and a new end; the
-    # SBOM, which ends the build tar, comes after the Dockerfile.
-    from lkpolicy.assemble.sbom import sbom_header, sbom_tar_entry
+class _Digesting:
+    """A file being written, hashed as it goes (for the manifest: no second reading). With
+    `background`, writes are gathered into blocks of 1 MiB that a thread of its own hashes and
+    writes, so that the build's thread does neither (the tar: hundreds of MB)."""
 
-    path, out = staging.new(".docker")
-    size = tar_path.stat().st_size
-    sbom = summary.sbom if summary.sbom_path is not None else None
-    with out, open(tar_path, "rb") as tar_stream:
-        left = size - 1024
-        if sbom is not None:
-            left -= len(sbom_tar_entry(summary.sbom_path or "", sbom))
-        while left > 0:
-            chunk = tar_stream.read(min(left, _CHUNK))
-            out.write(chunk)
-            left -= len(chunk)
-        writer = TarWriter(out)
-        writer.add(TarHeader("Dockerfile", "0", mode=0o644, size=len(DOCKERFILE),
-                             mtime=DEFAULT_MTIME), DOCKERFILE)
-        if sbom is not None:
-            writer.add(sbom_header(summary.sbom_path or "", len(sbom)), sbom)
-        writer.close()
-    say(f"  {base}.docker")
-    staging.keep(path, Path(f"{base}.docker"))
+    def __init__(self, out: BinaryIO, *, background: bool = False) -> None:
+        self._out = out
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._error: BaseException | None = None
+        if background:
+            self._queue = queue.Queue(_QUEUED_BLOCKS)
+            self._thread = threading.Thread(target=self._drain, daemon=True)
+            self._thread.start()
+
+    def _put(self, data: bytes) -> None:
+        self._hash.update(data)
+        self._out.write(data)
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while (block := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._put(block)
+                except BaseException as error:  # raised in the build's thread, by `close`
+                    self._error = error
+
+    def write(self, data: bytes) -> int:
+        size = data.nbytes if isinstance(data, memoryview) else len(data)
+        self.size += size
+        if self._queue is None:
+            self._put(data)
+            return size
+        if self._error is not None:
+            raise self._error
+        self._pending.append(bytes(data))
+        self._pending_size += size
+        if self._pending_size >= _CHUNK:
+            self.flush()
+        return size
+
+    def flush(self) -> None:
+        if self._queue is not None and self._pending:
+            self._queue.put(b"".join(self._pending))
+            self._pending.clear()
+            self._pending_size = 0
+
+    def close(self) -> None:
+        """Wait for the thread (if any) to write everything; raises what it met."""
+        if self._queue is not None:
+            self.flush()
+            self._queue.put(None)
+            self._thread.join()
+            self._queue = None
+            if self._error is not None:
+                raise self._error
+
+    @property
+    def digest(self) -> tuple[str, int]:
+        return "sha256:" + self._hash.hexdigest(), self.size
 
 
-def _kernel_initrd(boot: BootParts, staging: _Staging, base: Path,
+def _kernel_initrd(boot: BootParts, staging: OutputSet, base: Path,
                    say: Callable[[str], None]) -> None:
-    initrd_path, initrd = staging.new("-initrd.img")
-    with initrd:
-        boot.write_initrd_img(initrd)
+    if boot.parts.ucode:
+        initrd_path, initrd = staging.new("-initrd.img")
+        with initrd:
+            boot.write_initrd_img(initrd)
+    else:  # the gzip member is the whole initrd: no copy
+        initrd_path = boot.initrd_gzip_path
     kernel, cmdline = keep_kernel_and_cmdline(boot, staging, base)
     staging.keep(initrd_path, Path(f"{base}-initrd.img"))
     initrd_name = ("ucode+" if boot.parts.ucode else "") + f"{base}-initrd.img"
     say("  " + " ".join(name for name in (kernel, initrd_name, cmdline) if name))
 
 
-def _tar_kernel_initrd(boot: BootParts, staging: _Staging, base: Path,
+def _tar_kernel_initrd(boot: BootParts, staging: OutputSet, base: Path,
                        say: Callable[[str], None]) -> None:
     path, out = staging.new("-initrd.tar")
     initrd_size = boot.initrd_gzip_path.stat().st_size

@@ -227,7 +227,9 @@ class ProvenanceWriter:
 
     def __call__(self, outputs: Sequence[tuple[Path, Path]],
                  summary: BuildSummary) -> list[tuple[str, bytes]]:
-        digests = [(final.name, digest_of_file(temporary)) for temporary, final in outputs]
+        # Hashed as they were written (`BuildSummary.outputs`); read only what is not there.
+        digests = [(final.name, summary.outputs[final.name][0] if final.name in summary.outputs
+                    else digest_of_file(temporary)) for temporary, final in outputs]
         statement = build_statement(self.request, self.plan, self.files, digests, summary)
         return self.signer(statement)
 

@@ -210,7 +210,7 @@ def _extracted(boot: BootParts, staging: StagingArea, fmt: str,
     work = staging.workdir()
     root = work / "root"
     root.mkdir()
-    return work, extract_rootfs(boot.tar_path, root, boot.epoch, fmt,
+    return work, extract_rootfs(boot.tar, root, boot.epoch, fmt,
                                 create_specials=create_specials)
 
 

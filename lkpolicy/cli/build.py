@@ -32,6 +32,7 @@ from lkpolicy.cli.common import (
 from lkpolicy.model.findings import ExitCode
 
 if TYPE_CHECKING:
+    from lkpolicy.assemble import Limits
     from lkpolicy.assemble.plan import BuildPlan
     from lkpolicy.assemble.provenance import ProvenanceWriter, Signer
     from lkpolicy.assemble.sbom import SbomOptions
@@ -90,15 +91,33 @@ def build(
                           "token in SIGSTORE_IDENTITY_TOKEN or the CI's.")] = False,
     no_provenance: Annotated[bool, typer.Option(
         "--no-provenance", help="Do not write NAME.intoto.jsonl (SLSA provenance).")] = False,
+    max_expanded_size: Annotated[str | None, typer.Option(
+        "--max-expanded-size", help="Most bytes the layers of all images may decompress to "
+                                    "(K, M, G, T suffixes; default 8G); more is refused as a "
+                                    "decompression bomb.", show_default=False)] = None,
+    max_entries: Annotated[int | None, typer.Option(
+        "--max-entries", min=1, help="Most tar entries in the layers of all images (default "
+                                     "1000000).", show_default=False)] = None,
+    max_expansion_ratio: Annotated[int | None, typer.Option(
+        "--max-expansion-ratio", min=1,
+        help="Most decompressed bytes per compressed byte of a layer, past its first 64 MiB "
+             "(default 100).", show_default=False)] = None,
 ) -> None:
     """Run the gate on the configs, then build exactly what passed it, from the image cache
     (never from the network)."""
-    from lkpolicy.assemble import FormatUnavailable, check_formats
+    from lkpolicy.assemble import FormatUnavailable, Limits, check_formats
+    from lkpolicy.assemble.flatten import parse_size
 
     try:  # formats, --arch and tools first: a usage problem should not wait for the gate
         formats = check_formats(output_format or ["kernel+initrd"], arch)
+        chosen = {"max_expanded_bytes": None if max_expanded_size is None
+                  else parse_size(max_expanded_size),
+                  "max_entries": max_entries, "max_ratio": max_expansion_ratio}
+        limits = Limits(**{key: value for key, value in chosen.items() if value is not None})
     except FormatUnavailable as error:
         usage_error(str(error))
+    except ValueError as error:
+        usage_error(f"--max-expanded-size: {error}")
     sbom = None if no_sbom else _sbom_options(sbom_output)
     signer = _signer(sign_key, keyless, no_provenance)  # a password prompt before the gate
     options = gate_options(
@@ -124,7 +143,7 @@ def build(
     provenance = None if signer is None else _provenance(
         gate, unit, plan, formats, name, compression_level, sbom, signer)
     _build(unit, plan, formats, directory, name, verify_reproducible, compression_level, sbom,
-           provenance)
+           provenance, limits)
 
 
 def _signer(sign_key: str | None, keyless: bool, no_provenance: bool) -> Signer | None:
@@ -208,7 +227,7 @@ def _check_lock(unit: GateUnit, path: str) -> None:
 
 def _build(unit: GateUnit, plan: BuildPlan, formats: list[str], directory: str, name: str,
            verify: bool, level: int, sbom: SbomOptions | None,
-           provenance: ProvenanceWriter | None) -> None:
+           provenance: ProvenanceWriter | None, limits: Limits) -> None:
     from lkpolicy.assemble import (
         BuildError,
         BuildOptions,
@@ -219,7 +238,7 @@ def _build(unit: GateUnit, plan: BuildPlan, formats: list[str], directory: str, 
 
     assert unit.config is not None
     say = printer().err
-    options = BuildOptions(progress=say, compression_level=level, sbom=sbom)
+    options = BuildOptions(progress=say, compression_level=level, sbom=sbom, limits=limits)
     created = not os.path.isdir(directory)
     try:
         os.makedirs(directory, exist_ok=True)

@@ -23,15 +23,13 @@ from lkpolicy.cli.common import (
     gate_options,
     printer,
     render_gate,
-    run_gate_or_exit,
     usage_error,
 )
+from lkpolicy.cli.running import run_check
 from lkpolicy.model.findings import ExitCode
 
 if TYPE_CHECKING:
     from lkpolicy.gate.gate import Gate
-    from lkpolicy.gate.options import GateOptions
-    from lkpolicy.tools.fix import FileFixes
 
 
 class CheckFormat(enum.StrEnum):
@@ -101,11 +99,11 @@ def check(
 
     if lock is not None and no_images:
         usage_error("--lock names the images' digests: it cannot be used with --no-images")
-    if (fix or diff) and (lock is not None or write_baseline is not None):
-        usage_error(f"{'--fix' if fix else '--diff'} cannot be combined with "
-                    + ("--lock" if lock is not None else "--write-baseline"))
-    if fix and diff:
-        usage_error("--diff shows the fixes without writing them: it cannot be combined with --fix")
+    if fix or diff:
+        from lkpolicy.cli.fixing import refuse_fix_conflicts
+
+        refuse_fix_conflicts(fix=fix, diff=diff, files=files, lock=lock,
+                             write_baseline=write_baseline)
     if docs_url is not None:
         from lkpolicy.report.links import check_docs_url
 
@@ -118,105 +116,19 @@ def check(
         no_policy=no_policy, offline=offline, no_waivers=no_waivers, select=select,
         ignore=ignore, baseline=None if write_baseline else baseline, fail_on=fail_on,
         use_result_cache=not no_cache and lock is None, at=at)
-    gate = run_gate_or_exit(files, options)
-    if diff:
-        raise typer.Exit(_show_fixes(gate))
-    if fix:
-        gate = _apply_fixes(gate, files, options)
+    gate = run_check(files, options, fix=fix, diff=diff)
+    if isinstance(gate, int):
+        raise typer.Exit(gate)
     if lock is not None and len(gate.units) != 1:
         usage_error("--lock describes one build: give one config, or --merge")
     if write_baseline is not None:
         _write_baseline(gate, write_baseline)
-    if output_format in (CheckFormat.text, CheckFormat.json) \
-            and any(finding.fix is not None for finding in gate.findings):
-        _keep_applicable_fixes(gate)
     color = output is None and output_format is CheckFormat.text and use_color(sys.stdout)
     render_gate(gate, output_format.value, output, color=color, docs_url=docs_url)
     code = gate.exit_code
     if lock is not None:
         code = _write_lock(gate, lock)
     raise typer.Exit(code)
-
-
-def _show_fixes(gate: Gate) -> int:
-    """`--diff`: the fixes as a unified diff; 1 when there is one (as ruff's `--diff`)."""
-    from lkpolicy.cli.common import emit
-    from lkpolicy.tools.fix import fix_files
-    from lkpolicy.tools.textedit import render_diff
-
-    results, notes = fix_files(gate.findings, gate.documents)
-    _notes(notes, results)
-    emit("".join(render_diff(r.path, r.old, r.new) for r in results if r.changed), None)
-    count = sum(len(result.fixed) for result in results)
-    files = sum(1 for result in results if result.changed)
-    printer().err(f"lkpolicy: would fix {_count(count, 'finding')} in {_count(files, 'file')}")
-    if gate.unreadable:
-        return ExitCode.USAGE
-    return ExitCode.FINDINGS if count else ExitCode.CLEAN
-
-
-def _apply_fixes(gate: Gate, files: list[str], options: GateOptions) -> Gate:
-    """`--fix`: write the fixes and judge again, in rounds while fixes that overlapped the
-    ones just applied wait; the last gate reports what remains."""
-    from lkpolicy.tools.fix import fix_files, write_fixes
-
-    if "-" in files:
-        usage_error("--fix cannot rewrite standard input; use --diff")
-    fixed = 0
-    changed: set[str] = set()
-    for _round in range(_FIX_ROUNDS):
-        results, notes = fix_files(gate.findings, gate.documents)
-        try:
-            write_fixes(results)
-        except OSError as error:
-            usage_error(f"cannot write the fixes: {error.strerror or error}")
-        count = sum(len(result.fixed) for result in results)
-        if count:
-            fixed += count
-            changed.update(result.path for result in results if result.changed)
-            gate = run_gate_or_exit(files, options)
-        if not count or not any(result.waiting for result in results):
-            break
-    _notes(notes, results)
-    if fixed:
-        printer().err(f"lkpolicy: fixed {_count(fixed, 'finding')} in "
-                      f"{_count(len(changed), 'file')}")
-    return gate
-
-
-_FIX_ROUNDS = 10
-"""Rounds of `--fix`; each one fixes at least one finding, so this bounds the work."""
-
-
-def _keep_applicable_fixes(gate: Gate) -> None:
-    """Drop the fixes that `--fix` would refuse here (an anchored value, a quoting limit),
-    so that a finding is marked fixable exactly when `--fix` fixes it (a fix that overlaps
-    another one waits for the next round, and counts)."""
-    from dataclasses import replace
-
-    from lkpolicy.tools.fix import OVERLAPS, fix_files
-
-    results, _notes = fix_files(gate.findings, gate.documents)
-    refused = {id(finding) for result in results for finding, why in result.refused
-               if why != OVERLAPS}
-    gate.findings = [replace(finding, fix=None) if id(finding) in refused else finding
-                     for finding in gate.findings]
-
-
-def _notes(notes: list[str], results: list[FileFixes]) -> None:
-    from lkpolicy.tools.fix import OVERLAPS
-
-    for note in notes:
-        printer().err(f"lkpolicy: note: {note}")
-    for result in results:
-        for finding, why in result.refused:
-            if why == OVERLAPS:
-                why += "; `--fix` applies it in a later round"
-            printer().err(f"{finding.location}: note: {finding.rule_id} not fixed: {why}")
-
-
-def _count(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _write_baseline(gate: Gate, path: str) -> None:

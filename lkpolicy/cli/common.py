@@ -1,30 +1,31 @@
-"""What the commands share: option declarations, the gate options they build, and writing
-results. Commands are thin: they turn options into a `GateOptions`, run the gate and render
-it; they decide nothing about the verdict themselves."""
+"""What the commands share: the option declarations (the CLI library's), and, re-exported from
+`lkpolicy.cli.running`, the gate options they build and the writing of results. Commands are
+thin: they turn options into a `GateOptions`, run the gate and render it; they decide nothing
+about the verdict themselves."""
 
 from __future__ import annotations
 
-import datetime
-import enum
-import re
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-from lkpolicy.model.findings import ExitCode
+from lkpolicy.cli.running import (
+    FailOn,
+    emit,
+    gate_options,
+    image_options,
+    parse_at,
+    printer,
+    render_gate,
+    run_gate_or_exit,
+    usage_error,
+)
 
-if TYPE_CHECKING:
-    from lkpolicy.gate.gate import Gate
-    from lkpolicy.gate.options import GateOptions
-    from lkpolicy.report.printer import Printer
-    from lkpolicy.store.location import ImageOptions
-
-
-class FailOn(enum.StrEnum):
-    error = "error"
-    warning = "warning"
-    info = "info"
-    never = "never"
+__all__ = [
+    "ArchOption", "AtOption", "BaselineOption", "CacheOption", "FailOn", "IgnoreOption",
+    "NoWaiversOption", "OfflineOption", "PolicyOption", "SelectOption", "emit", "gate_options",
+    "image_options", "parse_at", "printer", "render_gate", "run_gate_or_exit", "usage_error",
+]
 
 
 CacheOption = Annotated[str | None, typer.Option(
@@ -59,124 +60,3 @@ AtOption = Annotated[str | None, typer.Option(
 NoWaiversOption = Annotated[bool, typer.Option(
     "--no-waivers", help="Ignore waivers (`# lkpolicy: ignore[...]` and the policy's): "
                          "show everything.")]
-
-_GO_ARCH = re.compile(r"[a-z0-9]{1,16}")
-_AT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
-                 r"(?:[Zz]|[+-]\d{2}:\d{2})?)?")
-
-
-def parse_at(text: str | None) -> datetime.datetime | None:
-    """`--at`: an RFC 3339 timestamp (no zone means UTC) or a date (its start, UTC)."""
-    if text is None:
-        return None
-    value = text.strip()
-    if not _AT.fullmatch(value):
-        usage_error(f"--at {text!r}: expected an RFC 3339 timestamp such as "
-                    "2026-03-01T12:00:00Z, or a date such as 2026-03-01")
-    value = re.sub(r"(\.\d{6})\d+", r"\1", value)  # Python keeps microseconds
-    try:
-        moment = datetime.datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError as error:
-        usage_error(f"--at {text!r}: {error}")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.astimezone(datetime.UTC)
-
-
-def image_options(cache: str | None, arch: str | None) -> ImageOptions:
-    from lkpolicy.store.location import ImageOptions
-
-    if arch is not None and not _GO_ARCH.fullmatch(arch):
-        usage_error(f"--arch {arch!r}: expected a Go architecture name such as amd64 or arm64")
-    return ImageOptions(cache=cache, arch=arch)
-
-
-def gate_options(*, merge: bool, cache: str | None, arch: str | None, no_images: bool = False,
-                 policy: str | None, no_policy: bool = False, offline: bool,
-                 no_waivers: bool, select: list[str] | None, ignore: list[str] | None,
-                 baseline: str | None, fail_on: FailOn, use_result_cache: bool,
-                 at: str | None = None) -> GateOptions:
-    """The gate options of a command line; an unusable value is a usage error (exit 2)."""
-    from lkpolicy.gate.options import GateOptions, PolicyChoice, RuleSelection, UsageError
-    from lkpolicy.model.findings import Severity
-
-    images = image_options(cache, arch)
-    moment = parse_at(at)
-    try:
-        selection = RuleSelection.parse(select, ignore)
-    except UsageError as error:
-        usage_error(str(error))
-    options = GateOptions(
-        merge=merge, images=None if no_images else images,
-        policy=None if no_policy else PolicyChoice(policy, offline=offline),
-        waivers=not no_waivers, selection=selection, baseline=baseline,
-        fail_on=None if fail_on is FailOn.never else Severity.parse(fail_on.value),
-        use_result_cache=use_result_cache)
-    if moment is not None:
-        options.at = moment
-    return options
-
-
-def run_gate_or_exit(files: list[str], options: GateOptions) -> Gate:
-    from lkpolicy.gate.gate import run_gate
-    from lkpolicy.gate.options import UsageError
-
-    try:
-        return run_gate(files, options)
-    except UsageError as error:
-        usage_error(str(error))
-
-
-def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bool,
-                docs_url: str | None = None) -> None:
-    """Render the gate's verdict: what it counts, and (in SARIF and JSON) what waivers and
-    the baseline suppressed. `docs_url` links SARIF rules to the rule reference; None takes
-    it from the package metadata."""
-    from lkpolicy import __version__
-    from lkpolicy.report import Report, render
-    from lkpolicy.report.model import SuppressedFinding
-
-    suppressed = [SuppressedFinding(s.finding, s.kind, s.reason) for s in gate.suppressed]
-    report = Report(findings=gate.findings, documents=gate.documents, files=gate.files,
-                    tool_version=__version__, suppressed=suppressed,
-                    execution_successful=gate.exit_code != ExitCode.USAGE)
-    if output_format == "sarif":
-        from lkpolicy.report.links import metadata_docs_url
-        from lkpolicy.report.sarif import MAX_RESULTS, omitted_results
-
-        report.docs_url = docs_url if docs_url is not None else metadata_docs_url()
-        if len(report.findings) + len(report.suppressed) > MAX_RESULTS:
-            omitted = omitted_results(report)
-            if omitted:
-                printer().err(f"lkpolicy: warning: {omitted} SARIF results left out; code "
-                              f"scanning accepts at most {MAX_RESULTS} per run (the most "
-                              "severe were kept). Narrow the paths or --select to see all.")
-    emit(render(output_format, report, color=color), output)
-
-
-def usage_error(message: str) -> NoReturn:
-    printer().err(f"lkpolicy: {message}")
-    raise typer.Exit(ExitCode.USAGE)
-
-
-def printer() -> Printer:
-    from lkpolicy.report.printer import Printer
-
-    return Printer()
-
-
-def emit(text: str, path: str | None) -> None:
-    """A command's result: to standard output, or atomically to `path`. The text is already
-    escaped by its renderer (machine formats escape by their own syntax)."""
-    import sys
-
-    if path is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    from lkpolicy.safeio import atomic_write_text
-
-    try:
-        atomic_write_text(path, text)
-    except OSError as error:
-        usage_error(f"cannot write {path}: {error.strerror or error}")

@@ -10,10 +10,11 @@ inputs give the same verdict in all three.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lkpolicy.gate.options import GateOptions, UsageError
 from lkpolicy.gate.unit import GateUnit, config_dir, judge_unit
@@ -93,59 +94,192 @@ def run_gate(arguments: list[str], options: GateOptions) -> Gate:
     paths = expand_paths(arguments)
     documents: dict[str, Document] = {}
     if options.merge:
-        units = [judge_unit(paths, documents, options)]
+        from lkpolicy.stages.images import shared_image_caches
+
+        with shared_image_caches():
+            units = [judge_unit(paths, documents, options)]
     else:
-        units = [_judge_single(path, documents, options) for path in paths]
+        units = _judge_each(paths, documents, options)
     gate = Gate(options, units, documents)
     _finish(gate)
     return gate
 
 
-def _judge_single(path: str, documents: dict[str, Document], options: GateOptions) -> GateUnit:
-    """One file on its own, replayed from the result cache when nothing it depends on changed."""
+@dataclass(frozen=True, slots=True)
+class _CacheSlot:
+    """Where a file's result is (or will be) in the result cache."""
+
+    directory: Path
+    key: str
+    data: bytes
+
+
+def _judge_each(paths: list[str], documents: dict[str, Document],
+                options: GateOptions) -> list[GateUnit]:
+    """Each file on its own: replayed from the result cache when nothing it depends on changed,
+    judged otherwise; in worker processes when there are enough files to judge to pay for them
+    (their units then carry the findings only, as replayed ones do)."""
+    contexts = _CacheContexts(options)
+    slots = [_cache_slot(path, options, contexts) for path in paths]
+    units: list[GateUnit | None] = [
+        _replay(path, slot, documents) if slot is not None else None
+        for path, slot in zip(paths, slots, strict=True)]
+    todo = [index for index, unit in enumerate(units) if unit is None]
+    if todo:
+        from lkpolicy.stages.images import shared_image_caches
+
+        with shared_image_caches():
+            _judge_remaining(todo, paths, slots, units, documents, options)
+    return [unit for unit in units if unit is not None]
+
+
+def _judge_remaining(todo: list[int], paths: list[str], slots: list[_CacheSlot | None],
+                     units: list[GateUnit | None], documents: dict[str, Document],
+                     options: GateOptions) -> None:
+    """Judge the files at the indexes `todo` of `paths`, filling in their `units`."""
+    from lkpolicy.gate.parallel import map_in_workers, worker_count
+
+    workers = worker_count(len(todo)) if "-" not in paths else 1
+    if workers > 1 and _no_trust_stage([paths[index] for index in todo], options):
+        # The first file is judged here: it loads every stage, which the workers then inherit.
+        first, todo = todo[0], todo[1:]
+        units[first] = _judge_and_remember(paths[first], slots[first], documents, options)
+
+        def judge(index: int) -> tuple[GateUnit, str | None, Any]:
+            own: dict[str, Document] = {}
+            unit = _judge_and_remember(paths[index], slots[index], own, options)
+            document = own.get(paths[index])
+            if document is None:
+                return _findings_only(unit), None, None
+            # The text shows source lines; the data gives JSON and SARIF their fingerprints.
+            return _findings_only(unit), document.text, document.data
+
+        for index, (unit, text, data) in zip(todo, map_in_workers(judge, todo, workers),
+                                             strict=True):
+            units[index] = unit
+            if text is not None:
+                documents[paths[index]] = Document(paths[index], text, data)
+    else:
+        for index in todo:
+            units[index] = _judge_and_remember(paths[index], slots[index], documents, options)
+
+
+def _cache_slot(path: str, options: GateOptions, contexts: _CacheContexts) -> _CacheSlot | None:
+    if not options.use_result_cache or path == "-":
+        return None
     from lkpolicy.gate import resultcache
 
-    directory = resultcache.cache_dir() if options.use_result_cache and path != "-" else None
+    directory = resultcache.cache_dir()
     data = resultcache.read_small(path, _CACHEABLE_BYTES) if directory is not None else None
     if directory is None or data is None:
+        return None
+    return _CacheSlot(directory, resultcache.entry_key(path, data, contexts(path)), data)
+
+
+def _replay(path: str, slot: _CacheSlot, documents: dict[str, Document]) -> GateUnit | None:
+    from lkpolicy.gate import resultcache
+
+    cached = resultcache.read(slot.directory, slot.key, path)
+    if cached is None:
+        return None
+    documents[path] = Document(path, slot.data.decode("utf-8", "replace"), None)
+    return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable)
+
+
+def _judge_and_remember(path: str, slot: _CacheSlot | None, documents: dict[str, Document],
+                        options: GateOptions) -> GateUnit:
+    """Judge one file, and keep its result in the result cache when it may be replayed."""
+    if slot is None:
         return judge_unit([path], documents, options)
-    key = resultcache.entry_key(path, data, _cache_context(path, options))
-    cached = resultcache.read(directory, key, path)
-    if cached is not None:
-        documents[path] = Document(path, data.decode("utf-8", "replace"), None)
-        return GateUnit([path], findings=cached.findings, unreadable=cached.unreadable)
-    unit = judge_unit([path], documents, options, {path: data})
-    trust = unit.trust
-    # Signature verification depends on the clock, on remote trust data and on signature files
-    # beside local files: never cached. Nor are findings that policy waivers suppressed:
-    # reports show them, the cache does not keep them.
-    if (trust is None or not (trust.findings or trust.evidence or trust.file_evidence)) \
-            and not unit.suppressed:
+    from lkpolicy.gate import resultcache
+
+    unit = judge_unit([path], documents, options, {path: slot.data})
+    if _replayable(unit):
         # The host files `files:` copies are inputs too: a changed or deleted one is a miss.
         sources = [local.path for local in unit.local_files.values()]
-        resultcache.write(directory, key, path, unit.findings, unit.unreadable,
+        resultcache.write(slot.directory, slot.key, path, unit.findings, unit.unreadable,
                           [*unit.policy_files, *sources])
     return unit
 
 
-def _cache_context(path: str, options: GateOptions) -> str:
-    """What else a file's result depends on; the policy files' contents are checked as deps."""
-    images = options.images
-    # The image stage reads the image cache, so its state is part of the key.
-    parts = [images.state_token() if images is not None else "no-images"]
-    if options.policy is None:
-        parts.append("no-policy")
-    else:
-        from lkpolicy.stages.policy.discovery import find_policy
+def _replayable(unit: GateUnit) -> bool:
+    """Whether the result depends only on what the cache key and its dependencies cover (the
+    file, the policy files, the host files, the image cache, the options, the date).
+    Signature verification also depends on the clock, on remote trust data and on signature
+    files beside local files: a result that any verifier took part in is never kept. Nor are
+    findings that policy waivers suppressed: reports show them, the cache does not keep them."""
+    if unit.suppressed:
+        return False
+    trust = unit.trust
+    if trust is None or not (trust.findings or trust.evidence or trust.file_evidence):
+        return True
+    if trust.file_evidence:
+        return False
+    from lkpolicy.stages.trust.rules import TRUST_NO_AUTHORITY, TRUST_NOT_CACHED
 
-        parts.append(find_policy(options.policy.explicit, config_dir([path])))
-        parts.append(f"offline={options.policy.offline}")
-    selection = options.selection
-    parts.append(f"select={sorted(selection.select or [])} ignore={sorted(selection.ignore)}")
-    # The moment judged at (`--at`): policy waivers expire with its date. Trust results, which
-    # depend on the exact moment, are never cached (see `_judge_single`).
-    parts.append(f"waivers={options.waivers} at={options.today.isoformat()}")
-    return "\0".join(parts)
+    # No verifier runs for an image that no authority covers, or that is not in the cache.
+    unverified = {TRUST_NO_AUTHORITY.id, TRUST_NOT_CACHED.id}
+    return not trust.evidence and all(f.rule_id in unverified for f in trust.findings)
+
+
+def _findings_only(unit: GateUnit) -> GateUnit:
+    """What the end of the gate uses of a unit, small enough to send between processes."""
+    return GateUnit(unit.paths, findings=unit.findings, suppressed=unit.suppressed,
+                    unreadable=unit.unreadable, policy_files=unit.policy_files)
+
+
+def _no_trust_stage(paths: list[str], options: GateOptions) -> bool:
+    """Whether no policy of these configs names a trust authority, so that no worker would
+    fetch trust data or write the trust cache (kept to one process). Loads the policies here,
+    once: forked workers inherit them."""
+    choice = options.policy
+    if choice is None:
+        return True
+    from lkpolicy.stages.policy.discovery import find_policy
+
+    for spec in dict.fromkeys(find_policy(choice.explicit, config_dir([path])) for path in paths):
+        try:
+            policy = choice.load(spec)
+        except InputError:
+            continue  # each unit reports it
+        if policy.trust.authorities:
+            return False
+    return True
+
+
+class _CacheContexts:
+    """What else each file's result depends on, computed once per directory and run (policy
+    discovery walks up from the directory; a corpus has far fewer directories than files).
+    The policy files' contents are checked as dependencies of each entry."""
+
+    def __init__(self, options: GateOptions) -> None:
+        self.options = options
+        self.by_directory: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        directory = config_dir([path])
+        if directory not in self.by_directory:
+            self.by_directory[directory] = self._context(directory)
+        return self.by_directory[directory]
+
+    def _context(self, directory: str) -> str:
+        options = self.options
+        images = options.images
+        # The image stage reads the image cache, so its state is part of the key.
+        parts = [images.state_token() if images is not None else "no-images"]
+        if options.policy is None:
+            parts.append("no-policy")
+        else:
+            from lkpolicy.stages.policy.discovery import find_policy
+
+            parts.append(find_policy(options.policy.explicit, directory))
+            parts.append(f"offline={options.policy.offline}")
+        selection = options.selection
+        parts.append(f"select={sorted(selection.select or [])} ignore={sorted(selection.ignore)}")
+        # The moment judged at (`--at`): policy waivers expire with its date. Trust results,
+        # which depend on the exact moment, are never cached (see `_replayable`).
+        parts.append(f"waivers={options.waivers} at={options.today.isoformat()}")
+        return "\0".join(parts)
 
 
 def _finish(gate: Gate) -> None:
@@ -175,17 +309,24 @@ def verdict(findings: list[Finding], fail_on: Severity | None, unreadable: bool)
     return ExitCode.CLEAN
 
 
+_MENTIONS_LKPOLICY = re.compile("lkpolicy", re.IGNORECASE)
+"""Finds every `# lkpolicy: ...` comment the waiver parser finds (and more): a file without a
+match has no inline waiver, and the waiver module need not load for it."""
+
+
 def _apply_inline_waivers(gate: Gate, unit: GateUnit, findings: list[Finding]) -> list[Finding]:
     """The `# lkpolicy: ignore[...]` comments of the unit's files, and findings about them."""
+    documents = [document for path in unit.paths
+                 if (document := gate.documents.get(path)) is not None
+                 and _MENTIONS_LKPOLICY.search(document.text)]
+    if not documents:
+        return findings
     from lkpolicy.model.rules import known_rule_ids
     from lkpolicy.stages.waivers import apply_waivers, parse_inline_waivers
 
     waivers: list[Waiver] = []
     meta: list[Finding] = []
-    for path in unit.paths:
-        document = gate.documents.get(path)
-        if document is None:
-            continue
+    for document in documents:
         found, problems = parse_inline_waivers(document)
         waivers.extend(found)
         meta.extend(problems)

@@ -71,6 +71,9 @@ directory (`c.yml` from `sub/`, `sub/c.yml` from its parent) must be reported un
 spelling of the current run."""
 
 
+_MAX_ENTRY_BYTES = 64 * 1024 * 1024
+
+
 def read_small(path: str, limit: int) -> bytes | None:
     """The file's bytes when it is a regular file small enough to be a config; anything else
     skips the cache (and gets the loader's own error)."""
@@ -83,8 +86,11 @@ def read_small(path: str, limit: int) -> bytes | None:
 
 
 def read(directory: Path, key: str, path: str) -> CachedResult | None:
+    from lkpolicy.safeio import parse_json, read_regular_file
+
     try:
-        raw = json.loads((directory / key[:2] / key).read_bytes())
+        raw = parse_json(read_regular_file(directory / key[:2] / key, _MAX_ENTRY_BYTES,
+                                           "cached result"), "cached result")
         if any(_stat(dep) != stamp for dep, stamp in raw["deps"]):
             return None
         findings = [_decode(item, path) for item in raw["findings"]]

@@ -95,6 +95,19 @@ def keep_text_for_display(path: str, documents: dict[str, Document]) -> None:
 def judge_unit(paths: list[str], documents: dict[str, Document], options: GateOptions,
                contents: dict[str, bytes] | None = None) -> GateUnit:
     """Every stage of the gate for one config."""
+    unit = _run_stages(paths, documents, options, contents)
+    if any(finding.fix is not None for finding in unit.findings):
+        # A finding keeps its fix only when `check --fix` applies it to the judged text, so
+        # that every renderer marks exactly the fixable findings, and the result cache keeps
+        # that answer: a replayed check does not read the file again.
+        from lkpolicy.tools.fix import usable_fixes
+
+        unit.findings = usable_fixes(unit.findings, documents)
+    return unit
+
+
+def _run_stages(paths: list[str], documents: dict[str, Document], options: GateOptions,
+                contents: dict[str, bytes] | None) -> GateUnit:
     from lkpolicy.stages.containers import effective_configs
     from lkpolicy.stages.images import resolve_images
     from lkpolicy.stages.lint import lint

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import re
 from typing import Any
 
 from lkpolicy.gocompat.numbers import format_float
@@ -35,40 +36,70 @@ def sort_map_keys(keys: list[str]) -> list[str]:
 
 
 def _key_less(a: str, b: str) -> bool:
-    digits = False
-    for index in range(min(len(a), len(b))):
-        ca, cb = a[index], b[index]
-        if ca == cb:
-            digits = ca.isdigit()
-            continue
-        a_letter, b_letter = ca.isalpha(), cb.isalpha()
-        if a_letter and b_letter:
-            return ca < cb
-        if a_letter or b_letter:
-            return a_letter if digits else b_letter
-        a_number = b_number = 0
-        if ca == "0" or cb == "0":
-            back = index - 1
-            while back >= 0 and a[back].isdigit():
-                if a[back] != "0":
-                    # Inside a nonzero number leading zeros count: "10" vs "100" style runs.
-                    a_number = b_number = 1
-                    break
-                back -= 1
-        a_end = index
-        while a_end < len(a) and a[a_end].isdigit():
-            a_number = a_number * 10 + int(a[a_end])
-            a_end += 1
-        b_end = index
-        while b_end < len(b) and b[b_end].isdigit():
-            b_number = b_number * 10 + int(b[b_end])
-            b_end += 1
-        if a_number != b_number:
-            return a_number < b_number
-        if a_end != b_end:
-            return a_end < b_end
+    """yaml.v3's `keyList.Less` for two strings. Its loops are done with string operations
+    (C speed), so keys with long common prefixes or digit runs cost no quadratic time."""
+    index = _first_difference(a, b)
+    if index == min(len(a), len(b)):
+        return len(a) < len(b)
+    digits = index > 0 and a[index - 1].isdecimal()
+    ca, cb = a[index], b[index]
+    a_letter, b_letter = ca.isalpha(), cb.isalpha()
+    if a_letter and b_letter:
         return ca < cb
-    return len(a) < len(b)
+    if a_letter or b_letter:
+        return a_letter if digits else b_letter
+    a_number = b_number = 0
+    if ca == "0" or cb == "0":
+        # Inside a nonzero number leading zeros count: "10" vs "100" style runs.
+        before = a[:index].rstrip("0")
+        if before and before[-1].isdecimal():
+            a_number = b_number = 1
+    a_end = _DIGIT_RUN.match(a, index).end()  # type: ignore[union-attr]
+    b_end = _DIGIT_RUN.match(b, index).end()  # type: ignore[union-attr]
+    a_number = _run_value(a_number, a[index:a_end])
+    b_number = _run_value(b_number, b[index:b_end])
+    if a_number != b_number:
+        return a_number < b_number
+    if a_end != b_end:
+        return a_end < b_end
+    return ca < cb
+
+
+_DIGIT_RUN = re.compile(r"\d*")
+"""`\\d` of a `str` pattern is Unicode's Nd, which is Go's `unicode.IsDigit`."""
+_CHUNK = 18
+
+
+def _first_difference(a: str, b: str) -> int:
+    """The first index where `a` and `b` differ (or the shorter length), by halving."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[low:middle] == b[low:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _run_value(start: int, run: str) -> int:
+    """Go's `n = n*10 + int64(r - '0')` over `run`, 18 ASCII digits at a time."""
+    value = start
+    for offset in range(0, len(run), _CHUNK):
+        chunk = run[offset:offset + _CHUNK]
+        if chunk.isascii():
+            value = _int64(value * 10 ** len(chunk) + int(chunk))
+        else:
+            for char in chunk:
+                value = _int64(value * 10 + ord(char) - 48)
+    return value
+
+
+def _int64(value: int) -> int:
+    """Go's int64 arithmetic wraps around (and a digit is `rune - '0'`, also for the other
+    scripts' digits that `unicode.IsDigit` accepts)."""
+    value &= 0xFFFF_FFFF_FFFF_FFFF
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 # --------------------------------------------------------------------------------------------

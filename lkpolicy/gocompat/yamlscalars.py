@@ -8,7 +8,6 @@ looks like a YAML 1.1 bool or base 60 number (for the sake of older readers).
 
 from __future__ import annotations
 
-import calendar
 import math
 import re
 from typing import Any
@@ -82,6 +81,8 @@ def _is_timestamp(text: str) -> bool:
     if match is None:
         return False
     year, month, day = int(match[1]), int(match[2]), int(match[3])
+    import calendar  # timestamps only, which configs seldom hold
+
     if not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(year or 2000, month)[1]:
         return False
     sep = match["sep"]

@@ -35,6 +35,8 @@ def suggestion(name: str) -> str | None:
         return f"capability names are case-sensitive: `{upper}`"
     if "CAP_" + upper in KNOWN:
         return f"use the full name `CAP_{upper}`"
+    if len(upper) > 64:  # difflib is quadratic in the length; no capability name is this long
+        return None
     import difflib
 
     close = difflib.get_close_matches(upper, ALL_CAPABILITIES, n=1, cutoff=0.8)

@@ -63,6 +63,7 @@ RULE_MODULES = {
     'LKP003': 'lkpolicy.stages.policy.rules',
     'LKP004': 'lkpolicy.stages.policy.rules',
     'LKP005': 'lkpolicy.stages.policy.rules',
+    'LKP006': 'lkpolicy.stages.policy.rules',
     'LKP101': 'lkpolicy.stages.policy.rules',
     'LKP102': 'lkpolicy.stages.policy.rules',
     'LKP103': 'lkpolicy.stages.policy.rules',

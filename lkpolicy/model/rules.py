@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 import importlib
 import inspect
-import pkgutil
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -77,13 +76,26 @@ class Rule:
         return Finding(
             rule_id=self.id,
             severity=severity or self.severity,
-            message=message,
+            message=clip(message),
             location=location,
             pointer=pointer,
-            hint=hint,
+            hint=None if hint is None else clip(hint),
             related=related or [],
             fix=fix,
         )
+
+
+MAX_MESSAGE_CHARS = 1000
+"""Messages quote values from the config; an alias repeating a 16 KiB string 40,000 times
+must not become 40,000 messages of 16 KiB each."""
+
+
+def clip(text: str) -> str:
+    """`text` cut to `MAX_MESSAGE_CHARS`, marked where it was cut."""
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    half = MAX_MESSAGE_CHARS // 2 - 3
+    return f"{text[:half]} ... {text[-half:]}"
 
 
 _CATALOGUE: dict[str, Rule] = {}
@@ -157,6 +169,8 @@ def get_rule(rule_id: str) -> Rule | None:
 def discover_rule_modules() -> dict[str, str]:
     """Rule ID -> the module that defines it, found by importing every module of the package
     (what the generated index records; too slow for a command, fine for the generator)."""
+    import pkgutil
+
     import lkpolicy
 
     for info in pkgutil.walk_packages(lkpolicy.__path__, "lkpolicy."):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import os
 import re
@@ -20,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lkpolicy.safeio import UntrustedInput, parse_json, read_regular_file
 
 log = logging.getLogger("lkpolicy.registry")
 
@@ -117,6 +118,9 @@ def _hostname_of_key(key: str) -> str:
     return key.split("/", 1)[0]
 
 
+_MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+
 class DockerCredentialStore:
     """Credentials from Docker's config.json, read once, looked up per registry host."""
 
@@ -129,14 +133,16 @@ class DockerCredentialStore:
     def _load(self) -> dict[str, Any]:
         if self._config is None:
             try:
-                text = self.path.read_text(encoding="utf-8")
+                raw = read_regular_file(self.path, _MAX_CONFIG_BYTES, "docker config")
             except FileNotFoundError:
                 self._config = {}
                 return self._config
             except OSError as error:
                 raise AuthError(f"cannot read {self.path}: {error.strerror}") from None
+            except UntrustedInput as error:
+                raise AuthError(str(error)) from None
             try:
-                parsed = json.loads(text)
+                parsed = parse_json(raw, "docker config")
             except ValueError:
                 # The parser's message can quote the file's text, which holds secrets.
                 raise AuthError(f"{self.path} is not valid JSON") from None
@@ -221,7 +227,7 @@ def _run_helper(helper: str, server: str) -> Credentials | None:
         log.debug("docker-credential-%s has no credentials for %s", helper, server)
         return None
     try:
-        answer = json.loads(completed.stdout)
+        answer = parse_json(completed.stdout, "credential helper answer")
     except ValueError:
         raise AuthError(f"credential helper docker-credential-{helper} printed invalid JSON") from None
     if not isinstance(answer, dict):
@@ -280,7 +286,7 @@ class AuthCache:
 def token_from_response(data: bytes) -> tuple[str, float]:
     """The token and its lifetime from a token server's JSON answer (`token` or `access_token`)."""
     try:
-        parsed = json.loads(data)
+        parsed = parse_json(data, "token answer")
     except ValueError:
         raise AuthError("the token server's answer is not JSON") from None
     if not isinstance(parsed, dict):

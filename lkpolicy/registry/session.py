@@ -9,7 +9,6 @@ Authorization header to another origin. Everything it raises is a `RegistryError
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -35,6 +34,7 @@ from lkpolicy.registry.transport import (
     host_port,
     request,
 )
+from lkpolicy.safeio import parse_json
 
 if TYPE_CHECKING:
     import urllib3
@@ -288,7 +288,7 @@ def _registry_message(body: bytes) -> str:
     if not body:
         return ""
     try:
-        parsed = json.loads(body)
+        parsed = parse_json(body, "error body")
     except ValueError:
         return ""
     errors = parsed.get("errors") if isinstance(parsed, dict) else None

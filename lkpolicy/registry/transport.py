@@ -331,8 +331,13 @@ def create_pool(limits: TransferLimits, *, ca_file: str | None, system_store: bo
     else:
         context = ssl.create_default_context()
     if ca_file:
+        from lkpolicy.safeio import MAX_TRUST_FILE_BYTES, read_regular_file
+
         try:
-            context.load_verify_locations(cafile=ca_file)
+            # Read by us, bounded: OpenSSL would read a FIFO or /dev/zero forever.
+            pem = read_regular_file(ca_file, MAX_TRUST_FILE_BYTES, "CA file")
+            context.load_verify_locations(
+                cadata=pem.decode("ascii", "replace") if b"-----BEGIN" in pem else pem)
         except (OSError, ValueError) as error:
             raise TransportError(f"cannot load CA certificates from {ca_file}: "
                                  f"{os_reason(error)}") from None

@@ -73,17 +73,37 @@ def summary_line(report: Report) -> str:
     return f"Found {', '.join(parts)} in {files}."
 
 
+EXCERPT_CHARS = 400
+"""The most of a source line shown under a finding: a line of 100,000 capabilities with a
+finding per item would otherwise be printed 100,000 times."""
+_CUT = "..."
+
+
+def excerpt(source: str, column: int) -> tuple[str, int]:
+    """At most `EXCERPT_CHARS` of `source` around `column` (1-based, 0 for none), with `...`
+    where it is cut, and the index of the column's character in the excerpt."""
+    index = max(column - 1, 0)
+    if len(source) <= EXCERPT_CHARS:
+        return source, index
+    start = max(0, min(index - EXCERPT_CHARS // 2, len(source) - EXCERPT_CHARS))
+    end = start + EXCERPT_CHARS
+    head = _CUT if start else ""
+    tail = _CUT if end < len(source) else ""
+    return head + source[start:end] + tail, index - start + len(head)
+
+
 def _source_lines(report: Report, finding: Finding, gutter: int, paint: _Painter) -> list[str]:
     location = finding.location
     source = report.source_line(location)
     if source is None:
         return []
+    source, index = excerpt(source, location.column)
     bar = paint("|", _GUTTER_STYLE)
     number = paint(str(location.line).rjust(gutter), _GUTTER_STYLE)
     lines = [f" {number} {bar} {sanitize(source)}".rstrip()]
     if location.column:
         # Columns count code points; one past the end is legal (a missing value at end of line).
-        prefix = source[: max(location.column - 1, 0)]
+        prefix = source[:index]
         offset = display_width(sanitize(prefix))
         width = _value_width(report, finding, source)
         caret = paint("^" * width, _SEVERITY_STYLE[finding.severity])

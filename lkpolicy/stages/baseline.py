@@ -113,19 +113,16 @@ def _fail(path: str, message: str) -> InputError:
 
 def load_baseline(path: str) -> Baseline:
     """Read a baseline; any problem raises `InputError` (LKW010, exit code 2)."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(_MAX_BYTES + 1)
-    except OSError as error:
-        raise _fail(path, f"cannot read the file: {error.strerror or error}") from None
-    if len(raw) > _MAX_BYTES:
-        raise _fail(path, "the file is too large to be a baseline")
-    from lkpolicy.safeio import UntrustedInput, parse_json
+    from lkpolicy.safeio import TooLarge, UntrustedInput, parse_json, read_regular_file
 
     try:
-        data = parse_json(raw, "not a JSON file")
+        data = parse_json(read_regular_file(path, _MAX_BYTES, "baseline"), "not a JSON file")
+    except TooLarge:
+        raise _fail(path, "the file is too large to be a baseline") from None
     except UntrustedInput as error:
         raise _fail(path, str(error)) from None
+    except OSError as error:
+        raise _fail(path, f"cannot read the file: {error.strerror or error}") from None
     if not isinstance(data, dict) or "findings" not in data:
         raise _fail(path, "not an lkpolicy baseline (expected an object with `findings`)")
     version = data.get("version")

@@ -7,12 +7,20 @@ type), the manifest, the verified image config and the layers. Policy, trust, th
 build all use these objects, so what passed the gate is what is built: the build never reads
 the cache's index again, and every blob it reads is checked against the digests resolved here.
 
+A pinned reference (`name:tag@sha256:D`) that the cache does not hold under its own name
+resolves to the cached image of digest D, whatever its name (after `lkpolicy pin --write` the
+cache still holds it under `name:tag`); `ResolvedImage.matched_by` records which way each image
+was found.
+
 An image that is missing, corrupt or made for another platform is an error here, because the
 build cannot use it and the gate cannot judge the label it would bring.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +33,7 @@ from lkpolicy.model.templates import template_switches, templated
 
 if TYPE_CHECKING:
     from lkpolicy.model.oci import Platform
+    from lkpolicy.stages.imagestore import CachedImages
     from lkpolicy.store.location import ImageOptions
     from lkpolicy.store.lookup import ResolvedImage
 
@@ -140,6 +149,8 @@ class Resolution:
     cache: Path | None = None
     """The image cache read; None when the image stage was skipped (`--no-images`)."""
     platform: Platform | None = None
+    """The platform the images were looked up for; None when nothing was looked up (the image
+    stage skipped, or no cache at all: then even the platform module need not load)."""
     images: dict[str, ResolvedImage] = field(default_factory=dict)
     """Expanded reference -> the cached image the build will use."""
     unresolved: dict[str, str] = field(default_factory=dict)
@@ -165,32 +176,57 @@ class Resolution:
                 if use.reference is not None and use.reference.expanded == expanded]
 
 
+_RUN_CACHES: ContextVar[dict[Path, CachedImages] | None] = ContextVar("lkpolicy_run_caches",
+                                                                      default=None)
+
+
+@contextlib.contextmanager
+def shared_image_caches() -> Iterator[None]:
+    """Within it, `resolve_images` reads each image cache's index once and resolves each image
+    once, for all the configs it judges: one gate run over many configs."""
+    token = _RUN_CACHES.set({})
+    try:
+        yield
+    finally:
+        _RUN_CACHES.reset(token)
+
+
+def _cached_images(cache: Path) -> CachedImages:
+    from lkpolicy.stages.imagestore import CachedImages
+
+    run = _RUN_CACHES.get()
+    if run is None:
+        return CachedImages(cache)
+    if cache not in run:
+        run[cache] = CachedImages(cache)
+    return run[cache]
+
+
 def resolve_images(config: Config, options: ImageOptions | None) -> Resolution:
     """Resolve every image of `config`; `options=None` skips the cache (YAML alone)."""
     resolution = Resolution(image_uses(config))
     if options is None:
         return resolution
-    from lkpolicy.store.errors import StoreError
-    from lkpolicy.store.lookup import Store
-
     resolution.cache = cache = options.cache_dir()
-    resolution.platform = platform = options.platform()
     distinct: dict[str, ImageUse] = {}
     for use in resolution.uses:
         if use.reference is not None:
             distinct.setdefault(use.reference.expanded, use)
-    if not distinct:
-        return resolution
-    if not (cache / "index.json").is_file():
+    if distinct and not (cache / "index.json").is_file():
         _no_cache(resolution, distinct, cache)
         return resolution
-    store = Store(cache)
+    resolution.platform = platform = options.platform()
+    if not distinct:
+        return resolution
+    from lkpolicy.store.errors import StoreError
+
+    images = _cached_images(cache)
     for expanded, first in distinct.items():
         related = [use.node.location for use in resolution.uses_of(expanded)[1:]]
         assert first.reference is not None
         pull = cache_command("pull", expanded, cache, platform if options.arch else None)
         try:
-            image = store.lookup(first.reference, platform)
+            image = images.lookup(first.reference, platform)
         except StoreError as error:
             _refuse(resolution, expanded, str(error), IMAGE_UNREADABLE.finding(
                 f"{first.described} image `{expanded}` cannot be used: {error}",

@@ -17,8 +17,15 @@ from lkpolicy.model.rules import define_rule
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 """The largest LinuxKit config in the wild is a few KiB; anything this big is a mistake."""
-MAX_NODES = 200_000
-"""Bounds alias expansion ("billion laughs") as well as plain size."""
+MAX_NODES = 20_000
+"""Bounds alias expansion ("billion laughs") as well as plain size: the largest LinuxKit
+config has a few hundred nodes, and parsing and judging 20,000 takes seconds already."""
+MAX_LINE_CHARS = 16 * 1024
+"""Real lines are under 400 characters. The YAML scanner slows down on very long lines (a
+4 MB comment line took minutes), and every finding shows its source line."""
+MAX_DEPTH = 64
+"""Nesting of collections; real configs nest about 6 deep. Deeper documents would exhaust
+the stack of the recursive composer and of every stage after it."""
 
 _CATEGORY = "input"
 
@@ -70,9 +77,10 @@ BINARY_FILE = define_rule(
 TOO_LARGE = define_rule(
     "LK108", "file-too-large", "The file or its alias expansion is too large", Severity.ERROR,
     _CATEGORY,
-    f"Configs are a few KiB. lkpolicy refuses files over {MAX_CONFIG_BYTES // (1024 * 1024)} MiB and "
-    f"documents that expand to more than {MAX_NODES} nodes through aliases, so a hostile file "
-    "cannot exhaust memory.",
+    f"Configs are a few KiB. lkpolicy refuses files over {MAX_CONFIG_BYTES // (1024 * 1024)} MiB, "
+    f"lines over {MAX_LINE_CHARS} characters, collections nested more than {MAX_DEPTH} deep and "
+    f"documents of more than {MAX_NODES} nodes (also through aliases), so a hostile file cannot "
+    "exhaust time or memory.",
     "Check that the path names a LinuxKit config; split generated content out of it.",
 )
 EXTRA_DOCUMENTS = define_rule(
@@ -107,10 +115,22 @@ def _resolve_tagged_scalar(tag: str, text: str) -> Any:
     return text
 
 
-def _make_yaml() -> Any:
-    from ruamel.yaml import YAML
+class _LimitExceeded(Exception):
+    """Raised by the composer when the document is nested too deeply or has too many nodes."""
+
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
+def _make_parts() -> tuple[Any, Any, Any]:
+    """The resolver, scanner and composer classes of the config reader (import
+    `lkpolicy.stages.yamlcompose` first: it keeps ruamel.yaml's dumper unloaded)."""
+    from ruamel.yaml.composer import Composer
     from ruamel.yaml.nodes import ScalarNode
     from ruamel.yaml.resolver import VersionedResolver
+    from ruamel.yaml.scanner import RoundTripScanner
     from ruamel.yaml.tag import Tag
 
     class PlainMarkingResolver(VersionedResolver):
@@ -123,9 +143,39 @@ def _make_yaml() -> Any:
                 return Tag(suffix=_YAML_TAG + "str")
             return super().resolve(kind, value, implicit)
 
-    yaml = YAML(typ="rt", pure=True)
-    yaml.Resolver = PlainMarkingResolver
-    return yaml
+    class BoundedComposer(Composer):
+        """Counts nodes and nesting while composing, before the recursion gets deep and
+        before a huge node graph exists."""
+
+        nesting = 0  # not `depth`: ruamel's Composer has one of its own
+        composed = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            self.composed += 1
+            self.nesting += 1
+            try:
+                if self.nesting > MAX_DEPTH or self.composed > MAX_NODES:
+                    mark = self.parser.peek_event().start_mark
+                    if self.nesting > MAX_DEPTH:
+                        raise _LimitExceeded(f"collections nested more than {MAX_DEPTH} deep",
+                                             mark)
+                    raise _LimitExceeded(f"the document has more than {MAX_NODES} nodes", mark)
+                return super().compose_node(parent, index)
+            finally:
+                self.nesting -= 1
+
+    class BoundedScanner(RoundTripScanner):
+        """Stops flow nesting at the bound while scanning: the scanner looks ahead over every
+        open `[`/`{` for each token, so a thousand of them cost a million steps before the
+        composer sees its first node."""
+
+        def fetch_flow_collection_start(self, token_class: Any, to_push: Any) -> None:
+            if self.flow_level >= MAX_DEPTH:
+                raise _LimitExceeded(f"collections nested more than {MAX_DEPTH} deep",
+                                     self.reader.get_mark())
+            super().fetch_flow_collection_start(token_class, to_push)
+
+    return PlainMarkingResolver, BoundedScanner, BoundedComposer
 
 
 class _Converter:
@@ -274,25 +324,42 @@ def _is_legacy_octal(text: str) -> bool:
 
 
 def read_source(path: str) -> tuple[bytes, bool]:
-    """Read the raw bytes of a config (`-` is standard input), bounded in size."""
+    """Read the raw bytes of a config (`-` is standard input), bounded in size; FIFOs and
+    devices are refused before they are opened."""
+    from lkpolicy.safeio import NotRegularFile, TooLarge, read_regular_file
+
     if path == "-":
         data = sys.stdin.buffer.read(MAX_CONFIG_BYTES + 1)
         from_file = False
     else:
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_CONFIG_BYTES + 1)
-        except IsADirectoryError:
-            raise InputError(UNREADABLE.finding("is a directory, not a config file", Location(path))) from None
+            data = read_regular_file(path, MAX_CONFIG_BYTES, "config")
         except OSError as error:
             reason = error.strerror or str(error)
             raise InputError(UNREADABLE.finding(f"cannot read the file: {reason}", Location(path))) from None
+        except TooLarge:
+            raise InputError(_too_large(path)) from None
+        except NotRegularFile as error:
+            if "directory" in str(error):
+                reason = "is a directory, not a config file"
+            else:
+                reason = f"is not a regular file{_kind_suffix(str(error))}; refused without reading it"
+            raise InputError(UNREADABLE.finding(reason, Location(path))) from None
         from_file = True
     if len(data) > MAX_CONFIG_BYTES:
-        raise InputError(TOO_LARGE.finding(
-            f"the file is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB; this is not a LinuxKit config",
-            Location(path)))
+        raise InputError(_too_large(path))
     return data, from_file
+
+
+def _too_large(path: str) -> Finding:
+    return TOO_LARGE.finding(
+        f"the file is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB; this is not a LinuxKit config",
+        Location(path))
+
+
+def _kind_suffix(message: str) -> str:
+    start = message.rfind(" (")
+    return message[start:] if start >= 0 and message.endswith(")") else ""
 
 
 def decode_text(path: str, data: bytes) -> str:
@@ -319,25 +386,45 @@ def load_document(path: str, data: bytes | None = None) -> tuple[Document, list[
     if data is None:
         data, from_file = read_source(path)
     text = decode_text(path, data)
-    for index, char in enumerate(text):
-        # YAML forbids C0 controls other than tab, LF and CR in the stream.
-        if char < " " and char not in "\t\n\r":
-            line = text.count("\n", 0, index) + 1
-            column = index - (text.rfind("\n", 0, index) + 1) + 1
-            raise InputError(BAD_ENCODING.finding(
-                f"control character U+{ord(char):04X} is not allowed in YAML",
-                Location(path, line, column)))
+    # YAML forbids C0 controls other than tab, LF and CR in the stream.
+    control = _CONTROL.search(text)
+    if control is not None:
+        index = control.start()
+        line = text.count("\n", 0, index) + 1
+        column = index - (text.rfind("\n", 0, index) + 1) + 1
+        raise InputError(BAD_ENCODING.finding(
+            f"control character U+{ord(control.group()):04X} is not allowed in YAML",
+            Location(path, line, column)))
+    _check_line_lengths(path, text)
     return _parse(path, text, from_file)
 
 
-def _parse(path: str, text: str, from_file: bool) -> tuple[Document, list[Finding]]:
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""YAML 1.2 line breaks, the only ones that count in the loader's line numbers."""
 
-    yaml = _make_yaml()
+
+def _check_line_lengths(path: str, text: str) -> None:
+    """Before the scanner sees the text: a line too long to be a config line is refused."""
+    if len(text) <= MAX_LINE_CHARS:
+        return
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
+        if len(line) > MAX_LINE_CHARS:
+            raise InputError(TOO_LARGE.finding(
+                f"line {number} has {len(line)} characters, more than {MAX_LINE_CHARS}; "
+                "this is not a LinuxKit config line", Location(path, number, MAX_LINE_CHARS + 1)))
+
+
+def _parse(path: str, text: str, from_file: bool) -> tuple[Document, list[Finding]]:
+    from lkpolicy.stages.yamlcompose import MarkedYAMLError, YAMLError, compose_all
+
     warnings: list[Finding] = []
-    documents = yaml.compose_all(text)
+    resolver, scanner, composer = _make_parts()
+    documents = compose_all(text, resolver, scanner=scanner, composer=composer)
     try:
         root = next(documents, _NO_DOCUMENT)
+    except _LimitExceeded as error:
+        raise InputError(TOO_LARGE.finding(error.message, _mark_location(path, error.mark))) from None
     except MarkedYAMLError as error:
         raise InputError(_syntax_finding(path, error)) from None
     except RecursionError:
@@ -383,7 +470,7 @@ def _ignored_documents(path: str, documents: Any) -> list[Finding]:
         mark = getattr(error, "problem_mark", None)
         broken = f"; the ignored part also has a YAML error at line {mark.line + 1}" if mark else ""
         starts.append(starts[-1] if starts else 0)
-    except RecursionError:
+    except (RecursionError, _LimitExceeded):
         starts.append(0)
     if not starts:
         return []
@@ -391,6 +478,10 @@ def _ignored_documents(path: str, documents: Any) -> list[Finding]:
     return [EXTRA_DOCUMENTS.finding(
         f"{len(starts)} more YAML document(s) after the first are ignored by linuxkit{broken}",
         Location(path, line, 1))]
+
+
+def _mark_location(path: str, mark: Any) -> Location:
+    return Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
 
 
 def _kind(value: Any) -> str:
@@ -404,7 +495,7 @@ def _syntax_finding(path: str, error: Any) -> Finding:
     problem = error.problem or error.context or "invalid YAML"
     if error.context and error.problem:
         problem = f"{error.problem} ({error.context})"
-    location = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
+    location = _mark_location(path, mark)
     context = error.context_mark
     related = []
     if context is not None and error.problem_mark is not None and context.line != mark.line:

@@ -9,7 +9,6 @@ refuses a source whose bytes changed since the gate read them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from dataclasses import dataclass
@@ -124,6 +123,8 @@ def file_digest(path: str) -> tuple[str, int]:
     """`sha256:<hex>` and size of a regular file; FIFOs and devices are refused unopened."""
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise ValueError("not a regular file")
+    import hashlib
+
     digest = hashlib.sha256()
     size = 0
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)

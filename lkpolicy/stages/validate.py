@@ -10,7 +10,6 @@ each at the line and column that needs the edit.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -227,8 +226,20 @@ def _only_candidate(key: str, allowed: list[str]) -> str | None:
     folded = [name for name in allowed if name.lower() == key.lower()]
     if folded:
         return folded[0] if len(folded) == 1 else None
-    close = difflib.get_close_matches(key, allowed, n=2, cutoff=0.6)
+    close = _close_matches(key, allowed, 2, 0.6)
     return close[0] if len(close) == 1 else None
+
+
+_SUGGEST_MAX = 100
+
+
+def _close_matches(word: str, allowed: list[str], n: int, cutoff: float) -> list[str]:
+    # difflib is quadratic in the word's length; no key or value is longer than _SUGGEST_MAX.
+    if len(word) > _SUGGEST_MAX:
+        return []
+    import difflib
+
+    return difflib.get_close_matches(word, allowed, n=n, cutoff=cutoff)
 
 
 def _unknown_key_hint(key: str, allowed: list[str]) -> str | None:
@@ -237,7 +248,7 @@ def _unknown_key_hint(key: str, allowed: list[str]) -> str | None:
     folded = {name.lower(): name for name in allowed}
     if key.lower() in folded:
         return f"did you mean `{folded[key.lower()]}`? (keys are case-sensitive)"
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    close = _close_matches(key, allowed, 1, 0.6)
     if close:
         return f"did you mean `{close[0]}`?"
     if key.startswith("x-"):
@@ -323,7 +334,7 @@ def _not_in_enum(document: Document, violation: Violation, pointer: str) -> Find
     allowed = [str(option) for option in violation.expected]
     value = violation.instance
     shown = _shown(value) if isinstance(value, str) else json.dumps(value)
-    close = difflib.get_close_matches(str(shown).lower(), allowed, n=2, cutoff=0.5)
+    close = _close_matches(str(shown).lower(), allowed, 2, 0.5)
     fix = None
     if len(close) == 1 and isinstance(value, str) and close[0] in violation.expected:
         fix = set_value(pointer, close[0], f"write `{close[0]}`")

@@ -12,13 +12,8 @@ Inline waivers are YAML comments::
     capabilities: [all]
 
 On a line with content they cover that line; alone on a line they cover the next line (only
-the next: a blank line in between makes the waiver unused). Comments are found by a line
-scanner, not by the YAML parser, because ruamel.yaml attaches comments to nodes in ways that
-lose their lines. The scanner knows quoted scalars (also across lines), block scalars (`|`,
-`>`) and the YAML rule that `#` starts a comment only at the start of a line or after white
-space. Its limits: a block scalar with an explicit indentation indicator is assumed to be
-indented like any other, and a quote that starts a plain scalar in the middle of a flow
-collection written over several lines can confuse it; neither occurs in LinuxKit configs.
+the next: a blank line in between makes the waiver unused). Comments are found by the line
+scanner of `lkpolicy.stages.yamlcomments`.
 
 A waiver without a reason, an expired one, one that matches nothing and one that names an
 unknown rule each become a finding of their own (LKW0xx), so waivers cannot silently rot.
@@ -39,6 +34,7 @@ from lkpolicy.model.document import Document, join_pointer
 from lkpolicy.model.findings import Finding, Location, Severity
 from lkpolicy.model.rules import Rule, blocks_build, define_rule
 from lkpolicy.report.fingerprint import normalize_path
+from lkpolicy.stages.yamlcomments import find_comments
 
 if TYPE_CHECKING:
     from lkpolicy.model.config import Config
@@ -191,91 +187,12 @@ _DIRECTIVE = re.compile(r"lkpolicy\s*:", re.IGNORECASE)
 _IGNORE = re.compile(r"ignore\s*\[([^\]]*)\]", re.IGNORECASE)
 _ATTRIBUTE = re.compile(r"""([A-Za-z_]+)=("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s"']+)""")
 _RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*[0-9]+$")
-_BLOCK_HEADER = re.compile(r"(?:^|[\s:])[|>][0-9+-]*$")
 _INLINE_KEYS = ("reason", "expires", "owner")
-
-
-@dataclass(frozen=True, slots=True)
-class _Comment:
-    line: int
-    column: int
-    text: str
-    """The comment without its `#`."""
-    alone: bool
-    """Nothing but white space before the `#`."""
-
-
-def find_comments(text: str) -> list[_Comment]:
-    """Every YAML comment in `text`, with 1-based line and column of its `#`."""
-    comments: list[_Comment] = []
-    quote: str | None = None
-    block_parent: int | None = None
-    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
-        indent = len(line) - len(line.lstrip(" "))
-        if block_parent is not None:
-            if not line.strip() or indent > block_parent:
-                continue  # block scalar content: a `#` here is text
-            block_parent = None
-        comment_at, quote = _scan_line(line, quote)
-        content = line if comment_at is None else line[:comment_at]
-        if comment_at is not None:
-            comments.append(_Comment(number, comment_at + 1, line[comment_at + 1:],
-                                     not line[:comment_at].strip()))
-        if quote is None and _BLOCK_HEADER.search(content.rstrip()):
-            block_parent = _block_parent_indent(content)
-    return comments
-
-
-def _scan_line(line: str, quote: str | None) -> tuple[int | None, str | None]:
-    """(index of the comment's `#` or None, quote still open at the end of the line)."""
-    index = 0
-    length = len(line)
-    while index < length:
-        char = line[index]
-        if quote == '"':
-            if char == "\\":
-                index += 2
-                continue
-            if char == '"':
-                quote = None
-        elif quote == "'":
-            if char == "'":
-                if index + 1 < length and line[index + 1] == "'":
-                    index += 2
-                    continue
-                quote = None
-        elif char == "#" and (index == 0 or line[index - 1] in " \t"):
-            return index, None
-        elif char in "\"'" and _starts_scalar(line, index):
-            quote = char
-        index += 1
-    return None, quote
-
-
-def _starts_scalar(line: str, index: int) -> bool:
-    """Whether a quote at `index` opens a quoted scalar (not an apostrophe inside plain text)."""
-    before = line[:index]
-    stripped = before.rstrip()
-    if not stripped:
-        return True
-    if stripped[-1] in "[{,":
-        return True
-    # `key: 'x'`, `- 'x'` and `? 'x'` need the white space that YAML requires after the indicator.
-    return stripped[-1] in ":-?" and len(stripped) < len(before)
-
-
-def _block_parent_indent(content: str) -> int:
-    """Indentation that block scalar content must exceed: the key's column, or the dash's."""
-    position = len(content) - len(content.lstrip(" "))
-    parent = position
-    while content.startswith("-", position) and content[position + 1:position + 2] in (" ", ""):
-        parent = position
-        position += 1
-        while content.startswith(" ", position):
-            position += 1
-    if content[position:position + 1] in ("|", ">"):
-        return parent
-    return position
+MAX_INLINE_RULES = 32
+"""Rule IDs one inline waiver may name: each is matched and reported on its own."""
+MAX_INLINE_WAIVERS = 1000
+"""Inline waivers read from one file; later ones are reported once and ignored (which only
+shows more findings, never fewer)."""
 
 
 def parse_inline_waivers(document: Document) -> tuple[list[Waiver], list[Finding]]:
@@ -289,6 +206,11 @@ def parse_inline_waivers(document: Document) -> tuple[list[Waiver], list[Finding
         if directive is None:
             continue
         location = Location(document.path, comment.line, comment.column)
+        if len(waivers) == MAX_INLINE_WAIVERS:
+            findings.append(WAIVER_INVALID.finding(
+                f"more than {MAX_INLINE_WAIVERS} inline waivers in one file; this one and "
+                "every later one are ignored", location))
+            break
         rest = body[directive.end():].strip()
         waiver, problem = _parse_directive(rest, location, document.path)
         if problem is not None:
@@ -317,6 +239,9 @@ def _parse_directive(text: str, location: Location,
                   if part.strip())
     if not rules:
         return None, "`ignore[]` names no rule"
+    if len(rules) > MAX_INLINE_RULES:
+        return None, (f"`ignore[...]` names {len(rules)} rules; one waiver names at most "
+                      f"{MAX_INLINE_RULES}")
     for rule in rules:
         if not _RULE_ID.match(rule):
             return None, f"`{rule}` is not a rule ID"
@@ -552,10 +477,12 @@ def apply_waivers(
                     WAIVER_UNKNOWN_RULE, f"{waiver.describe()} names `{rule}`, which is not a "
                     "rule ID; `lkpolicy rules` lists them", waiver))
 
+    candidates = _Candidates(waivers, active)
     used: set[tuple[int, str]] = set()
     refused: set[tuple[int, str]] = set()
     for finding in findings:
-        matched = [index for index in active if _matches(waivers[index], finding, context)]
+        matched = [index for index in candidates.of(finding)
+                   if _matches(waivers[index], finding, context)]
         for index in matched:
             used.add((index, finding.rule_id.upper()))
         if matched and blocks_build(finding.rule_id, finding.severity):
@@ -586,6 +513,27 @@ def apply_waivers(
                     WAIVER_UNUSED, f"{waiver.describe()} matches no `{rule}` finding "
                     f"(reason: {waiver.reason})", waiver))
     return outcome
+
+
+class _Candidates:
+    """The waivers that can match a finding: inline waivers by file and line (a config may
+    hold a thousand of them, and a finding matches only those of its own line), then every
+    policy waiver."""
+
+    def __init__(self, waivers: Sequence[Waiver], indices: list[int]) -> None:
+        self.by_line: dict[tuple[str, int | None], list[int]] = {}
+        self.others: list[int] = []
+        for index in indices:
+            waiver = waivers[index]
+            if waiver.kind is WaiverKind.INLINE:
+                key = (normalize_path(waiver.file or ""), waiver.line)
+                self.by_line.setdefault(key, []).append(index)
+            else:
+                self.others.append(index)
+
+    def of(self, finding: Finding) -> list[int]:
+        key = (normalize_path(finding.location.file), finding.location.line)
+        return sorted([*self.by_line.get(key, ()), *self.others])
 
 
 def _meta(rule: Rule, message: str, waiver: Waiver) -> Finding:

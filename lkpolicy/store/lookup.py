@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lkpolicy.model.oci import (
+    IMAGE_TYPES,
     MANIFEST_TYPES,
     MAX_CONFIG_BLOB_BYTES,
     MAX_MANIFEST_BYTES,
@@ -53,6 +55,10 @@ class ResolvedImage:
     index: Manifest | None = None
     platform: Platform | None = None
     """The platform of the chosen index entry, or the config's own for a single manifest."""
+    matched_by: str = "name"
+    """How the cache entry was found: `name` (an entry named exactly like the reference, as
+    linuxkit finds it) or `digest` (a pinned reference whose digest the cache holds under
+    another name, e.g. its tag; see `Store.lookup`)."""
 
     @property
     def digest(self) -> str:
@@ -64,18 +70,54 @@ class Store(LayoutStore):
 
     # ------------------------------------------------------------------ lookup
 
-    def lookup(self, ref: ImageRef | str, platform: Platform | None = None) -> ResolvedImage | None:
+    def lookup(self, ref: ImageRef | str, platform: Platform | None = None, *,
+               by_digest: bool = False) -> ResolvedImage | None:
         """The cached image if linuxkit would use it without pulling, else None.
 
         None: no entry under the expanded name, or the entry is not fresh (a blob is missing, or an
         index has no entry for the platform). `StoreError`: present but corrupt.
+        `by_digest`: a pinned reference without an entry of its own name resolves to the cached
+        image of its digest (`find_digest`); linuxkit would pull it (the gate's choice, see
+        docs/deviations.md).
         """
         image, name = reference_key(ref)
         descriptor = self.find(name)
+        matched_by = "name"
+        if descriptor is None and by_digest and image.digest is not None:
+            # A pinned reference names its content: whatever name the cache holds it under
+            # (its tag, after `cache pull` or `cache import`), the bytes are verified against
+            # the pinned digest as they are read, so they are the pinned image or nothing.
+            descriptor, matched_by = self.find_digest(image.digest), "digest"
         if descriptor is None:
             return None
         check_pinned(image, name, descriptor)
-        return self.resolve(name, descriptor, platform or host_platform())
+        resolved = self.resolve(name, descriptor, platform or host_platform())
+        if resolved is None or matched_by == "name":
+            return resolved
+        return dataclasses.replace(resolved, matched_by=matched_by)
+
+    def find_digest(self, digest: str) -> Descriptor | None:
+        """The root descriptor of a cached manifest or index by its digest: the first root
+        entry with that digest, whatever its name, else the blob itself if the cache holds
+        it (its media type read from it). None when the cache does not have it."""
+        for entry in self.entries():
+            if entry.get("digest") == digest and entry.get("mediaType") in IMAGE_TYPES:
+                try:
+                    return Descriptor.from_json(entry, f"cache entry for {digest}")
+                except OCIError as error:
+                    raise StoreError(f"image @{digest}: {error}") from None
+        try:
+            size = self.blob_path(digest).stat().st_size
+        except (OSError, StoreError):
+            return None
+        if size > MAX_MANIFEST_BYTES:
+            return None  # a layer or some other blob, not an image
+        probe = Descriptor("", digest, size)
+        data = self.read_blob(probe, MAX_MANIFEST_BYTES, f"image @{digest}")
+        if data is None:
+            return None
+        media_type = manifest_from_blob(data, probe, f"image @{digest}").media_type
+        return Descriptor(media_type, digest, size) if media_type in IMAGE_TYPES else None
 
     def resolve(self, name: str, descriptor: Descriptor, platform: Platform) -> ResolvedImage | None:
         """The image a root entry names, for `platform`; None if not fresh (see `lookup`)."""

@@ -78,13 +78,15 @@ def fix_files(findings: list[Finding], documents: dict[str, Document]) -> tuple[
     notes: list[str] = []
     for path in sorted({f.location.file for f in findings if f.fix is not None}):
         document = documents.get(path)
-        if path == "-" or document is None:
-            notes.append(f"{path}: standard input cannot be fixed in place; use --diff"
-                         if path == "-" else f"{path}: not a checked config")
+        if document is None:
+            notes.append(f"{path}: not a checked config")
             continue
         try:
-            raw, _from_file = read_source(path)
-            text = decode_text(path, raw)
+            if path == "-":  # read once, by the gate: `--diff` shows its fixes
+                raw, text = document.text.encode("utf-8", "surrogatepass"), document.text
+            else:
+                raw, _from_file = read_source(path)
+                text = decode_text(path, raw)
             if text.removeprefix("\ufeff") != document.text:
                 notes.append(f"{path}: the file changed while it was checked; nothing fixed")
                 continue
@@ -95,6 +97,27 @@ def fix_files(findings: list[Finding], documents: dict[str, Document]) -> tuple[
         result.raw = raw
         results.append(result)
     return results, notes
+
+
+def usable_fixes(findings: list[Finding], documents: dict[str, Document]) -> list[Finding]:
+    """`findings` without the fixes that `--fix` would refuse in the judged text (an anchored
+    value, a block scalar, an entry that shares its line, a file that did not load), so that
+    a finding carries a fix exactly when `--fix` applies it. A fix that overlaps another one
+    keeps it: `--fix` applies it in its next round."""
+    from dataclasses import replace
+
+    refused: set[int] = set()
+    for path in sorted({f.location.file for f in findings if f.fix is not None}):
+        document = documents.get(path)
+        try:
+            if document is None or document.data is None:
+                raise Unfixable("the file did not load")
+            result = fix_text(path, document.text, findings)
+        except (InputError, Unfixable):
+            refused.update(id(f) for f in findings if f.fix is not None and f.location.file == path)
+            continue
+        refused.update(id(finding) for finding, why in result.refused if why != OVERLAPS)
+    return [replace(f, fix=None) if id(f) in refused else f for f in findings]
 
 
 def write_fixes(results: list[FileFixes]) -> None:

@@ -10,7 +10,6 @@ should mean (`same_data`).
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lkpolicy.model.document import split_pointer
+from lkpolicy.stages.yamlcompose import YAMLError, compose_all, scan
 
 
 class OverlapError(Exception):
@@ -49,17 +49,21 @@ class Replacement:
 # --- reading the text ----------------------------------------------------------------------
 
 
-def make_yaml() -> Any:
-    from ruamel.yaml import YAML
+def _reader() -> tuple[type[Any], type[Any]]:
+    """The resolver and scanner of the edits: positions and styles are all that is needed
+    here (the round-trip scanner would spend most of its time collecting comments), and
+    `yamlcompose` reads them without loading the rest of ruamel.yaml (its dumper). The loader
+    has already judged the text."""
+    from ruamel.yaml.resolver import VersionedResolver
+    from ruamel.yaml.scanner import Scanner
 
-    # Positions and styles are all that is needed here; the round-trip scanner would spend
-    # most of its time collecting comments. The loader has already judged the text.
-    return YAML(typ="safe", pure=True)
+    return VersionedResolver, Scanner
 
 
 def compose_first(text: str) -> Any:
     """The node tree of the first document (None for an empty stream)."""
-    return next(iter(make_yaml().compose_all(text)), None)
+    resolver, scanner = _reader()
+    return next(iter(compose_all(text, resolver, scanner=scanner)), None)
 
 
 def scalar_tokens(text: str) -> dict[int, Token]:
@@ -68,7 +72,6 @@ def scalar_tokens(text: str) -> dict[int, Token]:
     A node's start mark includes its anchor and tag (`&a !!str x`), but its end mark is the
     end of the scalar token, which therefore identifies the token exactly.
     """
-    from ruamel.yaml.error import YAMLError
     from ruamel.yaml.tokens import (
         FlowMappingEndToken,
         FlowMappingStartToken,
@@ -80,7 +83,8 @@ def scalar_tokens(text: str) -> dict[int, Token]:
     tokens: dict[int, Token] = {}
     depth = 0
     try:
-        for token in make_yaml().scan(text):
+        resolver, scanner = _reader()
+        for token in scan(text, resolver, scanner=scanner):
             if isinstance(token, FlowSequenceStartToken | FlowMappingStartToken):
                 depth += 1
             elif isinstance(token, FlowSequenceEndToken | FlowMappingEndToken):
@@ -282,6 +286,8 @@ def render_diff(path: str, old: str, new: str) -> str:
     """A unified diff with git's `a/` and `b/` prefixes, ready for `git apply` or `patch -p1`."""
     name = path[2:] if path.startswith("./") else path.lstrip("/")
     out: list[str] = []
+    import difflib
+
     for line in difflib.unified_diff(_lines(old), _lines(new), f"a/{name}", f"b/{name}"):
         if line.endswith("\n"):
             out.append(line)

@@ -6,7 +6,11 @@ from typing import Any
 
 from lkpolicy.stages.effective.types import LABEL_KEY, LabelValidator, SpecError
 
-__all__ = ["parse_label"]
+__all__ = ["MAX_LABEL_BYTES", "parse_label"]
+
+MAX_LABEL_BYTES = 16 * 1024
+"""Labels of linuxkit's own packages are under 1 KiB (the largest 719 bytes); a label of
+megabytes is an attack on the parser, refused before it is parsed."""
 
 
 def parse_label(
@@ -19,6 +23,10 @@ def parse_label(
     from lkpolicy.model.findings import InputError
     from lkpolicy.stages.load import EMPTY_FILE, NOT_A_MAPPING, load_document
 
+    size = len(text.encode("utf-8", "surrogateescape"))
+    if size > MAX_LABEL_BYTES:
+        raise SpecError(f"the label is {size} bytes, more than {MAX_LABEL_BYTES} "
+                        "(labels of real packages are under 1 KiB)")
     not_object = SpecError(f"JSON is an array not an object: {text}")
     try:
         document, warnings = load_document(LABEL_KEY, data=text.encode("utf-8", "surrogateescape"))

@@ -51,6 +51,9 @@ class SpecError(Exception):
     """
 
     def __init__(self, message: str, *, stage: str = "oci", details: Sequence[str] = ()) -> None:
+        from lkpolicy.model.rules import clip
+
+        message = clip(message)  # it quotes label values, which can be megabytes long
         super().__init__(message)
         self.message = message
         self.stage = stage

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lkpolicy.stages.policy.rules as R
+from lkpolicy.linearregex import compile_pattern
 from lkpolicy.model.config import Node
 from lkpolicy.model.findings import Location
 from lkpolicy.model.fixes import Fix, set_value
@@ -171,7 +172,7 @@ def check_kernel_cmdline(judge: Judge) -> None:
                        location, node.pointer)
         elif forbidden:
             pattern = next((p for p in forbidden.options["forbidden"]
-                            if re.fullmatch(p, parameter)), None)
+                            if compile_pattern(p).fullmatch(parameter)), None)
             if pattern is not None:
                 judge.emit(R.KERNEL_CMDLINE_FORBIDDEN, forbidden,
                            f"kernel parameter `{parameter}` is forbidden (matches `{pattern}`)",
@@ -179,7 +180,8 @@ def check_kernel_cmdline(judge: Judge) -> None:
     required = judge.active(R.KERNEL_CMDLINE_REQUIRED, subject)
     if required:
         for pattern in required.options["required"]:
-            if not any(re.fullmatch(pattern, parameter) for parameter, _ in parameters):
+            if not any(compile_pattern(pattern).fullmatch(parameter)
+                       for parameter, _ in parameters):
                 judge.emit(R.KERNEL_CMDLINE_REQUIRED, required,
                            f"the kernel command line has no parameter matching `{pattern}`",
                            node.location, node.pointer)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import stat
 from pathlib import Path
 
 # Shipped inside the package; the repository's top-level `policies/` links here.
@@ -14,18 +17,51 @@ DISCOVERED_NAME = ".lkpolicy.yml"
 
 def find_policy(explicit: str | None, start_dir: str | Path) -> str:
     """The `--policy` file; else `.lkpolicy.yml` in `start_dir` or a parent, up to the
-    repository root (the directory holding `.git`); else the built-in default."""
+    repository root (the directory holding `.git`) or the user's home, whichever comes first;
+    else the built-in default.
+
+    A candidate in a world-writable directory (`/tmp`), or owned by someone other than the
+    user or the owner of `start_dir`, is skipped: another user could have planted it to turn
+    the gate's errors off."""
     if explicit:
         return explicit
     directory = Path(start_dir).resolve()
+    trusted = _trusted_owners(directory)
+    home = _home()
     while True:
         candidate = directory / DISCOVERED_NAME
-        if candidate.is_file():
+        if candidate.is_file() and _trustworthy(candidate, trusted):
             return str(candidate)
-        # A policy above the repository belongs to some other project.
-        if (directory / ".git").exists() or directory.parent == directory:
+        # A policy above the repository (or the home) belongs to someone or something else.
+        if (directory / ".git").exists() or directory == home or directory.parent == directory:
             return DEFAULT
         directory = directory.parent
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (OSError, RuntimeError):  # no HOME and no passwd entry
+        return None
+
+
+def _trusted_owners(start: Path) -> set[int]:
+    owners = {os.geteuid()} if hasattr(os, "geteuid") else set()
+    with contextlib.suppress(OSError):
+        owners.add(start.stat().st_uid)
+    return owners
+
+
+def _trustworthy(candidate: Path, owners: set[int]) -> bool:
+    """Owned by a trusted user, in a directory that not everyone can write to."""
+    if not hasattr(os, "geteuid"):
+        return True
+    try:
+        info = candidate.stat()
+        parent = candidate.parent.stat()
+    except OSError:
+        return False
+    return info.st_uid in owners and not parent.st_mode & stat.S_IWOTH
 
 
 def builtin_path(spec: str) -> Path | None:

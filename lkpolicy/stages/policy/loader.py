@@ -7,10 +7,8 @@ policy was written to stop.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,15 +36,17 @@ from lkpolicy.stages.policy.rules import (
     POLICY_BAD_OPTION,
     POLICY_EXTENDS_CYCLE,
     POLICY_EXTENDS_MISSING,
+    POLICY_EXTENDS_OUTSIDE,
     POLICY_RULES,
     POLICY_UNREADABLE,
 )
-from lkpolicy.stages.trust.requirements import AllOf, AnyOf, Ask, Requirement, Signed
+from lkpolicy.stages.policy.validation import SCHEMA_PATH, validate_policy
 
 if TYPE_CHECKING:
-    from jsonschema.protocols import Validator
+    # Loaded by the functions that read a `trust:` section: most policies have none.
+    from lkpolicy.stages.trust.requirements import Ask, Requirement
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "data" / "schemas" / "policy.schema.json"
+__all__ = ["SCHEMA_PATH", "load_policy", "load_policy_file"]
 
 
 def load_policy(path: str | Path | None, config_dir: str | Path = ".") -> Policy:
@@ -57,9 +57,83 @@ def load_policy(path: str | Path | None, config_dir: str | Path = ".") -> Policy
 
 
 def load_policy_file(spec: str) -> Policy:
-    policy = _load(spec, Path.cwd(), [], None)
+    """The policy of `spec` (a path or `builtin:NAME`) with everything it extends.
+
+    Each file of the `extends` graph is read once and applied once, after everything it
+    extends (a file reached on two paths keeps its first place), so a diamond of any depth
+    costs one read per file. `extends` may name only built-in policies and files inside the
+    repository of `spec` (or its own directory tree outside a repository)."""
+    chain = _Chain(spec)
+    policy = Policy()
+    for document, own_spec in chain.files:
+        policy.extend(_own(document, own_spec))
     _check_trust_names(policy.trust)
     return policy
+
+
+POLICY_KEYS = ("extends", "rules", "overrides", "trust", "waivers")
+"""The top-level keys of a policy file (tests check them against the schema)."""
+_POLICY_KEY_TEXT = re.compile(r"(?:^|[{,\s])[\"']?(?:" + "|".join(POLICY_KEYS) + r")[\"']?\s*:",
+                              re.MULTILINE)
+
+
+class _Chain:
+    """The policy files of `spec` in the order they apply: a depth-first walk of `extends`."""
+
+    def __init__(self, spec: str) -> None:
+        self.files: list[tuple[Document, str]] = []
+        self._done: set[Path] = set()
+        top = _resolve(spec, Path.cwd(), None, "")
+        self.root = confinement_root(top)
+        self._visit(spec, top, [], None)
+
+    def _visit(self, spec: str, path: Path, stack: list[Path],
+               at: tuple[Location, str] | None) -> None:
+        real = Path(os.path.realpath(path))
+        if real in self._done:
+            return
+        if real in stack:
+            location, pointer = at if at else (Location(spec), "")
+            chain = " -> ".join(str(p) for p in [*stack[stack.index(real):], real])
+            raise InputError(POLICY_EXTENDS_CYCLE.finding(
+                f"`extends` closes a cycle: {chain}", location, pointer))
+        document = _read(str(path))
+        validate_policy(document)
+        data: dict[str, Any] = document.data
+        extends = data.get("extends")
+        if extends is None:
+            extends = [] if real == (BUILTIN_DIR / "default.yml").resolve() else [DEFAULT]
+            extends_pointer: str | None = None
+        else:
+            extends_pointer = "/extends"
+        for index, parent in enumerate(extends):
+            item_pointer = join_pointer(extends_pointer, index) if extends_pointer else ""
+            item_at = (document.location(item_pointer), item_pointer)
+            parent_path = _resolve(parent, real.parent, *item_at)
+            if not parent.startswith(BUILTIN_PREFIX):
+                self._confine(parent, parent_path, *item_at)
+            self._visit(parent, parent_path, [*stack, real], item_at)
+        self.files.append((document, spec))
+        self._done.add(real)
+
+    def _confine(self, spec: str, path: Path, at: Location, pointer: str) -> None:
+        """Refused before it is read: a policy that could name any file would print that
+        file's keys in its findings."""
+        real = Path(os.path.realpath(path))
+        if not real.is_relative_to(self.root):
+            raise InputError(POLICY_EXTENDS_OUTSIDE.finding(
+                f"`extends` names `{spec}`, which is outside {self.root}; a policy may extend "
+                "only `builtin:` policies and files inside its repository", at, pointer))
+
+
+def confinement_root(policy: Path) -> Path:
+    """Where the files a policy extends must be: its repository (the nearest directory above
+    it that holds `.git`), else its own directory; built-ins extend only built-ins."""
+    start = Path(os.path.realpath(policy)).parent
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return start
 
 
 def _resolve(spec: str, base_dir: Path, at: Location | None, pointer: str) -> Path:
@@ -80,69 +154,45 @@ def _resolve(spec: str, base_dir: Path, at: Location | None, pointer: str) -> Pa
     return path
 
 
-def _load(spec: str, base_dir: Path, stack: list[Path], at: tuple[Location, str] | None) -> Policy:
-    location, pointer = at if at else (None, "")
-    path = _resolve(spec, base_dir, location, pointer)
-    real = Path(os.path.realpath(path))
-    if real in stack:
-        chain = " -> ".join(str(p) for p in [*stack[stack.index(real):], real])
-        assert location is not None
-        raise InputError(POLICY_EXTENDS_CYCLE.finding(
-            f"`extends` closes a cycle: {chain}", location, pointer))
-    document = _read(str(path))
-    _validate(document)
-    data: dict[str, Any] = document.data
-    extends = data.get("extends")
-    if extends is None:
-        extends = [] if real == (BUILTIN_DIR / "default.yml").resolve() else [DEFAULT]
-        extends_pointer: str | None = None
-    else:
-        extends_pointer = "/extends"
-    policy = Policy()
-    for index, parent in enumerate(extends):
-        item_pointer = join_pointer(extends_pointer, index) if extends_pointer else ""
-        item_at = (document.location(item_pointer), item_pointer) if extends_pointer else (
-            document.location(""), "")
-        policy.extend(_load(parent, real.parent, [*stack, real], item_at))
-    policy.extend(_own(document, spec))
-    return policy
-
-
 def _read(path: str) -> Document:
-    from lkpolicy.stages.load import load_document
+    """A policy document; a file that is not a policy is refused without a word of its
+    content (no key, no value, no YAML error that quotes it)."""
+    from lkpolicy.stages.load import load_document, read_source
+    from lkpolicy.stages.policy.builtins import builtin_document
+
+    builtin = builtin_document(path)
+    if builtin is not None:
+        return builtin
 
     try:
-        document, _warnings = load_document(path)
+        raw, _from_file = read_source(path)
     except InputError as error:
-        raise InputError(*[POLICY_UNREADABLE.finding(
-            f"policy file: {finding.message} ({finding.rule_id})", finding.location,
-            finding.pointer, related=finding.related) for finding in error.findings]) from None
+        raise _unreadable(error) from None
+    try:
+        document, _warnings = load_document(path, raw)
+    except InputError as error:
+        if not _mentions_policy_keys(raw):
+            first = error.findings[0]
+            raise InputError(POLICY_UNREADABLE.finding(
+                f"not a policy file: it does not parse ({first.rule_id}) and names none of the "
+                f"policy keys ({', '.join(POLICY_KEYS)})", first.location)) from None
+        raise _unreadable(error) from None
+    data = document.data
+    if isinstance(data, dict) and data and not any(key in data for key in POLICY_KEYS):
+        raise InputError(POLICY_UNREADABLE.finding(
+            f"not a policy file: its top level has none of the policy keys "
+            f"({', '.join(POLICY_KEYS)})", Location(path)))
     return document
 
 
-@cache
-def _validator() -> Validator:
-    from jsonschema.validators import validator_for
-
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    validator: Validator = validator_for(schema)(schema, format_checker=None)
-    return validator
+def _unreadable(error: InputError) -> InputError:
+    return InputError(*[POLICY_UNREADABLE.finding(
+        f"policy file: {finding.message} ({finding.rule_id})", finding.location,
+        finding.pointer, related=finding.related) for finding in error.findings])
 
 
-def _validate(document: Document) -> None:
-    findings: list[Finding] = []
-    for error in _validator().iter_errors(document.data):
-        pointer = "".join(join_pointer("", part) for part in error.absolute_path)
-        findings.extend(_schema_findings(document, pointer, error))
-    if findings:
-        findings.sort(key=Finding.sort_key)
-        raise InputError(*findings)
-
-
-def _schema_findings(document: Document, pointer: str, error: Any) -> list[Finding]:
-    from lkpolicy.stages.policy.schemamessages import schema_findings
-
-    return schema_findings(document, pointer, error)
+def _mentions_policy_keys(raw: bytes) -> bool:
+    return _POLICY_KEY_TEXT.search(raw.decode("utf-8", "replace")) is not None
 
 
 def _own(document: Document, spec: str) -> Policy:
@@ -194,6 +244,8 @@ def _trust(document: Document, raw: dict[str, Any]) -> TrustPolicy:
 
 def _requirement(document: Document, raw: Any, pointer: str) -> Requirement:
     """`NAME`, `{authority: NAME, signers: [...]}`, `{all: [...]}` or `{any: [...]}`, nested."""
+    from lkpolicy.stages.trust.requirements import AllOf, AnyOf, Ask, Signed
+
     location = document.location(pointer)
     if isinstance(raw, str):
         return Signed(Ask(raw), location)
@@ -255,12 +307,16 @@ def _check_trust_names(trust: TrustPolicy) -> None:
     wanted: list[tuple[Ask, TrustRule | None]] = [
         (ask, rule) for rule in trust.rules for ask in rule.require.asks()]
     if trust.default_authority is not None:
+        from lkpolicy.stages.trust.requirements import Ask
+
         wanted.append((Ask(trust.default_authority), None))
     for ask, rule in wanted:
         location = (rule.require.location if rule is not None else trust.default_location) \
             or Location("policy")
         authority = trust.authorities.get(ask.authority)
         if authority is None:
+            from lkpolicy.stages.policy.schemamessages import did_you_mean
+
             known = ", ".join(sorted(trust.authorities)) or "none"
             findings.append(POLICY_BAD_OPTION.finding(
                 f"unknown trust authority `{ask.authority}` (defined: {known})", location,
@@ -275,12 +331,6 @@ def _check_trust_names(trust: TrustPolicy) -> None:
                 f"files: use a {' or '.join(FILE_AUTHORITY_TYPES)} authority", location))
     if findings:
         raise InputError(*findings)
-
-
-def did_you_mean(word: str, choices: Any) -> str | None:
-    from lkpolicy.stages.policy.schemamessages import did_you_mean as close
-
-    return close(word, choices)
 
 
 def _tuple(value: Any) -> tuple[str, ...]:
@@ -308,11 +358,16 @@ def _rules(document: Document, raw: dict[str, Any], pointer: str) -> dict[str, R
 
 def _check_regexes(document: Document, patterns: list[str], pointer: str,
                    single: bool = False) -> None:
+    """Each pattern compiled for linear-time matching now, so that one the matcher cannot
+    run with Python's meaning stops the policy here, not a check later."""
+    from lkpolicy.linearregex import PatternError, compile_pattern
+
     for index, pattern in enumerate(patterns):
         try:
-            re.compile(pattern)
-        except re.error as error:
+            compile_pattern(pattern)
+        except PatternError as error:
             item = pointer if single else join_pointer(pointer, index)
             raise InputError(POLICY_BAD_OPTION.finding(
-                f"`{pattern}` is not a valid regular expression: {error}",
+                f"`{pattern}` is {error}" if str(error).startswith("not ") else
+                f"`{pattern}` cannot be used: {error}",
                 document.location(item), item)) from None

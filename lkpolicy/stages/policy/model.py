@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from lkpolicy.model.findings import Location, Severity
 from lkpolicy.model.reference import ImageRef
-from lkpolicy.stages.trust.requirements import Requirement
 
 if TYPE_CHECKING:
+    from lkpolicy.stages.trust.requirements import Requirement
     from lkpolicy.stages.waivers import Waiver
 
 OFF = "off"

@@ -53,6 +53,16 @@ POLICY_BAD_OPTION = define_rule(
     "Fix the value at the position shown.",
 )
 
+POLICY_EXTENDS_OUTSIDE = define_rule(
+    "LKP006", "policy-extends-outside", "A policy extends a file outside its repository",
+    Severity.ERROR, _POLICY_FILE,
+    "A pull request that adds `extends: [/etc/shadow]` would otherwise make the gate read any "
+    "file of the CI runner and print its keys in the findings. The file is refused before it "
+    "is read.",
+    "Extend `builtin:` policies or policy files inside the repository (outside a repository: "
+    "inside the policy's own directory).",
+)
+
 
 # -- the policy rules --------------------------------------------------------------------------
 

@@ -113,11 +113,7 @@ class TufAdapter:
 
         assert authority.repository is not None and authority.root is not None
         self.authority = authority
-        try:
-            root = Path(authority.root).read_bytes()
-        except OSError as error:
-            raise VerificationFailed(f"cannot read the bootstrap root {authority.root}: "
-                                     f"{error.strerror or error}") from None
+        root = read_trust_file(authority.root, "the bootstrap root")
         self.verifier = TufVerifier(authority.repository, root,
                                     context.cache_dir / "tuf" / slug(authority,
                                                                      authority.repository),
@@ -181,14 +177,21 @@ class CachedSignatures:
 
 def read_keys(authority: Authority) -> list[bytes]:
     """A cosign-key authority's PEM public keys (VerificationFailed: one is unreadable)."""
-    keys = []
-    for path in authority.keys:
-        try:
-            keys.append(Path(path).read_bytes())
-        except OSError as error:
-            raise VerificationFailed(f"cannot read the public key {path}: "
-                                     f"{error.strerror or error}") from None
-    return keys
+    return [read_trust_file(path, "the public key") for path in authority.keys]
+
+
+def read_trust_file(path: str, what: str) -> bytes:
+    """A key or root named by the policy: a regular file of trust-material size, refused
+    before it is opened when it is a FIFO or a device (`/dev/zero` would never end)."""
+    from lkpolicy.safeio import MAX_TRUST_FILE_BYTES, UntrustedInput, read_regular_file
+
+    try:
+        return read_regular_file(path, MAX_TRUST_FILE_BYTES, what)
+    except OSError as error:
+        raise VerificationFailed(f"cannot read {what} {path}: "
+                                 f"{error.strerror or error}") from None
+    except UntrustedInput as error:
+        raise VerificationFailed(str(error)) from None
 
 
 def keyless_policies(authority: Authority, context: Context) -> list[Any]:

@@ -82,10 +82,6 @@ class _Fraction:
         self.text = text
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _number(text: str) -> int | _Fraction:
     value = float(text)
     if value != value or value in (float("inf"), float("-inf")) or not value.is_integer():
@@ -96,8 +92,10 @@ def _number(text: str) -> int | _Fraction:
 def loads_strict(data: bytes) -> Any:
     """Decode JSON as Go's generic decoding sees it: integral numbers become int (`1.0` and `1e2`
     too), fractions a marker that canonical encoding refuses; no NaN/Infinity extensions."""
-    return json.loads(data.decode("utf-8"), parse_constant=_reject_constant,
-                      parse_float=_number)
+    from lkpolicy.safeio import parse_json
+
+    # Bounded in depth: a server's metadata nested 100,000 deep is an error, not a crash.
+    return parse_json(data, "metadata", parse_float=_number)
 
 
 _ESCAPE = re.compile(r'\\(?:u(00[01][0-9a-f])|([bfnrt])|(.))')

@@ -9,7 +9,7 @@ the log entry with the bundle. This module adds what a security gate needs aroun
   copies the root embedded in the wheel into `~/.cache/sigstore-python` (see
   ../shared/spec/tuf-and-sigstore.md 4.2). Building a `Verifier` opens no connection;
 * identity policy on the certificate: SAN and OIDC issuer, each exact or a regular expression
-  (anchored with `re.fullmatch`, unlike cosign's unanchored `--certificate-identity-regexp`);
+  (anchored, matched in linear time by `lkpolicy.linearregex`, unlike cosign's unanchored `--certificate-identity-regexp`);
 * the bundle must be a cosign image signature: an in-toto statement in DSSE, predicate
   `https://sigstore.dev/cosign/sign/v1`, with a subject whose sha256 is the manifest digest.
 
@@ -20,14 +20,14 @@ sigstore is imported lazily (its import costs about half a second): importing th
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lkpolicy.linearregex import PatternError, compile_pattern
+from lkpolicy.safeio import parse_json
 from lkpolicy.stages.trust.errors import (
     BundleInvalid,
     DigestMismatch,
@@ -87,8 +87,8 @@ class KeylessPolicy:
             pattern = getattr(self, name)
             if pattern is not None:
                 try:
-                    re.compile(pattern)
-                except re.error as error:
+                    compile_pattern(pattern)
+                except PatternError as error:
                     raise ValueError(f"keyless policy: {name} {pattern!r}: {error}") from None
         if self.identity == "" or self.issuer == "":
             raise ValueError("keyless policy: identity and issuer must not be empty")
@@ -207,7 +207,7 @@ class IdentityPolicy:
         if policy.issuer is not None:
             issuer_ok = issuer == policy.issuer
         else:
-            issuer_ok = re.fullmatch(policy.issuer_regex or "", issuer) is not None
+            issuer_ok = compile_pattern(policy.issuer_regex or "").fullmatch(issuer)
         if not issuer_ok:
             expected = policy.issuer if policy.issuer is not None else f"/{policy.issuer_regex}/"
             raise IdentityMismatch(f"certificate issuer {issuer!r} does not match {expected}")
@@ -216,7 +216,7 @@ class IdentityPolicy:
             if policy.identity is not None:
                 if name == policy.identity:
                     return name, issuer
-            elif re.fullmatch(policy.identity_regex or "", name) is not None:
+            elif compile_pattern(policy.identity_regex or "").fullmatch(name):
                 return name, issuer
         expected = policy.identity if policy.identity is not None else f"/{policy.identity_regex}/"
         shown = ", ".join(repr(n) for n in names[:4]) or "none"
@@ -274,13 +274,19 @@ class KeylessVerifier:
             from sigstore.models import TrustedRoot
             from sigstore.verify import Verifier
 
+            from lkpolicy.safeio import MAX_TRUST_FILE_BYTES, UntrustedInput, read_regular_file
+
             try:
+                # Bounded and checked first: a FIFO or a huge file must not reach from_file.
+                read_regular_file(path, MAX_TRUST_FILE_BYTES, "trusted root file")
                 trusted_root = TrustedRoot.from_file(str(path))
                 # Builds a Rekor client object but opens no connection (spec 4.2).
                 self._verifier = Verifier(trusted_root=trusted_root)
             except OSError as error:
                 raise TrustedRootError(f"cannot read trusted root file {path}: "
                                        f"{error.strerror or error}") from None
+            except UntrustedInput as error:
+                raise TrustedRootError(str(error)) from None
             except (SigstoreError, ValueError) as error:
                 raise TrustedRootError(f"trusted root file {path} is not usable: "
                                        f"{_first_line(error)}") from None
@@ -384,7 +390,7 @@ def check_cosign_statement(payload_type: str, payload: bytes, manifest_digest: s
         raise NotAnImageSignature(f"DSSE payload type {payload_type[:80]!r} is not "
                                   f"{IN_TOTO_PAYLOAD_TYPE}")
     try:
-        statement = json.loads(payload)
+        statement = parse_json(payload, "the in-toto statement")
     except ValueError:
         raise BundleInvalid("the signed in-toto statement is not JSON") from None
     if not isinstance(statement, dict) or statement.get("_type") not in IN_TOTO_STATEMENT_TYPES:

@@ -111,23 +111,24 @@ class MetadataTransport:
     def _read_file(self, path: Path, limit: int, exhausted: bool) -> bytes:
         from tuf.api import exceptions
 
+        from lkpolicy.safeio import NotRegularFile, TooLarge, read_regular_file
+
         try:
-            with open(path, "rb") as stream:
-                size = os.fstat(stream.fileno()).st_size
-                if size > limit:
-                    self._too_large(size, limit, exhausted)
-                data = stream.read(limit + 1)
+            # Not open(): a FIFO in the repository would block the read forever.
+            data = read_regular_file(path, limit, "TUF metadata")
+        except TooLarge:
+            self._too_large(os.stat(path).st_size, limit, exhausted)
+        except NotRegularFile as error:
+            if Path(path).is_dir():
+                raise exceptions.DownloadHTTPError(f"{path} is a directory", 404) from None
+            raise exceptions.DownloadError(str(error)) from None
         except FileNotFoundError:
             raise exceptions.DownloadHTTPError(f"{path} does not exist", 404) from None
-        except IsADirectoryError:
-            raise exceptions.DownloadHTTPError(f"{path} is a directory", 404) from None
         except OSError as error:
             if error.errno == errno.ENOTDIR:
                 raise exceptions.DownloadHTTPError(f"{path} does not exist", 404) from None
             raise exceptions.DownloadError(f"cannot read {path}: "
                                            f"{error.strerror or type(error).__name__}") from None
-        if len(data) > limit:
-            self._too_large(len(data), limit, exhausted)
         return data
 
     def _read_cached(self, name: str, limit: int, exhausted: bool) -> bytes:

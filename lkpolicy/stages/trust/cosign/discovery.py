@@ -18,12 +18,12 @@ failure is a `SignatureFetchError`, never "unsigned".
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from lkpolicy.model.oci import Descriptor, ImageSource, Manifest, OCIError
 from lkpolicy.model.reference import ImageRef
 from lkpolicy.registry.errors import RegistryError
+from lkpolicy.safeio import parse_json
 from lkpolicy.stages.trust.cosign.signatures import MAX_PAYLOAD_BYTES, Format
 from lkpolicy.stages.trust.errors import MalformedSignature, SignatureFetchError
 from lkpolicy.stages.trust.sigstore_keyless import MAX_BUNDLE_BYTES
@@ -152,7 +152,7 @@ class _Finder:
                 return []
             data, source = manifest.data, f"referrers tag {tag}"
         try:
-            parsed = json.loads(data)
+            parsed = parse_json(data, source)
             items = parsed.get("manifests") if isinstance(parsed, dict) else None
             if not isinstance(items, list):
                 raise OCIError(f"{source}: no manifests list")

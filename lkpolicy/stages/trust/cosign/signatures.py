@@ -18,11 +18,11 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lkpolicy.safeio import parse_json
 from lkpolicy.stages.trust.errors import (
     KeylessError,
     MalformedSignature,
@@ -146,7 +146,7 @@ def parse_json_object(data: bytes, image: str, what: str) -> dict[str, Any]:
     from lkpolicy.safeio import unique_keys
 
     try:
-        parsed = json.loads(data.decode("utf-8"), object_pairs_hook=unique_keys)
+        parsed = parse_json(data, what, object_pairs_hook=unique_keys)
     except (UnicodeDecodeError, ValueError) as error:
         raise MalformedSignature(image, f"{what} is not valid JSON: {error}") from None
     if not isinstance(parsed, dict):

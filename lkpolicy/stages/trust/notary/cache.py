@@ -20,11 +20,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from lkpolicy.safeio import atomic_write_bytes
+from lkpolicy.safeio import UntrustedInput, atomic_write_bytes, parse_json, read_regular_file
 from lkpolicy.stages.trust.errors import MetadataTooLarge, NoTrustData, TrustError
 from lkpolicy.stages.trust.notary.metadata import ROOT
 from lkpolicy.stages.trust.notary.trusted_set import NotaryTrustedSet
 
+MAX_CACHED_ROLE_BYTES = 64 * 1024 * 1024
+"""Beyond the whole chain's download cap: no cached file of a trusted set is larger."""
 _GUN_PART = re.compile(r"^[A-Za-z0-9_.:\-\[\]]+$")
 
 
@@ -49,17 +51,24 @@ class TrustStore:
         return self._dir(gun) / "metadata" / f"{role}.json"
 
     def read(self, gun: str, role: str) -> bytes | None:
+        """A cached role's bytes; FIFOs, devices and files beyond any role's size are
+        refused (the fetcher's per-role limit applies after)."""
         try:
-            return self.path(gun, role).read_bytes()
+            return read_regular_file(self.path(gun, role), MAX_CACHED_ROLE_BYTES,
+                                     f"cached {role}.json")
         except FileNotFoundError:
             return None
+        except UntrustedInput as error:
+            raise TrustError(role, str(error)) from None
 
     def pinned_root(self, gun: str) -> bytes | None:
         return self.read(gun, ROOT)
 
     def versions(self, gun: str) -> dict[str, int]:
         try:
-            raw = json.loads((self._dir(gun) / "versions.json").read_text("utf-8"))
+            path = self._dir(gun) / "versions.json"
+            raw = parse_json(read_regular_file(path, MAX_CACHED_ROLE_BYTES, "versions.json"),
+                             "versions.json")
         except FileNotFoundError:
             return {}
         except (OSError, ValueError):
@@ -67,7 +76,7 @@ class TrustStore:
             raise TrustError("versions", f"cannot read {self._dir(gun) / 'versions.json'}") from None
         if not isinstance(raw, dict):
             raise TrustError("versions", "versions.json is not an object")
-        return {str(k): int(v) for k, v in raw.items() if isinstance(v, int)}
+        return {str(k): v for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)}
 
     def save(self, gun: str, trusted: NotaryTrustedSet) -> None:
         """Store a fully verified set: metadata first, the root pin, then versions."""
@@ -89,8 +98,8 @@ class TrustStore:
         on every read (and re-fetched online when their hash does not match), so a crash may lose
         them but never makes them trusted: skipping their fsync saves ~5 ms each on a cold lookup.
         """
-        with contextlib.suppress(FileNotFoundError):
-            if path.read_bytes() == data:
+        with contextlib.suppress(FileNotFoundError, UntrustedInput):
+            if read_regular_file(path, len(data), "cached file") == data:
                 return
         if durable:
             atomic_write_bytes(path, data)

@@ -15,8 +15,9 @@ import datetime as dt
 import hashlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from lkpolicy.registry.transport import (
@@ -51,6 +52,22 @@ DEFAULT_MAX_TOTAL_BYTES = 64 * 1024 * 1024
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """One offline verification: every cached file it read, and what it trusted."""
+
+    files: dict[str, bytes]
+    known_versions: dict[str, int]
+    trusted: NotaryTrustedSet
+
+
+_OFFLINE: dict[tuple[Any, ...], _Verified] = {}
+"""The offline verifications of this process, so that a run verifies each cached collection
+once, however many configs and images ask (each trust stage builds its own client). Reused only
+while the cached files and versions are byte for byte those verified, and re-checked for expiry
+at each use."""
 
 
 class NotaryClient:
@@ -95,15 +112,39 @@ class NotaryClient:
         if self.offline:
             if pinned is None:
                 raise NoTrustData(ROOT, f"no cached trust data for {gun} (offline)")
-            fetch = self.store.fetcher(gun)
-        else:
-            fetch = self._http_fetcher(gun)
-        trusted = load_trusted_set(fetch, gun, self.now(), trusted_root=pinned,
+            return self._load_offline(gun, pinned, tuple(delegations))
+        trusted = load_trusted_set(self._http_fetcher(gun), gun, self.now(), trusted_root=pinned,
                                    known_versions=self.store.versions(gun),
                                    pins=self.pins, delegations=delegations,
                                    max_sizes=self.max_sizes)
-        if not self.offline:
-            self.store.save(gun, trusted)
+        self.store.save(gun, trusted)
+        return trusted
+
+    def _load_offline(self, gun: str, pinned: bytes,
+                      delegations: tuple[str, ...]) -> NotaryTrustedSet:
+        """Verify the cached collection, or reuse this process's verification of the very
+        same files (see `_OFFLINE`)."""
+        key = (str(self.store.directory.absolute()), gun, delegations, self.pins,
+               tuple(sorted(self.max_sizes.items())))
+        known = self.store.versions(gun)
+        now = self.now()
+        kept = _OFFLINE.get(key)
+        if kept is not None and kept.known_versions == known and all(
+                self.store.read(gun, name) == data for name, data in kept.files.items()):
+            kept.trusted.check_times(now)
+            return kept.trusted
+        files: dict[str, bytes] = {}
+        cached = self.store.fetcher(gun)
+
+        def fetch(name: str, sha256: str | None, limit: int) -> bytes:
+            files[name] = data = cached(name, sha256, limit)
+            return data
+
+        trusted = load_trusted_set(fetch, gun, now, trusted_root=pinned, known_versions=known,
+                                   pins=self.pins, delegations=delegations,
+                                   max_sizes=self.max_sizes)
+        if files.get(ROOT) == pinned:  # the pin is among the files checked on reuse
+            _OFFLINE[key] = _Verified(files, known, trusted)
         return trusted
 
     def lookup(self, gun: str, tag: str) -> VerifiedTarget:

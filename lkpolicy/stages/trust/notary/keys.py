@@ -3,6 +3,9 @@
 A key listed in metadata is parsed once into a `PublicKey`; a key that cannot be used (wrong ID,
 unknown type, weak RSA, unparsable) keeps the reason in `problem` and never counts towards a
 threshold. Root keys are X.509 leaf certificates whose CN names the GUN (`usable_root_keys`).
+
+`cryptography` is imported by the functions that use it: importing the verifier (every check
+whose policy names a notary authority) costs nothing until a key is parsed.
 """
 
 from __future__ import annotations
@@ -13,14 +16,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Any
 
 from lkpolicy.stages.trust.canonical import encode_canonical_parsed
 from lkpolicy.stages.trust.errors import (
@@ -30,6 +26,9 @@ from lkpolicy.stages.trust.errors import (
     RootChanged,
 )
 from lkpolicy.stages.trust.notary.fields import object_field
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 _MIN_RSA_BITS = 2048
 _CERT_KEYTYPES = frozenset({"ecdsa-x509", "rsa-x509"})
@@ -63,6 +62,8 @@ class PublicKey:
 
     @property
     def spki_b64(self) -> str | None:
+        from cryptography.hazmat.primitives import serialization
+
         if self.crypto is None:
             return None
         der = self.crypto.public_bytes(serialization.Encoding.DER,
@@ -70,6 +71,11 @@ class PublicKey:
         return base64.b64encode(der).decode("ascii")
 
     def verify(self, method: str, message: bytes, signature: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
         if self.crypto is None or self.keytype not in _METHODS.get(method, ()):
             return False
         key = self.crypto
@@ -105,6 +111,11 @@ class PublicKey:
 
 def parse_key(listed_id: str, raw: object, role: str) -> PublicKey:
     """Parse a key object; an unusable key is returned with `problem` set, never counted."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
     body = object_field(raw, role, f"key {listed_id[:16]}")
     keytype = body.get("keytype")
     keyval = object_field(body.get("keyval"), role, f"keyval of key {listed_id[:16]}")
@@ -158,10 +169,14 @@ def parse_keys(raw: object, role: str) -> dict[str, PublicKey]:
 
 
 def _common_names(cert: x509.Certificate) -> list[str]:
+    from cryptography.x509.oid import NameOID
+
     return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
+    from cryptography import x509
+
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
@@ -175,6 +190,10 @@ def _gun_matches(cn: str, gun: str) -> bool:
 
 
 def _certificate_problem(cert: x509.Certificate, now: dt.datetime | None) -> str | None:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
         algorithm = cert.signature_hash_algorithm
     except UnsupportedAlgorithm:

@@ -282,6 +282,21 @@ class NotaryTrustedSet:
         hits = [role.target(tag) for role in self.targets.values()]
         return [hit for hit in hits if hit is not None]
 
+    def check_times(self, now: dt.datetime) -> None:
+        """Raise what a load at `now` would raise for time alone (the same checks, in the same
+        order): a set verified earlier in a run stays trusted only while its root certificates
+        and every role it loaded are current."""
+        now = now.astimezone(dt.UTC)
+        check_expiry(self.root.envelope, now)
+        usable_root_keys(self.root.roles[ROOT].keyids, self.root.keys, self.gun, now=now,
+                         pins=self.pins)
+        for envelope in (self.timestamp, self.snapshot):
+            if envelope is None:
+                raise StateError(TARGETS, "not loaded")
+            check_expiry(envelope, now)
+        for role in self.targets.values():
+            check_expiry(role.envelope, now)
+
     def versions(self) -> dict[str, int]:
         """Versions to persist as `known_versions` for the next run (never lowered)."""
         current = {ROOT: self.root.version}

@@ -374,3 +374,15 @@ def test_diff_shows_the_fixes_of_standard_input() -> None:
     assert result.exit_code == 1, result.output
     assert "-    ipc: none\n+    ipc: new\n" in result.stdout
     assert "would fix 1 finding in 1 file" in result.stderr
+
+
+def test_a_repeated_bind_is_removed(tmp_path: Path) -> None:
+    config = write(tmp_path, "onboot:\n  - name: a\n    image: linuxkit/a:v1\n"
+                             "    binds:\n      - /x:/x   # first\n      - /y:/y\n"
+                             "      - /x:/x\n")
+    code, out, _err = lint(config)
+    assert code == 0 and "LK309 [*] bind `/x:/x` is listed twice" in out
+    lint(config, "--fix")
+    assert config.read_text(encoding="utf-8") == (
+        "onboot:\n  - name: a\n    image: linuxkit/a:v1\n"
+        "    binds:\n      - /x:/x   # first\n      - /y:/y\n")

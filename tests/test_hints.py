@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from imagefactory import add_image
 from typer.testing import CliRunner
 
@@ -193,3 +194,197 @@ def test_a_corrupt_layer_is_worded(tmp_path: Path) -> None:
         raise AssertionError("a damaged layer was built")
     assert message.endswith("cannot decompress: its gzip compression is corrupt"), message
     assert "Error -" not in message and "deflate" not in message
+
+
+# --- every finding tells its fix -----------------------------------------------------------
+
+
+@pytest.mark.corpus
+def test_every_finding_of_the_corpus_and_the_examples_carries_a_hint(corpus_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    from corpus_images import corpus_configs, fill_cache, package_labels
+
+    from lkpolicy.gate.gate import run_gate
+    from lkpolicy.gate.options import GateOptions, PolicyChoice
+    from lkpolicy.store.location import ImageOptions
+
+    configs = corpus_configs(corpus_dir)
+    examples = sorted((Path(__file__).resolve().parent.parent / "examples").rglob("*.yml"))
+    fill_cache(tmp_path / "cache", configs, package_labels(corpus_dir))
+    seen: dict[str, int] = {}
+    for policy, cache in (("builtin:strict", tmp_path / "cache"),
+                          ("builtin:default", tmp_path / "none")):
+        gate = run_gate([str(p) for p in [*configs, *examples]], GateOptions(
+            images=ImageOptions(cache=str(cache), arch="amd64"),
+            policy=PolicyChoice(policy, offline=True), use_result_cache=False))
+        for finding in gate.findings:
+            seen[finding.rule_id] = seen.get(finding.rule_id, 0) + 1
+            assert finding.hint, finding
+    # The runs cover the lint, image and policy families (the rules most configs meet).
+    assert {"LK201", "LK301", "LK305", "LK308", "LK318", "LK401", "LK402", "LKP101",
+            "LKP103", "LKP110", "LKP111", "LKP120", "LKP130", "LKP140", "LKP151", "LKP152",
+            "LKP182", "LKP190"} <= set(seen)
+
+
+HARDENED_POLICY = """\
+extends: [builtin:strict]
+rules:
+  LKP182: {severity: warning, required: ["init_on_alloc=1", "page_alloc\\\\.shuffle=1"]}
+"""
+POLICY_RULES = "LKP110,LKP111,LKP120,LKP150,LKP151,LKP152,LKP170,LKP171,LKP181,LKP182"
+
+
+def _apply_hint(config: dict[str, Any], finding: dict[str, Any]) -> None:
+    """Do what the hint says, word for word; a hint that says nothing this understands fails."""
+    import re
+
+    hint, parts = finding["hint"], finding["pointer"].split("/")[1:]
+    entry = config[parts[0]][int(parts[1])] if parts[0] in ("services", "files") else None
+    if match := re.match(r"set `(\w+): (\w+)` in this entry", hint):
+        assert entry is not None
+        key, value = match.groups()
+        entry[key] = {"true": True}.get(value, value)
+    elif match := re.match(r"remove `(CAP_\w+)` from `capabilities`", hint):
+        assert entry is not None
+        entry["capabilities"].remove(match.group(1))
+    elif match := re.match(r'write `mode: "(\d{4})"`', hint):
+        assert entry is not None
+        entry["mode"] = match.group(1)
+    elif match := re.match(r"remove `(\S+)` from `kernel.cmdline`", hint):
+        config["kernel"]["cmdline"] = " ".join(
+            word for word in config["kernel"]["cmdline"].split() if word != match.group(1))
+    elif match := re.match(r"add `(\S+)` to `kernel.cmdline`", hint):
+        config["kernel"]["cmdline"] += " " + match.group(1)
+    else:
+        raise AssertionError(f"a hint that tells no edit: {finding}")
+
+
+def test_policy_hints_applied_literally_fix_their_findings(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    store = Store(str(cache))
+    for name in ("linuxkit/kernel:6.6.71", "linuxkit/init:v1.0", "linuxkit/svc:v1"):
+        add_image(store, name)
+    config: dict[str, Any] = {
+        "kernel": {"image": "linuxkit/kernel:6.6.71", "cmdline": "console=tty0 nokaslr"},
+        "init": ["linuxkit/init:v1.0"],
+        "services": [{"name": "svc", "image": "linuxkit/svc:v1", "pid": "host",
+                      "rootfsPropagation": "shared",
+                      "capabilities": ["CAP_SYS_ADMIN", "CAP_NET_RAW", "CAP_CHOWN"]}],
+        "files": [{"path": "usr/bin/tool", "contents": "x", "mode": "4755"},
+                  {"path": "etc/open", "contents": "x", "mode": "0666"},
+                  {"path": "var/drop", "directory": True, "mode": "0777"}],
+    }
+    policy = tmp_path / "policy.yml"
+    policy.write_text(HARDENED_POLICY, encoding="utf-8")
+    path = tmp_path / "config.yml"
+    options = ("--cache", str(cache), "--policy", str(policy), "--select", POLICY_RULES)
+    path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
+    before = findings(*options, str(path))
+    assert {f["rule"] for f in before} == set(POLICY_RULES.split(","))
+    assert len(before) == 15, [(f["rule"], f["message"]) for f in before]
+    for finding in before:
+        _apply_hint(config, finding)
+    path.write_text(json.dumps(config), encoding="utf-8")
+    assert findings(*options, str(path)) == []
+    assert config["kernel"]["cmdline"] == \
+        "console=tty0 init_on_alloc=1 page_alloc.shuffle=1"
+    assert [f["mode"] for f in config["files"]] == ["0755", "0664", "1777"]
+
+
+BROKEN_INPUTS: dict[str, bytes] = {
+    "dup.yml": b"a: 1\na: 2\n",
+    "nonstring.yml": b"? [a]\n: 1\n",
+    "empty.yml": b"",
+    "list.yml": b"- a\n",
+    "latin1.yml": b"a: \xff\n",
+    "control.yml": b'a: "x\x01"\n',
+    "binary.yml": b"a\0b",
+    "documents.yml": b"kernel: {cmdline: x}\n---\nb: 1\n",
+    "recursive.yml": b"a: &x [*x]\n",
+    "lint.yml": b"""\
+onboot:
+  - name: a
+    image: linuxkit/a:v1
+    bogus: 1
+    binds: ["/x:/x", "/x:/x", "nosuch:/y", "bad", "/a:/b:c:d"]
+    rlimits: ["nofile"]
+    mounts:
+      - {type: bind, source: novol, destination: /z}
+  - name: a
+    image: "linuxkit/UPPER:v1"  # lkpolicy: ignore[LKP101]
+volumes:
+  - name: ""
+    image: linuxkit/v:v1  # lkpolicy: ignore[LKX999] reason="x" expires=2001-01-01
+files:
+  - path: boot/x
+    contents: "x"  # lkpolicy: ignre
+  - path: etc/y
+    contents: "x"
+    source: /etc/hostname
+  - path: etc/z
+    metadata: xml
+  - path: etc/d
+    directory: true
+    contents: "x"
+  - contents: "x"
+  - path: etc/n
+kernel:
+  cmdline: x
+""",
+}
+
+
+def test_broken_inputs_are_told_their_fix(tmp_path: Path) -> None:
+    rules: set[str] = set()
+    for name, data in BROKEN_INPUTS.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        result = CliRunner().invoke(app, ["check", "--no-images", "--no-cache", "-f", "json",
+                                          str(path)])
+        assert result.exit_code in (0, 1, 2), (name, result.output)
+        for finding in json.loads(result.stdout)["findings"]:
+            assert finding["hint"], (name, finding)
+            rules.add(finding["rule"])
+    assert {"LK102", "LK103", "LK104", "LK105", "LK106", "LK107", "LK109", "LK110", "LK201",
+            "LK305", "LK309", "LK312", "LK314", "LK315", "LK319", "LK320", "LK322", "LK324",
+            "LK326", "LKW001", "LKW002", "LKW004", "LKW005"} <= rules, sorted(rules)
+
+
+def test_policy_and_lock_problems_are_told_their_fix(tmp_path: Path) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text("kernel:\n  cmdline: x\n", encoding="utf-8")
+    for text, rule, hint in (
+        ("extends: [builtin:strickt]\n", "LKP003", "did you mean `builtin:strict`?"),
+        ("extends: [p.yml]\n", "LKP004", "remove one of the `extends` entries that close the "
+                                         "cycle"),
+        ("extends: [../outside.yml]\n", "LKP006", "extend a `builtin:` policy"),
+    ):
+        (tmp_path / "outside.yml").write_text("rules: {}\n", encoding="utf-8")
+        (tmp_path / "in").mkdir(exist_ok=True)
+        (tmp_path / "in" / ".git").mkdir(exist_ok=True)
+        policy = tmp_path / "in" / "p.yml"
+        policy.write_text(text, encoding="utf-8")
+        result = CliRunner().invoke(app, ["check", "--no-images", "--no-cache", "-f", "json",
+                                          "--policy", str(policy), str(config)])
+        (finding,) = [f for f in json.loads(result.stdout)["findings"]
+                      if f["rule"].startswith("LKP")]
+        assert (finding["rule"], hint in (finding["hint"] or "")) == (rule, True), finding
+    lock = tmp_path / "lock.json"
+    lock.write_text("{}", encoding="utf-8")
+    result = CliRunner().invoke(app, ["build", "--lock", str(lock), "-f", "tar",
+                                      "--dir", str(tmp_path / "out"), str(config)])
+    assert result.exit_code == 2
+    assert f"write the lock again: `lkpolicy check --lock {lock} CONFIG...`" in result.output
+
+
+def test_commands_that_print_findings_one_per_line_print_the_hint_escaped() -> None:
+    import io
+
+    from lkpolicy.model.findings import Finding, Location, Severity
+    from lkpolicy.report.printer import Printer
+
+    err = io.StringIO()
+    Printer(err=err).findings([Finding("LK102", Severity.ERROR, "m", Location("c.yml", 2, 1),
+                                       "/a", hint="remove `\x1b[2Ja`\nthen this")])
+    assert err.getvalue() == ("c.yml:2:1: error LK102 m\n  = hint: remove `\\x1b[2Ja`\n"
+                              "    then this\n")

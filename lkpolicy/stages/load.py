@@ -208,7 +208,8 @@ class _Converter:
             return self._scalar(node, pointer)
         if id(node) in self._active:
             raise InputError(RECURSIVE_ALIAS.finding(
-                "recursive alias: this node contains itself", self.location(node), pointer))
+                "recursive alias: this node contains itself", self.location(node), pointer,
+                hint="replace the alias with the values it should stand for"))
         self._active.add(id(node))
         try:
             if isinstance(node, SequenceNode):
@@ -240,7 +241,8 @@ class _Converter:
 
         if not isinstance(node, ScalarNode):
             self.errors.append(NON_STRING_KEY.finding(
-                "mapping key is a collection, not a string", self.location(node), pointer))
+                "mapping key is a collection, not a string", self.location(node), pointer,
+                hint="write the key as a plain or quoted string, or remove the entry"))
             return None
         key = self._scalar(node, pointer + "#key")
         self.scalars.pop(pointer + "#key", None)
@@ -274,7 +276,8 @@ class _Converter:
                 first = seen[key]
                 self.errors.append(DUPLICATE_KEY.finding(
                     f'mapping key "{key}" already defined at line {first.line}',
-                    key_location, child, related=[first]))
+                    key_location, child, related=[first],
+                    hint=f"remove one of the two `{key}:` entries, or merge their values"))
                 continue
             seen[key] = key_location
             self.key_positions.setdefault(child, (key_location.line, key_location.column))
@@ -369,7 +372,8 @@ def decode_text(path: str, data: bytes) -> str:
         line = data.count(b"\n", 0, offset) + 1
         raise InputError(BINARY_FILE.finding(
             f"the file contains a NUL byte at offset {offset}: a binary file, not YAML",
-            Location(path, line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1)))
+            Location(path, line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1),
+            hint="pass the YAML config, not a build output or an archive"))
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
@@ -377,7 +381,8 @@ def decode_text(path: str, data: bytes) -> str:
         line = data.count(b"\n", 0, offset) + 1
         column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
         raise InputError(BAD_ENCODING.finding(
-            f"invalid UTF-8 byte 0x{data[offset]:02x}", Location(path, line, column))) from None
+            f"invalid UTF-8 byte 0x{data[offset]:02x}", Location(path, line, column),
+            hint="save the file as UTF-8")) from None
 
 
 def load_document(path: str, data: bytes | None = None) -> tuple[Document, list[Finding]]:
@@ -394,7 +399,9 @@ def load_document(path: str, data: bytes | None = None) -> tuple[Document, list[
         column = index - (text.rfind("\n", 0, index) + 1) + 1
         raise InputError(BAD_ENCODING.finding(
             f"control character U+{ord(control.group()):04X} is not allowed in YAML",
-            Location(path, line, column)))
+            Location(path, line, column),
+            hint="remove the character, or write it as an escape in a double-quoted string "
+                 f'(`"\\u{ord(control.group()):04x}"`)'))
     _check_line_lengths(path, text)
     return _parse(path, text, from_file)
 
@@ -433,7 +440,9 @@ def _parse(path: str, text: str, from_file: bool) -> tuple[Document, list[Findin
     except (YAMLError, ValueError) as error:
         raise InputError(YAML_SYNTAX.finding(_one_line(str(error)), Location(path, 1, 1))) from None
     if root is _NO_DOCUMENT:
-        raise InputError(EMPTY_FILE.finding("the file holds no YAML document (linuxkit: EOF)", Location(path, 1, 1)))
+        raise InputError(EMPTY_FILE.finding(
+            "the file holds no YAML document (linuxkit: EOF)", Location(path, 1, 1),
+            hint="add the config, or write `---` alone for a config that is empty on purpose"))
     warnings.extend(_ignored_documents(path, documents))
 
     converter = _Converter(path)
@@ -449,7 +458,9 @@ def _parse(path: str, text: str, from_file: bool) -> tuple[Document, list[Findin
     if not isinstance(data, dict):
         raise InputError(NOT_A_MAPPING.finding(
             f"the document is a {_kind(data)}, but a LinuxKit config must be a mapping",
-            Location(path, *converter.value_positions.get("", (1, 1)))))
+            Location(path, *converter.value_positions.get("", (1, 1))),
+            hint="write the config's sections (`kernel:`, `init:`, `onboot:`, `services:` ...) "
+                 "as the keys of the top level"))
     document = Document(path, text, data, converter.value_positions, converter.key_positions,
                         converter.scalars, from_file)
     return document, warnings
@@ -477,7 +488,9 @@ def _ignored_documents(path: str, documents: Any) -> list[Finding]:
     line = next((s for s in starts if s), 1)
     return [EXTRA_DOCUMENTS.finding(
         f"{len(starts)} more YAML document(s) after the first are ignored by linuxkit{broken}",
-        Location(path, line, 1))]
+        Location(path, line, 1),
+        hint="move their content into the first document, or give each document a file "
+             "of its own")]
 
 
 def _mark_location(path: str, mark: Any) -> Location:

@@ -86,7 +86,9 @@ def read_local_files(config: Config, *, cwd: str | None = None, home: str | None
             findings.append(SOURCE_UNREADABLE.finding(
                 f"`files` source {path} does not exist: linuxkit fails the build "
                 f"(`open {path}: no such file or directory`)",
-                source_node.location, source_node.pointer))
+                source_node.location, source_node.pointer,
+                hint="create the file or fix the path (a relative one starts where the build "
+                     "runs), or set `optional: true` if the image works without it"))
             continue
         except (OSError, ValueError) as error:
             reason = error.strerror if isinstance(error, OSError) and error.strerror else error

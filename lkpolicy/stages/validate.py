@@ -256,7 +256,8 @@ def _unknown_key_hint(key: str, allowed: list[str]) -> str | None:
                 "takes them, or generate the file")
     if len(allowed) <= _SHORT_KEY_LIST:
         return "allowed keys: " + ", ".join(f"`{name}`" for name in allowed)
-    return None
+    return (f"remove it: none of the {len(allowed)} keys allowed here is close to it "
+            "(`lkpolicy schema` lists them)")
 
 
 def _missing_keys(document: Document, violation: Violation, pointer: str) -> Iterator[Finding]:

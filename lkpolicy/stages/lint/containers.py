@@ -107,7 +107,9 @@ def check_duplicate_names(config: Config) -> Iterator[Finding]:
             yield DUPLICATE_CONTAINER_NAME.finding(
                 f"container name `{name.value}` is used again; the uid/gid of the name now "
                 "belongs to this container", name.location, name.pointer,
-                related=[first.location])
+                related=[first.location],
+                hint="rename one of them: every onboot, onshutdown and service container "
+                     "needs a name of its own")
 
 
 def _section_of(node: Node) -> str:
@@ -168,7 +170,9 @@ def check_capability_lists(config: Config) -> Iterator[Finding]:
             assert node is not None
             yield ALL_CAPABILITIES.finding(
                 "`capabilities: [all]` grants all 41 capabilities, CAP_SYS_ADMIN included",
-                node.location, node.pointer)
+                node.location, node.pointer,
+                hint="list only the capabilities the container needs, e.g. "
+                     "`capabilities: [CAP_NET_ADMIN]`")
         if special is not None:
             continue
         seen: set[str] = set()

@@ -75,7 +75,9 @@ def check_trust(config: Config) -> Iterator[Finding]:
     for node in config.trust:
         yield TRUST_IGNORED.finding(
             "`trust:` is ignored by linuxkit: nothing is verified unless lkpolicy's trust stage "
-            "checks these images", node.key_location, node.pointer)
+            "checks these images", node.key_location, node.pointer,
+            hint="check with `lkpolicy check` and build with `lkpolicy build` (both verify "
+                 "these images), or remove the section so that nobody relies on it")
 
 
 @lint_check(DROPPED_KEY)
@@ -156,7 +158,9 @@ def check_at_values(config: Config) -> Iterator[Finding]:
                        + ("`files` path" if "files" in pointer else "image reference")
                        if fatal else ""),
                     document.location(pointer), pointer,
-                    severity=Severity.ERROR if fatal else None)
+                    severity=Severity.ERROR if fatal else None,
+                    hint="a leading `@` cannot be written in a config file: move the value "
+                         "into the image (a script or a file of its own)")
 
 
 @lint_check(LEADING_ZERO_INTEGER)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from lkpolicy.gocompat.numbers import parse_uint
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Severity
-from lkpolicy.model.fixes import set_value
+from lkpolicy.model.fixes import remove, set_value
 from lkpolicy.model.rules import Fixability, define_rule
 from lkpolicy.stages.lint.containers import DUPLICATE_ENTRY
 from lkpolicy.stages.lint.nodes import CATEGORY, containers, go_parses, strings
@@ -81,7 +81,8 @@ def check_binds(config: Config) -> Iterator[Finding]:
                 yield from _check_bind(item, volumes)
                 if item.value in seen:
                     yield DUPLICATE_ENTRY.finding(
-                        f"bind `{item.value}` is listed twice", item.location, item.pointer)
+                        f"bind `{item.value}` is listed twice", item.location, item.pointer,
+                        hint="remove this entry", fix=remove(item.pointer, "remove the repetition"))
                 seen.add(item.value)
 
 
@@ -89,11 +90,15 @@ def _check_bind(item: Node, volumes: dict[str, Node] | None) -> Iterator[Finding
     parts = item.value.split(":")
     if len(parts) < 2:
         yield BAD_MOUNT_SYNTAX.finding(
-            f"cannot parse bind, missing ':': {item.value}", item.location, item.pointer)
+            f"cannot parse bind, missing ':': {item.value}", item.location, item.pointer,
+            hint="write a bind as `SOURCE:DESTINATION` or `SOURCE:DESTINATION:OPTIONS`, "
+                 "e.g. `/var/log:/var/log:ro`")
         return
     if len(parts) > 3:
         yield BAD_MOUNT_SYNTAX.finding(
-            f"cannot parse bind, too many ':': {item.value}", item.location, item.pointer)
+            f"cannot parse bind, too many ':': {item.value}", item.location, item.pointer,
+            hint="write a bind as `SOURCE:DESTINATION` or `SOURCE:DESTINATION:OPTIONS`, "
+                 "with the options separated by commas")
         return
     source = parts[0]
     if source.startswith("/") or volumes is None:
@@ -102,7 +107,9 @@ def _check_bind(item: Node, volumes: dict[str, Node] | None) -> Iterator[Finding
     if volume is None:
         yield VOLUME_NOT_FOUND.finding(
             f"bind source `{source}` is not absolute, so it names a volume, and linuxkit finds "
-            "no such volume in the last config file", item.location, item.pointer)
+            "no such volume in the last config file", item.location, item.pointer,
+            hint=f"declare `{source}` in `volumes:` (of the last config file), fix the name, or "
+                 "bind an absolute host path")
         return
     readonly = volume.child("readonly")
     if readonly is not None and readonly.value is True and (len(parts) < 3 or parts[2] != "ro"):
@@ -132,7 +139,9 @@ def _check_volume_mount(mount: Node, volumes: dict[str, Node] | None) -> Iterato
     if volumes is not None and source.value not in volumes:
         yield VOLUME_NOT_FOUND.finding(
             f"mount source `{source.value}` names a volume that linuxkit cannot find",
-            source.location, source.pointer)
+            source.location, source.pointer,
+            hint=f"declare `{source.value}` in `volumes:` (of the last config file), or fix the "
+                 "name")
         return
     yield VOLUME_MOUNT_NOT_REWRITTEN.finding(
         f"bind mount of volume `{source.value}` keeps the bare name as its source; linuxkit does "
@@ -156,7 +165,7 @@ def _check_rlimits(container: Node) -> Iterator[Finding]:
         if len(parts) != 3:
             yield BAD_MOUNT_SYNTAX.finding(
                 f"cannot parse rlimit `{item.value}`: expected `name,soft,hard`", item.location,
-                item.pointer)
+                item.pointer, hint="write it as `NAME,SOFT,HARD`, e.g. `nofile,1024,4096`")
             continue
         name = parts[0].upper().removeprefix("RLIMIT_")
         if name not in _RLIMITS:
@@ -175,4 +184,6 @@ def check_volumes(config: Config) -> Iterator[Finding]:
     for node in config.section("volumes"):
         name = node.child("name")
         if name is not None and name.value == "":
-            yield EMPTY_VOLUME_NAME.finding("the volume name is empty", name.location, name.pointer)
+            yield EMPTY_VOLUME_NAME.finding("the volume name is empty", name.location, name.pointer,
+                                            hint="give the volume a name of `a-z`, `0-9`, `_` "
+                                                 "and `-`")

@@ -50,7 +50,8 @@ def check_images(judge: Judge) -> None:
                 why = f"matches denied `{denied[0]}`" if denied else "matches no allowed pattern"
                 judge.emit(R.REGISTRY_NOT_ALLOWED, active,
                            f"image `{ref.expanded}` is not allowed: it {why}",
-                           node.location, node.pointer)
+                           node.location, node.pointer,
+                           hint=_registry_hint(allowed, ref))
         active = judge.active(R.TRUST_NOT_COVERED, subject)
         if active and any(image_matches(glob, ref) for glob in active.options["required"]) \
                 and not trust_covers(trust, ref):
@@ -134,7 +135,9 @@ def check_files(judge: Judge) -> None:
         if active and bits and not path_matches(path, active.options["allowed"]):
             judge.emit(R.FILE_SETUID, active,
                        f"`{path}` is {' and '.join(bits)} (mode {mode_node.value})",
-                       mode_node.location, mode_node.pointer)
+                       mode_node.location, mode_node.pointer,
+                       hint=f'write `mode: "{mode & ~0o6000:04o}"`, or add `{path}` to '
+                            f"`allowed` of {R.FILE_SETUID.rule.id} in the policy")
         active = judge.active(R.FILE_WORLD_WRITABLE, subject)
         directory = node.value.get("directory") is True
         symlink = "symlink" in node.value
@@ -144,7 +147,17 @@ def check_files(judge: Judge) -> None:
             what = "directory without the sticky bit" if directory else "file"
             judge.emit(R.FILE_WORLD_WRITABLE, active,
                        f"`{path}` is a world-writable {what} (mode {mode_node.value})",
-                       mode_node.location, mode_node.pointer)
+                       mode_node.location, mode_node.pointer,
+                       hint=f'write `mode: "{(mode | 0o1000 if directory else mode & ~0o002):04o}"`'
+                            + (" (the sticky bit)" if directory else "")
+                            + f", or add `{path}` to `allowed` of "
+                              f"{R.FILE_WORLD_WRITABLE.rule.id} in the policy")
+
+
+def _registry_hint(allowed: Sequence[str], ref: ImageRef) -> str:
+    shown = ", ".join(f"`{glob}`" for glob in allowed[:5]) + (" ..." if len(allowed) > 5 else "")
+    return (f"use an image from an allowed repository ({shown}; mirror it there), or add "
+            f"`{ref.locator}` to `allowed` of {R.REGISTRY_NOT_ALLOWED.rule.id} in the policy")
 
 
 def cmdline_parameters(cmdline: str) -> list[tuple[str, int]]:
@@ -169,14 +182,16 @@ def check_kernel_cmdline(judge: Judge) -> None:
         if init and parameter.split("=", 1)[0] in ("init", "rdinit"):
             judge.emit(R.KERNEL_INIT_OVERRIDE, init,
                        f"`{parameter}` makes the kernel run something other than LinuxKit's init",
-                       location, node.pointer)
+                       location, node.pointer,
+                       hint=f"remove `{parameter}` from `kernel.cmdline`")
         elif forbidden:
             pattern = next((p for p in forbidden.options["forbidden"]
                             if compile_pattern(p).fullmatch(parameter)), None)
             if pattern is not None:
                 judge.emit(R.KERNEL_CMDLINE_FORBIDDEN, forbidden,
                            f"kernel parameter `{parameter}` is forbidden (matches `{pattern}`)",
-                           location, node.pointer)
+                           location, node.pointer,
+                           hint=f"remove `{parameter}` from `kernel.cmdline`")
     required = judge.active(R.KERNEL_CMDLINE_REQUIRED, subject)
     if required:
         for pattern in required.options["required"]:
@@ -184,7 +199,17 @@ def check_kernel_cmdline(judge: Judge) -> None:
                        for parameter, _ in parameters):
                 judge.emit(R.KERNEL_CMDLINE_REQUIRED, required,
                            f"the kernel command line has no parameter matching `{pattern}`",
-                           node.location, node.pointer)
+                           node.location, node.pointer,
+                           hint=_required_hint(pattern))
+
+
+def _required_hint(pattern: str) -> str:
+    # A pattern that reads as one parameter once its escapes are dropped names it.
+    literal = re.sub(r"\\(.)", r"\1", pattern)
+    if literal and not any(c.isspace() for c in literal) \
+            and compile_pattern(pattern).fullmatch(literal):
+        return f"add `{literal}` to `kernel.cmdline`"
+    return "add a parameter that matches it to `kernel.cmdline`"
 
 
 def _cmdline_location(node: Node, parameter: str, offset: int) -> Location:

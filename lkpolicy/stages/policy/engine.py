@@ -36,6 +36,11 @@ class Place:
     source: str
     """'' when the YAML grants it, else ` by the image label of X, not by the YAML` etc."""
 
+    @property
+    def by_yaml(self) -> bool:
+        """The YAML entry itself grants it (the fix is an edit there)."""
+        return not self.source
+
 
 @dataclass(slots=True)
 class Target:

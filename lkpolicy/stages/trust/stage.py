@@ -153,7 +153,7 @@ def _judge_image(expanded: str, uses: list[ImageUse], resolution: Resolution, po
                for ask, outcome in outcomes.items()}
     subject = f"{first.described} image `{expanded}`"
     for rule, message in unmet_findings(subject, wanted, answers, policy.trust):
-        emit(rule, message)
+        emit(rule, message, hint=_unmet_hint(rule, ref.locator, resolution))
     evidence = [item for outcome in outcomes.values()
                 if not isinstance(outcome, VerificationFailed) for item in outcome]
     if evidence:
@@ -192,6 +192,17 @@ def _cache_hint(expanded: str, resolution: Resolution) -> str:
 
     return (f"run `{cache_command('pull', expanded, resolution.cache)}`, or pass `--cache` the "
             "image cache your build uses")
+
+
+def _unmet_hint(rule: Rule, locator: str, resolution: Resolution) -> str:
+    if rule is TRUST_DIGEST_MISMATCH and resolution.cache is not None:
+        from lkpolicy.stages.images import cache_command
+
+        return (f"run `{cache_command('pull', locator + '@DIGEST', resolution.cache)}` with "
+                "the digest the authority signed (named above), or sign the image that is "
+                "meant to be built")
+    return ("sign the image with the authority, or fix the authority's configuration (with "
+            "`--offline`, check once online to refresh expired trust metadata)")
 
 
 def unmet_findings(subject: str, wanted: Sequence[Requirement],

@@ -301,6 +301,12 @@ BROKEN_INPUTS: dict[str, bytes] = {
     "binary.yml": b"a\0b",
     "documents.yml": b"kernel: {cmdline: x}\n---\nb: 1\n",
     "recursive.yml": b"a: &x [*x]\n",
+    "tab.yml": b"a:\n\tb: 1\n",
+    "colon.yml": b"a: b: c\n",
+    "alias.yml": b"a: *x\n",
+    "indent.yml": b"a:\n  b: 1\n c: 2\n",
+    "flow.yml": b"a: [1, 2\n",
+    "quote.yml": b'a: "x\n',
     "lint.yml": b"""\
 onboot:
   - name: a
@@ -345,7 +351,7 @@ def test_broken_inputs_are_told_their_fix(tmp_path: Path) -> None:
         for finding in json.loads(result.stdout)["findings"]:
             assert finding["hint"], (name, finding)
             rules.add(finding["rule"])
-    assert {"LK102", "LK103", "LK104", "LK105", "LK106", "LK107", "LK109", "LK110", "LK201",
+    assert {"LK101", "LK102", "LK103", "LK104", "LK105", "LK106", "LK107", "LK109", "LK110", "LK201",
             "LK305", "LK309", "LK312", "LK314", "LK315", "LK319", "LK320", "LK322", "LK324",
             "LK326", "LKW001", "LKW002", "LKW004", "LKW005"} <= rules, sorted(rules)
 
@@ -388,3 +394,25 @@ def test_commands_that_print_findings_one_per_line_print_the_hint_escaped() -> N
                                        "/a", hint="remove `\x1b[2Ja`\nthen this")])
     assert err.getvalue() == ("c.yml:2:1: error LK102 m\n  = hint: remove `\\x1b[2Ja`\n"
                               "    then this\n")
+
+
+def test_unreadable_keys_are_worded(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    add_image(Store(str(cache)), "linuxkit/init:v1.0")
+    config = tmp_path / "c.yml"
+    config.write_text("init:\n  - linuxkit/init:v1.0\n", encoding="utf-8")
+    keys = {"bad.pub": ("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+                        "its data is not a key in a form that can be read (DER or PEM, "
+                        "unencrypted)"),
+            "junk.pub": ("junk\n", "it is not PEM text (no well-formed `-----BEGIN ...-----` "
+                                   "block)")}
+    for name, (text, reason) in keys.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        policy = tmp_path / "p.yml"
+        policy.write_text("trust:\n  authorities:\n    k: {type: cosign-key, keys: [" + name
+                          + "]}\n  rules:\n    - images: ['docker.io/linuxkit/*']\n"
+                          "      require: k\n", encoding="utf-8")
+        (finding,) = findings("--cache", str(cache), "--policy", str(policy), "--select",
+                              "LKT", str(config))
+        assert finding["message"].endswith(f"public key 1: not a PEM public key: {reason}")
+        assert "ASN.1" not in finding["message"] and "cryptography.io" not in finding["message"]

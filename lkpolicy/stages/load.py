@@ -514,7 +514,23 @@ def _syntax_finding(path: str, error: Any) -> Finding:
     if context is not None and error.problem_mark is not None and context.line != mark.line:
         # The construct that stayed open is often where the mistake is (linuxkit reports it).
         related.append(Location(path, context.line + 1, context.column + 1))
-    return YAML_SYNTAX.finding(_one_line(problem), location, related=related)
+    problem = _one_line(problem)
+    hint = next((hint for sign, hint in _SYNTAX_HINTS if sign in problem), None)
+    return YAML_SYNTAX.finding(problem, location, related=related, hint=hint)
+
+
+_SYNTAX_HINTS = (
+    ("'\\t' that cannot start", "indent with spaces: YAML does not allow tabs there"),
+    ("mapping values are not allowed", "quote a value that holds `: `, or put the key on "
+                                        "a line of its own"),
+    ("undefined alias", "define the anchor (`&NAME`) before the alias (`*NAME`) uses it"),
+    ("expected <block end>", "indent this line as its siblings above are indented"),
+    ("flow sequence", "close the list with `]`, and separate its items with `,`"),
+    ("flow mapping", "close the mapping with `}`, and separate its entries with `,`"),
+    ("quoted scalar", "close the quoted string with the quote it opens with"),
+    ("could not find expected ':'", "add `:` after the key, or quote the whole value"),
+)
+"""ruamel.yaml's problems that have one usual fix."""
 
 
 def _one_line(text: str) -> str:

@@ -386,3 +386,31 @@ def test_a_repeated_bind_is_removed(tmp_path: Path) -> None:
     assert config.read_text(encoding="utf-8") == (
         "onboot:\n  - name: a\n    image: linuxkit/a:v1\n"
         "    binds:\n      - /x:/x   # first\n      - /y:/y\n")
+
+
+@pytest.mark.corpus
+def test_the_marks_agree_with_what_fix_does(corpus_dir: Path, tmp_path: Path) -> None:
+    """The gate keeps a fix where `--fix` applies it; most files are decided without the
+    second reading (only scalars set, no anchors): that shortcut must agree with it."""
+    from lkpolicy.tools.fix import usable_fixes
+
+    configs = corpus_configs(corpus_dir)
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    paths = [write(tmp_path, BROKEN), write(tmp_path, "onboot:\n  - name: a\n    image: "
+                                            "linuxkit/a:v1\n    capabilities: [&cap net_admin]"
+                                            "\n    command: [*cap]\n", "anchored.yml"),
+             *sorted((examples / "traps").glob("*.yml")), *configs]
+    cache = tmp_path / "cache"
+    fill_cache(cache, configs, package_labels(corpus_dir))
+    gate = run_gate([str(p) for p in paths], GateOptions(
+        images=ImageOptions(cache=str(cache), arch="amd64"),
+        policy=PolicyChoice("builtin:strict"), use_result_cache=False))
+    offered = [f for f in gate.findings if f.fix is not None]
+    kept = {id(f) for f in usable_fixes(offered, gate.documents) if f.fix is not None}
+    for path in sorted({f.location.file for f in offered}):
+        document = gate.documents[path]
+        result = fix_text(path, document.text, offered, document)
+        refused = {id(f) for f, why in result.refused if why != OVERLAPS}
+        mine = [f for f in offered if f.location.file == path]
+        assert {id(f) for f in mine} - refused == {id(f) for f in mine} & kept, path
+    assert len(kept) > 1000 and len(kept) < len(offered)

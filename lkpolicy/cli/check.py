@@ -115,7 +115,8 @@ def check(
         merge=merge, cache=cache, arch=arch, no_images=no_images, policy=policy,
         no_policy=no_policy, offline=offline, no_waivers=no_waivers, select=select,
         ignore=ignore, baseline=None if write_baseline else baseline, fail_on=fail_on,
-        use_result_cache=not no_cache and lock is None, at=at)
+        use_result_cache=not no_cache and lock is None, at=at,
+        exact_fixes=output_format in (CheckFormat.text, CheckFormat.json))
     gate = run_check(files, options, fix=fix, diff=diff)
     if isinstance(gate, int):
         raise typer.Exit(gate)

@@ -61,7 +61,7 @@ def gate_options(*, merge: bool, cache: str | None, arch: str | None, no_images:
                  policy: str | None, no_policy: bool = False, offline: bool,
                  no_waivers: bool, select: list[str] | None, ignore: list[str] | None,
                  baseline: str | None, fail_on: FailOn, use_result_cache: bool,
-                 at: str | None = None) -> GateOptions:
+                 at: str | None = None, exact_fixes: bool = False) -> GateOptions:
     """The gate options of a command line; an unusable value is a usage error (exit 2)."""
     from lkpolicy.gate.options import GateOptions, PolicyChoice, RuleSelection, UsageError
     from lkpolicy.model.findings import Severity
@@ -77,7 +77,7 @@ def gate_options(*, merge: bool, cache: str | None, arch: str | None, no_images:
         policy=None if no_policy else PolicyChoice(policy, offline=offline),
         waivers=not no_waivers, selection=selection, baseline=baseline,
         fail_on=None if fail_on is FailOn.never else Severity.parse(fail_on.value),
-        use_result_cache=use_result_cache)
+        use_result_cache=use_result_cache, exact_fixes=exact_fixes)
     if moment is not None:
         options.at = moment
     return options
@@ -161,7 +161,7 @@ def plain_check(arguments: list[str]) -> int:
                            no_policy=flags["no_policy"], offline=flags["offline"],
                            no_waivers=flags["no_waivers"], select=None, ignore=None,
                            baseline=None, fail_on=FailOn.error,
-                           use_result_cache=not flags["no_cache"])
+                           use_result_cache=not flags["no_cache"], exact_fixes=True)
     gate = run_check(files, options, fix=flags["fix"], diff=flags["diff"])
     if isinstance(gate, int):
         return gate

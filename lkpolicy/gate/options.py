@@ -108,6 +108,10 @@ class GateOptions:
     fail_on: Severity | None = Severity.ERROR
     """The lowest severity that fails the gate; None never fails on findings."""
     use_result_cache: bool = True
+    exact_fixes: bool = False
+    """A finding keeps its fix only where `check --fix` applies it to the judged text: what
+    the reports that mark fixable findings (text, JSON) need. It costs another reading of
+    each file that has fixes, so the other uses of the gate (SARIF, build, lock) skip it."""
     at: datetime.datetime = field(default_factory=utc_now)
     """The moment the gate judges at (UTC, `--at`): waiver expiry, and every trust verifier
     (signatures, metadata expiry, certificates)."""

@@ -96,10 +96,9 @@ def judge_unit(paths: list[str], documents: dict[str, Document], options: GateOp
                contents: dict[str, bytes] | None = None) -> GateUnit:
     """Every stage of the gate for one config."""
     unit = _run_stages(paths, documents, options, contents)
-    if any(finding.fix is not None for finding in unit.findings):
-        # A finding keeps its fix only when `check --fix` applies it to the judged text, so
-        # that every renderer marks exactly the fixable findings, and the result cache keeps
-        # that answer: a replayed check does not read the file again.
+    if options.exact_fixes and any(finding.fix is not None for finding in unit.findings):
+        # Here, not in the report: the result cache keeps the answer, so a replayed check
+        # does not read the file again.
         from lkpolicy.tools.fix import usable_fixes
 
         unit.findings = usable_fixes(unit.findings, documents)

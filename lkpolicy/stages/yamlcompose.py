@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["MarkedYAMLError", "YAMLError", "compose_all", "scan"]
+__all__ = ["MarkedYAMLError", "YAMLError", "compose_all"]
 
 
 def _register_package_lazily() -> None:
@@ -104,22 +104,10 @@ def compose_all(text: str, resolver: type[Any], *, scanner: type[Any] = RoundTri
     empty document), scalars tagged by `resolver` (a `VersionedResolver` subclass); `scanner`
     and `composer` may be subclasses of ruamel's (that bound what they accept, say)."""
     composing = _Composing(text, resolver, scanner, composer)
-    yield from _drain(composing, composing.composer.check_node, composing.composer.get_node)
-
-
-def scan(text: str, resolver: type[Any], *, scanner: type[Any] = RoundTripScanner
-         ) -> Iterator[Any]:
-    """The tokens of `text` (`ruamel.yaml.tokens`), as `YAML(...).scan` gives them: for the
-    edits of `check --fix` and `pin`, which replace exact spans of the text."""
-    composing = _Composing(text, resolver, scanner, Composer)
-    yield from _drain(composing, composing.scanner.check_token, composing.scanner.get_token)
-
-
-def _drain(composing: _Composing, more: Callable[[], bool], take: Callable[[], Any]
-           ) -> Iterator[Any]:
+    composer = composing.composer
     try:
-        while more():
-            yield take()
+        while composer.check_node():
+            yield composer.get_node()
     finally:
         composing.parser.dispose()
         composing.reader.reset_reader()

@@ -18,19 +18,18 @@ from typing import Any
 
 from lkpolicy.model.document import Document, split_pointer
 from lkpolicy.model.findings import Finding, InputError
-from lkpolicy.model.fixes import Edit, EditKind
+from lkpolicy.model.fixes import Edit, EditKind, Fix
 from lkpolicy.tools.textedit import (
     OverlapError,
     Replacement,
     Token,
     apply_replacements,
-    compose_first,
+    compose_with_tokens,
     is_merge_key,
     node_at,
     overlaps,
     render_scalar,
     same_data,
-    scalar_tokens,
 )
 
 MAX_SINGLE_TRIES = 500
@@ -109,15 +108,40 @@ def usable_fixes(findings: list[Finding], documents: dict[str, Document]) -> lis
     refused: set[int] = set()
     for path in sorted({f.location.file for f in findings if f.fix is not None}):
         document = documents.get(path)
+        if document is not None and document.data is not None and _only_sets_scalars(
+                document, [f.fix for f in findings if f.fix is not None
+                           and f.location.file == path]):
+            continue
         try:
             if document is None or document.data is None:
                 raise Unfixable("the file did not load")
-            result = fix_text(path, document.text, findings)
+            result = fix_text(path, document.text, findings, document)
         except (InputError, Unfixable):
             refused.update(id(f) for f in findings if f.fix is not None and f.location.file == path)
             continue
         refused.update(id(finding) for finding, why in result.refused if why != OVERLAPS)
     return [replace(f, fix=None) if id(f) in refused else f for f in findings]
+
+
+def _only_sets_scalars(document: Document, fixes: list[Fix]) -> bool:
+    """Whether every fix only rewrites a scalar written in place, in a text without anchors,
+    aliases, tags or merge keys: nothing but those values can then change, and `--fix`
+    applies them (and proves it by reading the file again, as always) without this check
+    paying for that reading on every file whose images it could pin."""
+    text = document.text
+    if any(mark in text for mark in ("&", "*", "!", "<<")):
+        return False
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for fix in fixes:
+        for edit in fix.edits:
+            position = document.value_positions.get(edit.pointer)
+            if edit.kind is not EditKind.SET or position is None \
+                    or not 0 < position[0] <= len(lines):
+                return False
+            first = lines[position[0] - 1][position[1] - 1:position[1]]
+            if first in ("", "|", ">", "[", "{") or first.isspace():
+                return False  # a block scalar, a collection, or no token where it should be
+    return True
 
 
 def write_fixes(results: list[FileFixes]) -> None:
@@ -130,8 +154,10 @@ def write_fixes(results: list[FileFixes]) -> None:
             write_like(result.path, result.raw, result.new)
 
 
-def fix_text(path: str, text: str, findings: Iterable[Finding]) -> FileFixes:
-    """Apply the fixes of `findings` (those about `path`) to `text`, the file's content.
+def fix_text(path: str, text: str, findings: Iterable[Finding],
+             document: Document | None = None) -> FileFixes:
+    """Apply the fixes of `findings` (those about `path`) to `text`, the file's content;
+    `document`: `text` as the gate loaded it, if at hand.
 
     Raises `InputError` when the text does not load (then nothing is fixable)."""
     from lkpolicy.stages.load import load_document
@@ -140,7 +166,8 @@ def fix_text(path: str, text: str, findings: Iterable[Finding]) -> FileFixes:
     result = FileFixes(path, text, text)
     if not candidates:
         return result
-    document, _warnings = load_document(path, text.encode("utf-8", "surrogatepass"))
+    if document is None:
+        document, _warnings = load_document(path, text.encode("utf-8", "surrogatepass"))
     locator = _Locator(text)
     planned: list[tuple[Finding, list[Replacement]]] = []
     for finding in candidates:
@@ -265,9 +292,7 @@ class _Locator:
         # The loader drops a byte order mark; positions here must index the caller's text.
         self.offset = 1 if text.startswith("\ufeff") else 0
         self.text = text
-        body = text[self.offset:]
-        self.root = compose_first(body)
-        self.tokens = scalar_tokens(body)
+        self.root, self.tokens = compose_with_tokens(text[self.offset:])
 
     def replacement(self, edit: Edit) -> Replacement:
         if edit.kind is EditKind.SET:

@@ -22,12 +22,11 @@ from lkpolicy.tools.textedit import (
     Replacement,
     Token,
     apply_replacements,
-    compose_first,
+    compose_with_tokens,
     node_at,
     render_diff,
     render_scalar,
     same_data,
-    scalar_tokens,
 )
 
 __all__ = ["PinChange", "PinError", "PinPlan", "PinProblem", "ProblemKind", "ReferenceSite",
@@ -212,9 +211,8 @@ def _load(text: str, path: str) -> tuple[Document, Any, dict[int, Token], int]:
     # The loader drops a byte order mark; positions here must index the caller's text.
     offset = 1 if text.startswith("\ufeff") else 0
     document, _warnings = load_document(path, text.encode("utf-8", "surrogatepass"))
-    body = text[offset:]
-    root = compose_first(body)
-    return document, root, scalar_tokens(body), offset
+    root, tokens = compose_with_tokens(text[offset:])
+    return document, root, tokens, offset
 
 
 def _reference_values(document: Document) -> list[tuple[str, str]]:

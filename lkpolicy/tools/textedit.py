@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lkpolicy.model.document import split_pointer
-from lkpolicy.stages.yamlcompose import YAMLError, compose_all, scan
+from lkpolicy.stages.yamlcompose import compose_all
 
 
 class OverlapError(Exception):
@@ -49,29 +49,18 @@ class Replacement:
 # --- reading the text ----------------------------------------------------------------------
 
 
-def _reader() -> tuple[type[Any], type[Any]]:
-    """The resolver and scanner of the edits: positions and styles are all that is needed
-    here (the round-trip scanner would spend most of its time collecting comments), and
-    `yamlcompose` reads them without loading the rest of ruamel.yaml (its dumper). The loader
-    has already judged the text."""
-    from ruamel.yaml.resolver import VersionedResolver
-    from ruamel.yaml.scanner import Scanner
-
-    return VersionedResolver, Scanner
-
-
-def compose_first(text: str) -> Any:
-    """The node tree of the first document (None for an empty stream)."""
-    resolver, scanner = _reader()
-    return next(iter(compose_all(text, resolver, scanner=scanner)), None)
-
-
-def scalar_tokens(text: str) -> dict[int, Token]:
-    """Scalar tokens keyed by end index.
+def compose_with_tokens(text: str) -> tuple[Any, dict[int, Token]]:
+    """The node tree of the first document (None for an empty stream) and its scalar tokens
+    keyed by end index, read in one pass: the tokens are recorded as the composer takes them.
 
     A node's start mark includes its anchor and tag (`&a !!str x`), but its end mark is the
-    end of the scalar token, which therefore identifies the token exactly.
+    end of the scalar token, which therefore identifies the token exactly. Positions and
+    styles are all that is needed here (the round-trip scanner would spend most of its time
+    collecting comments), and `yamlcompose` reads them without loading the rest of
+    ruamel.yaml. The loader has already judged the text.
     """
+    from ruamel.yaml.resolver import VersionedResolver
+    from ruamel.yaml.scanner import Scanner
     from ruamel.yaml.tokens import (
         FlowMappingEndToken,
         FlowMappingStartToken,
@@ -81,23 +70,24 @@ def scalar_tokens(text: str) -> dict[int, Token]:
     )
 
     tokens: dict[int, Token] = {}
-    depth = 0
-    try:
-        resolver, scanner = _reader()
-        for token in scan(text, resolver, scanner=scanner):
+
+    class Recording(Scanner):
+        depth = 0
+
+        def get_token(self) -> Any:
+            token = super().get_token()
             if isinstance(token, FlowSequenceStartToken | FlowMappingStartToken):
-                depth += 1
+                self.depth += 1
             elif isinstance(token, FlowSequenceEndToken | FlowMappingEndToken):
-                depth -= 1
+                self.depth -= 1
             elif isinstance(token, ScalarToken):
                 start, end = token.start_mark, token.end_mark
-                tokens[end.index] = Token(start.index, end.index, start.line + 1, start.column + 1,
-                                          token.style or "", depth > 0)
-    except YAMLError:
-        # Only a later document can be broken (the first one loaded); linuxkit ignores those,
-        # and tokens past the first document never match one of its nodes anyway.
-        pass
-    return tokens
+                tokens[end.index] = Token(start.index, end.index, start.line + 1,
+                                          start.column + 1, token.style or "", self.depth > 0)
+            return token
+
+    root = next(iter(compose_all(text, VersionedResolver, scanner=Recording)), None)
+    return root, tokens
 
 
 def node_at(root: Any, pointer: str) -> Any:

@@ -29,7 +29,12 @@ _SECRET_NAME = (r"(?:[A-Za-z0-9_.\-]*(?:password|passwd|passphrase|secret|token|
 _UNAMBIGUOUS_NAME = (r"(?:[A-Za-z0-9_.\-]*(?:password|passwd|passphrase|secret|_token|-token)|"
                      r"identitytoken|api[_\-]?key|apikey)")
 
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*:(?://|\\/\\/))([^\s'\"<>`]*)@")
+# Userinfo: anything up to the last `@` once a `:` comes before the first `/` (a password may
+# hold `/` or `@`, written carelessly), else a `/`-free run (a bare token). Without a `:` before
+# the first `/`, an `@` after it is in the path: `https://github.com/o/r/x.yml@refs/heads/main`,
+# a Sigstore identity or SLSA builder ID, holds no credential and stays readable.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*:(?://|\\/\\/))"
+                           r"((?:[^\s'\"<>`/:]*:[^\s'\"<>`]*)|[^\s'\"<>`/]*)@")
 # The value is a scheme and a credential (`Basic dXNl...`), or a credential alone.
 _AUTHORIZATION = re.compile(r"(?i)\b((?:proxy-)?authorization|x-registry-auth)"
                             r"(\\?[\"']?\s*[:=]\s*\\?[\"']?)"

@@ -25,6 +25,8 @@ _._items
 _._anyOf
 _._const  # stages/schemacheck/predicate.py: likewise, one test per schema keyword
 _._propertyNames
+_._patternProperties
+_._maxLength
 _._minLength
 _._minItems
 _._minProperties
@@ -40,8 +42,16 @@ diff  # cli/diff.py, pin.py, show.py, verify.py: commands loaded by name (cli/__
 pin
 show
 verify_build
+completion  # cli/completion.py: likewise
+bash  # cli/completion.py: members of the shell enum, chosen by typer
+zsh
+fish
+always  # cli/common.py: a member of the `--color` enum, chosen by typer
+formatter_class  # cli/helptext.py: click's Context builds help formatters from this attribute
+_.context_class  # cli/helptext.py: click's Command builds contexts from this attribute
 _.typ  # stages/yamlcompose.py: what ruamel's reader, scanner, parser and composer read
 _.comment_handling
 _.doc_infos
 _._fetch  # stages/trust/tuf_fetcher.py: python-tuf's FetcherInterface calls these
 _.download_bytes
+_.log_errors  # linearregex.py: an option of re2.Options, read by the library

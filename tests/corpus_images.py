@@ -2,17 +2,15 @@
 the whole gate and the build run on every corpus config.
 
 Kernel images carry a kernel binary, a kernel tar and the microcode archive their configs ask
-for; init images a few files; container images of LinuxKit packages carry their package's
-`build.yml` `config:` block as compact JSON, so labels grant what the real packages grant.
-(`linuxkit pkg build` types the block first, so an unquoted `mode: 0666` becomes the string
-"0666"; plain JSON keeps it an integer, which linuxkit refuses: the getty and kmsg stand-ins
-exercise LK402.)
+for; init images a few files; container images of LinuxKit packages carry the label their
+package's `build.yml` `config:` block gets from `linuxkit pkg build` (decoded into linuxkit's
+Go image config and marshalled as Go does: an unquoted `mode: 0666` becomes the string
+"0666"), so labels grant what the real packages grant.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from imagefactory import add_image
 
 from lkpolicy.gate.options import GateOptions
 from lkpolicy.gate.unit import judge_unit
+from lkpolicy.stages.effective.pkglabel import package_label
 from lkpolicy.stages.load import load_document
 from lkpolicy.store.lookup import Store
 
@@ -32,14 +31,14 @@ def corpus_configs(corpus: Path) -> list[Path]:
 
 
 def package_labels(corpus: Path) -> dict[str, str]:
-    """Package image name (`sshd`) -> the label text its build.yml's `config:` gives."""
+    """Package image name (`sshd`) -> the label `linuxkit pkg build` writes for it."""
     labels: dict[str, str] = {}
     for path in sorted(corpus.glob("**/build.yml")):
         document, _ = load_document(str(path))
         data = document.data
-        if isinstance(data, dict) and isinstance(data.get("config"), dict) \
-                and isinstance(data.get("image"), str):
-            labels[data["image"]] = json.dumps(data["config"], separators=(",", ":"))
+        label = package_label(document)
+        if label is not None and isinstance(data.get("image"), str):
+            labels[data["image"]] = label
     return labels
 
 

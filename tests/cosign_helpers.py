@@ -370,7 +370,9 @@ class FakeSigstore:
         set_signature = self.rekor_key.sign(promise, ec.ECDSA(hashes.SHA256()))
         note = f"{self.name}-rekor - 1\n1\n{b64(root)}\n"
         note_signature = self.rekor_key.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
-        checkpoint = (note + "\n" + f"\u2014 {self.name}-rekor "
+        # The signer's name is the log's host, as Rekor signs (sigstore-js matches it to the
+        # log's base URL).
+        checkpoint = (note + "\n" + f"\u2014 rekor.lktest.invalid "
                       f"{b64(self.rekor_id[:4] + note_signature)}\n")
         return {"logIndex": "0", "logId": {"keyId": b64(self.rekor_id)},
                 "kindVersion": {"kind": kind, "version": "0.0.1"},
@@ -379,6 +381,32 @@ class FakeSigstore:
                 "inclusionProof": {"logIndex": "0", "rootHash": b64(root), "treeSize": "1",
                                    "hashes": [], "checkpoint": {"envelope": checkpoint}},
                 "canonicalizedBody": b64(body)}
+
+    def key_dsse_bundle(self, key: PrivateKey, payload: bytes, *, logged: bool = True,
+                        body_payload: bytes | None = None) -> bytes:
+        """A key-based ("managed key") v0.3 bundle: a public-key hint, the DSSE envelope and,
+        when `logged`, its dsse/0.0.1 entry in this log (`body_payload`: record another
+        payload's hash instead, as a log entry for other content would)."""
+        signature = sign(key, pae(IN_TOTO, payload))
+        envelope = {"payload": b64(payload), "payloadType": IN_TOTO,
+                    "signatures": [{"sig": b64(signature), "keyid": ""}]}
+        body = json.dumps({
+            "apiVersion": "0.0.1", "kind": "dsse",
+            "spec": {"envelopeHash": {"algorithm": "sha256",
+                                      "value": sha256_hex(json.dumps(envelope).encode())},
+                     "payloadHash": {"algorithm": "sha256",
+                                     "value": sha256_hex(body_payload or payload)},
+                     "signatures": [{"signature": b64(signature),
+                                     "verifier": b64(public_pem(key))}]},
+        }, sort_keys=True, separators=(",", ":")).encode()
+        entries = [self._log_entry(body, "dsse", self.ca, self.now)] if logged else []
+        return json.dumps({
+            "mediaType": BUNDLE_TYPE,
+            "verificationMaterial": {
+                "publicKey": {"hint": b64(hashlib.sha256(spki_der(key)).digest())},
+                "tlogEntries": entries},
+            "dsseEnvelope": envelope,
+        }).encode()
 
     def sign_image(self, digest: str, identity: str, issuer: str, *, email: bool = False,
                    predicate: str = COSIGN_PREDICATE) -> bytes:

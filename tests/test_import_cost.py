@@ -118,4 +118,23 @@ def test_help_still_lists_every_command(tmp_path: Path) -> None:
     commands = completed.stdout.split("Commands:", 1)[1]
     listed = re.findall(r"^  (\w+) ", commands, re.MULTILINE)
     assert listed == ["check", "show", "schema", "explain", "rules", "build", "pin", "diff",
-                      "version", "cache", "trust"]
+                      "version", "completion", "cache", "trust"]
+
+
+@pytest.mark.parametrize("settings", ["policy", "pyproject"])
+def test_repository_settings_cost_no_stage_once_cached(project: Path, tmp_path: Path,
+                                                      settings: str) -> None:
+    """The `check` defaults of `.lkpolicy.yml` (or pyproject.toml) on the plain path: read
+    without the command line, and from the second run without the YAML loader."""
+    if settings == "policy":
+        (project / ".lkpolicy.yml").write_text("check:\n  fail-on: never\n  ignore: [LKP1]\n")
+    (project / "pyproject.toml").write_text(
+        '[tool.lkpolicy]\nfail-on = "never"\nignore = ["LKP1"]\n')
+    first, _ = imported(["check", "config.yml"], project, tmp_path / "r")
+    again, modules = imported(["check", "config.yml"], project, tmp_path / "r")
+    assert first == again == 0  # fail-on: never, from the settings
+    assert forbidden(modules, (*PLAIN_NEVER, "ruamel", "lkpolicy.stages.load",
+                               "lkpolicy.stages.validate", "lkpolicy.stages.policy.loader",
+                               "jsonschema")) == []
+    # pyproject.toml is parsed only when the policy file has no `check:` section.
+    assert ("tomllib" in modules) is (settings == "pyproject")

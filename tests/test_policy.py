@@ -346,8 +346,8 @@ def test_policy_schema_messages_name_the_allowed_values(tmp_path: Path) -> None:
         # (a file with no policy key at all is refused without a word of it: LKP001)
         "extends: []\nrule:\n  LKP110: off\n": ("`rule` is not a policy key; did you mean "
                                                 "`rules`?",
-                                    "allowed: `extends`, `overrides`, `rules`, `trust` and "
-                                    "`waivers`"),
+                                    "allowed: `check`, `custom_rules`, `extends`, `overrides`, "
+                                    "`rules`, `trust` and `waivers`"),
         "rules:\n  LKP11: error\n": ("`LKP11` is not a rule ID; did you mean `LKP181`?",
                                      "`lkpolicy rules` lists the rules; policy rules start "
                                      "with LKP"),

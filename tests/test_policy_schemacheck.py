@@ -31,7 +31,7 @@ from lkpolicy.stages.schemacheck.policy_valid import is_valid
 from lkpolicy.stages.schemacheck.pysource import DIALECT, SchemaNotSupported
 
 ROOT = Path(__file__).resolve().parent.parent
-POLICY_KEYS = ("rules", "extends", "trust", "overrides", "waivers")
+POLICY_KEYS = ("rules", "extends", "trust", "overrides", "waivers", "custom_rules", "check")
 
 
 @cache
@@ -68,8 +68,9 @@ def test_a_schema_edit_shows_in_the_generated_module() -> None:
     pytest.param({"const": 3}, "string, boolean or null `const`", id="const-number"),
     pytest.param({"enum": [1]}, "only a list of strings", id="enum-of-ints"),
     pytest.param({"$ref": "other.json"}, "#/$defs/<name>", id="remote-ref"),
-    pytest.param({"patternProperties": {"^x": {}}, "additionalProperties": False},
-                 "keyword `patternProperties`", id="patternProperties"),
+    pytest.param({"patternProperties": ["^x"]}, "`patternProperties` must be an object",
+                 id="patternProperties-list"),
+    pytest.param({"maxLength": "3"}, "non-negative integer", id="maxLength-text"),
     pytest.param({"minItems": -1}, "non-negative integer", id="negative-size"),
 ])
 def test_generator_refuses_what_it_cannot_reproduce(node: dict[str, Any], complaint: str) -> None:
@@ -86,6 +87,25 @@ def test_generated_test_runs_as_written_for_a_small_schema() -> None:
     valid = namespace["is_valid"]
     assert valid({"a": 5.0}) and not valid({"a": True}) and not valid({})
     assert valid({"a": 1, "b": [1, True, "1"]}) and not valid({"a": 1, "b": [1, 1.0]})
+
+
+@pytest.mark.parametrize("instance", [
+    {}, {"a": 1}, {"a": "x"}, {"ORG1": "x"}, {"ORG1": 1}, {"LK1": "x"}, {"b": 1}, {"ORG1a": 2},
+    {"a": 1, "ORG22": "y", "XY9": ""}, {"ORG1": "x" * 4}, {"a": 1, "b": "x"}, [], "ORG1",
+])
+def test_pattern_properties_and_max_length_against_jsonschema(instance: Any) -> None:
+    # The shape of the policy's `rules`: declared IDs, custom IDs by pattern, nothing else.
+    small = {"$schema": DIALECT, "type": "object", "additionalProperties": False,
+             "properties": {"a": {"type": "integer"}},
+             "patternProperties": {"^(?!LK)[A-Z]{2,12}[0-9]{1,6}$": {"type": "string",
+                                                                    "maxLength": 3}}}
+    namespace: dict[str, Any] = {}
+    exec(predicate.render(json.dumps(small), "test"), namespace)
+    assert namespace["is_valid"](instance) is validator_for(small)(small).is_valid(instance)
+    open_ended = small | {"additionalProperties": {"type": "integer"}}
+    exec(predicate.render(json.dumps(open_ended), "test"), namespace)
+    assert namespace["is_valid"](instance) is validator_for(open_ended)(open_ended).is_valid(
+        instance)
 
 
 # --- real policies --------------------------------------------------------------------------
@@ -289,13 +309,17 @@ def test_each_definition(name: str) -> None:
              "selector": ("overrides", 0, "match"), "authority": ("trust", "authorities", "a"),
              "authorityName": ("trust", "default_authority"),
              "requirement": ("trust", "rules", 0, "require"),
-             "identity": ("trust", "authorities", "s", "identities", 0)}[name]
+             "identity": ("trust", "authorities", "s", "identities", 0),
+             "attestation": ("trust", "rules", 0, "require", "attestation"),
+             "customRule": ("custom_rules", "ORG001")}[name]
 
     def placed(value: Any) -> Any:
         for token in reversed(place):
             value = [value] if isinstance(token, int) else {token: value}
-        if name == "requirement":  # inside a rule that is otherwise valid
+        if name in ("requirement", "attestation"):  # inside a rule that is otherwise valid
             value["trust"]["rules"][0]["images"] = "*"
+        if name == "attestation":
+            value["trust"]["rules"][0]["require"]["authority"] = "a"
         return value
 
     @settings(max_examples=80, deadline=None, database=None,

@@ -309,3 +309,12 @@ def test_policy_schema_errors_do_not_echo_credentials(tmp_path: Path) -> None:
                            "--format", output_format, str(config), cwd=tmp_path)
         assert "LKP002" in output
         assert_clean(output)
+
+
+def test_an_identity_with_at_in_its_path_is_no_credential() -> None:
+    from lkpolicy.redaction import redact_secrets
+
+    identity = "https://github.com/acme/app/.github/workflows/build.yml@refs/heads/main"
+    assert redact_secrets(f"builder '{identity}' does not match") == \
+        f"builder '{identity}' does not match"
+    assert "s3cret" not in redact_secrets("https://alice:s3cret@notary.example/v2/")

@@ -13,13 +13,21 @@ directory and switches only complete output sets into place).
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
+from lkpolicy.assemble.entries import (
+    DEFAULT_MTIME,
+    LOCATION_RECORD,
+    SOURCE_RECORD,
+    BuildError,
+    dir_header,
+    file_header,
+    symlink_header,
+)
+from lkpolicy.assemble.filesection import FilesSection, unsafe_path
 from lkpolicy.assemble.flatten import Budget, FlattenError, Limits, flatten
-from lkpolicy.assemble.metadata import expanded_model, render_json, render_yaml
 from lkpolicy.assemble.tarstream import (
     Readable,
     TarError,
@@ -27,15 +35,11 @@ from lkpolicy.assemble.tarstream import (
     TarReader,
     TarWriter,
 )
-from lkpolicy.gocompat.numbers import NumError, parse_uint
 from lkpolicy.gocompat.paths import clean as go_clean
 from lkpolicy.model.gomodel import go_model
 from lkpolicy.model.reference import ReferenceError, expand
 from lkpolicy.stages.effective import (
     Placement,
-    SpecError,
-    id_map,
-    id_number,
 )
 from lkpolicy.store.errors import StoreError
 
@@ -44,7 +48,6 @@ if TYPE_CHECKING:
     from lkpolicy.assemble.sbom import SbomOptions
     from lkpolicy.assemble.sinks import EntrySink
     from lkpolicy.model.config import Config
-    from lkpolicy.stages.localfiles import LocalFile
     from lkpolicy.store.lookup import ResolvedImage
 
 __all__ = [
@@ -58,8 +61,6 @@ __all__ = [
     "build_tar",
 ]
 
-DEFAULT_MTIME = 1492533000
-"""2017-04-18 16:30:00 UTC, linuxkit's timestamp for everything it synthesises."""
 HOSTS = (b"127.0.0.1       localhost\n::1     localhost ip6-localhost ip6-loopback\n"
          b"fe00::0 ip6-localnet\nff00::0 ip6-mcastprefix\nff02::1 ip6-allnodes\n"
          b"ff02::2 ip6-allrouters\n")
@@ -69,12 +70,6 @@ APK_DB = "lib/apk/db/installed"
 _MAX_APK_DB = 256 << 20
 _EXCLUDED = frozenset({".dockerenv", "Dockerfile", "dev/console", "dev/pts", "dev/shm",
                        "etc/hostname"})
-_SOURCE = "LINUXKIT.source"
-_LOCATION = "LINUXKIT.location"
-
-
-class BuildError(Exception):
-    """The build failed; the message is linuxkit's (printed after `Error: `)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,24 +105,6 @@ class BuildSummary:
     complete, for the manifest and the provenance (no output is read twice)."""
 
 
-def _dir(name: str, source: str, location: str, *, mode: int = 0o755, uid: int = 0,
-         gid: int = 0) -> TarHeader:
-    return TarHeader(name, "5", mode=mode, uid=uid, gid=gid, mtime=DEFAULT_MTIME,
-                     pax={_LOCATION: location, _SOURCE: source})
-
-
-def _file(name: str, size: int, source: str, location: str, *, mode: int = 0o644,
-          uid: int = 0, gid: int = 0, mtime: int = DEFAULT_MTIME) -> TarHeader:
-    return TarHeader(name, "0", mode=mode, uid=uid, gid=gid, size=size, mtime=mtime,
-                     pax={_LOCATION: location, _SOURCE: source})
-
-
-def _symlink(name: str, target: str, source: str, location: str, *, mode: int,
-             uid: int = 0, gid: int = 0) -> TarHeader:
-    return TarHeader(name, "2", mode=mode, uid=uid, gid=gid, mtime=DEFAULT_MTIME,
-                     linkname=target, pax={_LOCATION: location, _SOURCE: source})
-
-
 class _Tee:
     """Keeps a copy of what passes through (the APK database bodies)."""
 
@@ -141,27 +118,6 @@ class _Tee:
             raise BuildError(f"{APK_DB} is larger than {_MAX_APK_DB} bytes")
         self._sink.extend(data)
         return data
-
-
-class _Hashing:
-    """A stream that hashes what is read from it."""
-
-    def __init__(self, inner: BinaryIO) -> None:
-        self.inner = inner
-        self.digest = hashlib.sha256()
-
-    def read(self, size: int = -1, /) -> bytes:
-        data = self.inner.read(size)
-        self.digest.update(data)
-        return data
-
-    def hexdigest(self) -> str:
-        return "sha256:" + self.digest.hexdigest()
-
-
-def _unsafe_path(name: str) -> bool:
-    cleaned = go_clean(name)
-    return cleaned.startswith("/") or cleaned == ".." or cleaned.startswith("../")
 
 
 class _Builder:
@@ -227,8 +183,8 @@ class _Builder:
             if name in _EXCLUDED:
                 continue
             out = header.copy()
-            out.pax[_LOCATION] = location
-            out.pax[_SOURCE] = expanded
+            out.pax[LOCATION_RECORD] = location
+            out.pax[SOURCE_RECORD] = expanded
             replacement: bytes | None = None
             if name in ("etc/hosts", "etc/resolv.conf"):
                 out.mtime, out.mtime_ns = DEFAULT_MTIME, 0
@@ -259,24 +215,24 @@ class _Builder:
     def touch(self, prefix: str, source: str, location: str, found: set[str],
               resolv_symlink: bool) -> None:
         entries: list[tuple[str, TarHeader, bytes | None]] = [
-            ("dev/", _dir(prefix + "dev", source, location), None),
-            ("dev/pts/", _dir(prefix + "dev/pts", source, location), None),
-            ("dev/shm/", _dir(prefix + "dev/shm", source, location), None),
-            ("etc/", _dir(prefix + "etc", source, location), None),
-            ("etc/hosts", _file(prefix + "etc/hosts", len(HOSTS), source, location), HOSTS),
-            ("etc/mtab", _symlink(prefix + "etc/mtab", "/proc/mounts", source, location,
+            ("dev/", dir_header(prefix + "dev", source, location), None),
+            ("dev/pts/", dir_header(prefix + "dev/pts", source, location), None),
+            ("dev/shm/", dir_header(prefix + "dev/shm", source, location), None),
+            ("etc/", dir_header(prefix + "etc", source, location), None),
+            ("etc/hosts", file_header(prefix + "etc/hosts", len(HOSTS), source, location), HOSTS),
+            ("etc/mtab", symlink_header(prefix + "etc/mtab", "/proc/mounts", source, location,
                                   mode=0o755), None),
         ]
         if resolv_symlink:
-            entries.append(("etc/resolv.conf", _symlink(prefix + "etc/resolv.conf",
+            entries.append(("etc/resolv.conf", symlink_header(prefix + "etc/resolv.conf",
                                                         RESOLV_TARGET, source, location,
                                                         mode=0o644), None))
         else:
-            entries.append(("etc/resolv.conf", _file(prefix + "etc/resolv.conf",
+            entries.append(("etc/resolv.conf", file_header(prefix + "etc/resolv.conf",
                                                      len(RESOLV_CONF), source, location),
                             RESOLV_CONF))
-        entries.append(("proc/", _dir(prefix + "proc", source, location), None))
-        entries.append(("sys/", _dir(prefix + "sys", source, location), None))
+        entries.append(("proc/", dir_header(prefix + "proc", source, location), None))
+        entries.append(("sys/", dir_header(prefix + "sys", source, location), None))
         for key, header, body in entries:
             if key not in found:
                 self.write(header, body)
@@ -305,9 +261,9 @@ class _Builder:
                         raise BuildError("failed to extract kernel image and tarball: found "
                                          "more than one possible kernel image")
                     if not seen_ucode:
-                        self.write(_dir("boot", expanded, location))
-                    self.write(_file("boot/cmdline", len(cmdline), expanded, location), cmdline)
-                    self.copy(_file("boot/kernel", header.size, expanded, location,
+                        self.write(dir_header("boot", expanded, location))
+                    self.write(file_header("boot/cmdline", len(cmdline), expanded, location), cmdline)
+                    self.copy(file_header("boot/kernel", header.size, expanded, location,
                                     mode=header.mode), body)
                     seen_binary = True
                 elif tarball is not None and header.name == tarball:
@@ -315,8 +271,8 @@ class _Builder:
                     seen_tar = True
                 elif ucode is not None and header.name == ucode:
                     if not seen_binary:
-                        self.write(_dir("boot", expanded, location))
-                    self.copy(_file("boot/ucode.cpio", header.size, expanded, location,
+                        self.write(dir_header("boot", expanded, location))
+                    self.copy(file_header("boot/ucode.cpio", header.size, expanded, location,
                                     mode=header.mode), body)
                     seen_ucode = True
         except FlattenError as error:
@@ -342,17 +298,17 @@ class _Builder:
                 problem = f"unsupported entry type {header.typeflag!r}"
             elif "\x00" in header.name or "\x00" in header.linkname:
                 problem = "name contains NUL"
-            elif _unsafe_path(header.name):
+            elif unsafe_path(header.name):
                 problem = "name leaves the image root"
-            elif header.typeflag == "1" and _unsafe_path(header.linkname):
+            elif header.typeflag == "1" and unsafe_path(header.linkname):
                 problem = "hard link target leaves the image root"
             elif not header.has_body and header.size > 0:
                 problem = "archive/tar: write too long"
             if problem is not None:
                 raise BuildError(f"failed to extract kernel image and tarball: kernel tar entry "
                                  f"{header.name!r}: {problem}")
-            header.pax[_LOCATION] = location
-            header.pax[_SOURCE] = expanded
+            header.pax[LOCATION_RECORD] = location
+            header.pax[SOURCE_RECORD] = expanded
             self.copy(header, reader)
 
     def init(self) -> None:
@@ -370,7 +326,7 @@ class _Builder:
                 raise BuildError(f"failed to build init tarball from {reference}: {error}") from None
         if len(bodies) >= 2:
             merged = b"".join(bytes(body) + b"\n\n" for body in bodies)
-            self.write(_file(APK_DB, len(merged), "LINUXKIT.apkinit", "init", mtime=0), merged)
+            self.write(file_header(APK_DB, len(merged), "LINUXKIT.apkinit", "init", mtime=0), merged)
 
     def volumes(self) -> None:
         volumes = self.model["volumes"]
@@ -392,7 +348,7 @@ class _Builder:
             source = expanded or "empty"
             parts = f"{path}/lower".split("/")
             for depth in range(1, len(parts) + 1):
-                self.write(_dir("/".join(parts[:depth]), source, location))
+                self.write(dir_header("/".join(parts[:depth]), source, location))
             if resolved is not None:
                 fmt = volume.get("format") or "filesystem"
                 if fmt != "filesystem":
@@ -405,8 +361,8 @@ class _Builder:
                 except (FlattenError, StoreError) as error:
                     raise BuildError(f"failed to build volume filesystem tarball from {name}: "
                                      f"{error}") from None
-            self.write(_dir(path + "/tmp/", "linuxkit.volumes", location))
-            self.write(_dir(path + "/merged/", "linuxkit.volumes", location))
+            self.write(dir_header(path + "/tmp/", "linuxkit.volumes", location))
+            self.write(dir_header(path + "/merged/", "linuxkit.volumes", location))
 
     def containers(self) -> None:
         roots: dict[str, str] = {}
@@ -435,7 +391,7 @@ class _Builder:
                 raise BuildError(f"failed to create OCI spec for {reference}: "
                                  f"{error.message}")
             path = placement.path
-            if _unsafe_path(path) or go_clean(path) != path:
+            if unsafe_path(path) or go_clean(path) != path:
                 raise BuildError(f"failed to extract root filesystem for {reference}: "
                                  f"container name {name!r} does not give a plain path")
             location = placement.location
@@ -446,7 +402,7 @@ class _Builder:
             if first:
                 directories.append(root)
             for directory in directories:
-                self.write(_dir(directory, expanded, location))
+                self.write(dir_header(directory, expanded, location))
             if first:
                 try:
                     self.image_content(expanded, resolved, root + "/", location,
@@ -456,145 +412,19 @@ class _Builder:
                     raise BuildError(f"failed to extract root filesystem for {reference}: "
                                      f"{error}") from None
             config_json = effective.config_json
-            self.write(_file(f"{path}/config.json", len(config_json), expanded, location),
+            self.write(file_header(f"{path}/config.json", len(config_json), expanded, location),
                        config_json)
             if not effective.readonly:
-                self.write(_dir(f"{path}/tmp", expanded, location))
-                self.write(_dir(f"{path}/rootfs", expanded, location))
+                self.write(dir_header(f"{path}/tmp", expanded, location))
+                self.write(dir_header(f"{path}/rootfs", expanded, location))
             elif not first:
-                self.write(_dir(f"{path}/rootfs", expanded, location))
+                self.write(dir_header(f"{path}/rootfs", expanded, location))
             runtime_json = effective.runtime_json
-            self.write(_file(f"{path}/runtime.json", len(runtime_json), expanded, location),
+            self.write(file_header(f"{path}/runtime.json", len(runtime_json), expanded, location),
                        runtime_json)
 
     def files(self) -> None:
-        entries = self.model["files"]
-        if entries:
-            self.say("Add files:")
-        ids = id_map(self.config)
-        made: set[str] = set()
-        for index, entry in enumerate(entries):
-            try:
-                self.one_file(index, entry, ids, made)
-            except SpecError as error:
-                raise BuildError(f"failed to add filesystem parts: {error.message}") from None
-            except TarError as error:
-                raise BuildError(f"failed to add filesystem parts: {error}") from None
-
-    def one_file(self, index: int, entry: Mapping[str, Any], ids: Mapping[str, int],
-                 made: set[str]) -> None:
-        def fail(message: str) -> BuildError:
-            return BuildError(f"failed to add filesystem parts: {message}")
-
-        original = entry.get("path", "")
-        if not original:
-            raise fail("did not specify path for file")
-        path = original[1:] if original.startswith("/") else original
-        if "\x00" in path or _unsafe_path(path):
-            raise fail(f"path {original} leaves the image root")
-        self.say(f"  {path}")
-        directory = bool(entry.get("directory"))
-        symlink = entry.get("symlink", "")
-        mode = 0o700 if directory else 0o600
-        if entry.get("mode"):
-            text = entry["mode"]
-            try:
-                mode = parse_uint(text, 8, 32)
-            except NumError as error:
-                raise fail(f"cannot parse file mode as octal value: {error}") from None
-        uid = id_number(entry.get("uid"), ids)
-        gid = id_number(entry.get("gid"), ids)
-        contents: bytes | None = None
-        local: LocalFile | None = None
-        if "contents" in entry:
-            contents = str(entry["contents"]).encode("utf-8", "surrogateescape")
-        if not directory and not symlink and contents is None:
-            source, metadata = entry.get("source", ""), entry.get("metadata", "")
-            if not source and not metadata:
-                raise fail(f"contents of file ({original}) not specified")
-            if source and metadata:
-                raise fail(f"specified Source and Metadata for file: {original}")
-            if source:
-                read = self.plan.files.get(index)
-                if read is None:
-                    raise fail(f"the gate did not read the source of {original}")
-                if read.sha256 is None:
-                    return  # optional, and absent when the gate looked
-                local = read
-                contents = None
-            else:
-                contents = self.metadata(metadata, fail)
-        else:
-            if entry.get("metadata"):
-                raise fail(f"specified Contents and Metadata for file: {original}")
-            if entry.get("source"):
-                raise fail(f"specified Contents and Source for file: {original}")
-        location = f"files[{index}]"
-        source_record = "linuxkit.files"
-        dir_mode = mode
-        if mode & 0o700:
-            dir_mode |= 0o100
-        if mode & 0o070:
-            dir_mode |= 0o010
-        if mode & 0o007:
-            dir_mode |= 0o001
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            parent = "/".join(parts[:depth])
-            if not parts[depth - 1] or parent in made:
-                continue
-            made.add(parent)
-            self.write(_dir(parent, source_record, location, mode=dir_mode, uid=uid, gid=gid))
-        if directory:
-            if contents is not None:
-                raise fail("directory with contents not allowed")
-            made.add(path.rstrip("/"))
-            self.write(_dir(path, source_record, location, mode=mode, uid=uid, gid=gid))
-            return
-        if symlink:
-            self.write(_symlink(path, symlink, source_record, location, mode=mode, uid=uid,
-                                gid=gid))
-            return
-        if path.endswith("/"):
-            raise fail("archive/tar: write too long")
-        if local is not None:
-            self.file_from_host(path, local, location, mode, uid, gid, fail)
-            return
-        assert contents is not None
-        self.write(_file(path, len(contents), source_record, location, mode=mode, uid=uid,
-                         gid=gid), contents)
-
-    def metadata(self, kind: str, fail: Callable[[str], BuildError]) -> bytes:
-        model = expanded_model(self.model)
-        if kind == "yaml":
-            return render_yaml(model).encode("utf-8", "surrogateescape")
-        if kind == "json":
-            return render_json(model).encode("utf-8", "surrogateescape")
-        raise fail(f"unsupported metadata type: {kind}")
-
-    def file_from_host(self, path: str, local: LocalFile, location: str, mode: int, uid: int,
-                       gid: int, fail: Callable[[str], BuildError]) -> None:
-        """The bytes the gate read (its size and sha256), or a failed build."""
-        source = local.path
-        try:
-            stream = open(source, "rb")  # noqa: SIM115 - closed below, after streaming
-        except OSError as error:
-            raise fail(f"open {source}: {_go_errno_text(error)}") from None
-        with stream:
-            checked = _Hashing(stream)
-            try:
-                header = _file(path, local.size, "linuxkit.files", location, mode=mode, uid=uid,
-                               gid=gid)
-                self.tar.begin(header)
-                self.tar.copy_from(checked, local.size)
-                grown = bool(stream.read(1))
-            except OSError as error:
-                raise fail(f"read {source}: {_go_errno_text(error)}") from None
-            except TarError:
-                raise fail(f"{source} changed since the gate read it") from None
-        if grown or checked.hexdigest() != local.sha256:
-            raise fail(f"{source} changed since the gate read it (the gate judged "
-                       f"{local.sha256})")
+        FilesSection(self.config, self.model, self.plan, self.tar, self.say).write_all()
 
     def run(self) -> BuildSummary:
         self.kernel()
@@ -618,11 +448,6 @@ class _Builder:
         except TarError as error:
             raise BuildError(str(error)) from None
         return self.summary
-
-
-def _go_errno_text(error: OSError) -> str:
-    text = error.strerror or str(error)
-    return text[:1].lower() + text[1:]
 
 
 def build_tar(config: Config, plan: BuildPlan, out_stream: BinaryIO, *,

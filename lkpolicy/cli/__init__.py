@@ -33,6 +33,7 @@ _COMMANDS = {
     "pin": ("lkpolicy.cli.pin", "pin", None),
     "diff": ("lkpolicy.cli.diff", "diff", None),
     "version": ("lkpolicy.cli.rules", "version", None),
+    "completion": ("lkpolicy.cli.completion", "completion", None),
     "verify-build": ("lkpolicy.cli.verify", "verify_build", None),
     "cache": ("lkpolicy.cli.cache", "cache_app", "The local image store, shared with linuxkit."),
     "trust": ("lkpolicy.cli.trust", "trust_app", "What the trust authorities say about images."),
@@ -49,8 +50,12 @@ def command_line() -> typer.Typer:
     import typer
     from typer.core import TyperGroup
 
+    from lkpolicy.cli.helptext import PlainHelpContext
+
     class LazyGroup(TyperGroup):
         """Lists every command, but imports a command's module only when it is looked up."""
+
+        context_class = PlainHelpContext
 
         def list_commands(self, ctx: click.Context) -> list[str]:
             return list(_COMMANDS)
@@ -73,10 +78,9 @@ def command_line() -> typer.Typer:
         help="The security gate in front of `linuxkit build`: lint, policy, trust and build.",
         no_args_is_help=True, cls=LazyGroup, **_SETTINGS)  # type: ignore[arg-type]
 
-    @built.callback()
-    def _root() -> None:
-        pass
+    from lkpolicy.cli.root import root
 
+    built.callback()(root)  # `--version`
     return built
 
 
@@ -85,6 +89,8 @@ def _load_command(name: str) -> click.Command:
 
     import typer
     import typer.main
+
+    from lkpolicy.cli.helptext import use_plain_help
 
     module, attribute, group_help = _COMMANDS[name]
     target = getattr(importlib.import_module(module), attribute)
@@ -96,6 +102,7 @@ def _load_command(name: str) -> click.Command:
         single.command(name=name)(target)
         command = typer.main.get_command(single)
     command.name = name
+    use_plain_help(command)
     return command
 
 
@@ -119,6 +126,11 @@ def is_plain_check(arguments: list[str]) -> bool:
 def main() -> None:
     arguments = sys.argv[1:]
     try:
+        instruction = os.environ.get("_LKPOLICY_COMPLETE")
+        if instruction:  # a request from the completion script (`lkpolicy completion`)
+            from lkpolicy.cli.completion import answer
+
+            sys.exit(answer(instruction))
         if is_plain_check(arguments):
             from lkpolicy.cli.running import plain_check
 

@@ -18,6 +18,8 @@ from lkpolicy.cli.common import (
     AtOption,
     BaselineOption,
     CacheOption,
+    ColorChoice,
+    ColorOption,
     FailOn,
     IgnoreOption,
     NoWaiversOption,
@@ -26,6 +28,7 @@ from lkpolicy.cli.common import (
     SelectOption,
     gate_options,
     printer,
+    report_to_stderr,
     run_gate_or_exit,
     usage_error,
 )
@@ -71,6 +74,7 @@ def build(
     baseline: BaselineOption = None,
     no_waivers: NoWaiversOption = False,
     at: AtOption = None,
+    color: ColorOption = ColorChoice.auto,
     compression_level: Annotated[int, typer.Option(
         "--compression-level", min=1, max=9,
         help="gzip level of the initrd: 1 is fastest (multi-threaded), 9 the smallest.")] = 1,
@@ -126,7 +130,7 @@ def build(
         fail_on=FailOn(fail_on.value), use_result_cache=False, at=at)
     gate = run_gate_or_exit(files, options)
     if not gate.passed:
-        _report(gate)
+        report_to_stderr(gate.findings, gate.documents, gate.files, color=color.value)
         errors = sum(1 for f in gate.findings if options.fail_on and f.severity >= options.fail_on)
         if gate.exit_code == ExitCode.FINDINGS:
             printer().err(f"lkpolicy build: the gate failed with {errors} finding(s) at or "
@@ -278,12 +282,3 @@ def _remove_if_empty(directory: str, created: bool) -> None:
             os.rmdir(directory)
 
 
-def _report(gate: Gate) -> None:
-    import sys
-
-    from lkpolicy import __version__
-    from lkpolicy.report import Report, render
-
-    report = Report(findings=gate.findings, documents=gate.documents, files=gate.files,
-                    tool_version=__version__)
-    sys.stderr.write(render("text", report, color=False))

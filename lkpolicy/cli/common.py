@@ -5,6 +5,7 @@ about the verdict themselves."""
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated
 
 import typer
@@ -17,14 +18,17 @@ from lkpolicy.cli.running import (
     parse_at,
     printer,
     render_gate,
+    report_to_stderr,
     run_gate_or_exit,
     usage_error,
 )
 
 __all__ = [
-    "ArchOption", "AtOption", "BaselineOption", "CacheOption", "FailOn", "IgnoreOption",
+    "ArchOption", "AtOption", "BaselineOption", "CacheOption", "ColorChoice", "ColorOption",
+    "FailOn", "IgnoreOption",
     "NoWaiversOption", "OfflineOption", "PolicyOption", "SelectOption", "emit", "gate_options",
-    "image_options", "parse_at", "printer", "render_gate", "run_gate_or_exit", "usage_error",
+    "image_options", "parse_at", "printer", "render_gate", "report_to_stderr", "run_gate_or_exit",
+    "usage_error",
 ]
 
 
@@ -60,3 +64,14 @@ AtOption = Annotated[str | None, typer.Option(
 NoWaiversOption = Annotated[bool, typer.Option(
     "--no-waivers", help="Ignore waivers (`# lkpolicy: ignore[...]` and the policy's): "
                          "show everything.")]
+
+
+class ColorChoice(enum.StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+ColorOption = Annotated[ColorChoice, typer.Option(
+    "--color", help="Colour the text output: auto (a terminal, unless NO_COLOR is set; "
+                    "FORCE_COLOR forces it), always or never.")]

@@ -31,7 +31,7 @@ def refuse_fix_conflicts(*, fix: bool, diff: bool, files: list[str], lock: str |
         usage_error("--fix cannot rewrite standard input; use --diff")
 
 
-def show_fixes(gate: Gate) -> int:
+def show_fixes(gate: Gate, quiet: bool = False) -> int:
     """`--diff`: the fixes as a unified diff; 1 when there is one (as ruff's `--diff`)."""
     from lkpolicy.tools.fix import fix_files
     from lkpolicy.tools.textedit import render_diff
@@ -41,13 +41,16 @@ def show_fixes(gate: Gate) -> int:
     emit("".join(render_diff(r.path, r.old, r.new) for r in results if r.changed), None)
     count = sum(len(result.fixed) for result in results)
     files = sum(1 for result in results if result.changed)
-    printer().err(f"lkpolicy: would fix {_count(count, 'finding')} in {_count(files, 'file')}")
+    if not quiet:
+        printer().err(f"lkpolicy: would fix {_count(count, 'finding')} in "
+                      f"{_count(files, 'file')}")
     if gate.unreadable:
         return ExitCode.USAGE
     return ExitCode.FINDINGS if count else ExitCode.CLEAN
 
 
-def apply_fixes(gate: Gate, files: list[str], options: GateOptions) -> Gate:
+def apply_fixes(gate: Gate, files: list[str], options: GateOptions,
+                quiet: bool = False) -> Gate:
     """`--fix`: write the fixes and judge again, in rounds while fixes that overlapped the
     ones just applied wait; the last gate reports what remains."""
     from lkpolicy.tools.fix import fix_files, write_fixes
@@ -68,7 +71,7 @@ def apply_fixes(gate: Gate, files: list[str], options: GateOptions) -> Gate:
         if not count or not any(result.waiting for result in results):
             break
     _notes(notes, results)
-    if fixed:
+    if fixed and not quiet:
         printer().err(f"lkpolicy: fixed {_count(fixed, 'finding')} in "
                       f"{_count(len(changed), 'file')}")
     return gate

@@ -13,8 +13,12 @@ from typing import TYPE_CHECKING, NoReturn
 from lkpolicy.model.findings import ExitCode
 
 if TYPE_CHECKING:
+    from lkpolicy.cli.defaults import CheckSettings
+    from lkpolicy.gate.exclude import Exclusion
     from lkpolicy.gate.gate import Gate
     from lkpolicy.gate.options import GateOptions
+    from lkpolicy.model.document import Document
+    from lkpolicy.model.findings import Finding
     from lkpolicy.report.printer import Printer
     from lkpolicy.store.location import ImageOptions
 
@@ -61,7 +65,10 @@ def gate_options(*, merge: bool, cache: str | None, arch: str | None, no_images:
                  policy: str | None, no_policy: bool = False, offline: bool,
                  no_waivers: bool, select: list[str] | None, ignore: list[str] | None,
                  baseline: str | None, fail_on: FailOn, use_result_cache: bool,
-                 at: str | None = None, exact_fixes: bool = False) -> GateOptions:
+                 at: str | None = None, exclude: Exclusion | None = None,
+                 force_exclude: bool = False, stdin_name: str | None = None,
+                 labels_from: list[str] | None = None,
+                 exact_fixes: bool = False) -> GateOptions:
     """The gate options of a command line; an unusable value is a usage error (exit 2)."""
     from lkpolicy.gate.options import GateOptions, PolicyChoice, RuleSelection, UsageError
     from lkpolicy.model.findings import Severity
@@ -77,9 +84,17 @@ def gate_options(*, merge: bool, cache: str | None, arch: str | None, no_images:
         policy=None if no_policy else PolicyChoice(policy, offline=offline),
         waivers=not no_waivers, selection=selection, baseline=baseline,
         fail_on=None if fail_on is FailOn.never else Severity.parse(fail_on.value),
-        use_result_cache=use_result_cache, exact_fixes=exact_fixes)
+        use_result_cache=use_result_cache, exclude=exclude, force_exclude=force_exclude,
+        stdin_name=stdin_name, exact_fixes=exact_fixes)
     if moment is not None:
         options.at = moment
+    if labels_from:
+        from lkpolicy.stages.pkglabels import PackageSourceError, read_package_labels
+
+        try:
+            options.packages = read_package_labels(labels_from)
+        except PackageSourceError as error:
+            usage_error(f"--labels-from: {error}")
     return options
 
 
@@ -94,22 +109,23 @@ def run_gate_or_exit(files: list[str], options: GateOptions) -> Gate:
 
 
 def run_check(files: list[str], options: GateOptions, *, fix: bool = False,
-              diff: bool = False) -> Gate | int:
+              diff: bool = False, quiet: bool = False) -> Gate | int:
     """The gate of `check`; with `fix`, the gate once the fixes are written (`--fix`); with
-    `diff`, the exit code once the fixes are shown (`--diff`)."""
+    `diff`, the exit code once the fixes are shown (`--diff`). `quiet`: no count of them."""
     gate = run_gate_or_exit(files, options)
     if not (fix or diff):
         return gate
     from lkpolicy.cli.fixing import apply_fixes, show_fixes
 
-    return show_fixes(gate) if diff else apply_fixes(gate, files, options)
+    return show_fixes(gate, quiet) if diff else apply_fixes(gate, files, options, quiet)
 
 
 def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bool,
-                docs_url: str | None = None) -> None:
+                docs_url: str | None = None, quiet: bool = False,
+                statistics: bool = False) -> None:
     """Render the gate's verdict: what it counts, and (in SARIF and JSON) what waivers and
     the baseline suppressed. `docs_url` links SARIF rules to the rule reference; None takes
-    it from the package metadata."""
+    it from the package metadata. `quiet` and `statistics`: `Report`'s."""
     from lkpolicy import __version__
     from lkpolicy.report import Report, render
     from lkpolicy.report.model import SuppressedFinding
@@ -117,7 +133,12 @@ def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bo
     suppressed = [SuppressedFinding(s.finding, s.kind, s.reason) for s in gate.suppressed]
     report = Report(findings=gate.findings, documents=gate.documents, files=gate.files,
                     tool_version=__version__, suppressed=suppressed,
-                    execution_successful=gate.exit_code != ExitCode.USAGE)
+                    execution_successful=gate.exit_code != ExitCode.USAGE,
+                    quiet=quiet, statistics=statistics)
+    from lkpolicy.gate.custom import custom_rules, needs_custom_rules
+
+    if needs_custom_rules(gate, every=output_format == "sarif"):
+        report.extra_rules = custom_rules(gate)
     if output_format == "sarif":
         from lkpolicy.report.links import metadata_docs_url
         from lkpolicy.report.sarif import MAX_RESULTS, omitted_results
@@ -132,17 +153,32 @@ def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bo
     emit(render(output_format, report, color=color), output)
 
 
+def report_to_stderr(findings: list[Finding], documents: dict[str, Document],
+                     files: list[str], *, color: str) -> None:
+    """Findings in the text format on standard error (`show` and `build`, whose standard
+    output is their result), coloured as `--color` (`auto`, `always`, `never`) says."""
+    from lkpolicy import __version__
+    from lkpolicy.report import Report, render, use_color
+
+    report = Report(findings=findings, documents=documents, files=files,
+                    tool_version=__version__)
+    sys.stderr.write(render("text", report, color=use_color(sys.stderr, choice=color)))
+
+
 PLAIN_FLAGS = {"--merge": "merge", "--no-cache": "no_cache", "--no-images": "no_images",
                "--no-policy": "no_policy", "--offline": "offline", "--no-waivers": "no_waivers",
-               "--fix": "fix", "--diff": "diff"}
+               "--quiet": "quiet", "-q": "quiet", "--statistics": "statistics",
+               "--force-exclude": "force_exclude", "--fix": "fix", "--diff": "diff"}
 """The options of `check` that take no value, by their parameter names: a command line of
 these and file names is a plain check (tests/test_plain_check.py keeps them `check`'s)."""
 
 
 def plain_check(arguments: list[str]) -> int:
     """`lkpolicy check` with file names and `PLAIN_FLAGS` only, every other option at its
-    default (text to standard output, fail on errors, the discovered policy, the default image
-    cache): what the `check` command does for that command line, without the CLI library."""
+    default (the repository's `check` settings, else text to standard output, fail on errors;
+    the discovered policy, the default image cache): what the `check` command does for that
+    command line, without the CLI library."""
+    from lkpolicy.cli.defaults import CheckSettings
     from lkpolicy.report import use_color
 
     flags = {name: False for name in PLAIN_FLAGS.values()}
@@ -156,17 +192,50 @@ def plain_check(arguments: list[str]) -> int:
         from lkpolicy.cli.fixing import refuse_fix_conflicts
 
         refuse_fix_conflicts(fix=flags["fix"], diff=flags["diff"], files=files)
+    settings = check_settings(CheckSettings(), files, policy=None, stdin_name=None,
+                              use_cache=not flags["no_cache"])
+    output_format = check_format(settings, statistics=flags["statistics"])
     options = gate_options(merge=flags["merge"], cache=None, arch=None,
                            no_images=flags["no_images"], policy=None,
                            no_policy=flags["no_policy"], offline=flags["offline"],
-                           no_waivers=flags["no_waivers"], select=None, ignore=None,
-                           baseline=None, fail_on=FailOn.error,
-                           use_result_cache=not flags["no_cache"], exact_fixes=True)
-    gate = run_check(files, options, fix=flags["fix"], diff=flags["diff"])
+                           no_waivers=flags["no_waivers"], select=settings.select,
+                           ignore=settings.ignore, baseline=None,
+                           fail_on=FailOn(settings.fail_on or FailOn.error),
+                           use_result_cache=not flags["no_cache"], exclude=settings.exclude,
+                           force_exclude=flags["force_exclude"],
+                           exact_fixes=output_format in ("text", "json"))
+    gate = run_check(files, options, fix=flags["fix"], diff=flags["diff"],
+                     quiet=flags["quiet"])
     if isinstance(gate, int):
         return gate
-    render_gate(gate, "text", None, color=use_color(sys.stdout))
+    color = output_format == "text" and use_color(sys.stdout)
+    render_gate(gate, output_format, None, color=color, quiet=flags["quiet"],
+                statistics=flags["statistics"])
     return gate.exit_code
+
+
+def check_settings(given: CheckSettings, files: list[str], *, policy: str | None,
+                   stdin_name: str | None, use_cache: bool) -> CheckSettings:
+    """The settings of a `check`: the command line's (`given`), completed by the repository's
+    (`lkpolicy.cli.defaults`); unusable repository settings are a usage error."""
+    from lkpolicy.cli.defaults import SettingsError, configured_settings
+
+    try:
+        configured = configured_settings(files, policy=policy, stdin_name=stdin_name,
+                                         use_cache=use_cache)
+    except SettingsError as error:
+        printer().findings(error.findings)
+        usage_error(str(error))
+    return given.completed_by(configured)
+
+
+def check_format(settings: CheckSettings, *, statistics: bool) -> str:
+    """The output format of a `check` (text unless set); `--statistics` needs text or JSON."""
+    output_format = settings.output_format or "text"
+    if statistics and output_format not in ("text", "json"):
+        usage_error(f"--statistics counts findings in the text and json formats, not in "
+                    f"{output_format}")
+    return output_format
 
 
 def usage_error(message: str) -> NoReturn:

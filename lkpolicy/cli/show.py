@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from lkpolicy.cli.check import FilesArgument
-from lkpolicy.cli.common import ArchOption, CacheOption, emit, image_options, usage_error
+from lkpolicy.cli.common import (
+    ArchOption,
+    CacheOption,
+    ColorChoice,
+    ColorOption,
+    emit,
+    image_options,
+    report_to_stderr,
+    usage_error,
+)
 from lkpolicy.model.findings import ExitCode, Severity
 
 
@@ -28,15 +37,12 @@ def show(
                             "value came from.")] = False,
     cache: CacheOption = None,
     arch: ArchOption = None,
+    color: ColorOption = ColorChoice.auto,
 ) -> None:
     """Print the merged config, as `linuxkit build --dry-run` does."""
-    import sys
-
-    from lkpolicy import __version__
     from lkpolicy.gate.gate import expand_paths
     from lkpolicy.gate.options import GateOptions, UsageError
     from lkpolicy.gate.unit import judge_unit, load_unit
-    from lkpolicy.report import Report, render
 
     try:
         paths = expand_paths(files)
@@ -50,9 +56,7 @@ def show(
     errors = [f for f in unit.findings if f.severity is Severity.ERROR]
     shown = errors if not effective else [f for f in errors if f.rule_id.startswith("LK4")]
     if unit.config is None or (errors and not effective) or shown:
-        report = Report(findings=shown or unit.findings, documents=documents, files=paths,
-                        tool_version=__version__)
-        sys.stderr.write(render("text", report, color=False))
+        report_to_stderr(shown or unit.findings, documents, paths, color=color.value)
         if unit.config is None or not effective:
             raise typer.Exit(ExitCode.USAGE if unit.unreadable else ExitCode.FINDINGS)
     if effective:

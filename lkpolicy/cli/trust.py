@@ -92,6 +92,7 @@ def render_text(result: Inspection) -> str:
     for answer in result.answers:
         tag = "required" if answer.required else "not required"
         signers = f", signers {', '.join(answer.signers)}" if answer.signers else ""
+        signers += f", {answer.attestation}" if answer.attestation else ""
         head = f"  {answer.authority} ({answer.type}{signers}, {tag}): "
         if answer.error is not None:
             lines.append(head + ("MISMATCH " if answer.mismatch else "FAILED ") + answer.error)

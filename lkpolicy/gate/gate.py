@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 from lkpolicy.gate.options import GateOptions, UsageError
 from lkpolicy.gate.unit import GateUnit, config_dir, judge_unit
 from lkpolicy.model.document import Document
-from lkpolicy.model.findings import ExitCode, Finding, InputError, Severity
+from lkpolicy.model.findings import ExitCode, Finding, InputError, Location, Severity
 
 if TYPE_CHECKING:
+    from lkpolicy.gate.exclude import Exclusion
     from lkpolicy.stages.waivers import Waiver
 
 CONFIG_SUFFIXES = (".yml", ".yaml")
@@ -66,11 +67,16 @@ class Gate:
         return self.units[0]
 
 
-def expand_paths(arguments: Iterable[str]) -> list[str]:
+def expand_paths(arguments: Iterable[str], exclude: Exclusion | None = None,
+                 force_exclude: bool = False, stdin_name: str | None = None) -> list[str]:
     """Files as given; directories become their `*.yml`/`*.yaml` files, recursively and
-    sorted, without hidden paths and policy files. A directory without any is a usage error."""
+    sorted, without hidden paths, policy files and what `exclude` leaves out (files named
+    explicitly too with `force_exclude`, standard input by its `stdin_name`). A directory
+    without any config at all is a usage error; one whose configs are all excluded is not."""
     paths: list[str] = []
+    given = False
     for argument in arguments:
+        given = True
         if argument != "-" and os.path.isdir(argument):
             base = len(Path(argument).parts)
             found = sorted(
@@ -81,19 +87,25 @@ def expand_paths(arguments: Iterable[str]) -> list[str]:
             if not found:
                 raise UsageError(f"{argument}: no LinuxKit configs (*.yml, *.yaml) in this "
                                  "directory")
-            paths.extend(found)
+            paths.extend(path for path in found
+                         if exclude is None or not exclude.excludes(path, argument))
         else:
-            paths.append(argument)
-    if not paths:
+            named = stdin_name if argument == "-" else argument
+            if not (force_exclude and exclude is not None and named is not None
+                    and exclude.excludes(named)):
+                paths.append(argument)
+    if not given:
         raise UsageError("no config given")
     return paths
 
 
 def run_gate(arguments: list[str], options: GateOptions) -> Gate:
     """The whole gate over the configs. Raises `UsageError` for options that cannot apply."""
-    paths = expand_paths(arguments)
+    paths = expand_paths(arguments, options.exclude, options.force_exclude, options.stdin_name)
     documents: dict[str, Document] = {}
-    if options.merge:
+    if not paths:
+        units: list[GateUnit] = []
+    elif options.merge:
         from lkpolicy.stages.images import shared_image_caches
 
         with shared_image_caches():
@@ -101,6 +113,10 @@ def run_gate(arguments: list[str], options: GateOptions) -> Gate:
     else:
         units = _judge_each(paths, documents, options)
     gate = Gate(options, units, documents)
+    if options.selection.custom_codes:
+        from lkpolicy.gate.custom import check_custom_selection
+
+        check_custom_selection(gate)
     _finish(gate)
     return gate
 
@@ -237,7 +253,8 @@ def _no_trust_stage(paths: list[str], options: GateOptions) -> bool:
         return True
     from lkpolicy.stages.policy.discovery import find_policy
 
-    for spec in dict.fromkeys(find_policy(choice.explicit, config_dir([path])) for path in paths):
+    for spec in dict.fromkeys(find_policy(choice.explicit, config_dir([path], options.stdin_name))
+                              for path in paths):
         try:
             policy = choice.load(spec)
         except InputError:
@@ -257,7 +274,7 @@ class _CacheContexts:
         self.by_directory: dict[str, str] = {}
 
     def __call__(self, path: str) -> str:
-        directory = config_dir([path])
+        directory = config_dir([path], self.options.stdin_name)
         if directory not in self.by_directory:
             self.by_directory[directory] = self._context(directory)
         return self.by_directory[directory]
@@ -267,6 +284,8 @@ class _CacheContexts:
         images = options.images
         # The image stage reads the image cache, so its state is part of the key.
         parts = [images.state_token() if images is not None else "no-images"]
+        if options.packages is not None:
+            parts.append(f"packages={options.packages.token}")
         if options.policy is None:
             parts.append("no-policy")
         else:
@@ -286,6 +305,8 @@ class _CacheContexts:
 def _finish(gate: Gate) -> None:
     """The end of the gate: inline waivers, selection, baseline, verdict."""
     options = gate.options
+    if options.stdin_name is not None:
+        _name_standard_input(gate, options.stdin_name)
     findings: list[Finding] = []
     for unit in gate.units:
         gate.unreadable = gate.unreadable or unit.unreadable
@@ -300,6 +321,25 @@ def _finish(gate: Gate) -> None:
         findings = _apply_baseline(gate, findings, options.baseline)
     gate.findings = sorted(findings, key=Finding.sort_key)
     gate.exit_code = verdict(gate.findings, options.fail_on, gate.unreadable)
+
+
+def _name_standard_input(gate: Gate, name: str) -> None:
+    """`--stdin-filename`: standard input's findings, document and path take its name before
+    waivers, the selection and the baseline apply, so that they match it as they would match
+    the file."""
+    def named(location: Location) -> Location:
+        return Location(name, location.line, location.column) if location.file == "-" \
+            else location
+
+    for unit in gate.units:
+        unit.paths = [name if path == "-" else path for path in unit.paths]
+        for finding in [*unit.findings, *(s.finding for s in unit.suppressed)]:
+            finding.location = named(finding.location)
+            finding.related = [named(related) for related in finding.related]
+    document = gate.documents.pop("-", None)
+    if document is not None:
+        document.path = name
+        gate.documents[name] = document
 
 
 def verdict(findings: list[Finding], fail_on: Severity | None, unreadable: bool) -> int:
@@ -333,7 +373,12 @@ def _apply_inline_waivers(gate: Gate, unit: GateUnit, findings: list[Finding]) -
         meta.extend(problems)
     if not waivers:
         return findings + meta
-    outcome = apply_waivers(findings, waivers, gate.options.today, known_rules=known_rule_ids(),
+    known = set(known_rule_ids())
+    if any(rule not in known for waiver in waivers for rule in waiver.rules):
+        from lkpolicy.gate.custom import custom_rule_ids
+
+        known |= custom_rule_ids(unit, gate.options)
+    outcome = apply_waivers(findings, waivers, gate.options.today, known_rules=known,
                             chosen=gate.options.selection.chosen)
     gate.suppressed.extend(Suppression(s.finding, "inline", s.waiver.reason)
                            for s in outcome.suppressed)

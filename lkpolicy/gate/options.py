@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,8 @@ from lkpolicy.model.findings import Finding, Severity
 from lkpolicy.model.rules import blocks_build, build_family
 
 if TYPE_CHECKING:
+    from lkpolicy.gate.exclude import Exclusion
+    from lkpolicy.stages.pkglabels import PackageLabels
     from lkpolicy.stages.policy.model import Policy
     from lkpolicy.store.location import ImageOptions
 
@@ -39,7 +42,8 @@ class PolicyChoice:
 
 @dataclass(frozen=True, slots=True)
 class RuleSelection:
-    """`--select` and `--ignore`, validated against the rule catalogue.
+    """`--select` and `--ignore`, validated against the rule catalogue (codes outside the LK
+    families name custom rules: the gate checks them against the policies it loads).
 
     A check whose rules are all deselected does not run; rules that mark a config linuxkit
     cannot build (`Rule.blocks_build`) can be neither ignored nor left out of a selection."""
@@ -49,34 +53,47 @@ class RuleSelection:
     ignore: frozenset[str] = frozenset()
 
     @classmethod
-    def parse(cls, select: list[str] | None, ignore: list[str] | None) -> RuleSelection:
-        """Raises `UsageError` for a code that names no rule."""
+    def parse(cls, select: list[str] | None, ignore: list[str] | None,
+              names: tuple[str, str] = ("--select", "--ignore")) -> RuleSelection:
+        """Raises `UsageError` for a code that names no rule; `names` are what the messages
+        call the two lists (the options, or the keys of a configuration file)."""
         from lkpolicy.model.rules import known_rule_ids
 
         known = known_rule_ids()
 
-        def codes(values: list[str] | None, option: str) -> frozenset[str]:
+        def codes(values: list[str] | None, option: str, ignoring: bool) -> frozenset[str]:
             found: set[str] = set()
             for value in values or []:
                 for part in value.split(","):
                     code = part.strip().upper()
                     if not code:
                         continue
+                    if custom_code(code):
+                        found.add(code)  # checked against the policies by the gate
+                        continue
                     if code != "ALL" and not any(rule.startswith(code) for rule in known):
                         raise UsageError(f"{option} {part.strip()}: no rule has this ID or "
                                          "prefix; `lkpolicy rules` lists them")
-                    if option == "--ignore" and code in known and _blocking_rule(code):
-                        raise UsageError(f"--ignore {code}: its errors mean the config cannot "
+                    if ignoring and code in known and _blocking_rule(code):
+                        raise UsageError(f"{option} {code}: its errors mean the config cannot "
                                          "be built, so they cannot be ignored")
                     found.add(code)
             return frozenset(found)
 
-        chosen = codes(select, "--select")
-        return cls(None if not chosen or "ALL" in chosen else chosen, codes(ignore, "--ignore"))
+        chosen = codes(select, names[0], False)
+        return cls(None if not chosen or "ALL" in chosen else chosen,
+                   codes(ignore, names[1], True))
+
+    @property
+    def custom_codes(self) -> list[tuple[str, str]]:
+        """(option, code) for each code that can only name a custom rule of a policy."""
+        return [(option, code) for option, codes in (("--select", self.select or ()),
+                                                      ("--ignore", self.ignore))
+                for code in sorted(codes) if custom_code(code)]
 
     def chosen(self, rule_id: str) -> bool:
         """Whether the selection asks for this rule's findings."""
-        if any(rule_id.startswith(code) for code in self.ignore):
+        if any(code == "ALL" or rule_id.startswith(code) for code in self.ignore):
             return False
         return self.select is None or any(rule_id.startswith(code) for code in self.select)
 
@@ -87,6 +104,17 @@ class RuleSelection:
 
     def reports(self, finding: Finding) -> bool:
         return blocks_build(finding.rule_id, finding.severity) or self.chosen(finding.rule_id)
+
+
+_CUSTOM_CODE = re.compile(r"[A-Z]{1,12}[0-9]{0,6}")
+
+
+def custom_code(code: str) -> bool:
+    """Whether a `--select`/`--ignore` code can only name custom rules: a prefix outside
+    lkpolicy's LK families (custom rules are defined by policies, which the gate loads)."""
+    if code.startswith("LK") or "LK".startswith(code) or code == "ALL":
+        return False
+    return _CUSTOM_CODE.fullmatch(code) is not None
 
 
 def utc_now() -> datetime.datetime:
@@ -108,6 +136,9 @@ class GateOptions:
     fail_on: Severity | None = Severity.ERROR
     """The lowest severity that fails the gate; None never fails on findings."""
     use_result_cache: bool = True
+    packages: PackageLabels | None = None
+    """Labels from package sources (`check --labels-from`): they replace the labels of the
+    images they name."""
     exact_fixes: bool = False
     """A finding keeps its fix only where `check --fix` applies it to the judged text: what
     the reports that mark fixable findings (text, JSON) need. It costs another reading of
@@ -115,6 +146,14 @@ class GateOptions:
     at: datetime.datetime = field(default_factory=utc_now)
     """The moment the gate judges at (UTC, `--at`): waiver expiry, and every trust verifier
     (signatures, metadata expiry, certificates)."""
+    exclude: Exclusion | None = None
+    """Configs left out of the directories walked (`exclude`)."""
+    force_exclude: bool = False
+    """`exclude` also leaves out files named on the command line (`--force-exclude`)."""
+    stdin_name: str | None = None
+    """What standard input (`-`) stands for (`--stdin-filename`): its findings name it, and its
+    policy is discovered from its directory. It is still read as standard input (linuxkit
+    applies no templates to it), and its result is never cached."""
 
     @property
     def today(self) -> datetime.date:

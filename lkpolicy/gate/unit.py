@@ -122,7 +122,8 @@ def _run_stages(paths: list[str], documents: dict[str, Document], options: GateO
 
         unit.local_files, found_files = read_local_files(unit.config)
         unit.findings.extend(found_files)
-    unit.containers, found = effective_configs(unit.config, unit.resolution, unit.findings)
+    unit.containers, found = effective_configs(unit.config, unit.resolution, unit.findings,
+                                               options.packages)
     unit.findings.extend(found)
     if options.policy is not None:
         _judge_by_policy(unit, options.policy, options)
@@ -134,7 +135,7 @@ def _judge_by_policy(unit: GateUnit, choice: PolicyChoice, options: GateOptions)
     from lkpolicy.stages.policy.engine import evaluate
 
     assert unit.config is not None and unit.resolution is not None
-    spec = find_policy(choice.explicit, config_dir(unit.paths))
+    spec = find_policy(choice.explicit, config_dir(unit.paths, options.stdin_name))
     try:
         policy = choice.load(spec)
     except InputError as error:
@@ -163,13 +164,15 @@ def _judge_by_policy(unit: GateUnit, choice: PolicyChoice, options: GateOptions)
 
         outcome = apply_waivers(unit.findings, policy.waivers, options.today,
                                 context=container_context(unit.config),
-                                known_rules=known_rule_ids(),
+                                known_rules=known_rule_ids() | set(policy.custom_rules),
                                 chosen=options.selection.chosen)
         unit.findings = outcome.findings
         unit.suppressed = outcome.suppressed
 
 
-def config_dir(paths: list[str]) -> str:
-    """Where policy discovery starts: the directory of the first config file."""
-    first = next((path for path in paths if path != "-"), None)
+def config_dir(paths: list[str], stdin_name: str | None = None) -> str:
+    """Where policy discovery starts: the directory of the first config file (standard input
+    counts as `stdin_name` when it has one)."""
+    first = next((stdin_name if path == "-" else path for path in paths
+                  if path != "-" or stdin_name), None)
     return os.path.dirname(os.path.abspath(first)) if first else os.getcwd()

@@ -224,7 +224,7 @@ def _runtime(value: Any) -> dict[str, Any]:
 # How each optional image key is held by linuxkit's `ImageConfig`, in struct (= output) order.
 # "strings": *[]string; "string": string,omitempty; "string_ptr": *string; "bool": *bool;
 # "any": *interface{}; "anys": *[]interface{}; "int": *int; "map": *map[string]string.
-_IMAGE_FIELDS: tuple[tuple[str, str], ...] = (
+IMAGE_FIELDS: tuple[tuple[str, str], ...] = (
     ("capabilities", "strings"), ("capabilities.add", "strings"), ("ambient", "strings"),
     ("mounts", "mounts"), ("binds", "strings"), ("binds.add", "strings"), ("devices", "devices"),
     ("tmpfs", "strings"), ("command", "strings"), ("env", "strings"), ("cwd", "string"),
@@ -272,7 +272,7 @@ def _image(value: Any) -> dict[str, Any]:
         "name": _go_string(entry.get("name")),
         "image": _go_string(entry.get("image")),
     }
-    for key, kind in _IMAGE_FIELDS:
+    for key, kind in IMAGE_FIELDS:
         # A YAML null leaves a Go pointer nil, which omitempty then hides.
         if entry.get(key) is None:
             continue

@@ -64,6 +64,7 @@ RULE_MODULES = {
     'LKP004': 'lkpolicy.stages.policy.rules',
     'LKP005': 'lkpolicy.stages.policy.rules',
     'LKP006': 'lkpolicy.stages.policy.rules',
+    'LKP007': 'lkpolicy.stages.policy.custom.model',
     'LKP101': 'lkpolicy.stages.policy.rules',
     'LKP102': 'lkpolicy.stages.policy.rules',
     'LKP103': 'lkpolicy.stages.policy.rules',

@@ -18,13 +18,23 @@ DEFAULT_FORMAT = "text"
 __all__ = ["DEFAULT_FORMAT", "FORMATS", "Report", "render", "use_color"]
 
 
-def use_color(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
-    """Whether text output to `stream` should be coloured: a terminal, and no NO_COLOR.
+def use_color(stream: TextIO | None, environ: Mapping[str, str] | None = None,
+              choice: str = "auto") -> bool:
+    """Whether text output to `stream` (None: a file) should be coloured.
 
-    NO_COLOR (https://no-color.org) counts only when non-empty, as that convention says.
+    `--color always` and `never` decide alone. `auto` asks the environment: a non-empty
+    NO_COLOR (https://no-color.org) turns colour off, else a non-empty FORCE_COLOR
+    (https://force-color.org) turns it on, else `TERM=dumb` turns it off, else the stream
+    must be a terminal. (NO_COLOR wins over FORCE_COLOR, as in CPython.)
     """
+    if choice != "auto":
+        return choice == "always"
     env = os.environ if environ is None else environ
-    if env.get("NO_COLOR") or env.get("TERM") == "dumb":
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    if env.get("TERM") == "dumb" or stream is None:
         return False
     try:
         return stream.isatty()

@@ -50,7 +50,7 @@ def to_json_data(report: Report) -> dict[str, Any]:
     findings = report.sorted_findings()
     suppressed = sorted(report.suppressed, key=lambda s: finding_order(s.finding))
     fingerprints = _fingerprints(report, findings, suppressed)
-    return {
+    data = {
         "version": SCHEMA_VERSION,
         "tool": {"name": "lkpolicy", "version": report.tool_version},
         "summary": {
@@ -65,6 +65,11 @@ def to_json_data(report: Report) -> dict[str, Any]:
         "suppressed": [{**_suppressed(report, s), "fingerprint": fingerprints[id(s.finding)]}
                        for s in suppressed],
     }
+    if report.statistics:
+        from lkpolicy.report.statistics import statistics_json
+
+        data["statistics"] = statistics_json(report)
+    return data
 
 
 def render_json(report: Report) -> str:

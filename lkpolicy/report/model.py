@@ -70,6 +70,13 @@ class Report:
     and each rule's `helpUri` (`#lk201` anchors); None leaves them out."""
     execution_successful: bool = True
     """False when some input could not be judged at all (exit code 2)."""
+    extra_rules: Sequence[Rule] = ()
+    """Rules beyond the catalogue: the custom rules of the policies that judged the run."""
+    statistics: bool = False
+    """Count the findings per rule (`--statistics`): in place of the findings in text, beside
+    them in JSON."""
+    quiet: bool = False
+    """Text: the findings only, no summary (`--quiet`); a clean run prints nothing."""
     _rule_index: dict[str, Rule] | None = field(default=None, init=False, repr=False, compare=False)
     _lines: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -103,11 +110,13 @@ class Report:
         return max((finding.severity for finding in self.findings), default=None)
 
     def catalogue(self) -> list[Rule]:
-        if self.rules is not None:
-            return sorted(self.rules, key=lambda rule: rule.id)
-        return all_rules()
+        rules = list(self.rules) if self.rules is not None else all_rules()
+        return sorted([*rules, *self.extra_rules], key=lambda rule: rule.id)
 
     def rule(self, rule_id: str) -> Rule | None:
+        extra = next((rule for rule in self.extra_rules if rule.id == rule_id), None)
+        if extra is not None:
+            return extra
         if self.rules is None:
             return get_rule(rule_id)
         if self._rule_index is None:

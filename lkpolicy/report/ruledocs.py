@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from lkpolicy.model.rules import Rule, all_rules
 
 
-def render_rules(output_format: str) -> str:
-    rules = all_rules()
+def render_rules(output_format: str, extra: Sequence[Rule] = ()) -> str:
+    """The catalogue, and `extra` rules (the custom rules of a policy), sorted by ID."""
+    rules = sorted([*all_rules(), *extra], key=lambda rule: rule.id)
     if output_format == "json":
         return json.dumps([_rule_json(rule) for rule in rules], indent=2) + "\n"
     if output_format == "markdown":

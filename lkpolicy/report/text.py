@@ -163,11 +163,21 @@ def format_finding(report: Report, finding: Finding, *, color: bool = False,
 
 
 def render_text(report: Report, *, color: bool = False) -> str:
+    """The findings (or, with `report.statistics`, the count of each rule), then the summary
+    unless `report.quiet`."""
     paint = _Painter(color)
     out: list[str] = []
-    for index, finding in enumerate(report.sorted_findings()):
-        out += format_finding(report, finding, color=color, explain=index == 0)
-        out.append("")
+    if report.statistics:
+        from lkpolicy.report.statistics import statistics_lines
+
+        out += statistics_lines(report, lambda text: paint(text, _BOLD))
+        out += [""] if out else []
+    else:
+        for index, finding in enumerate(report.sorted_findings()):
+            out += format_finding(report, finding, color=color, explain=index == 0)
+            out.append("")
+    if report.quiet:
+        return "\n".join(out[:-1]) + "\n" if out else ""
     summary = summary_line(report)
     if report.errors:
         summary = paint(summary, _SEVERITY_STYLE[Severity.ERROR])

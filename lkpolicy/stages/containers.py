@@ -10,6 +10,7 @@ only this; nothing else recomputes what a container is granted.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,8 +22,9 @@ from lkpolicy.model.rules import define_rule
 from lkpolicy.model.templates import template_switches, templated
 
 if TYPE_CHECKING:
-    from lkpolicy.stages.effective import Effective, Placement, SpecError, Volume
+    from lkpolicy.stages.effective import Effective, ImageConfig, Placement, SpecError, Volume
     from lkpolicy.stages.images import Resolution
+    from lkpolicy.stages.pkglabels import PackageLabel, PackageLabels
     from lkpolicy.store.lookup import ResolvedImage
 
 _CATEGORY = "images"
@@ -74,6 +76,9 @@ class Container:
     effective: Effective | None = None
     error: SpecError | None = None
     """Why linuxkit cannot create the container (then `effective` is None)."""
+    package: PackageLabel | None = None
+    """The label from the package source of its image (`check --labels-from`), which
+    replaces the label of the image in the cache, if any."""
 
     @property
     def name(self) -> str:
@@ -90,13 +95,14 @@ class Container:
 
 
 def effective_configs(config: Config, resolution: Resolution,
-                      earlier: Iterable[Finding] = ()) -> tuple[list[Container], list[Finding]]:
+                      earlier: Iterable[Finding] = (), packages: PackageLabels | None = None,
+                      ) -> tuple[list[Container], list[Finding]]:
     """Every container with its effective config, and the findings about them.
 
     `earlier` are the findings of the stages before (validation, lint): a container that
     fails for a reason they already report as an error is not reported twice, and one that
     breaks the schema gets no effective config at all (linuxkit stops at the schema, before
-    any container is created)."""
+    any container is created). `packages` are labels from package sources (`--labels-from`)."""
     from lkpolicy.stages.effective import ExtractionMap, Placement, id_map, visible_volumes
     from lkpolicy.stages.validate import validate_data
 
@@ -115,6 +121,7 @@ def effective_configs(config: Config, resolution: Resolution,
             continue
         container = Container(section, index, node, entry, parse_or_none(entry.get("image")))
         container.image = resolution.image(container.reference)
+        container.package = packages.find(container.reference) if packages else None
         containers.append(container)
         if _within(node.pointer, invalid):
             continue
@@ -140,11 +147,24 @@ def _build(container: Container, placement: Placement, ids: dict[str, int],
     expanded = container.reference.expanded if container.reference is not None else None
     try:
         container.effective = build_effective(
-            container.entry, container.image.config if container.image is not None else None,
-            ids, placement, extractions=extractions, reference=expanded, volumes=volumes,
-            validate_label=validate)
+            container.entry, image_config(container), ids, placement, extractions=extractions,
+            reference=expanded, volumes=volumes, validate_label=validate)
     except SpecError as error:
         container.error = error
+
+
+def image_config(container: Container) -> ImageConfig | None:
+    """What the container's image gives it: the cached image's config, with the label from
+    its package source when there is one."""
+    from lkpolicy.stages.effective import LABEL_KEY, ImageConfig
+
+    cached = container.image.config if container.image is not None else None
+    if container.package is None:
+        return cached
+    labels = {**(cached.labels if cached is not None else {}),
+              LABEL_KEY: container.package.text}
+    return dataclasses.replace(cached, labels=labels) if cached is not None \
+        else ImageConfig(labels=labels)
 
 
 _LABEL_HINT = ("set the field in this entry (the YAML replaces the label's value), or fix the "
@@ -157,10 +177,13 @@ def _findings(container: Container, placement: Placement, ids: dict[str, int],
 
     image = container.image_node
     expanded = container.reference.expanded if container.reference is not None else "?"
+    if container.package is not None:
+        expanded += f" (from {container.package.document.path})"
     error = container.error
     if error is not None:
         details = f" ({'; '.join(error.details)})" if error.details else ""
-        if container.image is not None and not _fails_alone(container, placement, ids, volumes):
+        labelled = container.image is not None or container.package is not None
+        if labelled and not _fails_alone(container, placement, ids, volumes):
             return [LABEL_BREAKS_BUILD.finding(
                 f"with the label of {expanded}, linuxkit fails: {error.message}{details}",
                 image.location, image.pointer, hint=_LABEL_HINT)]

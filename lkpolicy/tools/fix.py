@@ -81,7 +81,7 @@ def fix_files(findings: list[Finding], documents: dict[str, Document]) -> tuple[
             notes.append(f"{path}: not a checked config")
             continue
         try:
-            if path == "-":  # read once, by the gate: `--diff` shows its fixes
+            if not document.from_file:  # standard input, read once by the gate
                 raw, text = document.text.encode("utf-8", "surrogatepass"), document.text
             else:
                 raw, _from_file = read_source(path)

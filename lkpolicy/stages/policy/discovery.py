@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 # Shipped inside the package; the repository's top-level `policies/` links here.
@@ -25,16 +26,26 @@ def find_policy(explicit: str | None, start_dir: str | Path) -> str:
     the gate's errors off."""
     if explicit:
         return explicit
+    found = nearest_file(start_dir, DISCOVERED_NAME)
+    return DEFAULT if found is None else str(found)
+
+
+def nearest_file(start_dir: str | Path, name: str,
+                 accept: Callable[[Path], bool] | None = None) -> Path | None:
+    """The file `name` in `start_dir` or the nearest parent that has one (that `accept` takes,
+    when given), searched as `find_policy` searches: up to the repository root or the home,
+    trustworthy candidates only."""
     directory = Path(start_dir).resolve()
     trusted = _trusted_owners(directory)
     home = _home()
     while True:
-        candidate = directory / DISCOVERED_NAME
-        if candidate.is_file() and _trustworthy(candidate, trusted):
-            return str(candidate)
-        # A policy above the repository (or the home) belongs to someone or something else.
+        candidate = directory / name
+        if candidate.is_file() and _trustworthy(candidate, trusted) \
+                and (accept is None or accept(candidate)):
+            return candidate
+        # A file above the repository (or the home) belongs to someone or something else.
         if (directory / ".git").exists() or directory == home or directory.parent == directory:
-            return DEFAULT
+            return None
         directory = directory.parent
 
 

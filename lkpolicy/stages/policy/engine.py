@@ -110,7 +110,12 @@ class Judge:
             return Place(node.document.location(pointer), pointer, "")
         anchor = target.container.image_node
         where = f" (config.json {effective_pointer})" if effective_pointer else ""
-        if provenance.origin is Origin.LABEL:
+        package = target.container.package
+        if provenance.origin is Origin.LABEL and package is not None:
+            # The label comes from a package source (`--labels-from`): name its line there.
+            source = (f" by the label from {package.location(provenance.pointer)} (package "
+                      f"of {target.image_text}), not by the YAML{where}")
+        elif provenance.origin is Origin.LABEL:
             source = f" by the image label of {target.image_text}, not by the YAML{where}"
         elif provenance.origin is Origin.IMAGE:
             source = f" by the image config of {target.image_text}, not by the YAML{where}"
@@ -155,19 +160,29 @@ def _load_checks() -> list[Check]:
     return CHECKS
 
 
+def _checks(policy: Policy) -> list[Check]:
+    """The registered checks, then one per custom rule of the policy."""
+    if not policy.custom_rules:
+        return _load_checks()
+    from lkpolicy.stages.policy.custom.checks import custom_checks
+
+    return [*_load_checks(), *custom_checks(policy)]
+
+
 def evaluate(config: Config, containers: list[Container], policy: Policy,
              selected: Callable[[str], bool] | None = None,
              digests: Mapping[str, str] | None = None) -> list[Finding]:
     """The policy's findings on `config` and its containers (from the containers stage).
 
     `selected` is the rule selection (`--select`/`--ignore`); a check none of whose rules is
-    selected, or named by the policy, does not run. `digests`: expanded reference -> the
+    selected, or named by the policy, does not run. The policy's custom rules run as checks
+    of their own (`lkpolicy.stages.policy.custom`). `digests`: expanded reference -> the
     digest the image stage resolved (`Resolution.digests`), which pinning fixes write."""
     from lkpolicy.stages.effective.grants import grants_of
 
     judge = Judge(config, policy, selected or (lambda _rule: True), digests)
     named = set(policy.rules) | {rule for o in policy.overrides for rule in o.rules}
-    checks = [check for check in _load_checks()
+    checks = [check for check in _checks(policy)
               if any(rule.id in named and judge.selected(rule.id) for rule in check.rules)]
     targets = [Target(c, grants_of(c.effective, c.entry))
                for c in containers if c.effective is not None]

@@ -22,6 +22,7 @@ from lkpolicy.stages.policy.discovery import (
     find_policy,
 )
 from lkpolicy.stages.policy.model import (
+    ATTESTATION_AUTHORITY_TYPES,
     FILE_AUTHORITY_TYPES,
     Authority,
     Identity,
@@ -44,9 +45,10 @@ from lkpolicy.stages.policy.validation import SCHEMA_PATH, validate_policy
 
 if TYPE_CHECKING:
     # Loaded by the functions that read a `trust:` section: most policies have none.
+    from lkpolicy.stages.trust.attest.conditions import AttestationCondition
     from lkpolicy.stages.trust.requirements import Ask, Requirement
 
-__all__ = ["SCHEMA_PATH", "load_policy", "load_policy_file"]
+__all__ = ["SCHEMA_PATH", "load_policy", "load_policy_file", "read_check_section"]
 
 
 def load_policy(path: str | Path | None, config_dir: str | Path = ".") -> Policy:
@@ -68,10 +70,25 @@ def load_policy_file(spec: str) -> Policy:
     for document, own_spec in chain.files:
         policy.extend(_own(document, own_spec))
     _check_trust_names(policy.trust)
+    named = [*policy.rules, *(key for override in policy.overrides for key in override.rules)]
+    if policy.custom_rules or any(not key.startswith("LK") for key in named):
+        from lkpolicy.stages.policy.custom.parse import check_custom_rule_ids
+
+        check_custom_rule_ids(policy)
     return policy
 
 
-POLICY_KEYS = ("extends", "rules", "overrides", "trust", "waivers")
+def read_check_section(path: str) -> dict[str, Any] | None:
+    """The `check:` section of the policy file at `path` (defaults for `lkpolicy check`),
+    validated with the rest of the file by the policy schema; None when it has none. Raises
+    `InputError` for a file that is not a valid policy."""
+    document = _read(path)
+    validate_policy(document)
+    section = document.data.get("check") if isinstance(document.data, dict) else None
+    return section if isinstance(section, dict) else None
+
+
+POLICY_KEYS = ("extends", "rules", "overrides", "trust", "waivers", "custom_rules", "check")
 """The top-level keys of a policy file (tests check them against the schema)."""
 _POLICY_KEY_TEXT = re.compile(r"(?:^|[{,\s])[\"']?(?:" + "|".join(POLICY_KEYS) + r")[\"']?\s*:",
                               re.MULTILINE)
@@ -210,6 +227,10 @@ def _own(document: Document, spec: str) -> Policy:
     data: dict[str, Any] = document.data
     policy = Policy(sources=[spec if spec.startswith(BUILTIN_PREFIX) else document.path])
     policy.rules = _rules(document, data.get("rules") or {}, "/rules")
+    if data.get("custom_rules"):
+        from lkpolicy.stages.policy.custom.parse import add_custom_rules
+
+        add_custom_rules(policy, document, data["custom_rules"])
     for index, raw in enumerate(data.get("overrides") or []):
         pointer = f"/overrides/{index}"
         match = raw["match"]
@@ -254,12 +275,16 @@ def _trust(document: Document, raw: dict[str, Any]) -> TrustPolicy:
 
 
 def _requirement(document: Document, raw: Any, pointer: str) -> Requirement:
-    """`NAME`, `{authority: NAME, signers: [...]}`, `{all: [...]}` or `{any: [...]}`, nested."""
+    """`NAME`, `{authority: NAME, signers: [...]}`, `{authority: NAME, attestation: {...}}`,
+    `{all: [...]}` or `{any: [...]}`, nested."""
     from lkpolicy.stages.trust.requirements import AllOf, AnyOf, Ask, Signed
 
     location = document.location(pointer)
     if isinstance(raw, str):
         return Signed(Ask(raw), location)
+    if "attestation" in raw:
+        return Signed(Ask(raw["authority"], attestation=_attestation(
+            document, raw["attestation"], join_pointer(pointer, "attestation"))), location)
     if "authority" in raw:
         return Signed(Ask(raw["authority"], tuple(raw.get("signers") or ())), location)
     mode = "all" if "all" in raw else "any"
@@ -267,6 +292,19 @@ def _requirement(document: Document, raw: Any, pointer: str) -> Requirement:
                                                                 index))
                      for index, item in enumerate(raw[mode]))
     return AllOf(children, location) if mode == "all" else AnyOf(children, location)
+
+
+def _attestation(document: Document, raw: dict[str, Any], pointer: str) -> AttestationCondition:
+    """An attestation condition, its regular expressions compiled now (LKP005 at the value)."""
+    from lkpolicy.stages.trust.attest.conditions import condition_from_policy
+    from lkpolicy.stages.trust.errors import ConditionError
+
+    try:
+        return condition_from_policy(raw)
+    except ConditionError as error:
+        where = pointer + error.key
+        raise InputError(POLICY_BAD_OPTION.finding(
+            f"attestation: {error}", document.location(where), where)) from None
 
 
 def _signature_template(document: Document, template: str, base: Path, pointer: str) -> str:
@@ -313,7 +351,8 @@ def _authority(document: Document, name: str, raw: dict[str, Any], pointer: str,
 def _check_trust_names(trust: TrustPolicy) -> None:
     """Names are checked once the whole `extends` chain is read: a rule may use an authority
     that a parent policy defines. So are the uses an authority type cannot serve: named
-    signers of anything but Notary, and local files with an authority that signs no blobs."""
+    signers of anything but Notary, local files with an authority that signs no blobs, and
+    attestations with one that signs none."""
     findings: list[Finding] = []
     wanted: list[tuple[Ask, TrustRule | None]] = [
         (ask, rule) for rule in trust.rules for ask in rule.require.asks()]
@@ -332,6 +371,14 @@ def _check_trust_names(trust: TrustPolicy) -> None:
             findings.append(POLICY_BAD_OPTION.finding(
                 f"unknown trust authority `{ask.authority}` (defined: {known})", location,
                 hint=did_you_mean(ask.authority, trust.authorities)))
+        elif ask.attestation is not None and rule is not None and rule.files:
+            findings.append(POLICY_BAD_OPTION.finding(
+                "attestations are about images: a `files` rule cannot require one", location))
+        elif ask.attestation is not None and authority.type not in ATTESTATION_AUTHORITY_TYPES:
+            findings.append(POLICY_BAD_OPTION.finding(
+                f"trust authority `{ask.authority}` ({authority.type}) cannot vouch for "
+                f"attestations: use a {' or '.join(ATTESTATION_AUTHORITY_TYPES)} authority",
+                location))
         elif ask.signers and authority.type != "notary":
             findings.append(POLICY_BAD_OPTION.finding(
                 f"trust authority `{ask.authority}` ({authority.type}) has no delegation "

@@ -17,6 +17,7 @@ from lkpolicy.model.findings import Location, Severity
 from lkpolicy.model.reference import ImageRef
 
 if TYPE_CHECKING:
+    from lkpolicy.stages.policy.custom.model import CustomRule
     from lkpolicy.stages.trust.requirements import Requirement
     from lkpolicy.stages.waivers import Waiver
 
@@ -60,6 +61,17 @@ class Selector:
             return any(image_matches(glob, subject.reference) for glob in self.images)
         return True
 
+    @classmethod
+    def from_match(cls, match: Mapping[str, Any]) -> Selector:
+        """From a policy's `match:` mapping (each criterion one glob or a list)."""
+        def globs(value: Any) -> tuple[str, ...]:
+            if value is None:
+                return ()
+            return (value,) if isinstance(value, str) else tuple(value)
+
+        return cls(globs(match.get("image")), globs(match.get("section")),
+                   globs(match.get("name")))
+
 
 @dataclass(slots=True)
 class RuleSetting:
@@ -99,6 +111,9 @@ class Policy:
     """The `trust:` section: authorities and which images they must vouch for."""
     waivers: list[Waiver] = field(default_factory=list)
     """Accepted findings from every policy in the chain (`lkpolicy.stages.waivers`)."""
+    custom_rules: dict[str, CustomRule] = field(default_factory=dict)
+    """Rules the policies define with CEL conditions (`lkpolicy.stages.policy.custom`); a
+    later definition of an ID replaces an earlier one."""
 
     def extend(self, other: Policy) -> None:
         """Put `other` on top of this policy (`other` extends this one)."""
@@ -109,6 +124,7 @@ class Policy:
         self.sources.extend(source for source in other.sources if source not in self.sources)
         self.trust.extend(other.trust)
         self.waivers.extend(other.waivers)
+        self.custom_rules.update(other.custom_rules)
 
     def active(self, rule_id: str, subject: Subject, default_severity: Severity,
                defaults: Mapping[str, Any]) -> Active | None:
@@ -130,6 +146,8 @@ class Policy:
 
 FILE_AUTHORITY_TYPES = ("sigstore", "cosign-key")
 """Authorities that can vouch for a local file's bytes (signatures over a blob)."""
+ATTESTATION_AUTHORITY_TYPES = FILE_AUTHORITY_TYPES
+"""Authorities that can vouch for in-toto attestations of an image: the cosign ones too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +180,7 @@ class Authority:
     # tuf
     repository: str | None = None
     root: str | None = None
-    # sigstore
+    # sigstore (and cosign-key: the transparency logs its key-based bundles must be in)
     trusted_root: str | None = None
     identities: tuple[Identity, ...] = ()
     # cosign-key

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lkpolicy.stages.policy.custom.celenv import MAX_LENGTH
+from lkpolicy.stages.policy.custom.model import CUSTOM_ID, RESERVED_PREFIX, SCOPES
 from lkpolicy.stages.policy.rules import IMAGE_SECTIONS, POLICY_RULES
 
 SCHEMA_ID = "https://lkpolicy.dev/schemas/policy.schema.json"
@@ -61,6 +63,16 @@ def build_schema() -> dict[str, Any]:
                       "description": "Rule settings; a rule that no policy in the chain names "
                                      "does not run."},
             "trust": _trust_schema(),
+            "custom_rules": {
+                "type": "object",
+                "description": "Rules this policy defines, by ID (capital letters then digits, "
+                               "e.g. `ORG001`; IDs starting with LK are lkpolicy's). Each runs "
+                               "like a built-in rule (set its severity or turn it `off` in "
+                               "`rules` and `overrides`, waive it, baseline it) and fires where "
+                               "its CEL condition is true; see docs/custom-rules.md.",
+                "propertyNames": {"pattern": f"^{CUSTOM_ID.pattern}$"},
+                "additionalProperties": {"$ref": "#/$defs/customRule"},
+            },
             "waivers": {
                 "description": "Accepted findings: each waiver names a rule, optionally narrows "
                                "it to images, sections, container names, files or a JSON "
@@ -72,6 +84,7 @@ def build_schema() -> dict[str, Any]:
                                    "rule IDs), with positions.",
                 },
             },
+            "check": _check_schema(),
             "overrides": {
                 "description": "Settings for the subjects a selector matches, applied after "
                                "`rules` in list order; options replace earlier values whole.",
@@ -92,6 +105,7 @@ def build_schema() -> dict[str, Any]:
         },
         "$defs": {
             **_trust_defs(),
+            "customRule": _custom_rule_schema(),
             "severity": {
                 "description": "`off` disables the rule; the others set the severity of its "
                                "findings.",
@@ -102,6 +116,15 @@ def build_schema() -> dict[str, Any]:
                 "description": "Rule ID -> a severity, or an object with `severity` and options.",
                 "additionalProperties": False,
                 "properties": rules,
+                "patternProperties": {f"^(?!{RESERVED_PREFIX}){CUSTOM_ID.pattern}$": {
+                    "description": "A custom rule (defined in `custom_rules` of this policy or "
+                                   "one it extends): its severity, or `off`.",
+                    "anyOf": [
+                        {"$ref": "#/$defs/severity"},
+                        {"type": "object", "additionalProperties": False,
+                         "description": "The severity of the custom rule.",
+                         "properties": {"severity": {"$ref": "#/$defs/severity"}}},
+                    ]}},
             },
             "selector": {
                 "type": "object",
@@ -125,7 +148,97 @@ def build_schema() -> dict[str, Any]:
     }
 
 
+CHECK_FORMATS = ("text", "json", "sarif", "github")
+"""`check --format` (tests keep it equal to the renderers' list)."""
+CHECK_FAIL_ON = ("error", "warning", "info", "never")
+"""`check --fail-on` (tests keep it equal to the command's)."""
+
+
+def _rule_codes(description: str) -> dict[str, Any]:
+    return {"type": "array", "description": description,
+            "items": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9]*$",
+                      "description": "A rule ID (`LKP101`), an ID prefix (`LKP1`) or `ALL`; "
+                                     "checked against the rule catalogue when used."}}
+
+
+def _check_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Defaults for the options of `lkpolicy check` when this file is the policy "
+                       "of the configs checked (the `--policy` file, or the `.lkpolicy.yml` "
+                       "discovered from the first config). Options given on the command line "
+                       "win; this section is read from this file only, not from the files it "
+                       "extends, and it takes precedence over `[tool.lkpolicy]` in "
+                       "pyproject.toml.",
+        "properties": {
+            "format": {"enum": list(CHECK_FORMATS), "description": "`--format`."},
+            "fail-on": {"enum": list(CHECK_FAIL_ON), "description": "`--fail-on`."},
+            "select": _rule_codes("`--select`: the rules to report (errors that stop the "
+                                  "build are always reported)."),
+            "ignore": _rule_codes("`--ignore`: the rules to leave out."),
+            "exclude": {
+                "type": "array",
+                "description": "Globs of configs to leave out when a directory is walked "
+                               "(files named on the command line are checked anyway, unless "
+                               "`--force-exclude`). A pattern without `/` matches the name of "
+                               "the file or of any directory on its way; one with `/` matches "
+                               "the path relative to this file's directory, or one of its "
+                               "leading directories.",
+                "items": {"type": "string", "minLength": 1,
+                          "description": "A glob: `*`, `?`, `[...]`."},
+            },
+        },
+    }
+
+
 _PATH = {"type": "string", "minLength": 1}
+
+
+def _text(description: str) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "description": description}
+
+
+def _custom_rule_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["title", "severity", "rationale", "fix", "condition"],
+        "description": "A rule with a CEL condition over each container's effective config "
+                       "(`scope: container`) or over the whole config (`scope: config`).",
+        "if": {"properties": {"scope": {"const": "config"}}, "required": ["scope"]},
+        "then": {"not": {"required": ["match"],
+                         "description": "A whole-config rule has no selector."}},
+        "properties": {
+            "title": _text("One line, shown by `lkpolicy rules` and as the finding's message."),
+            "name": {"type": "string", "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$",
+                     "description": "A kebab-case slug (SARIF `name`); default: the ID in "
+                                    "lower case."},
+            "severity": {"enum": ["error", "warning", "info"],
+                         "description": "The severity of its findings (`rules` and "
+                                        "`overrides` can change it)."},
+            "rationale": _text("Why the rule exists (`lkpolicy explain`, SARIF help)."),
+            "fix": _text("How to fix a finding."),
+            "scope": {"enum": list(SCOPES),
+                      "description": "`container` (default): judged for each onboot, "
+                                     "onshutdown and service container; `config`: once for "
+                                     "the whole config."},
+            "match": {"$ref": "#/$defs/selector",
+                      "description": "Which containers the rule judges (as `overrides` "
+                                     "select them)."},
+            "condition": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH,
+                          "description": "A CEL expression, true when the subject breaks the "
+                                         "rule. Checked (syntax and types) when the policy "
+                                         "loads."},
+            "field": {"type": "string", "pattern": "^/[a-z_]+(/.*)?$",
+                      "description": "Where findings point: a JSON pointer that starts with "
+                                     "a variable, e.g. `/config/process/noNewPrivileges` or "
+                                     "`/grants/capabilities`; default: the field the "
+                                     "condition names."},
+            "message": _text("The finding's message; default: the title."),
+            "reason": {"type": "string", "description": "Why the rule exists (for reviewers)."},
+        },
+    }
 
 
 def _path(description: str) -> dict[str, Any]:
@@ -201,6 +314,13 @@ def _authority(kind: str, description: str, required: list[str],
                      "properties": {"type": {"const": kind}, **properties}, **extra}}
 
 
+def _asking(key: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A requirement that asks an authority something more than its own rule (`key`)."""
+    return {"type": "object", "additionalProperties": False, "required": ["authority", key],
+            "description": description,
+            "properties": {"authority": {"$ref": "#/$defs/authorityName"}, key: schema}}
+
+
 def _trust_defs() -> dict[str, Any]:
     identity = {
         "type": "object", "additionalProperties": False, "required": ["issuer"],
@@ -218,27 +338,31 @@ def _trust_defs() -> dict[str, Any]:
     }
     requirements = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/requirement"}}
     return {
+        "attestation": _attestation_schema(),
         "authorityName": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                           "description": "The name of an authority in `trust.authorities`."},
         "requirement": {
             "description": "One authority name; `{authority: A, signers: [targets/releases, "
                            "...]}` (a notary authority whose named delegation roles must each "
-                           "sign the tag, all with the same digest); `{all: [...]}` (each must "
-                           "be met) or `{any: [...]}` (one is enough), nested as needed.",
+                           "sign the tag, all with the same digest); `{authority: A, "
+                           "attestation: {...}}` (a cosign or sigstore authority must have "
+                           "signed an in-toto attestation of the image that meets the "
+                           "conditions); `{all: [...]}` (each must be met) or `{any: [...]}` "
+                           "(one is enough), nested as needed.",
             "anyOf": [
                 {"$ref": "#/$defs/authorityName"},
-                {"type": "object", "additionalProperties": False,
-                 "required": ["authority", "signers"],
-                 "description": "A notary authority and the delegation roles that must each "
-                                "sign the tag with the same digest (Docker's role order does "
-                                "not apply).",
-                 "properties": {
-                     "authority": {"$ref": "#/$defs/authorityName"},
-                     "signers": {"type": "array", "minItems": 1, "uniqueItems": True,
-                                 "description": "Roles: `targets` or delegations such as "
-                                                "`targets/releases`.",
-                                 "items": {"type": "string", "pattern":
-                                           "^targets(/[A-Za-z0-9_.-]+)*$"}}}},
+                _asking("signers", "A notary authority and the delegation roles that must "
+                        "each sign the tag with the same digest (Docker's role order does not "
+                        "apply).",
+                        {"type": "array", "minItems": 1, "uniqueItems": True,
+                         "description": "Roles: `targets` or delegations such as "
+                                        "`targets/releases`.",
+                         "items": {"type": "string",
+                                   "pattern": "^targets(/[A-Za-z0-9_.-]+)*$"}}),
+                _asking("attestation", "A sigstore or cosign-key authority and the in-toto "
+                        "attestation of the image it must have signed. Combine with the "
+                        "authority's name in an `all` to require the image's signature too.",
+                        {"$ref": "#/$defs/attestation"}),
                 {"type": "object", "additionalProperties": False, "required": ["all"],
                  "description": "Every one must be met.",
                  "properties": {"all": {**requirements,
@@ -314,9 +438,69 @@ def _trust_defs() -> dict[str, Any]:
                                "keys": {"type": "array", "minItems": 1,
                                         "description": "Public keys (PEM files).",
                                         "items": _path("A PEM public key file.")},
+                               "trusted_root": _path(
+                                   "A Sigstore trusted_root.json whose transparency logs "
+                                   "every key-based Sigstore bundle (\"managed key\") must "
+                                   "be recorded in; without it (or without logs in it), the "
+                                   "key alone is trusted."),
                            }),
             ],
         },
+    }
+
+
+_SLSA_FIELDS = {
+    "builder": "the builder ID (v0.2 `builder.id`, v1 `runDetails.builder.id`)",
+    "build_type": "the build type (v0.2 `buildType`, v1 `buildDefinition.buildType`)",
+    "source_repository": "the source repository (v0.2 `invocation.configSource.uri` or "
+                         "`materials[0].uri` without `git+` and `@ref`; v1 "
+                         "`externalParameters.workflow.repository`, else "
+                         "`resolvedDependencies[0].uri` likewise)",
+    "source_ref": "the source ref, e.g. `refs/heads/main` (after the `@` of those URIs; v1 "
+                  "`externalParameters.workflow.ref`)",
+}
+
+
+def _attestation_schema() -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "predicate_type": {
+            "type": "string", "minLength": 1,
+            "description": "`slsa-provenance` (SLSA provenance v0.2 or v1), or a predicate "
+                           "type URI, exactly (`https://slsa.dev/provenance/v1`, "
+                           "`https://spdx.dev/Document`, ...)."},
+        "conditions": {
+            "type": "array", "minItems": 1,
+            "description": "Conditions on the predicate of any predicate type; all must hold.",
+            "items": {
+                "type": "object", "additionalProperties": False, "required": ["pointer"],
+                "oneOf": [{"required": ["equals"]}, {"required": ["regex"]}],
+                "description": "A value in the predicate and what it must be.",
+                "properties": {
+                    "pointer": {"type": "string", "pattern": "^(/.*)?$",
+                                "description": "A JSON pointer (RFC 6901) into the "
+                                               "predicate, e.g. `/buildDefinition/"
+                                               "externalParameters/workflow/path`."},
+                    "equals": {"description": "The exact JSON value (any type) there."},
+                    "regex": {"type": "string", "minLength": 1,
+                              "description": "A regular expression the whole string there "
+                                             "must match."}}}},
+    }
+    for name, what in _SLSA_FIELDS.items():
+        properties[name] = {"type": "string", "minLength": 1,
+                            "description": f"SLSA provenance: {what}, exactly."}
+        properties[f"{name}_regex"] = {"type": "string", "minLength": 1,
+                                       "description": f"SLSA provenance: a regular expression "
+                                                      f"{what} must match whole."}
+    return {
+        "type": "object", "additionalProperties": False, "required": ["predicate_type"],
+        "description": "An in-toto attestation of the image (cosign's `.att` tag, or a "
+                       "Sigstore bundle among the OCI referrers or in their fallback tag), "
+                       "signed as the authority signs, whose statement names the image's "
+                       "manifest digest and whose predicate meets every condition given. Each "
+                       "SLSA field is exact or `_regex`, not both.",
+        "not": {"description": "A SLSA field is given exactly or as `_regex`, not both.",
+                "anyOf": [{"required": [name, f"{name}_regex"]} for name in _SLSA_FIELDS]},
+        "properties": properties,
     }
 
 

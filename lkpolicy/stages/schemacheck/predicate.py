@@ -41,9 +41,9 @@ PREDICATE_PATH = Path(__file__).resolve().parent / "policy_valid.py"
 
 _GUARDS = {
     "required": "object", "properties": "object", "additionalProperties": "object",
-    "propertyNames": "object", "minProperties": "object",
+    "propertyNames": "object", "minProperties": "object", "patternProperties": "object",
     "items": "array", "minItems": "array", "uniqueItems": "array",
-    "minLength": "string", "pattern": "string",
+    "minLength": "string", "maxLength": "string", "pattern": "string",
 }
 """The instance type each keyword applies to; jsonschema passes any other type."""
 _LAST = ("uniqueItems",)
@@ -187,19 +187,44 @@ class _Compiler:
 
     def _additionalProperties(self, value: Any, var: str, where: str,
                               node: dict[str, Any]) -> list[str]:
-        if "patternProperties" in node:
-            raise SchemaNotSupported(f"{where}: `patternProperties` is not supported")
         declared = tuple(node.get("properties", {}))
         members = self.constant(constant_name(where.rsplit("/", 1)[0]) + "_KEYS",
                                 f"frozenset({tuple_literal(declared)})") if declared else ""
-        if value is False:
+        patterns = [self._key_pattern(pattern, f"{where}/{index}")
+                    for index, pattern in enumerate(node.get("patternProperties", {}))]
+        if value is False and not patterns:
             return [f"{members}.issuperset({var})" if declared else f"not {var}"]
         key = self.fresh("key")
-        test = self.test(value, f"{var}[{key}]", where, self._name(where))
+        test = "False" if value is False else self.test(value, f"{var}[{key}]", where,
+                                                         self._name(where))
         if test == "True":
             return []
-        extra = f" if {key} not in {members}" if declared else ""
+        # Additional: neither declared nor matched by a `patternProperties` pattern.
+        exclusions = ([f"{key} not in {members}"] if declared else []) + [
+            f"{pattern}.search({key}) is None" for pattern in patterns]
+        extra = f" if {' and '.join(exclusions)}" if exclusions else ""
         return [f"all({test} for {key} in {var}{extra})"]
+
+    def _key_pattern(self, value: Any, where: str) -> str:
+        if not isinstance(value, str):
+            raise SchemaNotSupported(f"{where}: a `patternProperties` key must be a string")
+        self.uses_re = True
+        # jsonschema: re.search with Python's own regular expressions.
+        return self.constant(constant_name(where), f"re.compile({literal(value)})")
+
+    def _patternProperties(self, value: Any, var: str, where: str,
+                           node: dict[str, Any]) -> list[str]:
+        if not isinstance(value, dict):
+            raise SchemaNotSupported(f"{where}: `patternProperties` must be an object")
+        tests = []
+        for index, (pattern, subschema) in enumerate(value.items()):
+            compiled = self._key_pattern(pattern, f"{where}/{index}")
+            key = self.fresh("key")
+            inner = f"{where}/{escape_token(pattern)}"
+            test = self.test(subschema, f"{var}[{key}]", inner, self._name(f"{where}/{index}"))
+            if test != "True":
+                tests.append(f"all({test} for {key} in {var} if {compiled}.search({key}))")
+        return tests
 
     def _propertyNames(self, value: Any, var: str, where: str, node: dict[str, Any]) -> list[str]:
         key = self.fresh("key")
@@ -220,6 +245,11 @@ class _Compiler:
 
     def _minLength(self, value: Any, var: str, where: str, node: dict[str, Any]) -> list[str]:
         return self._minimum_size(value, var, where)
+
+    def _maxLength(self, value: Any, var: str, where: str, node: dict[str, Any]) -> list[str]:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SchemaNotSupported(f"{where}: only a non-negative integer is supported")
+        return [f"len({var}) <= {value}"]  # code points, as jsonschema counts them
 
     def _minItems(self, value: Any, var: str, where: str, node: dict[str, Any]) -> list[str]:
         return self._minimum_size(value, var, where)
@@ -277,7 +307,8 @@ class _Compiler:
 
 _KEYWORDS = {"$ref": "_ref", "enum": "_enum", "const": "_const", "required": "_required",
              "properties": "_properties", "additionalProperties": "_additionalProperties",
-             "propertyNames": "_propertyNames", "items": "_items", "minLength": "_minLength",
+             "patternProperties": "_patternProperties", "propertyNames": "_propertyNames",
+             "items": "_items", "minLength": "_minLength", "maxLength": "_maxLength",
              "minItems": "_minItems", "minProperties": "_minProperties",
              "uniqueItems": "_uniqueItems", "pattern": "_pattern", "anyOf": "_anyOf",
              "oneOf": "_oneOf", "allOf": "_allOf", "not": "_not", "if": "_if"}

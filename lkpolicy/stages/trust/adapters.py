@@ -25,6 +25,7 @@ from lkpolicy.stages.trust.verifiers import (
 if TYPE_CHECKING:
     from lkpolicy.model.oci import Descriptor
     from lkpolicy.stages.policy.model import Authority
+    from lkpolicy.stages.trust.attest.conditions import AttestationCondition
     from lkpolicy.stages.trust.notary.trusted_set import NotaryTrustedSet
 
 
@@ -205,14 +206,35 @@ def keyless_policies(authority: Authority, context: Context) -> list[Any]:
             for identity in authority.identities]
 
 
+def read_logs(authority: Authority) -> list[Any]:
+    """The transparency logs (`LogKey`s) of a cosign-key authority's `trusted_root`, which its
+    key-based bundles must be recorded in; none without one."""
+    from lkpolicy.safeio import UntrustedInput, parse_json, read_regular_file
+    from lkpolicy.stages.trust.cosign.tlog import log_keys
+
+    if authority.trusted_root is None:
+        return []
+    path = authority.trusted_root
+    try:
+        return log_keys(parse_json(read_regular_file(path, 4 * 1024 * 1024, "trusted root"),
+                                   "trusted root"))
+    except OSError as error:
+        raise VerificationFailed(f"cannot read the trusted root {path}: "
+                                 f"{error.strerror or error}") from None
+    except (UntrustedInput, ValueError) as error:
+        raise VerificationFailed(f"trusted root {path}: {error}") from None
+
+
 class CosignAdapter:
-    """cosign signatures (key pairs or keyless); they sign digests, found in the registry, or
-    in the image cache when offline (`cache pull` stores the `.sig` tags beside the image)."""
+    """cosign signatures and attestations (key pairs or keyless); they sign digests, found in
+    the registry, or in the image cache when offline (`cache pull` of the `.sig`/`.att` tags
+    and of the referrers tag stores them beside the image)."""
 
     def __init__(self, authority: Authority, context: Context) -> None:
         from lkpolicy.stages.trust.cosign import CosignVerifier
 
         self.authority = authority
+        self.now = context.now
         self._client: Any
         if context.offline:
             from lkpolicy.store.lookup import Store
@@ -223,39 +245,73 @@ class CosignAdapter:
 
             self._client = RegistryClient()
         self.verifiers: list[Any] = []
+        self.logs: list[Any] = []
         if authority.type == "cosign-key":
-            self.verifiers.append(CosignVerifier(self._client, public_keys=read_keys(authority)))
+            self.logs = read_logs(authority)
+            self.verifiers.append(CosignVerifier(self._client, public_keys=read_keys(authority),
+                                                 logs=self.logs, now=context.now))
         else:
             self.verifiers.extend(CosignVerifier(self._client, keyless=policy)
                                   for policy in keyless_policies(authority, context))
+        self._attestations: Any = None
 
-    def verify(self, ref: ImageRef, manifest: Descriptor | None) -> list[Evidence]:
-        from lkpolicy.model.oci import OCIError
-        from lkpolicy.registry.errors import RegistryError
-        from lkpolicy.stages.trust.errors import TrustError
-        from lkpolicy.store.errors import StoreError
-
+    def _digest(self, ref: ImageRef, manifest: Descriptor | None) -> str:
         if manifest is None:
             raise VerificationFailed("cosign signs manifest digests; the image is not in the "
                                      "image cache, so there is no digest to check")
         if ref.digest is not None and ref.digest.lower() != manifest.digest.lower():
             raise VerificationFailed(f"the config pins {ref.digest}, but the image cache has "
                                      f"{manifest.digest}", mismatch=True)
+        return manifest.digest
+
+    def verify(self, ref: ImageRef, manifest: Descriptor | None) -> list[Evidence]:
+        digest = self._digest(ref, manifest)
         reasons = []
         # Identities are alternatives: the first that verifies is the evidence.
         for verifier in self.verifiers:
             try:
-                signatures = verifier.verify(ref, manifest.digest)
-            except (TrustError, RegistryError, OCIError, StoreError) as error:
+                signatures = verifier.verify(ref, digest)
+            except _failures() as error:
                 reasons.append(str(error))
                 continue
             return [signature_evidence(self.authority, signature) for signature in signatures]
         raise VerificationFailed("; ".join(dict.fromkeys(reasons)) or "no verifier configured")
 
+    def verify_attestation(self, ref: ImageRef, manifest: Descriptor | None,
+                           condition: AttestationCondition) -> list[Evidence]:
+        """The attestations of the image that meet `condition`, signed as the authority
+        signs (its keys, or its keyless identities as alternatives)."""
+        digest = self._digest(ref, manifest)
+        if self._attestations is None:
+            from lkpolicy.stages.trust.attest.verifier import AttestationVerifier
+
+            self._attestations = AttestationVerifier(
+                self._client, keys=[key for verifier in self.verifiers for key in verifier.keys],
+                keyless=[verifier.keyless for verifier in self.verifiers if verifier.keyless],
+                logs=self.logs, now=self.now)
+        try:
+            found = self._attestations.verify(ref, digest, condition)
+        except _failures() as error:
+            raise VerificationFailed(str(error)) from None
+        return [{"authority": self.authority.name, "type": self.authority.type,
+                 "signer": item.signer, "method": item.method, "format": item.format,
+                 "digest": item.digest, "source": item.source,
+                 "logged": iso(item.integrated_time), "attestation": dict(item.facts)}
+                for item in found]
+
     def close(self) -> None:
         close = getattr(self._client, "close", None)
         if callable(close):
             close()
+
+
+def _failures() -> tuple[type[Exception], ...]:
+    from lkpolicy.model.oci import OCIError
+    from lkpolicy.registry.errors import RegistryError
+    from lkpolicy.stages.trust.errors import TrustError
+    from lkpolicy.store.errors import StoreError
+
+    return (TrustError, RegistryError, OCIError, StoreError)
 
 
 def signature_evidence(authority: Authority, signature: Any) -> Evidence:

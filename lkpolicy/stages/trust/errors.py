@@ -160,6 +160,32 @@ class TrustedRootUnavailable(CosignError):
     """The keyless trusted root file is missing or unusable."""
 
 
+# ------------------------------------------------------------------------------------ attestations
+
+
+class PredicateTypeMismatch(CosignError):
+    """Valid attestations of the image, but none of the predicate type the policy asks for."""
+
+
+class PredicateMismatch(CosignError):
+    """A valid attestation of the right predicate type whose predicate does not meet the
+    policy's conditions (builder, build type, source, a field at a pointer)."""
+
+
+class LogEntryInvalid(CosignError):
+    """A key-based bundle's transparency-log entry is missing, inconsistent with the bundle, or
+    does not verify with the trusted root's log keys."""
+
+
+class ConditionError(ValueError):
+    """A policy value that cannot be an attestation condition; `key` names it (a JSON pointer
+    relative to the `attestation` object), `str()` says why."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        super().__init__(reason)
+
+
 # ------------------------------------------------------------------------------------ encoding
 
 

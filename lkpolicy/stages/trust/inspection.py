@@ -1,8 +1,8 @@
 """`lkpolicy trust inspect`: what every authority of a policy says about one image.
 
 Every configured authority is asked, not only the required ones, so that a policy author can
-see what a new rule would demand before writing it; requirements with named signers are asked
-as written, so their answers show too.
+see what a new rule would demand before writing it; requirements with named signers or
+attestations are asked as written, so their answers show too.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class AuthorityAnswer:
     error: str | None = None
     mismatch: bool = False
     signers: tuple[str, ...] = ()
+    attestation: str = ""
+    """The attestation asked for (`AttestationCondition.describe`); empty: the signature."""
 
     @property
     def ok(self) -> bool:
@@ -42,7 +44,8 @@ class AuthorityAnswer:
     def to_json(self) -> dict[str, Any]:
         return {"authority": self.authority, "type": self.type, "required": self.required,
                 "ok": self.ok, "evidence": self.evidence, "error": self.error,
-                "mismatch": self.mismatch, "signers": list(self.signers)}
+                "mismatch": self.mismatch, "signers": list(self.signers),
+                "attestation": self.attestation or None}
 
 
 @dataclass(slots=True)
@@ -83,14 +86,17 @@ def inspect_image(reference: str, policy: Policy, *, cache_dir: str | Path | Non
     wanted, _ = requirements_for(ref, policy, [])
     required = {ask for requirement in wanted for ask in requirement.asks()}
     asks = [Ask(name) for name in policy.trust.authorities]
-    asks.extend(ask for ask in dict.fromkeys(required) if ask.signers)
+    asks.extend(ask for ask in dict.fromkeys(required)
+                if ask.signers or ask.attestation is not None)
     pool = Verifiers(policy.trust.authorities, context, verifiers)
     answers = []
     try:
         for ask in asks:
             outcome = pool.verify(ask, ref, manifest)
             answer = AuthorityAnswer(ask.authority, policy.trust.authorities[ask.authority].type,
-                                     ask in required, signers=ask.signers)
+                                     ask in required, signers=ask.signers,
+                                     attestation=ask.attestation.describe()
+                                     if ask.attestation is not None else "")
             if isinstance(outcome, VerificationFailed):
                 answer.error, answer.mismatch = outcome.reason, outcome.mismatch
             else:

@@ -1,7 +1,8 @@
 """What a trust rule requires, as small objects that judge the authorities' answers.
 
 In the shape of sigstore-python's `verify/policy.py`: a requirement is a leaf (`Signed`: one
-authority, optionally naming the Notary delegation roles that must each sign) or a combination
+authority, optionally naming the Notary delegation roles that must each sign, or the in-toto
+attestation it must have signed, `attest.conditions.AttestationCondition`) or a combination
 (`AllOf`, `AnyOf`) of requirements, and `verify` returns a `Verdict` with the reason instead of
 raising. As there, `AllOf([])` cannot be met: an empty requirement must never pass by accident.
 
@@ -18,18 +19,25 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lkpolicy.model.findings import Location
+    from lkpolicy.stages.trust.attest.conditions import AttestationCondition
 
 
 @dataclass(frozen=True, slots=True)
 class Ask:
-    """One question to one authority: does it vouch (through every one of `signers`)?"""
+    """One question to one authority: does it vouch (through every one of `signers`, or with
+    an attestation that meets `attestation`)?"""
 
     authority: str
     signers: tuple[str, ...] = ()
     """Notary delegation roles that must each sign the tag with the same digest; empty: the
     authority's own rule (Docker's role order for Notary)."""
+    attestation: AttestationCondition | None = None
+    """An in-toto attestation of the image that the authority must have signed, and what its
+    predicate must say; None: the authority's signature of the image itself."""
 
     def describe(self) -> str:
+        if self.attestation is not None:
+            return f"{self.authority} ({self.attestation.describe()})"
         if not self.signers:
             return self.authority
         return f"{self.authority} (signed by {', '.join(self.signers)})"

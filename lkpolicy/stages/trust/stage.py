@@ -225,6 +225,8 @@ def unmet_findings(subject: str, wanted: Sequence[Requirement],
             kind = trust.authorities[unmet.ask.authority].type
             if unmet.ask.signers:
                 kind += f", signers {', '.join(unmet.ask.signers)}"
+            if unmet.ask.attestation is not None:
+                kind += f", {unmet.ask.attestation.describe()}"
             rule = TRUST_DIGEST_MISMATCH if unmet.refusal.mismatch else TRUST_NOT_VOUCHED
             messages.append((rule, f"{subject}: authority `{unmet.ask.authority}` ({kind}) does "
                                    f"not vouch for it: {unmet.refusal.reason}{unmet.note}"))

@@ -2,9 +2,10 @@
 
 Every authority type (`adapters`) is a `Verifier`: `verify(ref, manifest)` returns what vouches
 for the image or raises `VerificationFailed` with a one-line reason. Notary can also answer for
-named signers (`NamedSigners`). `Verifiers` builds each authority the policy names when first
-needed, so an unused trust stack costs nothing and a verifier that cannot be built fails only
-the images that need it, and keeps every answer for the run.
+named signers (`NamedSigners`), cosign for in-toto attestations (`Attests`). `Verifiers` builds
+each authority the policy names when first needed, so an unused trust stack costs nothing and a
+verifier that cannot be built fails only the images that need it, and keeps every answer for
+the run.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from lkpolicy.stages.trust.requirements import Ask, Refusal
 if TYPE_CHECKING:
     from lkpolicy.model.oci import Descriptor
     from lkpolicy.stages.policy.model import Authority
+    from lkpolicy.stages.trust.attest.conditions import AttestationCondition
 
 Evidence = dict[str, Any]
 
@@ -68,6 +70,14 @@ class NamedSigners(Protocol):
 
     def verify_signed_by(self, ref: ImageRef, manifest: Descriptor | None,
                          signers: Sequence[str]) -> list[Evidence]: ...
+
+
+@runtime_checkable
+class Attests(Protocol):
+    """An authority that can vouch for in-toto attestations of an image (cosign)."""
+
+    def verify_attestation(self, ref: ImageRef, manifest: Descriptor | None,
+                           condition: AttestationCondition) -> list[Evidence]: ...
 
 
 @dataclass(slots=True)
@@ -157,6 +167,11 @@ class Verifiers:
 
     def _ask(self, ask: Ask, ref: ImageRef, manifest: Descriptor | None) -> list[Evidence]:
         verifier = self.get(ask.authority)
+        if ask.attestation is not None:
+            if not isinstance(verifier, Attests):
+                raise VerificationFailed(f"authority `{ask.authority}` cannot verify "
+                                         f"attestations")
+            return verifier.verify_attestation(ref, manifest, ask.attestation)
         if not ask.signers:
             return verifier.verify(ref, manifest)
         if not isinstance(verifier, NamedSigners):

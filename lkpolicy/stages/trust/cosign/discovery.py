@@ -12,8 +12,12 @@ Two storage formats are read (../shared/spec/tuf-and-sigstore.md section 3):
   experimental mode that stored the simple-signing manifest as a referrer (artifact type
   `application/vnd.dev.cosign.artifact.sig.v1+json`) is read too.
 
-Nothing here verifies: the candidates go to `signatures` and `sigstore_keyless`. A registry
-failure is a `SignatureFetchError`, never "unsigned".
+Attestations (`find_attestations`) are stored the same two ways: cosign's legacy tag
+`sha256-<hex>.att`, whose layers (`application/vnd.dsse.envelope.v1+json`) are DSSE envelopes,
+and Sigstore bundles among the referrers (annotation `dev.sigstore.bundle.predicateType`).
+
+Nothing here verifies: the candidates go to `signatures`, `sigstore_keyless` and
+`lkpolicy.stages.trust.attest`. A registry failure is a `SignatureFetchError`, never "unsigned".
 """
 
 from __future__ import annotations
@@ -39,6 +43,12 @@ SIGSTORE_BUNDLE_TYPES = frozenset({
     "application/vnd.dev.sigstore.bundle+json;version=0.1",
 })
 
+DSSE_ENVELOPE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
+"""The layers of cosign's legacy `.att` manifests: one DSSE envelope (JSON) each."""
+PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
+"""What a bundle referrer says its statement's predicate is (unsigned: a hint only)."""
+MAX_ENVELOPE_BYTES = 4 * 1024 * 1024
+
 MAX_SIGNATURE_LAYERS = 64
 """Signatures read from one `.sig` manifest; more is a denial of service, not a use case."""
 MAX_REFERRERS = 32
@@ -58,6 +68,10 @@ class Candidate:
 
 def signature_tag(manifest_digest: str) -> str:
     return manifest_digest.replace(":", "-", 1) + ".sig"
+
+
+def attestation_tag(manifest_digest: str) -> str:
+    return manifest_digest.replace(":", "-", 1) + ".att"
 
 
 def referrers_tag(manifest_digest: str) -> str:
@@ -101,6 +115,12 @@ class _Finder:
     # ---------------------------------------------------------------- legacy `.sig` tag
 
     def simple_signing_layers(self, manifest: Manifest, source: str) -> list[Candidate]:
+        return self.layers(manifest, source, SIMPLE_SIGNING_MEDIA_TYPE, "simple-signing",
+                           MAX_PAYLOAD_BYTES)
+
+    def layers(self, manifest: Manifest, source: str, media_type: str, kind: Format,
+               limit: int) -> list[Candidate]:
+        """The layers of a `.sig` or `.att` manifest: one signed object each."""
         try:
             layers = manifest.layers()
         except OCIError as error:
@@ -110,11 +130,11 @@ class _Finder:
                                                  f"(more than {MAX_SIGNATURE_LAYERS})")
         found: list[Candidate] = []
         for index, layer in enumerate(layers):
-            if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE:
+            if layer.media_type != media_type:
                 self.notes.append(f"{source} layer {index} has media type {layer.media_type}")
                 continue
-            payload = self.blob(layer, MAX_PAYLOAD_BYTES, f"{source} layer {index}")
-            found.append(Candidate("simple-signing", f"{source} layer {index}", payload,
+            payload = self.blob(layer, limit, f"{source} layer {index}")
+            found.append(Candidate(kind, f"{source} layer {index}", payload,
                                    dict(layer.annotations)))
         return found
 
@@ -124,6 +144,14 @@ class _Finder:
         if manifest is None:
             return []
         return self.simple_signing_layers(manifest, f"tag {tag}")
+
+    def legacy_attestations(self) -> list[Candidate]:
+        tag = attestation_tag(self.digest)
+        manifest = self.manifest(tag, f"attestation tag {tag}")
+        if manifest is None:
+            return []
+        return self.layers(manifest, f"tag {tag}", DSSE_ENVELOPE_MEDIA_TYPE, "dsse-envelope",
+                           MAX_ENVELOPE_BYTES)
 
     # ---------------------------------------------------------------- referrers
 
@@ -217,3 +245,16 @@ def find_signatures(client: ImageSource, ref: ImageRef,
     finder = _Finder(client, ref, manifest_digest)
     candidates = finder.legacy() + finder.referrers()
     return candidates, finder.notes
+
+
+def find_attestations(client: ImageSource, ref: ImageRef,
+                      manifest_digest: str) -> tuple[list[Candidate], list[str]]:
+    """Every attestation candidate for the digest: the DSSE envelopes of the legacy `.att` tag,
+    and the bundles among the referrers that do not say they are cosign image signatures."""
+    from lkpolicy.stages.trust.sigstore_keyless import COSIGN_SIGN_PREDICATE
+
+    finder = _Finder(client, ref, manifest_digest)
+    bundles = [candidate for candidate in finder.referrers()
+               if candidate.kind == "sigstore-bundle"
+               and candidate.annotations.get(PREDICATE_ANNOTATION) != COSIGN_SIGN_PREDICATE]
+    return finder.legacy_attestations() + bundles, finder.notes

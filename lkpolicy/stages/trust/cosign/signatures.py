@@ -41,7 +41,7 @@ _MIN_RSA_BITS = 2048
 _DOCKER_HUB = ("docker.io/", "index.docker.io/", "registry-1.docker.io/")
 
 Method = Literal["key", "keyless"]
-Format = Literal["simple-signing", "sigstore-bundle", "blob-signature"]
+Format = Literal["simple-signing", "sigstore-bundle", "blob-signature", "dsse-envelope"]
 
 
 @dataclass(frozen=True)

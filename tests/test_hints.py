@@ -313,7 +313,8 @@ onboot:
     image: linuxkit/a:v1
     bogus: 1
     binds: ["/x:/x", "/x:/x", "nosuch:/y", "bad", "/a:/b:c:d"]
-    rlimits: ["nofile"]
+    rlimits: ["nofile", "nofle,1,2", "nofile,x,2"]
+    tmpfs: ["/a:b:c"]
     mounts:
       - {type: bind, source: novol, destination: /z}
   - name: a
@@ -351,7 +352,12 @@ def test_broken_inputs_are_told_their_fix(tmp_path: Path) -> None:
         for finding in json.loads(result.stdout)["findings"]:
             assert finding["hint"], (name, finding)
             rules.add(finding["rule"])
-    assert {"LK101", "LK102", "LK103", "LK104", "LK105", "LK106", "LK107", "LK109", "LK110", "LK201",
+    missing = CliRunner().invoke(app, ["check", "--no-images", "--no-cache", "-f", "json",
+                                       str(tmp_path / "absent.yml"), str(tmp_path)])
+    for finding in json.loads(missing.stdout)["findings"]:
+        assert finding["hint"], finding
+        rules.add(finding["rule"])
+    assert {"LK100", "LK101", "LK102", "LK103", "LK104", "LK105", "LK106", "LK107", "LK109", "LK110", "LK201",
             "LK305", "LK309", "LK312", "LK314", "LK315", "LK319", "LK320", "LK322", "LK324",
             "LK326", "LKW001", "LKW002", "LKW004", "LKW005"} <= rules, sorted(rules)
 
@@ -417,3 +423,17 @@ def test_unreadable_keys_are_worded(tmp_path: Path) -> None:
         assert finding["message"].endswith(f"public key 1: not a PEM public key: {reason}")
         assert "ASN.1" not in finding["message"] and "cryptography.io" not in finding["message"]
 
+
+def test_a_custom_rule_tells_the_fix_its_policy_gives(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    add_image(Store(str(cache)), "linuxkit/a:v1")
+    config = tmp_path / "c.yml"
+    config.write_text("onboot:\n  - name: a\n    image: linuxkit/a:v1\n", encoding="utf-8")
+    policy = tmp_path / "p.yml"
+    policy.write_text("custom_rules:\n  ORG001:\n    title: Root filesystems are read-only\n"
+                      "    severity: warning\n    rationale: Intruders replace binaries.\n"
+                      "    fix: \"Set `readonly: true`.\"\n"
+                      "    condition: \"!grants.readonly\"\n", encoding="utf-8")
+    (finding,) = findings("--cache", str(cache), "--policy", str(policy), "--select", "ORG",
+                          str(config))
+    assert (finding["rule"], finding["hint"]) == ("ORG001", "Set `readonly: true`.")

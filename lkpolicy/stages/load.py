@@ -339,7 +339,9 @@ def read_source(path: str) -> tuple[bytes, bool]:
             data = read_regular_file(path, MAX_CONFIG_BYTES, "config")
         except OSError as error:
             reason = error.strerror or str(error)
-            raise InputError(UNREADABLE.finding(f"cannot read the file: {reason}", Location(path))) from None
+            raise InputError(UNREADABLE.finding(
+                f"cannot read the file: {reason}", Location(path),
+                hint="check the path, and that you may read the file")) from None
         except TooLarge:
             raise InputError(_too_large(path)) from None
         except NotRegularFile as error:
@@ -347,7 +349,10 @@ def read_source(path: str) -> tuple[bytes, bool]:
                 reason = "is a directory, not a config file"
             else:
                 reason = f"is not a regular file{_kind_suffix(str(error))}; refused without reading it"
-            raise InputError(UNREADABLE.finding(reason, Location(path))) from None
+            raise InputError(UNREADABLE.finding(
+                reason, Location(path),
+                hint="name the config files (a directory is searched for *.yml and *.yaml)"
+                if "directory" in reason else "name a config file")) from None
         from_file = True
     if len(data) > MAX_CONFIG_BYTES:
         raise InputError(_too_large(path))

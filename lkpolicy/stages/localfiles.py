@@ -94,7 +94,8 @@ def read_local_files(config: Config, *, cwd: str | None = None, home: str | None
             reason = error.strerror if isinstance(error, OSError) and error.strerror else error
             findings.append(SOURCE_UNREADABLE.finding(
                 f"`files` source {path} cannot be read: {reason}", source_node.location,
-                source_node.pointer))
+                source_node.pointer, hint="make the file readable where the build runs, or "
+                                          "fix the path"))
             continue
         files[index] = LocalFile(index, source_node, path, digest, size, target,
                                   written)

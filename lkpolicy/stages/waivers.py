@@ -212,7 +212,8 @@ def parse_inline_waivers(document: Document) -> tuple[list[Waiver], list[Finding
         if len(waivers) == MAX_INLINE_WAIVERS:
             findings.append(WAIVER_INVALID.finding(
                 f"more than {MAX_INLINE_WAIVERS} inline waivers in one file; this one and "
-                "every later one are ignored", location))
+                "every later one are ignored", location,
+                hint="move the waivers of a whole section into the policy's `waivers:`"))
             break
         rest = body[directive.end():].strip()
         waiver, problem = _parse_directive(rest, location, document.path)
@@ -226,7 +227,8 @@ def parse_inline_waivers(document: Document) -> tuple[list[Waiver], list[Finding
             target += 1
             if target > len(lines):
                 findings.append(WAIVER_INVALID.finding(
-                    "a waiver alone on the last line has no line below it to cover", location))
+                    "a waiver alone on the last line has no line below it to cover", location,
+                    hint="put the waiver on the line of the finding, or the line above it"))
                 continue
         waivers.append(dataclasses.replace(waiver, line=target))
     return waivers, findings

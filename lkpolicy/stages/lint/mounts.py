@@ -155,8 +155,23 @@ def check_tmpfs_and_rlimits(config: Config) -> Iterator[Finding]:
         for item in strings(container.child("tmpfs")):
             if item.value.count(":") > 1:
                 yield BAD_MOUNT_SYNTAX.finding(
-                    f"cannot parse tmpfs, too many ':': {item.value}", item.location, item.pointer)
+                    f"cannot parse tmpfs, too many ':': {item.value}", item.location, item.pointer,
+                    hint="write a tmpfs as `DESTINATION` or `DESTINATION:OPTIONS`, with the "
+                         "options separated by commas")
         yield from _check_rlimits(container)
+
+
+def _rlimit_hint(name: str) -> str:
+    close = _close_matches(name, sorted(_RLIMITS)) if len(name) <= 40 else []
+    if close:
+        return f"did you mean `{close[0].lower()}`?"
+    return "use one of " + ", ".join(f"`{limit.lower()}`" for limit in sorted(_RLIMITS))
+
+
+def _close_matches(word: str, choices: list[str]) -> list[str]:
+    import difflib
+
+    return difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
 
 
 def _check_rlimits(container: Node) -> Iterator[Finding]:
@@ -171,12 +186,12 @@ def _check_rlimits(container: Node) -> Iterator[Finding]:
         if name not in _RLIMITS:
             yield BAD_MOUNT_SYNTAX.finding(
                 f"unknown rlimit `{parts[0]}` (linuxkit's message, `unknown limit: `, omits the name)",
-                item.location, item.pointer)
+                item.location, item.pointer, hint=_rlimit_hint(name))
         for value in parts[1:]:
             if value.lower() != "unlimited" and not go_parses(parse_uint, value, 10, 64):
                 yield BAD_MOUNT_SYNTAX.finding(
                     f"cannot parse {value} as uint64 in rlimit `{item.value}`", item.location,
-                    item.pointer)
+                    item.pointer, hint="write each limit as a whole number or `unlimited`")
 
 
 @lint_check(EMPTY_VOLUME_NAME)

@@ -3,7 +3,7 @@
 # on the example config, build it, and boot the result in QEMU (software emulation) until the
 # booted system prints its marker line.
 source "$(dirname "$0")/_setup.sh"
-lk_setup "python3 python3-venv python3-pip qemu-system-x86 ca-certificates" ""
+lk_setup "python3 python3-venv python3-pip qemu-system-x86 ca-certificates" "[build]"
 store=examples/images/store
 out=out/boot
 mkdir -p out

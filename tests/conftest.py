@@ -32,6 +32,18 @@ def skip_or_fail(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+def snapshot_checkout(factory: pytest.TempPathFactory) -> Path:
+    """This checkout's working tree committed into a new throw-away repository
+    (tests/snapshot.py); skips, or fails in CI, without git or a git checkout."""
+    from snapshot import snapshot
+
+    if shutil.which("git") is None or not (PROJECT_ROOT / ".git").exists():
+        skip_or_fail("needs git and a git checkout of lkpolicy")
+    destination = factory.mktemp("lkpolicy-snapshot")
+    snapshot(destination)
+    return destination
+
+
 def require_shared() -> Path:
     """The ../shared directory, or a skip (a failure in CI, where it must exist)."""
     if SHARED_DIR.is_dir():

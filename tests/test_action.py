@@ -44,7 +44,8 @@ def test_the_action_installs_itself_and_pins_upload_sarif() -> None:
     assert set(action["inputs"]) >= {"paths", "policy", "fail-on", "format"}
     install = action["runs"]["steps"][0]
     assert install["env"]["ACTION_PATH"] == "${{ github.action_path }}"
-    assert 'pip install --quiet --disable-pip-version-check "$ACTION_PATH"' in install["run"]
+    assert ('pip install --quiet --disable-pip-version-check "${ACTION_PATH}[trust,cel]"'
+            in install["run"])
     assert "pip install lkpolicy" not in ACTION.read_text()
     assert uses_of(action) == [UPLOAD_SARIF_V4]
     # No expression is spliced into a shell script: inputs reach `run` through `env` only.
@@ -172,7 +173,7 @@ def test_the_action_runs_check_writes_sarif_and_a_summary(tmp_path: Path) -> Non
     # The action as a workflow would fetch it: this tree at one ref, nothing else.
     action_dir = tmp_path / "action"
     action_dir.mkdir()
-    for name in ("action.yml", "pyproject.toml", "README.md"):
+    for name in ("action.yml", "pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, action_dir / name)
     shutil.copytree(ROOT / "lkpolicy", action_dir / "lkpolicy",
                     ignore=shutil.ignore_patterns("__pycache__"))

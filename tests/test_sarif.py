@@ -270,6 +270,10 @@ def test_docs_url_links_rules_and_tool(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "--docs-url" in bad.output
     assert docs_url_from_project_urls(["Homepage, https://x.example/", f"Rules, {DOCS}"]) == DOCS
     assert docs_url_from_project_urls(["Rules, file:///etc/passwd"]) is None
+    # pyproject.toml's placeholder until the project has a home: no links rather than dead ones.
+    placeholder = "https://lkpolicy.invalid/docs/rules.md"
+    assert docs_url_from_project_urls([f"Rules, {placeholder}", f"Rules, {DOCS}"]) == DOCS
+    assert docs_url_from_project_urls([f"Rules, {placeholder}"]) is None
     with pytest.raises(ValueError):
         check_docs_url("https://x.example/a b")
 

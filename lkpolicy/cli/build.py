@@ -29,6 +29,7 @@ from lkpolicy.cli.common import (
     gate_options,
     printer,
     report_to_stderr,
+    require_extra,
     run_gate_or_exit,
     usage_error,
 )
@@ -109,6 +110,10 @@ def build(
 ) -> None:
     """Run the gate on the configs, then build exactly what passed it, from the image cache
     (never from the network)."""
+    require_extra("build", "lkpolicy build")
+    if sign_key is not None or keyless:
+        require_extra("trust", "lkpolicy build --sign-key" if sign_key else
+                      "lkpolicy build --keyless")
     from lkpolicy.assemble import FormatUnavailable, Limits, check_formats
     from lkpolicy.assemble.flatten import parse_size
 

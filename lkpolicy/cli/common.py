@@ -19,6 +19,7 @@ from lkpolicy.cli.running import (
     printer,
     render_gate,
     report_to_stderr,
+    require_extra,
     run_gate_or_exit,
     usage_error,
 )
@@ -27,7 +28,8 @@ __all__ = [
     "ArchOption", "AtOption", "BaselineOption", "CacheOption", "ColorChoice", "ColorOption",
     "FailOn", "IgnoreOption",
     "NoWaiversOption", "OfflineOption", "PolicyOption", "SelectOption", "emit", "gate_options",
-    "image_options", "parse_at", "printer", "render_gate", "report_to_stderr", "run_gate_or_exit",
+    "image_options", "parse_at", "printer", "render_gate", "report_to_stderr",
+    "require_extra", "run_gate_or_exit",
     "usage_error",
 ]
 

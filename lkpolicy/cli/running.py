@@ -246,6 +246,18 @@ def usage_error(message: str) -> NoReturn:
     raise SystemExit(ExitCode.USAGE)
 
 
+def require_extra(extra: str, needed_by: str) -> None:
+    """Stop with one line (exit 2) when an optional part of lkpolicy that the command needs is
+    not installed: `lkpolicy build needs the build extra: pip install 'lkpolicy[build]'`."""
+    from lkpolicy.extras import MissingExtra, require
+
+    try:
+        require(extra, needed_by)
+    except MissingExtra as error:
+        printer().err(str(error))
+        raise SystemExit(ExitCode.USAGE) from None
+
+
 def printer() -> Printer:
     from lkpolicy.report.printer import Printer
 

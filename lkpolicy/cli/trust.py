@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lkpolicy.cli.common import AtOption, emit, parse_at, printer, usage_error
+from lkpolicy.cli.common import AtOption, emit, parse_at, printer, require_extra, usage_error
 from lkpolicy.model.findings import ExitCode
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ def inspect(
 ) -> None:
     """Print what each authority of the policy says about IMAGE; exit 1 when an authority that
     the policy requires for it does not vouch for it."""
+    require_extra("trust", "lkpolicy trust inspect")
     from lkpolicy.model.findings import InputError
     from lkpolicy.stages.policy.loader import load_policy
     from lkpolicy.stages.trust.inspection import inspect_image

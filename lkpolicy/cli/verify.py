@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lkpolicy.cli.common import CacheOption, OfflineOption, printer, usage_error
+from lkpolicy.cli.common import (
+    CacheOption,
+    OfflineOption,
+    printer,
+    require_extra,
+    usage_error,
+)
 from lkpolicy.model.findings import ExitCode
 
 if TYPE_CHECKING:
@@ -65,6 +71,8 @@ def verify_build(
 ) -> None:
     """Check build outputs against their provenance: the signature (key or Sigstore), each
     output's SHA-256, and optionally the dependencies against a policy."""
+    if not insecure_skip_signature or policy is not None:  # digests alone need no crypto
+        require_extra("trust", "lkpolicy verify-build")
     from lkpolicy.tools import verifybuild as check
 
     say = printer()

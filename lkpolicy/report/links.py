@@ -3,7 +3,8 @@
 SARIF viewers link each alert to its rule's `helpUri`, and the tool to its `informationUri`.
 Both come from one URL of the rule reference on the web: `check --docs-url URL`, else the
 installed package's metadata, the `Rules` entry of `[project.urls]` in pyproject.toml. Without
-either, the links are left out rather than guessed.
+either, the links are left out rather than guessed, and so is a metadata URL on a reserved
+`.invalid` host: the placeholder that pyproject.toml holds until the project has a home.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 METADATA_LABELS = ("rules", "rule reference")
 """`[project.urls]` labels (case-insensitive) that name the rule reference."""
+PLACEHOLDER_SUFFIX = ".invalid"
+"""The reserved top-level domain (RFC 2606) of placeholder project URLs."""
 
 
 def check_docs_url(url: str) -> str:
@@ -41,9 +44,12 @@ def docs_url_from_project_urls(entries: list[str]) -> str | None:
         label, _, url = entry.partition(",")
         if label.strip().lower() in METADATA_LABELS:
             try:
-                return check_docs_url(url.strip())
+                checked = check_docs_url(url.strip())
             except ValueError:
                 continue
+            host = (urlsplit(checked).hostname or "").rstrip(".")
+            if not host.endswith(PLACEHOLDER_SUFFIX):
+                return checked
     return None
 
 

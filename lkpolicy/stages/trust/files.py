@@ -20,7 +20,13 @@ from lkpolicy.model.config import Config
 from lkpolicy.stages.policy.model import DEFAULT_FILE_SIGNATURES
 from lkpolicy.stages.trust.requirements import Ask
 from lkpolicy.stages.trust.rules import TRUST_FILE_NOT_VOUCHED
-from lkpolicy.stages.trust.verifiers import Context, Evidence, VerificationFailed, iso
+from lkpolicy.stages.trust.verifiers import (
+    Context,
+    Evidence,
+    VerificationFailed,
+    iso,
+    missing_trust_extra,
+)
 
 if TYPE_CHECKING:
     from lkpolicy.stages.localfiles import LocalFile
@@ -172,6 +178,8 @@ class BlobVerifiers:
 
     def _get(self, name: str) -> BlobVerifier:
         built = self._built.get(name)
+        if built is None:
+            built = missing_trust_extra()
         if built is None:
             try:
                 built = BlobVerifier(self.authorities[name], self.context)

@@ -52,6 +52,18 @@ class VerificationFailed(Exception):
         return Refusal(self.reason, self.mismatch)
 
 
+def missing_trust_extra() -> VerificationFailed | None:
+    """The refusal of every authority when the `trust` extra is not installed (None: it is):
+    an image or file the policy requires to be verified fails, naming what to install."""
+    from lkpolicy.extras import MissingExtra, require
+
+    try:
+        require("trust", "signature verification")
+    except MissingExtra as error:
+        return VerificationFailed(str(error))
+    return None
+
+
 class Verifier(Protocol):
     """One authority. `verify` returns the evidence, or raises `VerificationFailed`.
 
@@ -143,6 +155,9 @@ class Verifiers:
     def _build(self, authority: Authority) -> Verifier | VerificationFailed:
         from lkpolicy.stages.trust.adapters import ADAPTERS, MODULES
 
+        missing = missing_trust_extra()
+        if missing is not None:
+            return missing
         try:
             verifier = ADAPTERS[authority.type](authority, self.context)
         except VerificationFailed as error:

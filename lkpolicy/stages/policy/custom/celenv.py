@@ -119,7 +119,13 @@ def _problem(error: Exception) -> CelProblem:
 
 def compile_condition(scope: str, text: str) -> Compiled:
     """The condition checked and compiled; raises `CelProblem` (syntax, types, result type,
-    bounds)."""
+    bounds, and the `cel` extra when it is not installed)."""
+    from lkpolicy.extras import MissingExtra, require
+
+    try:
+        require("cel", "a custom rule's condition")
+    except MissingExtra as error:
+        raise CelProblem(str(error)) from None
     from cel_expr_python import cel
 
     if len(text) > MAX_LENGTH:

@@ -266,11 +266,13 @@ def test_quiet_silences_the_baseline_message(repo: Path) -> None:
 def test_statistics_count_each_rule_in_text(repo: Path) -> None:
     result = invoke("check", "--no-images", "--statistics", "w.yml")
     assert result.exit_code == 0, result.output
+    # LKP101 pins from the image cache (none here); the LK317 finding has its fix.
     assert result.stdout == (
-        "2  LKP101      A container or volume image is not pinned by digest\n"
+        "2  LKP101  [?] A container or volume image is not pinned by digest\n"
         "1  LK317   [*] An unquoted number with a leading zero is octal\n"
         "\n"
-        "Found 3 warnings in 1 file.\n")
+        "Found 3 warnings in 1 file.\n"
+        "[*] 1 fixable with `lkpolicy check --fix` (`--diff` to preview).\n")
     quiet = invoke("check", "--no-images", "--statistics", "-q", "w.yml")
     assert quiet.stdout == result.stdout.split("\n\n")[0] + "\n"
     clean = invoke("check", "--no-images", "--no-policy", "--statistics", "clean.yml")
@@ -282,7 +284,7 @@ def test_statistics_in_json(repo: Path) -> None:
     data = json.loads(result.stdout)
     assert data["statistics"] == {
         "LKP101": {"count": 2, "title": "A container or volume image is not pinned by digest",
-                   "fixability": "never"},
+                   "fixability": "sometimes"},
         "LK317": {"count": 1, "title": "An unquoted number with a leading zero is octal",
                   "fixability": "always"}}
     assert list(data["statistics"]) == ["LKP101", "LK317"]
@@ -410,4 +412,5 @@ def test_statistics_and_settings_know_custom_rules(repo: Path) -> None:
         "2  ORG001      Containers keep their root filesystem read-only\n"
         "1  LK317   [*] An unquoted number with a leading zero is octal\n"
         "\n"
-        "Found 3 warnings in 1 file.\n")
+        "Found 3 warnings in 1 file.\n"
+        "[*] 1 fixable with `lkpolicy check --fix` (`--diff` to preview).\n")

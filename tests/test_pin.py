@@ -29,12 +29,10 @@ from lkpolicy.tools.pin import (
     Status,
     apply_pins,
     find_references,
-    plain_safe,
     plan_pins,
-    render_diff,
-    render_scalar,
 )
 from lkpolicy.tools.pinresolvers import ChainResolver, RegistryResolver
+from lkpolicy.tools.textedit import node_at, plain_safe, render_diff, render_scalar
 
 _corpus_configs = corpus_configs
 
@@ -145,9 +143,7 @@ def assert_only_references_changed(old_text: str, new_text: str, salt: str = "")
 
 
 def _node(root: Any, pointer: str) -> Any:
-    from lkpolicy.tools.pin import _node_at
-
-    return _node_at(root, pointer)
+    return node_at(root, pointer)
 
 
 # --- (1) and (2): the whole corpus ---------------------------------------------------------

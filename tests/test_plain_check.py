@@ -82,3 +82,29 @@ def test_each_flag_changes_what_the_plain_path_does(tmp_path: Path) -> None:
     # The flags that matter for this one file each change the result.
     for flag in ("--no-images", "--no-policy", "--no-waivers"):
         assert outputs[flag] != outputs[""], flag
+
+
+def test_fix_and_diff_on_the_plain_path_do_what_the_command_does(tmp_path: Path) -> None:
+    config = tmp_path / "fixable.yml"
+    text = ("onboot:\n  - name: a   # kept\n    image: linuxkit/a:v1\n    ipc: none\n"
+            "files:\n  - path: etc/motd\n    contents: hi\n    mode: 0644\n")
+
+    def fresh_run(flags: list[str], plain: bool) -> tuple[tuple[int, str, str], str]:
+        config.write_text(text, encoding="utf-8")
+        arguments = ["check", *flags, "--no-images", "--no-policy", str(config)]
+        assert is_plain_check(arguments)
+        result = run(arguments, tmp_path / ("plain" if plain else "typer"), plain=plain)
+        return result, config.read_text(encoding="utf-8")
+
+    runs = {}
+    for name, flags in {"--diff": ["--diff"], "--fix": ["--fix"],
+                        "both": ["--fix", "--diff"]}.items():
+        runs[name] = fresh_run(flags, plain=True)
+        assert runs[name] == fresh_run(flags, plain=False), name
+    (code, out, _err), after = runs["--diff"]
+    assert code == 1 and "+    ipc: new" in out and after == text
+    (code, _out, err), after = runs["--fix"]
+    assert code == 0 and "fixed 2 findings in 1 file" in err
+    assert after == text.replace("ipc: none", "ipc: new").replace("0644", '"0644"')
+    (code, _out, err), _after = runs["both"]
+    assert code == 2 and "cannot be combined with --fix" in err

@@ -323,8 +323,44 @@ def test_unknown_option_and_severity(tmp_path: Path) -> None:
     path = write(tmp_path / "p.yml", "rules:\n  LKP110: {forbiden: []}\n  LKP101: fatal\n")
     findings = error_of(path).findings
     assert [f.rule_id for f in findings] == ["LKP002", "LKP002"]
-    assert "forbiden" in findings[0].message and findings[0].hint == "did you mean `forbidden`?"
+    assert findings[0].message == "`forbiden` is not a rule option; did you mean `forbidden`?"
+    assert findings[0].hint == "LKP110 takes `forbidden` and `severity`"
     assert (findings[1].location.line, findings[1].location.column) == (3, 11)
+    assert findings[1].message == "`fatal` is not a severity: use error, warning, info or off"
+
+
+def test_policy_schema_messages_name_the_allowed_values(tmp_path: Path) -> None:
+    """Plain sentences instead of jsonschema's Python reprs, with what is allowed."""
+    cases = {
+        "rules:\n  LKP120:\n    severity: criticl\n":
+            ("`criticl` is not a severity: use error, warning, info or off", None),
+        "extends: []\ntrust:\n  authorities:\n    a: {type: notry, server: 'https://n'}\n":
+            ("`notry` is not a valid `type`: use notary, tuf, sigstore or cosign-key",
+             "did you mean `notary`?"),
+        "overrides:\n  - match: {section: servics}\n    rules: {LKP110: off}\n":
+            ("`servics` is not a valid `section`: use init, kernel, onboot, onshutdown, "
+             "services, volumes or files", "did you mean `services`?"),
+        "rules:\n  LKP110:\n    forbidden: CAP_SYS_ADMIN\n":
+            ("`forbidden` must be a list, not a string", None),
+        "extends: builtin:strict\n": ("`extends` must be a list, not a string", None),
+        # (a file with no policy key at all is refused without a word of it: LKP001)
+        "extends: []\nrule:\n  LKP110: off\n": ("`rule` is not a policy key; did you mean "
+                                                "`rules`?",
+                                    "allowed: `check`, `custom_rules`, `extends`, `overrides`, "
+                                    "`rules`, `trust` and `waivers`"),
+        "rules:\n  LKP11: error\n": ("`LKP11` is not a rule ID; did you mean `LKP181`?",
+                                     "`lkpolicy rules` lists the rules; policy rules start "
+                                     "with LKP"),
+        "extends: []\ntrust:\n  authorities:\n    a: {type: notary, server: 'https://n'}\n":
+            ("`trust/authorities/a` needs `root_keys`, `root_cert_ids` or `tofu`", None),
+        "extends: []\ntrust:\n  rules:\n    - images: '*'\n      files: ['x']\n"
+        "      require: a\n":
+            ("`trust/rules/0` needs `images` or `files` (only one of them)", None),
+    }
+    for text, (message, hint) in cases.items():
+        (finding,) = error_of(write(tmp_path / "p.yml", text)).findings
+        assert (finding.message, finding.hint) == (message, hint), text
+        assert "'" not in finding.message and "[" not in finding.message
 
 
 def test_yaml_error_in_policy_is_lkp001(tmp_path: Path) -> None:

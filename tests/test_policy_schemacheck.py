@@ -209,9 +209,8 @@ def test_invalid_policy_gets_jsonschemas_findings(tmp_path: Path) -> None:
     found = [(f.rule_id, f.location.line, f.location.column, f.message)
              for f in raised.value.findings]
     assert found == [
-        ("LKP002", 2, 29, "unknown key `forbiden` at /rules/LKP110"),
-        ("LKP002", 5, 33, "'ftp://x' does not match '^https?://[^/]+' "
-                          "(at /trust/authorities/hub/server)"),
+        ("LKP002", 2, 29, "`forbiden` is not a rule option; did you mean `forbidden`?"),
+        ("LKP002", 5, 33, "`ftp://x` is not a valid `server`: it must match `^https?://[^/]+`"),
     ]
 
 

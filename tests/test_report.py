@@ -126,10 +126,12 @@ def test_text_layout_with_source_caret_hint_and_note() -> None:
     assert out == (
         "a.yml:5:5: error LK901 unknown key `capabilites`\n"
         " 5 |     capabilites: [all]\n"
-        "   |     ^\n"
+        "   |     ^^^^^^^^^^^\n"
         "   = hint: did you mean `capabilities`?\n"
         "   = note: see also a.yml:4:5\n"
         "   = note: see also other.yml:7\n"
+        "   = help: `lkpolicy explain LK901` says why the rule exists and how to fix what it "
+        "finds\n"
         "\n"
         "Found 1 error in 1 file.\n"
     )
@@ -159,8 +161,8 @@ def test_text_caret_past_end_of_line_and_line_past_end_of_file() -> None:
     lines = render_text(make_report([past_end, beyond])).splitlines()
     assert lines[1] == " 1 | kernel:"
     assert lines[2] == "   |        ^"
-    assert lines[4] == "a.yml:99:1: info LK903 eof"
-    assert lines[5] == ""
+    assert lines[5] == "a.yml:99:1: info LK903 eof"
+    assert lines[6] == ""
 
 
 def test_text_without_document_or_position() -> None:
@@ -173,6 +175,7 @@ def test_text_without_document_or_position() -> None:
     assert out == [
         "a.yml:1: error LK901 line only",
         " 1 | kernel:",
+        "   = help: `lkpolicy explain LK901` says why the rule exists and how to fix what it finds",
         "",
         "b.yml: info LK903 whole file",
         "",
@@ -192,7 +195,7 @@ def test_text_multiline_message_and_hint_are_indented() -> None:
         "    second",
         "    third",
         " 1 | kernel:",
-        "   | ^",
+        "   | ^^^^^^",
         "   = hint: try this",
     ]
     assert out[6] == "           or that"
@@ -310,6 +313,7 @@ def test_json_shape_and_order(project_root: Path) -> None:
         "column": 5,
         "pointer": "/onboot/0/capabilites",
         "hint": "did you mean `capabilities`?",
+        "fix": None,
         "related": [],
         # The same identity as SARIF's partialFingerprints.
         "fingerprint": to_sarif_data(report)["runs"][0]["results"][1]["partialFingerprints"][
@@ -554,3 +558,26 @@ def test_text_rendering_imports_nothing_heavy() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert result.stdout.strip() == ""
+
+
+def test_text_carets_underline_the_whole_value() -> None:
+    document = make_document('a: "x y" # c\nb: [one, two]\nc: |\n  block\n')
+    findings = [NOTE.finding("q", Location("a.yml", 1, 4)), NOTE.finding("f", Location("a.yml", 2, 10)),
+                NOTE.finding("b", Location("a.yml", 3, 4))]
+    lines = render_text(make_report(findings, documents={"a.yml": document})).splitlines()
+    carets = [line for line in lines if line.strip().startswith("|") and "^" in line]
+    assert [line.split("|", 1)[1].rstrip() for line in carets] == [
+        "    ^^^^^", "          ^^^", "    ^"]
+
+
+def test_text_marks_fixable_findings_and_counts_them() -> None:
+    from lkpolicy.model.fixes import set_value
+
+    fixable = unknown_key()
+    fixable.fix = set_value("/x", "y", "write y")
+    out = render_text(make_report([fixable, NOTE.finding("n", Location("a.yml", 1, 1))]))
+    assert "a.yml:5:5: error LK901 [*] unknown key" in out
+    assert "a.yml:1:1: info LK903 n" in out
+    assert out.endswith("Found 1 error, 1 info in 1 file.\n"
+                        "[*] 1 fixable with `lkpolicy check --fix` (`--diff` to preview).\n")
+    assert out.count("lkpolicy explain") == 1

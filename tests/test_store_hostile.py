@@ -202,7 +202,7 @@ def test_check_and_build_report_a_hostile_cache_as_one_finding(tmp_path: Path, c
     root = str(planted(tmp_path, CASES[case]))
     result = run("check", "--no-cache", "--cache", root, "--arch", "amd64", str(linuxkit_yml))
     assert result.exit_code == 1, (result.stdout, result.stderr)
-    lines = [line for line in result.stdout.splitlines() if "LK404" in line]
+    lines = [line for line in result.stdout.splitlines() if " LK404 " in line]
     assert len(lines) == 1 and CASES[case].expected in lines[0], result.stdout
     assert len(lines[0]) < 500
     # `build` runs the same gate first, and builds nothing.
@@ -217,7 +217,7 @@ def test_show_effective_reports_a_hostile_cache_in_one_line(tmp_path: Path, case
                                                            linuxkit_yml: Path) -> None:
     root = str(planted(tmp_path, CASES[case]))
     result = run("show", "--effective", "--cache", root, "--arch", "amd64", str(linuxkit_yml))
-    lines = [line for line in result.stderr.splitlines() if "LK404" in line]
+    lines = [line for line in result.stderr.splitlines() if " LK404 " in line]
     assert len(lines) == 1 and CASES[case].expected in lines[0], result.stderr
 
 

@@ -540,7 +540,7 @@ def test_policy_trust_section_is_schema_checked(tmp_path: Path) -> None:
     assert (finding.location.line, finding.location.column) == (4, 56)
     error = policy_error(tmp_path, "extends: []\ntrust:\n  authorities:\n    a: {type: tuf, "
                                    "repository: r}\n")
-    assert "'root' is a required property" in error.findings[0].message
+    assert error.findings[0].message == "`root` is required in `trust/authorities/a`"
     error = policy_error(tmp_path, "extends: []\ntrust:\n  rules: [{images: '*', require: "
                                    "{most: [a]}}]\n")
     assert error.findings[0].rule_id == "LKP002"

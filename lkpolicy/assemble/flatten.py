@@ -40,6 +40,7 @@ from lkpolicy.assemble.tarstream import (
     pax_records,
 )
 from lkpolicy.gocompat import paths as gopath
+from lkpolicy.store.errors import plain_reason
 
 if TYPE_CHECKING:
     from lkpolicy.assemble.tarstream import Readable
@@ -188,7 +189,7 @@ class _Counted:
         try:
             data = self._inner.read(size)
         except _DECOMPRESS_ERRORS as error:
-            raise FlattenError(f"{self._layer}: cannot decompress: {error}") from None
+            raise FlattenError(f"{self._layer}: cannot decompress: {plain_reason(error)}") from None
         self._total += len(data)
         self._budget.charge_bytes(len(data), self._total, self._size, self._layer)
         return data

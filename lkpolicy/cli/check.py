@@ -26,10 +26,9 @@ from lkpolicy.cli.common import (
     gate_options,
     printer,
     render_gate,
-    run_gate_or_exit,
     usage_error,
 )
-from lkpolicy.cli.running import check_format, check_settings
+from lkpolicy.cli.running import check_format, check_settings, run_check
 from lkpolicy.model.findings import ExitCode
 
 if TYPE_CHECKING:
@@ -121,6 +120,13 @@ def check(
         "--docs-url", help="URL of the rule reference (docs/rules.md) for SARIF's helpUri and "
                            "informationUri; default: the `Rules` URL of the package metadata.",
         show_default=False)] = None,
+    fix: Annotated[bool, typer.Option(
+        "--fix", help="Apply the safe fixes in place (only the fixed values change; comments "
+                      "and formatting are kept), then check again and report what remains.")
+    ] = False,
+    diff: Annotated[bool, typer.Option(
+        "--diff", help="Print the safe fixes as a unified diff and write nothing; exit 1 when "
+                       "there is something to fix.")] = False,
 ) -> None:
     """Run the gate on LinuxKit configs: load, validate, lint, merge image labels, judge by
     the policy, verify trust, and report findings."""
@@ -134,6 +140,11 @@ def check(
         usage_error("--lock names the images' digests: it cannot be used with --no-images")
     if stdin_filename is not None:
         _check_stdin_filename(stdin_filename, files, lock)
+    if fix or diff:
+        from lkpolicy.cli.fixing import refuse_fix_conflicts
+
+        refuse_fix_conflicts(fix=fix, diff=diff, files=files, lock=lock,
+                             write_baseline=write_baseline)
     if docs_url is not None:
         from lkpolicy.report.links import check_docs_url
 
@@ -154,8 +165,10 @@ def check(
         fail_on=FailOn(settings.fail_on or FailOn.error),
         use_result_cache=not no_cache and lock is None, at=at, exclude=settings.exclude,
         force_exclude=force_exclude, stdin_name=stdin_filename,
-        labels_from=labels_from)
-    gate = run_gate_or_exit(files, options)
+        labels_from=labels_from, exact_fixes=chosen_format in ("text", "json"))
+    gate = run_check(files, options, fix=fix, diff=diff, quiet=quiet)
+    if isinstance(gate, int):
+        raise typer.Exit(gate)
     if lock is not None and len(gate.units) != 1:
         usage_error("--lock describes one build: give one config, or --merge")
     if write_baseline is not None:

@@ -195,22 +195,9 @@ def _apply_all(sources: list[_Source], plans: list[PinPlan]) -> list[tuple[_Sour
 
 
 def _write(source: _Source, text: str) -> None:
-    from lkpolicy.safeio import atomic_write_bytes
+    from lkpolicy.tools.textedit import write_like
 
-    # Writing through a symlink keeps the link; replacing the link itself would detach it.
-    target = os.path.realpath(source.path)
-    mode = os.stat(target).st_mode & 0o7777
-    atomic_write_bytes(target, _encode_like(source.raw, text), mode)
-
-
-def _encode_like(raw: bytes, text: str) -> bytes:
-    """The text in the file's original encoding, byte order mark included."""
-    if raw.startswith(b"\xff\xfe"):
-        return b"\xff\xfe" + text.encode("utf-16-le")
-    if raw.startswith(b"\xfe\xff"):
-        return b"\xfe\xff" + text.encode("utf-16-be")
-    bom = b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b""
-    return bom + text.encode("utf-8")
+    write_like(source.path, source.raw, text)
 
 
 def _summary(plans: list[PinPlan], files_changed: int, *, written: bool) -> None:

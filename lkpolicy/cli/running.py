@@ -67,7 +67,8 @@ def gate_options(*, merge: bool, cache: str | None, arch: str | None, no_images:
                  baseline: str | None, fail_on: FailOn, use_result_cache: bool,
                  at: str | None = None, exclude: Exclusion | None = None,
                  force_exclude: bool = False, stdin_name: str | None = None,
-                 labels_from: list[str] | None = None) -> GateOptions:
+                 labels_from: list[str] | None = None,
+                 exact_fixes: bool = False) -> GateOptions:
     """The gate options of a command line; an unusable value is a usage error (exit 2)."""
     from lkpolicy.gate.options import GateOptions, PolicyChoice, RuleSelection, UsageError
     from lkpolicy.model.findings import Severity
@@ -84,7 +85,7 @@ def gate_options(*, merge: bool, cache: str | None, arch: str | None, no_images:
         waivers=not no_waivers, selection=selection, baseline=baseline,
         fail_on=None if fail_on is FailOn.never else Severity.parse(fail_on.value),
         use_result_cache=use_result_cache, exclude=exclude, force_exclude=force_exclude,
-        stdin_name=stdin_name)
+        stdin_name=stdin_name, exact_fixes=exact_fixes)
     if moment is not None:
         options.at = moment
     if labels_from:
@@ -105,6 +106,18 @@ def run_gate_or_exit(files: list[str], options: GateOptions) -> Gate:
         return run_gate(files, options)
     except UsageError as error:
         usage_error(str(error))
+
+
+def run_check(files: list[str], options: GateOptions, *, fix: bool = False,
+              diff: bool = False, quiet: bool = False) -> Gate | int:
+    """The gate of `check`; with `fix`, the gate once the fixes are written (`--fix`); with
+    `diff`, the exit code once the fixes are shown (`--diff`). `quiet`: no count of them."""
+    gate = run_gate_or_exit(files, options)
+    if not (fix or diff):
+        return gate
+    from lkpolicy.cli.fixing import apply_fixes, show_fixes
+
+    return show_fixes(gate, quiet) if diff else apply_fixes(gate, files, options, quiet)
 
 
 def render_gate(gate: Gate, output_format: str, output: str | None, *, color: bool,
@@ -155,7 +168,7 @@ def report_to_stderr(findings: list[Finding], documents: dict[str, Document],
 PLAIN_FLAGS = {"--merge": "merge", "--no-cache": "no_cache", "--no-images": "no_images",
                "--no-policy": "no_policy", "--offline": "offline", "--no-waivers": "no_waivers",
                "--quiet": "quiet", "-q": "quiet", "--statistics": "statistics",
-               "--force-exclude": "force_exclude"}
+               "--force-exclude": "force_exclude", "--fix": "fix", "--diff": "diff"}
 """The options of `check` that take no value, by their parameter names: a command line of
 these and file names is a plain check (tests/test_plain_check.py keeps them `check`'s)."""
 
@@ -175,6 +188,10 @@ def plain_check(arguments: list[str]) -> int:
             flags[PLAIN_FLAGS[argument]] = True
         else:
             files.append(argument)
+    if flags["fix"] or flags["diff"]:
+        from lkpolicy.cli.fixing import refuse_fix_conflicts
+
+        refuse_fix_conflicts(fix=flags["fix"], diff=flags["diff"], files=files)
     settings = check_settings(CheckSettings(), files, policy=None, stdin_name=None,
                               use_cache=not flags["no_cache"])
     output_format = check_format(settings, statistics=flags["statistics"])
@@ -185,8 +202,12 @@ def plain_check(arguments: list[str]) -> int:
                            ignore=settings.ignore, baseline=None,
                            fail_on=FailOn(settings.fail_on or FailOn.error),
                            use_result_cache=not flags["no_cache"], exclude=settings.exclude,
-                           force_exclude=flags["force_exclude"])
-    gate = run_gate_or_exit(files, options)
+                           force_exclude=flags["force_exclude"],
+                           exact_fixes=output_format in ("text", "json"))
+    gate = run_check(files, options, fix=flags["fix"], diff=flags["diff"],
+                     quiet=flags["quiet"])
+    if isinstance(gate, int):
+        return gate
     color = output_format == "text" and use_color(sys.stdout)
     render_gate(gate, output_format, None, color=color, quiet=flags["quiet"],
                 statistics=flags["statistics"])

@@ -301,6 +301,7 @@ class _CacheContexts:
         # The moment judged at (`--at`): policy waivers expire with its date. Trust results,
         # which depend on the exact moment, are never cached (see `_replayable`).
         parts.append(f"waivers={options.waivers} at={options.today.isoformat()}")
+        parts.append(f"exact_fixes={options.exact_fixes}")
         return "\0".join(parts)
 
 

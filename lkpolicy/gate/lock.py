@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from lkpolicy import __version__
@@ -128,7 +128,9 @@ def load_lock(path: str) -> Lock:
     from lkpolicy.safeio import UntrustedInput, bounded_int, parse_json, read_regular_file
 
     def invalid(message: str) -> InputError:
-        return InputError(LOCK_INVALID.finding(message, Location(path)))
+        return InputError(LOCK_INVALID.finding(
+            message, Location(path),
+            hint=f"write the lock again: `lkpolicy check --lock {path} CONFIG...`"))
 
     try:
         data = parse_json(read_regular_file(path, MAX_LOCK_BYTES, "lock"), "the lock")
@@ -217,7 +219,14 @@ def check_matches(lock: Lock, unit: GateUnit, lock_path: str) -> list[Finding]:
                 f"{first.described} image `{expanded}` resolves to {image.digest} in the image "
                 f"cache, not to {locked.digest} that passed the gate ({lock_path})",
                 first.node.location, first.node.pointer))
-    return findings
+    # The build uses the lock only as the gate wrote it: judge the config again.
+    import shlex
+
+    merge = ["--merge"] if len(unit.paths) > 1 else []
+    again = ["lkpolicy", "check", *merge, "--lock", lock_path, *unit.paths]
+    hint = (f"once what changed is reviewed, run `{shlex.join(again)}` again (with the "
+            "build's `--cache` and `--arch`)")
+    return [replace(finding, hint=hint) for finding in findings]
 
 
 def _changed_files(lock: Lock, unit: GateUnit, lock_path: str) -> list[Finding]:

@@ -155,6 +155,10 @@ class GateOptions:
     packages: PackageLabels | None = None
     """Labels from package sources (`check --labels-from`): they replace the labels of the
     images they name."""
+    exact_fixes: bool = False
+    """A finding keeps its fix only where `check --fix` applies it to the judged text: what
+    the reports that mark fixable findings (text, JSON) need. It costs another reading of
+    each file that has fixes, so the other uses of the gate (SARIF, build, lock) skip it."""
     at: datetime.datetime = field(default_factory=utc_now)
     """The moment the gate judges at (UTC, `--at`): waiver expiry, and every trust verifier
     (signatures, metadata expiry, certificates)."""

@@ -18,8 +18,9 @@ from typing import Any
 
 from lkpolicy import __version__
 from lkpolicy.model.findings import Finding, Location, Severity
+from lkpolicy.model.fixes import Fix
 
-_FORMAT = "v2"
+_FORMAT = "v3"
 
 
 def cache_dir() -> Path | None:
@@ -144,6 +145,7 @@ def _encode(finding: Finding, path: str) -> dict[str, Any]:
         "location": _encode_location(finding.location, path), "pointer": finding.pointer,
         "hint": finding.hint,
         "related": [_encode_location(related, path) for related in finding.related],
+        "fix": finding.fix.to_json() if finding.fix is not None else None,
     }
 
 
@@ -152,4 +154,5 @@ def _decode(item: dict[str, Any], path: str) -> Finding:
         rule_id=item["rule"], severity=Severity(item["severity"]), message=item["message"],
         location=_decode_location(item["location"], path), pointer=item["pointer"],
         hint=item["hint"], related=[_decode_location(r, path) for r in item["related"]],
+        fix=Fix.from_json(item["fix"]) if item.get("fix") is not None else None,
     )

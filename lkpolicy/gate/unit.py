@@ -95,6 +95,18 @@ def keep_text_for_display(path: str, documents: dict[str, Document]) -> None:
 def judge_unit(paths: list[str], documents: dict[str, Document], options: GateOptions,
                contents: dict[str, bytes] | None = None) -> GateUnit:
     """Every stage of the gate for one config."""
+    unit = _run_stages(paths, documents, options, contents)
+    if options.exact_fixes and any(finding.fix is not None for finding in unit.findings):
+        # Here, not in the report: the result cache keeps the answer, so a replayed check
+        # does not read the file again.
+        from lkpolicy.tools.fix import usable_fixes
+
+        unit.findings = usable_fixes(unit.findings, documents)
+    return unit
+
+
+def _run_stages(paths: list[str], documents: dict[str, Document], options: GateOptions,
+                contents: dict[str, bytes] | None) -> GateUnit:
     from lkpolicy.stages.containers import effective_configs
     from lkpolicy.stages.images import resolve_images
     from lkpolicy.stages.lint import lint
@@ -135,7 +147,8 @@ def _judge_by_policy(unit: GateUnit, choice: PolicyChoice, options: GateOptions)
     unit.policy_files = [str(path) for source in policy.sources
                          if (path := policy_file(source)) is not None]
     unit.findings.extend(evaluate(unit.config, unit.containers, policy,
-                                  options.selection.runs, unit.resolution.uses))
+                                  options.selection.runs, unit.resolution.digests,
+                                  unit.resolution.uses))
     # Nothing to verify without trust rules or a `trust:` section: skip the stage's imports.
     if policy.trust.rules or unit.config.trust:
         from lkpolicy.stages.trust.stage import run_trust

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lkpolicy.model.fixes import Fix
 
 
 class Severity(enum.IntEnum):
@@ -51,6 +55,8 @@ class Finding:
     """A concrete fix for this occurrence, e.g. "did you mean `capabilities`?"."""
     related: list[Location] = field(default_factory=list)
     """Other places that explain the finding (the first definition of a duplicate key...)."""
+    fix: Fix | None = None
+    """The safe correction `lkpolicy check --fix` applies, when it is mechanical."""
 
     def sort_key(self) -> tuple[str, int, int, str]:
         loc = self.location

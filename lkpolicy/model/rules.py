@@ -15,8 +15,12 @@ import importlib
 import inspect
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lkpolicy.model.findings import Finding, Location, Severity
+
+if TYPE_CHECKING:
+    from lkpolicy.model.fixes import Fix
 
 
 class Fixability(enum.Enum):
@@ -67,6 +71,7 @@ class Rule:
         hint: str | None = None,
         severity: Severity | None = None,
         related: list[Location] | None = None,
+        fix: Fix | None = None,
     ) -> Finding:
         return Finding(
             rule_id=self.id,
@@ -76,6 +81,7 @@ class Rule:
             pointer=pointer,
             hint=None if hint is None else clip(hint),
             related=related or [],
+            fix=fix,
         )
 
 

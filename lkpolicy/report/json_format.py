@@ -27,6 +27,7 @@ def _finding(report: Report, finding: Finding) -> dict[str, Any]:
         **_location(finding.location),
         "pointer": finding.pointer,
         "hint": finding.hint,
+        "fix": finding.fix.title if finding.fix is not None else None,
         "related": [_location(related) for related in finding.related],
     }
 

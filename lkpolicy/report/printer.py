@@ -82,6 +82,11 @@ class Printer:
         self.err_stream.flush()
 
     def findings(self, findings: Iterable[Finding]) -> None:
+        """One line each, and the hint that tells the fix under it."""
         for finding in findings:
             self.err_stream.write(finding_line(finding) + "\n")
+            if finding.hint:
+                first, *rest = sanitize(finding.hint, keep="\n").splitlines() or [""]
+                self.err_stream.write(f"  = hint: {first}\n"
+                                      + "".join(f"    {line}\n" for line in rest))
         self.err_stream.flush()

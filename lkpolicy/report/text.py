@@ -7,6 +7,7 @@ import unicodedata
 from lkpolicy.model.findings import Finding, Severity
 from lkpolicy.report.model import Report, format_location
 from lkpolicy.report.printer import sanitize
+from lkpolicy.report.spans import value_end
 
 _RESET = "\x1b[0m"
 _BOLD = "\x1b[1m"
@@ -45,6 +46,18 @@ def _plural(count: int, noun: str) -> str:
     if noun == "info" or count == 1:
         return f"{count} {noun}"
     return f"{count} {noun}s"
+
+
+FIXABLE_MARK = "[*]"
+"""After the rule ID of a finding that `lkpolicy check --fix` fixes (as ruff marks them)."""
+
+
+def fixable_line(report: Report) -> str | None:
+    """`[*] 2 fixable with `lkpolicy check --fix`.`, or None when nothing is."""
+    count = sum(1 for finding in report.findings if finding.fix is not None)
+    if not count:
+        return None
+    return f"{FIXABLE_MARK} {count} fixable with `lkpolicy check --fix` (`--diff` to preview)."
 
 
 def summary_line(report: Report) -> str:
@@ -92,9 +105,24 @@ def _source_lines(report: Report, finding: Finding, gutter: int, paint: _Painter
         # Columns count code points; one past the end is legal (a missing value at end of line).
         prefix = source[:index]
         offset = display_width(sanitize(prefix))
-        caret = paint("^", _SEVERITY_STYLE[finding.severity])
+        width = _value_width(report, finding, source)
+        caret = paint("^" * width, _SEVERITY_STYLE[finding.severity])
         lines.append(f" {' ' * gutter} {bar} {' ' * offset}{caret}")
     return lines
+
+
+def _value_width(report: Report, finding: Finding, source: str) -> int:
+    """Terminal cells of the value at the finding (to the end of its first line when it
+    spans several), so the carets underline all of it, as ruff and rustc do; at least 1."""
+    location = finding.location
+    lines = report.lines(location.file)
+    end = value_end(lines, location.line, location.column) if lines is not None else None
+    if end is None:
+        return 1
+    end_line, end_column = end
+    start = location.column - 1
+    stop = end_column - 1 if end_line == location.line else len(source.rstrip())
+    return max(1, display_width(sanitize(source[start:stop])))
 
 
 def _annotation(label: str, text: str, gutter: int, paint: _Painter) -> list[str]:
@@ -104,15 +132,19 @@ def _annotation(label: str, text: str, gutter: int, paint: _Painter) -> list[str
     return [head + sanitize(text_lines[0])] + [indent + sanitize(line) for line in text_lines[1:]]
 
 
-def format_finding(report: Report, finding: Finding, *, color: bool = False) -> list[str]:
+def format_finding(report: Report, finding: Finding, *, color: bool = False,
+                   explain: bool = False) -> list[str]:
+    """The lines of one finding; `explain` adds where to read more about its rule (shown
+    under the first finding of a run)."""
     paint = _Painter(color)
     location = finding.location
     severity = finding.severity
     message_lines = finding.message.splitlines() or [""]
+    mark = f" {FIXABLE_MARK}" if finding.fix is not None else ""
     header = (
         f"{paint(sanitize(format_location(location)) + ':', _BOLD)} "
         f"{paint(severity.label, _SEVERITY_STYLE[severity])} "
-        f"{paint(sanitize(finding.rule_id), _BOLD)} "
+        f"{paint(sanitize(finding.rule_id), _BOLD)}{mark} "
         f"{sanitize(message_lines[0])}"
     )
     # Continuation lines are indented so line-oriented tools (editors' problem matchers)
@@ -124,6 +156,9 @@ def format_finding(report: Report, finding: Finding, *, color: bool = False) -> 
         lines += _annotation("hint", finding.hint, gutter, paint)
     for related in finding.related:
         lines += _annotation("note", f"see also {format_location(related)}", gutter, paint)
+    if explain:
+        lines += _annotation("help", f"`lkpolicy explain {finding.rule_id}` says why the rule "
+                                     "exists and how to fix what it finds", gutter, paint)
     return lines
 
 
@@ -138,8 +173,8 @@ def render_text(report: Report, *, color: bool = False) -> str:
         out += statistics_lines(report, lambda text: paint(text, _BOLD))
         out += [""] if out else []
     else:
-        for finding in report.sorted_findings():
-            out += format_finding(report, finding, color=color)
+        for index, finding in enumerate(report.sorted_findings()):
+            out += format_finding(report, finding, color=color, explain=index == 0)
             out.append("")
     if report.quiet:
         return "\n".join(out[:-1]) + "\n" if out else ""
@@ -151,4 +186,7 @@ def render_text(report: Report, *, color: bool = False) -> str:
     else:
         summary = paint(summary, _PASS_STYLE)
     out.append(summary)
+    fixable = fixable_line(report)
+    if fixable is not None:
+        out.append(fixable)
     return "\n".join(out) + "\n"

@@ -108,7 +108,10 @@ def write_baseline(path: str, findings: Iterable[Finding],
 
 
 def _fail(path: str, message: str) -> InputError:
-    return InputError(BASELINE_UNREADABLE.finding(f"baseline: {message}", Location(path)))
+    return InputError(BASELINE_UNREADABLE.finding(
+        f"baseline: {message}", Location(path),
+        hint=f"write it again with `lkpolicy check --write-baseline {path} ...`, or fix the "
+             "path"))
 
 
 def load_baseline(path: str) -> Baseline:

@@ -172,6 +172,10 @@ def image_config(container: Container) -> ImageConfig | None:
         else ImageConfig(labels=labels)
 
 
+_LABEL_HINT = ("set the field in this entry (the YAML replaces the label's value), or fix the "
+               "image's label")
+
+
 def _findings(container: Container, placement: Placement, ids: dict[str, int],
               volumes: dict[str, Volume], reported: list[str]) -> list[Finding]:
     from lkpolicy.stages.effective import Origin
@@ -187,7 +191,7 @@ def _findings(container: Container, placement: Placement, ids: dict[str, int],
         if labelled and not _fails_alone(container, placement, ids, volumes):
             return [LABEL_BREAKS_BUILD.finding(
                 f"with the label of {expanded}, linuxkit fails: {error.message}{details}",
-                image.location, image.pointer)]
+                image.location, image.pointer, hint=_LABEL_HINT)]
         if _within(container.node.pointer, reported):
             return []  # lint already reports why this entry cannot be built
         return [CONTAINER_SPEC_FAILS.finding(
@@ -197,11 +201,11 @@ def _findings(container: Container, placement: Placement, ids: dict[str, int],
     assert effective is not None
     findings = [LABEL_DROPPED_KEY.finding(
         f"the label of {expanded} sets `{dropped.pointer}`, which linuxkit drops: "
-        f"{dropped.reason}", image.location, image.pointer)
+        f"{dropped.reason}", image.location, image.pointer, hint=_LABEL_HINT)
         for dropped in effective.dropped if dropped.origin is Origin.LABEL]
     findings += [LABEL_READ_DIFFERENTLY.finding(
-        f"the label of {expanded}: {warning}", image.location, image.pointer)
-        for warning in effective.label_warnings]
+        f"the label of {expanded}: {warning}", image.location, image.pointer,
+        hint=_LABEL_HINT) for warning in effective.label_warnings]
     return findings
 
 

@@ -165,6 +165,12 @@ class Resolution:
         """Every valid reference resolved (what a build needs)."""
         return self.cache is not None and not self.unresolved
 
+    @property
+    def digests(self) -> dict[str, str]:
+        """Expanded reference -> the digest of the cached image (the root entry of the
+        image cache, what `lkpolicy pin` writes)."""
+        return {expanded: image.digest for expanded, image in self.images.items()}
+
     def uses_of(self, expanded: str) -> list[ImageUse]:
         return [use for use in self.uses
                 if use.reference is not None and use.reference.expanded == expanded]
@@ -218,24 +224,29 @@ def resolve_images(config: Config, options: ImageOptions | None) -> Resolution:
     for expanded, first in distinct.items():
         related = [use.node.location for use in resolution.uses_of(expanded)[1:]]
         assert first.reference is not None
+        pull = cache_command("pull", expanded, cache, platform if options.arch else None)
         try:
             image = images.lookup(first.reference, platform)
         except StoreError as error:
             _refuse(resolution, expanded, str(error), IMAGE_UNREADABLE.finding(
                 f"{first.described} image `{expanded}` cannot be used: {error}",
-                first.node.location, first.node.pointer, related=related))
+                first.node.location, first.node.pointer, related=related,
+                hint=f"run `{cache_command('rm', expanded, cache)}`, then `{pull}`"))
             continue
         if image is None:
             why = f"not in the image cache {cache} for {platform}"
             _refuse(resolution, expanded, why, IMAGE_NOT_CACHED.finding(
                 f"{first.described} image `{expanded}` is {why}", first.node.location,
-                first.node.pointer, related=related))
+                first.node.pointer, related=related,
+                hint=f"run `{pull}`, or pass `--cache` the image cache your build uses"))
             continue
         if image.platform is not None and not _same_platform(image.platform, platform):
             why = f"it is made for {image.platform}, not for {platform}"
             _refuse(resolution, expanded, why, IMAGE_WRONG_PLATFORM.finding(
                 f"{first.described} image `{expanded}` cannot be built: {why}",
-                first.node.location, first.node.pointer, related=related))
+                first.node.location, first.node.pointer, related=related,
+                hint=f"run `{cache_command('pull', expanded, cache, platform)}`, or build "
+                     f"for {image.platform}"))
             continue
         resolution.images[expanded] = image
     return resolution
@@ -252,7 +263,29 @@ def _no_cache(resolution: Resolution, distinct: dict[str, ImageUse], cache: Path
     resolution.findings.append(IMAGE_NOT_CACHED.finding(
         f"{len(names)} image(s) cannot be judged or built: {why} ({shown}{more})",
         first.node.location, first.node.pointer,
-        related=[use.node.location for use in resolution.uses[1:] if use.reference is not None]))
+        related=[use.node.location for use in resolution.uses[1:] if use.reference is not None],
+        hint=f"run `{cache_command('pull', ' '.join(names[:_LISTED]), cache)}`"
+             + (f" (and the {len(names) - _LISTED} other images)" if len(names) > _LISTED else "")
+             + ", or pass `--cache` the image cache your build uses (`--no-images` lints the "
+               "YAML alone)"))
+
+
+_LISTED = 20
+"""Images named in one hint's `cache pull` command."""
+
+
+def cache_command(verb: str, images: str, cache: Path, platform: Platform | None = None) -> str:
+    """`lkpolicy cache VERB [--cache DIR] [--platform P] IMAGES`, naming the cache only when
+    it is not the default one."""
+    from lkpolicy.store.location import default_cache_dir
+
+    words = [f"lkpolicy cache {verb}"]
+    if cache != default_cache_dir():
+        words.append(f"--cache {cache}")
+    if platform is not None:
+        words.append(f"--platform {platform}")
+    words.append(images)
+    return " ".join(words)
 
 
 def _refuse(resolution: Resolution, expanded: str, why: str, finding: Finding) -> None:

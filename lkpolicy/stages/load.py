@@ -208,7 +208,8 @@ class _Converter:
             return self._scalar(node, pointer)
         if id(node) in self._active:
             raise InputError(RECURSIVE_ALIAS.finding(
-                "recursive alias: this node contains itself", self.location(node), pointer))
+                "recursive alias: this node contains itself", self.location(node), pointer,
+                hint="replace the alias with the values it should stand for"))
         self._active.add(id(node))
         try:
             if isinstance(node, SequenceNode):
@@ -240,7 +241,8 @@ class _Converter:
 
         if not isinstance(node, ScalarNode):
             self.errors.append(NON_STRING_KEY.finding(
-                "mapping key is a collection, not a string", self.location(node), pointer))
+                "mapping key is a collection, not a string", self.location(node), pointer,
+                hint="write the key as a plain or quoted string, or remove the entry"))
             return None
         key = self._scalar(node, pointer + "#key")
         self.scalars.pop(pointer + "#key", None)
@@ -274,7 +276,8 @@ class _Converter:
                 first = seen[key]
                 self.errors.append(DUPLICATE_KEY.finding(
                     f'mapping key "{key}" already defined at line {first.line}',
-                    key_location, child, related=[first]))
+                    key_location, child, related=[first],
+                    hint=f"remove one of the two `{key}:` entries, or merge their values"))
                 continue
             seen[key] = key_location
             self.key_positions.setdefault(child, (key_location.line, key_location.column))
@@ -336,7 +339,9 @@ def read_source(path: str) -> tuple[bytes, bool]:
             data = read_regular_file(path, MAX_CONFIG_BYTES, "config")
         except OSError as error:
             reason = error.strerror or str(error)
-            raise InputError(UNREADABLE.finding(f"cannot read the file: {reason}", Location(path))) from None
+            raise InputError(UNREADABLE.finding(
+                f"cannot read the file: {reason}", Location(path),
+                hint="check the path, and that you may read the file")) from None
         except TooLarge:
             raise InputError(_too_large(path)) from None
         except NotRegularFile as error:
@@ -344,7 +349,10 @@ def read_source(path: str) -> tuple[bytes, bool]:
                 reason = "is a directory, not a config file"
             else:
                 reason = f"is not a regular file{_kind_suffix(str(error))}; refused without reading it"
-            raise InputError(UNREADABLE.finding(reason, Location(path))) from None
+            raise InputError(UNREADABLE.finding(
+                reason, Location(path),
+                hint="name the config files (a directory is searched for *.yml and *.yaml)"
+                if "directory" in reason else "name a config file")) from None
         from_file = True
     if len(data) > MAX_CONFIG_BYTES:
         raise InputError(_too_large(path))
@@ -369,7 +377,8 @@ def decode_text(path: str, data: bytes) -> str:
         line = data.count(b"\n", 0, offset) + 1
         raise InputError(BINARY_FILE.finding(
             f"the file contains a NUL byte at offset {offset}: a binary file, not YAML",
-            Location(path, line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1)))
+            Location(path, line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1),
+            hint="pass the YAML config, not a build output or an archive"))
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
@@ -377,7 +386,8 @@ def decode_text(path: str, data: bytes) -> str:
         line = data.count(b"\n", 0, offset) + 1
         column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
         raise InputError(BAD_ENCODING.finding(
-            f"invalid UTF-8 byte 0x{data[offset]:02x}", Location(path, line, column))) from None
+            f"invalid UTF-8 byte 0x{data[offset]:02x}", Location(path, line, column),
+            hint="save the file as UTF-8")) from None
 
 
 def load_document(path: str, data: bytes | None = None) -> tuple[Document, list[Finding]]:
@@ -394,7 +404,9 @@ def load_document(path: str, data: bytes | None = None) -> tuple[Document, list[
         column = index - (text.rfind("\n", 0, index) + 1) + 1
         raise InputError(BAD_ENCODING.finding(
             f"control character U+{ord(control.group()):04X} is not allowed in YAML",
-            Location(path, line, column)))
+            Location(path, line, column),
+            hint="remove the character, or write it as an escape in a double-quoted string "
+                 f'(`"\\u{ord(control.group()):04x}"`)'))
     _check_line_lengths(path, text)
     return _parse(path, text, from_file)
 
@@ -427,10 +439,15 @@ def _parse(path: str, text: str, from_file: bool) -> tuple[Document, list[Findin
         raise InputError(TOO_LARGE.finding(error.message, _mark_location(path, error.mark))) from None
     except MarkedYAMLError as error:
         raise InputError(_syntax_finding(path, error)) from None
-    except (YAMLError, RecursionError, ValueError) as error:
+    except RecursionError:
+        raise InputError(TOO_LARGE.finding("the document is nested too deeply",
+                                           Location(path, 1, 1))) from None
+    except (YAMLError, ValueError) as error:
         raise InputError(YAML_SYNTAX.finding(_one_line(str(error)), Location(path, 1, 1))) from None
     if root is _NO_DOCUMENT:
-        raise InputError(EMPTY_FILE.finding("the file holds no YAML document (linuxkit: EOF)", Location(path, 1, 1)))
+        raise InputError(EMPTY_FILE.finding(
+            "the file holds no YAML document (linuxkit: EOF)", Location(path, 1, 1),
+            hint="add the config, or write `---` alone for a config that is empty on purpose"))
     warnings.extend(_ignored_documents(path, documents))
 
     converter = _Converter(path)
@@ -446,7 +463,9 @@ def _parse(path: str, text: str, from_file: bool) -> tuple[Document, list[Findin
     if not isinstance(data, dict):
         raise InputError(NOT_A_MAPPING.finding(
             f"the document is a {_kind(data)}, but a LinuxKit config must be a mapping",
-            Location(path, *converter.value_positions.get("", (1, 1)))))
+            Location(path, *converter.value_positions.get("", (1, 1))),
+            hint="write the config's sections (`kernel:`, `init:`, `onboot:`, `services:` ...) "
+                 "as the keys of the top level"))
     document = Document(path, text, data, converter.value_positions, converter.key_positions,
                         converter.scalars, from_file)
     return document, warnings
@@ -474,7 +493,9 @@ def _ignored_documents(path: str, documents: Any) -> list[Finding]:
     line = next((s for s in starts if s), 1)
     return [EXTRA_DOCUMENTS.finding(
         f"{len(starts)} more YAML document(s) after the first are ignored by linuxkit{broken}",
-        Location(path, line, 1))]
+        Location(path, line, 1),
+        hint="move their content into the first document, or give each document a file "
+             "of its own")]
 
 
 def _mark_location(path: str, mark: Any) -> Location:
@@ -498,7 +519,23 @@ def _syntax_finding(path: str, error: Any) -> Finding:
     if context is not None and error.problem_mark is not None and context.line != mark.line:
         # The construct that stayed open is often where the mistake is (linuxkit reports it).
         related.append(Location(path, context.line + 1, context.column + 1))
-    return YAML_SYNTAX.finding(_one_line(problem), location, related=related)
+    problem = _one_line(problem)
+    hint = next((hint for sign, hint in _SYNTAX_HINTS if sign in problem), None)
+    return YAML_SYNTAX.finding(problem, location, related=related, hint=hint)
+
+
+_SYNTAX_HINTS = (
+    ("'\\t' that cannot start", "indent with spaces: YAML does not allow tabs there"),
+    ("mapping values are not allowed", "quote a value that holds `: `, or put the key on "
+                                        "a line of its own"),
+    ("undefined alias", "define the anchor (`&NAME`) before the alias (`*NAME`) uses it"),
+    ("expected <block end>", "indent this line as its siblings above are indented"),
+    ("flow sequence", "close the list with `]`, and separate its items with `,`"),
+    ("flow mapping", "close the mapping with `}`, and separate its entries with `,`"),
+    ("quoted scalar", "close the quoted string with the quote it opens with"),
+    ("could not find expected ':'", "add `:` after the key, or quote the whole value"),
+)
+"""ruamel.yaml's problems that have one usual fix."""
 
 
 def _one_line(text: str) -> str:

@@ -86,13 +86,16 @@ def read_local_files(config: Config, *, cwd: str | None = None, home: str | None
             findings.append(SOURCE_UNREADABLE.finding(
                 f"`files` source {path} does not exist: linuxkit fails the build "
                 f"(`open {path}: no such file or directory`)",
-                source_node.location, source_node.pointer))
+                source_node.location, source_node.pointer,
+                hint="create the file or fix the path (a relative one starts where the build "
+                     "runs), or set `optional: true` if the image works without it"))
             continue
         except (OSError, ValueError) as error:
             reason = error.strerror if isinstance(error, OSError) and error.strerror else error
             findings.append(SOURCE_UNREADABLE.finding(
                 f"`files` source {path} cannot be read: {reason}", source_node.location,
-                source_node.pointer))
+                source_node.pointer, hint="make the file readable where the build runs, or "
+                                          "fix the path"))
             continue
         files[index] = LocalFile(index, source_node, path, digest, size, target,
                                   written)

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 from lkpolicy.gocompat.yamlscalars import resolve_plain_scalar
 from lkpolicy.model.document import Document, join_pointer, json_type, split_pointer
 from lkpolicy.model.findings import Finding, Location, Severity
+from lkpolicy.model.fixes import Fix, rename_key, set_value
 from lkpolicy.model.reference import ReferenceError, parse
-from lkpolicy.model.rules import define_rule
+from lkpolicy.model.rules import Fixability, define_rule
 from lkpolicy.stages.schemacheck.generated import violations
 from lkpolicy.stages.schemacheck.violation import Violation
 
@@ -46,6 +47,8 @@ UNKNOWN_KEY = define_rule(
     "`containerID` are camelCase. Extension keys such as `x-common:` are not allowed anywhere.",
     linuxkit="prints `- onboot.0: Additional property capabilites is not allowed` on stdout and "
     "fails with `invalid config: invalid configuration file`; lkpolicy points at the key itself.",
+    # `--fix` renames the key when exactly one allowed key is close to it.
+    fixability=Fixability.SOMETIMES,
 )
 WRONG_TYPE = define_rule(
     "LK202", "wrong-type", "A value has the wrong type", Severity.ERROR, _SCHEMA,
@@ -57,6 +60,9 @@ WRONG_TYPE = define_rule(
     linuxkit="prints `- files.0.mode: Invalid type. Expected: string, given: integer` (for `uid`/"
     "`gid`: `Must validate at least one schema (anyOf)`) and fails with `invalid config: invalid "
     "configuration file`.",
+    # `--fix` quotes a number or boolean where a string belongs (an octal mode keeps its
+    # digits), and unquotes a number or boolean written as a string.
+    fixability=Fixability.SOMETIMES,
 )
 MISSING_KEY = define_rule(
     "LK203", "missing-required-key", "A required key is missing", Severity.ERROR, _SCHEMA,
@@ -73,6 +79,8 @@ INVALID_VALUE = define_rule(
     "Use one of the allowed values listed in the message.",
     linuxkit="gojsonschema reports `must be one of the following: \"oci\", \"filesystem\"` and "
     "linuxkit fails with `invalid config: invalid configuration file`.",
+    # `--fix` writes the allowed value when exactly one is close to the one written.
+    fixability=Fixability.SOMETIMES,
 )
 DUPLICATE_SERVICE = define_rule(
     "LK210", "duplicate-service-name", "Two services have the same name", Severity.ERROR, _CONFIG,
@@ -203,13 +211,35 @@ def _unknown_keys(document: Document, violation: Violation, pointer: str) -> Ite
         if key in allowed:
             continue
         key_pointer = join_pointer(pointer, key)
+        candidate = _only_candidate(key, allowed)
+        fix = None
+        if candidate is not None and candidate not in instance:
+            fix = rename_key(key_pointer, candidate, f"rename to `{candidate}`")
         yield UNKNOWN_KEY.finding(
             f"unknown key `{key}` {where}",
             document.location(key_pointer, key=True), key_pointer,
-            hint=_unknown_key_hint(key, allowed))
+            hint=_unknown_key_hint(key, allowed), fix=fix)
+
+
+def _only_candidate(key: str, allowed: list[str]) -> str | None:
+    """The allowed key that `key` misspells, when there is exactly one."""
+    folded = [name for name in allowed if name.lower() == key.lower()]
+    if folded:
+        return folded[0] if len(folded) == 1 else None
+    close = _close_matches(key, allowed, 2, 0.6)
+    return close[0] if len(close) == 1 else None
 
 
 _SUGGEST_MAX = 100
+
+
+def _close_matches(word: str, allowed: list[str], n: int, cutoff: float) -> list[str]:
+    # difflib is quadratic in the word's length; no key or value is longer than _SUGGEST_MAX.
+    if len(word) > _SUGGEST_MAX:
+        return []
+    import difflib
+
+    return difflib.get_close_matches(word, allowed, n=n, cutoff=cutoff)
 
 
 def _unknown_key_hint(key: str, allowed: list[str]) -> str | None:
@@ -218,12 +248,7 @@ def _unknown_key_hint(key: str, allowed: list[str]) -> str | None:
     folded = {name.lower(): name for name in allowed}
     if key.lower() in folded:
         return f"did you mean `{folded[key.lower()]}`? (keys are case-sensitive)"
-    close: list[str] = []
-    # difflib is quadratic in the word's length; no key is longer than _SUGGEST_MAX.
-    if len(key) <= _SUGGEST_MAX:
-        import difflib
-
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    close = _close_matches(key, allowed, 1, 0.6)
     if close:
         return f"did you mean `{close[0]}`?"
     if key.startswith("x-"):
@@ -231,7 +256,8 @@ def _unknown_key_hint(key: str, allowed: list[str]) -> str | None:
                 "takes them, or generate the file")
     if len(allowed) <= _SHORT_KEY_LIST:
         return "allowed keys: " + ", ".join(f"`{name}`" for name in allowed)
-    return None
+    return (f"remove it: none of the {len(allowed)} keys allowed here is close to it "
+            "(`lkpolicy schema` lists them)")
 
 
 def _missing_keys(document: Document, violation: Violation, pointer: str) -> Iterator[Finding]:
@@ -249,6 +275,7 @@ def _wrong_type(document: Document, value: Any, expected: list[str], pointer: st
     got = json_type(value)
     message = f"`{_display(pointer)}`: expected {' or '.join(expected)}, got {got}"
     hint: str | None = None
+    fix: Fix | None = None
     octal = document.scalars.get(pointer)
     text = _plain_text(document, pointer, value)
     if got == "null":
@@ -258,41 +285,65 @@ def _wrong_type(document: Document, value: Any, expected: list[str], pointer: st
     elif "string" in expected and got in ("integer", "number", "boolean"):
         if octal is not None and got == "integer":
             message += f" (unquoted `{octal.text}` is the octal number {value} to linuxkit)"
-        hint = f'quote it: "{text}"' if text is not None else "quote the value to make it a string"
-    elif "boolean" in expected and isinstance(value, str):
-        word = value.strip()
-        if word.lower() in _YAML11_BOOLEANS:
-            hint = (f"use true or false: linuxkit reads `{word}` as a string "
-                    f"(write `{_YAML11_BOOLEANS[word.lower()]}`)")
-        elif word.lower() in ("true", "false"):
-            hint = f"remove the quotes: `{word.lower()}`"
+        if text is not None:
+            quoted = _as_string(text, pointer)
+            hint = f'quote it: "{quoted}"'
+            fix = set_value(pointer, quoted, f'write "{quoted}"')
         else:
-            hint = "use true or false"
+            hint = "quote the value to make it a string"
+    elif "boolean" in expected and isinstance(value, str):
+        hint, fix = _boolean_hint(value, pointer)
     elif "integer" in expected and isinstance(value, str) and _looks_integer(value):
         hint = f"remove the quotes: `{value.strip()}`"
+        if _DECIMAL.fullmatch(value.strip()):
+            fix = set_value(pointer, int(value.strip()), f"write {value.strip()} unquoted")
     elif "array" in expected and got in ("string", "integer", "number", "boolean"):
         shown = text if text is not None else json.dumps(value)
         hint = f"write a list, e.g. `[{shown}]`"
     # An empty value has no text of its own: ruamel places it at the next token, often on a
     # later line, so the key is the better place to show.
     location = document.location(pointer, key=value is None)
-    return WRONG_TYPE.finding(message, location, pointer, hint=hint)
+    return WRONG_TYPE.finding(message, location, pointer, hint=hint, fix=fix)
+
+
+_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
+_OCTAL_MODE = re.compile(r"0o([0-7]+)")
+
+
+def _as_string(text: str, pointer: str) -> str:
+    """The string an unquoted scalar was meant to be: its text, except that an octal mode
+    written `0o644` becomes `0644`, which linuxkit's base-8 parse of a mode accepts."""
+    match = _OCTAL_MODE.fullmatch(text)
+    if match is not None and pointer.endswith("/mode"):
+        return "0" + match.group(1)
+    return text
+
+
+def _boolean_hint(value: str, pointer: str) -> tuple[str, Fix | None]:
+    word = value.strip()
+    if word.lower() in _YAML11_BOOLEANS:
+        meant = _YAML11_BOOLEANS[word.lower()]
+        return (f"use true or false: linuxkit reads `{word}` as a string (write `{meant}`)",
+                set_value(pointer, meant == "true", f"write `{meant}`"))
+    if word.lower() in ("true", "false"):
+        return (f"remove the quotes: `{word.lower()}`",
+                set_value(pointer, word.lower() == "true", f"write `{word.lower()}`"))
+    return "use true or false", None
 
 
 def _not_in_enum(document: Document, violation: Violation, pointer: str) -> Finding:
     allowed = [str(option) for option in violation.expected]
     value = violation.instance
     shown = _shown(value) if isinstance(value, str) else json.dumps(value)
-    close: list[str] = []
-    if len(str(shown)) <= _SUGGEST_MAX:
-        import difflib
-
-        close = difflib.get_close_matches(str(shown).lower(), allowed, n=1, cutoff=0.5)
+    close = _close_matches(str(shown).lower(), allowed, 2, 0.5)
+    fix = None
+    if len(close) == 1 and isinstance(value, str) and close[0] in violation.expected:
+        fix = set_value(pointer, close[0], f"write `{close[0]}`")
     return INVALID_VALUE.finding(
         f"`{_display(pointer)}`: `{shown}` is not one of "
         + ", ".join(f"`{option}`" for option in allowed),
         document.location(pointer), pointer,
-        hint=f"did you mean `{close[0]}`?" if close else None)
+        hint=f"did you mean `{close[0]}`?" if close else None, fix=fix)
 
 
 def _plain_text(document: Document, pointer: str, value: Any) -> str | None:

@@ -89,6 +89,9 @@ WAIVER_INVALID = define_rule(
     "Write inline waivers as `# lkpolicy: ignore[RULE,...] reason=\"...\" expires=YYYY-MM-DD`, "
     "and policy waivers as mappings with `rule`, `reason` and `expires`.",
 )
+_INLINE_FORM = 'write it as `# lkpolicy: ignore[RULE,...] reason="..." expires=YYYY-MM-DD`'
+_POLICY_FORM = ('write each waiver as a mapping: `- {rule: LKP120, reason: "...", '
+               'expires: YYYY-MM-DD}`, narrowed by `image`, `section`, `name`, `file` or `pointer`')
 WAIVER_OF_BUILD_BLOCKER = define_rule(
     "LKW006", "waiver-of-build-blocker", "A waiver names an error that stops the build",
     Severity.ERROR, _CATEGORY,
@@ -209,13 +212,14 @@ def parse_inline_waivers(document: Document) -> tuple[list[Waiver], list[Finding
         if len(waivers) == MAX_INLINE_WAIVERS:
             findings.append(WAIVER_INVALID.finding(
                 f"more than {MAX_INLINE_WAIVERS} inline waivers in one file; this one and "
-                "every later one are ignored", location))
+                "every later one are ignored", location,
+                hint="move the waivers of a whole section into the policy's `waivers:`"))
             break
         rest = body[directive.end():].strip()
         waiver, problem = _parse_directive(rest, location, document.path)
         if problem is not None:
             findings.append(WAIVER_INVALID.finding(f"malformed lkpolicy comment: {problem}",
-                                                   location))
+                                                   location, hint=_INLINE_FORM))
             continue
         assert waiver is not None
         target = comment.line
@@ -223,7 +227,8 @@ def parse_inline_waivers(document: Document) -> tuple[list[Waiver], list[Finding
             target += 1
             if target > len(lines):
                 findings.append(WAIVER_INVALID.finding(
-                    "a waiver alone on the last line has no line below it to cover", location))
+                    "a waiver alone on the last line has no line below it to cover", location,
+                    hint="put the waiver on the line of the finding, or the line above it"))
                 continue
         waivers.append(dataclasses.replace(waiver, line=target))
     return waivers, findings
@@ -312,7 +317,7 @@ def parse_policy_waivers(data: Any, document: Document,
 
     def invalid(message: str, pointer: str, *, key: bool = False) -> None:
         findings.append(WAIVER_INVALID.finding(message, document.location(pointer, key=key),
-                                               pointer))
+                                               pointer, hint=_POLICY_FORM))
 
     if not isinstance(data, list):
         invalid("`waivers` must be a list of mappings", base_pointer)
@@ -462,20 +467,24 @@ def apply_waivers(
             outcome.meta_findings.append(_meta(
                 WAIVER_WITHOUT_REASON,
                 f"{waiver.describe()} gives no reason; it suppresses nothing until it does",
-                waiver))
+                waiver, hint='add `reason="..."` to the comment' if waiver.kind is WaiverKind.INLINE
+                else 'add `reason: "..."` to the waiver'))
         elif waiver.expires is not None and waiver.expires < today:
             expired.append(index)
             outcome.meta_findings.append(_meta(
                 WAIVER_EXPIRED,
                 f"waiver expired on {waiver.expires.isoformat()} (reason: {waiver.reason}); "
-                f"{', '.join(waiver.rules)} findings it covered are reported again", waiver))
+                f"{', '.join(waiver.rules)} findings it covered are reported again", waiver,
+                hint="fix what the findings report and remove the waiver, or review it and set "
+                     "a new `expires` date"))
         else:
             active.append(index)
         for rule in waiver.rules:
             if rule not in known:
                 outcome.meta_findings.append(_meta(
                     WAIVER_UNKNOWN_RULE, f"{waiver.describe()} names `{rule}`, which is not a "
-                    "rule ID; `lkpolicy rules` lists them", waiver))
+                    "rule ID; `lkpolicy rules` lists them", waiver,
+                    hint=_close_rule(rule, known)))
 
     candidates = _Candidates(waivers, active)
     used: set[tuple[int, str]] = set()
@@ -492,7 +501,8 @@ def apply_waivers(
                     outcome.meta_findings.append(_meta(
                         WAIVER_OF_BUILD_BLOCKER, f"{waivers[index].describe()} cannot waive "
                         f"{finding.rule_id}: the config cannot be built while it stands",
-                        waivers[index]))
+                        waivers[index], hint="fix what the finding reports and remove the "
+                                             f"{finding.rule_id} waiver"))
             outcome.kept.append(finding)
             continue
         if matched:
@@ -511,7 +521,11 @@ def apply_waivers(
             if (index, rule) not in used and rule in known and (chosen is None or chosen(rule)):
                 outcome.meta_findings.append(_meta(
                     WAIVER_UNUSED, f"{waiver.describe()} matches no `{rule}` finding "
-                    f"(reason: {waiver.reason})", waiver))
+                    f"(reason: {waiver.reason})", waiver,
+                    hint="remove the waiver, or move it to the line of the finding (or the line "
+                         "above it)" if waiver.kind is WaiverKind.INLINE else
+                         "remove the waiver, or correct its `image`, `section`, `name`, `file` "
+                         "or `pointer`"))
     return outcome
 
 
@@ -536,5 +550,12 @@ class _Candidates:
         return sorted([*self.by_line.get(key, ()), *self.others])
 
 
-def _meta(rule: Rule, message: str, waiver: Waiver) -> Finding:
-    return rule.finding(message, waiver.location, waiver.pointer)
+def _meta(rule: Rule, message: str, waiver: Waiver, *, hint: str) -> Finding:
+    return rule.finding(message, waiver.location, waiver.pointer, hint=hint)
+
+
+def _close_rule(rule: str, known: Collection[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(rule, sorted(known), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else "write an ID that `lkpolicy rules` lists"

@@ -36,7 +36,7 @@ from lkpolicy.model.oci import (
 )
 from lkpolicy.model.reference import ImageRef, ReferenceError, parse
 from lkpolicy.store.blobs import CHUNK_BYTES, BlobReader, BlobSink
-from lkpolicy.store.errors import IntegrityError, StoreError, one_line
+from lkpolicy.store.errors import IntegrityError, StoreError, plain_reason
 from lkpolicy.store.index import (
     INDEX_FILE,
     LAYOUT_BYTES,
@@ -84,15 +84,16 @@ def import_archive(store: Store, path: str | os.PathLike[str], *,
     except OCIError as error:
         raise StoreError(f"{label}: {error}", input_error=True) from None
     except (tarfile.TarError, EOFError, zlib.error) as error:
-        raise StoreError(f"{label}: {one_line(error)}", input_error=True) from None
+        raise StoreError(f"{label}: {plain_reason(error)}", input_error=True) from None
     return named
 
 
 def _open_archive(path: str | os.PathLike[str], label: str) -> tarfile.TarFile:
     try:
         return tarfile.open(path, "r:*")
-    except (OSError, tarfile.TarError) as error:
-        raise StoreError(f"{label}: cannot read it: {one_line(error)}", input_error=True) from None
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as error:
+        raise StoreError(f"{label}: cannot read it: {plain_reason(error)}",
+                         input_error=True) from None
 
 
 def _scan_archive(archive: tarfile.TarFile, label: str, max_total_bytes: int,

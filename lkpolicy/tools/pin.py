@@ -1,25 +1,37 @@
 """Pin image references to digests by editing only their scalar tokens in the YAML text.
 
-A YAML round trip (load, modify, dump) would reflow the file: comments move, quotes change,
-indentation is normalised. Reviewers must see nothing but the digests in the diff, so the
-edit is a span replacement on the original text: ruamel's scanner gives each scalar token
-its exact character range, and only those ranges are rewritten.
+Reviewers must see nothing but the digests in the diff, so the edit is a span replacement on
+the original text (`lkpolicy.tools.textedit`): only the ranges of the reference tokens are
+rewritten.
 """
 
 from __future__ import annotations
 
-import difflib
 import enum
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from lkpolicy.model.config import merge
-from lkpolicy.model.document import Document, split_pointer
+from lkpolicy.model.document import Document
 from lkpolicy.model.reference import ImageRef, ReferenceError
 from lkpolicy.model.reference import parse as parse_reference
+from lkpolicy.tools.textedit import (
+    OverlapError,
+    Replacement,
+    Token,
+    apply_replacements,
+    compose_with_tokens,
+    node_at,
+    render_diff,
+    render_scalar,
+    same_data,
+)
+
+__all__ = ["PinChange", "PinError", "PinPlan", "PinProblem", "ProblemKind", "ReferenceSite",
+           "ResolveError", "Resolver", "Status", "apply_pins", "find_references", "plan_pins",
+           "render_diff"]
 
 _SHA256_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -135,16 +147,6 @@ class PinPlan:
 # --- locating references -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
-    start: int
-    end: int
-    line: int
-    column: int
-    style: str
-    in_flow: bool
-
-
 def find_references(text: str, path: str) -> list[ReferenceSite]:
     """Every image reference of the first document, once per YAML node, in file order.
 
@@ -158,7 +160,7 @@ def _find(text: str, path: str) -> tuple[Document, list[ReferenceSite]]:
     sites: list[ReferenceSite] = []
     by_node: dict[int, int] = {}
     for pointer, value in _reference_values(document):
-        node = _node_at(root, pointer)
+        node = node_at(root, pointer)
         if node is not None and id(node) in by_node:
             index = by_node[id(node)]
             sites[index] = replace(sites[index], aliases=(*sites[index].aliases, pointer))
@@ -171,7 +173,7 @@ def _find(text: str, path: str) -> tuple[Document, list[ReferenceSite]]:
     return document, sites
 
 
-def _site(document: Document, pointer: str, value: str, token: _Token | None,
+def _site(document: Document, pointer: str, value: str, token: Token | None,
           offset: int) -> ReferenceSite:
     if token is None:
         location = document.location(pointer)
@@ -203,61 +205,14 @@ def _site(document: Document, pointer: str, value: str, token: _Token | None,
     return ReferenceSite(pointer, line, column, value, Status.UNPINNED, message, **position)
 
 
-def _load(text: str, path: str) -> tuple[Document, Any, dict[int, _Token], int]:
+def _load(text: str, path: str) -> tuple[Document, Any, dict[int, Token], int]:
     from lkpolicy.stages.load import load_document
 
     # The loader drops a byte order mark; positions here must index the caller's text.
     offset = 1 if text.startswith("\ufeff") else 0
     document, _warnings = load_document(path, text.encode("utf-8", "surrogatepass"))
-    body = text[offset:]
-    root = _compose_first(body)
-    return document, root, _scalar_tokens(body), offset
-
-
-def _make_yaml() -> Any:
-    from ruamel.yaml import YAML
-
-    # Positions and styles are all that is needed here; the round-trip scanner would spend
-    # most of its time collecting comments. The loader has already judged the text.
-    return YAML(typ="safe", pure=True)
-
-
-def _compose_first(text: str) -> Any:
-    return next(iter(_make_yaml().compose_all(text)), None)
-
-
-def _scalar_tokens(text: str) -> dict[int, _Token]:
-    """Scalar tokens keyed by end index.
-
-    A node's start mark includes its anchor and tag (`&a !!str x`), but its end mark is the
-    end of the scalar token, which therefore identifies the token exactly.
-    """
-    from ruamel.yaml.error import YAMLError
-    from ruamel.yaml.tokens import (
-        FlowMappingEndToken,
-        FlowMappingStartToken,
-        FlowSequenceEndToken,
-        FlowSequenceStartToken,
-        ScalarToken,
-    )
-
-    tokens: dict[int, _Token] = {}
-    depth = 0
-    try:
-        for token in _make_yaml().scan(text):
-            if isinstance(token, FlowSequenceStartToken | FlowMappingStartToken):
-                depth += 1
-            elif isinstance(token, FlowSequenceEndToken | FlowMappingEndToken):
-                depth -= 1
-            elif isinstance(token, ScalarToken):
-                start, end = token.start_mark, token.end_mark
-                tokens[end.index] = _Token(start.index, end.index, start.line + 1, start.column + 1,
-                                           token.style or "", depth > 0)
-    except YAMLError:
-        # Only a later document can be broken (the first one loaded); linuxkit ignores those,
-        # and tokens past the first document never match one of its nodes anyway.
-        pass
-    return tokens
+    root, tokens = compose_with_tokens(text[offset:])
+    return document, root, tokens, offset
 
 
 def _reference_values(document: Document) -> list[tuple[str, str]]:
@@ -275,54 +230,6 @@ def _reference_values(document: Document) -> list[tuple[str, str]]:
                 nodes.append(child)
     return [(node.pointer, node.value) for node in nodes
             if isinstance(node.value, str) and node.value]
-
-
-def _node_at(root: Any, pointer: str) -> Any:
-    """The composed node at a data pointer, following merge keys as the loader does."""
-    from ruamel.yaml.nodes import MappingNode, SequenceNode
-
-    node = root
-    for part in split_pointer(pointer):
-        if isinstance(node, SequenceNode):
-            index = int(part)
-            node = node.value[index] if 0 <= index < len(node.value) else None
-        elif isinstance(node, MappingNode):
-            node = _mapping_value(node, part, set())
-        else:
-            node = None
-        if node is None:
-            return None
-    return node
-
-
-def _mapping_value(node: Any, key: str, active: set[int]) -> Any:
-    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
-    if id(node) in active:
-        return None
-    active.add(id(node))
-    sources: list[Any] = []
-    for key_node, value_node in node.value:
-        if _is_merge_key(key_node):
-            sources.extend(value_node.value if isinstance(value_node, SequenceNode) else [value_node])
-        elif isinstance(key_node, ScalarNode) and key_node.value == key:
-            return value_node
-    # Explicit keys win over merged ones, and earlier merge sources over later ones.
-    for source in sources:
-        if isinstance(source, MappingNode):
-            found = _mapping_value(source, key, active)
-            if found is not None:
-                return found
-    return None
-
-
-def _is_merge_key(node: Any) -> bool:
-    from ruamel.yaml.nodes import ScalarNode
-
-    if not isinstance(node, ScalarNode) or node.value != "<<":
-        return False
-    tag = str(getattr(node.tag, "value", node.tag) or "")
-    return not node.style or tag.endswith(":merge")
 
 
 # --- planning ----------------------------------------------------------------------------
@@ -412,59 +319,6 @@ def _problem(site: ReferenceSite, message: str, kind: ProblemKind) -> PinProblem
 # --- rewriting ---------------------------------------------------------------------------
 
 
-_PLAIN_FIRST_FORBIDDEN = frozenset(",[]{}#&*!|>'\"%@`")
-_FLOW_INDICATORS = frozenset(",[]{}")
-
-
-def plain_safe(value: str, *, in_flow: bool) -> bool:
-    """Whether `value` reads back as the same string when written as a plain scalar."""
-    from lkpolicy.gocompat.yamlscalars import resolve_plain_scalar
-
-    if not value or value != value.strip() or not value.isprintable():
-        return False
-    first = value[0]
-    if first in _PLAIN_FIRST_FORBIDDEN:
-        return False
-    if first in "-?:" and (len(value) == 1 or value[1] == " " or
-                           (in_flow and value[1] in _FLOW_INDICATORS)):
-        return False
-    if ": " in value or " #" in value or value.endswith(":"):
-        return False
-    if in_flow and any(ch in _FLOW_INDICATORS for ch in value):
-        return False
-    if value.startswith(("---", "...")):
-        return False
-    # yaml.v3 would type `1.0` or `true` as a number or boolean, not as the string.
-    typed: object = resolve_plain_scalar(value)
-    return typed == value
-
-
-def render_scalar(value: str, style: str, *, in_flow: bool) -> str:
-    """`value` as a scalar token in the original style; plain falls back to double quotes."""
-    if style == "'" and value.isprintable():
-        return "'" + value.replace("'", "''") + "'"
-    if style == "" and plain_safe(value, in_flow=in_flow):
-        return value
-    return _double_quoted(value)
-
-
-def _double_quoted(value: str) -> str:
-    out = ['"']
-    for ch in value:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) <= 0xFF:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
-
-
 def apply_pins(text: str, plan: PinPlan, *, verify: bool = True) -> str:
     """The text with each change's token replaced; every byte outside those spans is kept.
 
@@ -473,16 +327,12 @@ def apply_pins(text: str, plan: PinPlan, *, verify: bool = True) -> str:
     """
     if not plan.changes:
         return text
-    pieces: list[str] = []
-    cursor = 0
-    for change in sorted(plan.changes, key=lambda c: c.start):
-        if change.start < cursor:
-            raise PinError(f"overlapping changes at {plan.path}:{change.line}:{change.column}")
-        pieces.append(text[cursor:change.start])
-        pieces.append(change.token)
-        cursor = change.end
-    pieces.append(text[cursor:])
-    result = "".join(pieces)
+    try:
+        result = apply_replacements(text, [Replacement(change.start, change.end, change.token)
+                                           for change in plan.changes])
+    except OverlapError:
+        first = min(plan.changes, key=lambda c: c.start)
+        raise PinError(f"overlapping changes at {plan.path}:{first.line}:{first.column}") from None
     if verify:
         _verify(text, result, plan)
     return result
@@ -502,42 +352,5 @@ def _verify(old_text: str, new_text: str, plan: PinPlan) -> None:
     # An anchored reference may also be aliased outside the reference fields; such a copy
     # changes with it, so a difference is accepted wherever it is exactly one change's edit.
     edits = {change.old: change.new for change in plan.changes}
-    if not _same(old.data, new.data, edits):
+    if not same_data(old.data, new.data, edits):
         raise PinError(f"{plan.path}: the pinned text reads back differently; nothing was written")
-
-
-def _same(left: Any, right: Any, edits: dict[str, str]) -> bool:
-    """Deep equality up to `edits` (old -> new strings); NaN equals NaN, `1` differs from `True`."""
-    if isinstance(left, str) and left in edits and right == edits[left]:
-        return True
-    if type(left) is not type(right):
-        return False
-    if isinstance(left, dict):
-        return left.keys() == right.keys() and all(_same(left[k], right[k], edits) for k in left)
-    if isinstance(left, list):
-        return len(left) == len(right) and all(
-            _same(a, b, edits) for a, b in zip(left, right, strict=True))
-    if isinstance(left, float) and math.isnan(left):
-        return math.isnan(right)
-    return bool(left == right)
-
-
-# --- output ------------------------------------------------------------------------------
-
-
-def _lines(text: str) -> list[str]:
-    # Only YAML's line breaks split: str.splitlines() would also split at U+2028 and friends.
-    return re.findall(r"[^\n]*\n|[^\n]+$", text)
-
-
-def render_diff(path: str, old: str, new: str) -> str:
-    """A unified diff with git's `a/` and `b/` prefixes, ready for `git apply` or `patch -p1`."""
-    name = path[2:] if path.startswith("./") else path.lstrip("/")
-    out: list[str] = []
-    for line in difflib.unified_diff(_lines(old), _lines(new), f"a/{name}", f"b/{name}"):
-        if line.endswith("\n"):
-            out.append(line)
-        else:
-            out.append(line + "\n\\ No newline at end of file\n")
-    return "".join(out)
-

@@ -3,11 +3,13 @@ the uids and gids that name containers."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from lkpolicy.model import capabilities
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Severity
+from lkpolicy.model.fixes import Fix, remove, set_value
 from lkpolicy.model.rules import Fixability, define_rule
 from lkpolicy.stages.lint.nodes import CATEGORY, containers, strings
 from lkpolicy.stages.lint.registry import lint_check
@@ -37,7 +39,8 @@ UNKNOWN_CAPABILITY = define_rule(
     "X`), after pulling every image. Names are case-sensitive; `CAP_ALL` does not exist, and "
     "`all`/`none` work only as the single element of the list.",
     "Use one of the 41 `CAP_*` names, or `[all]` / `[none]` alone.",
-    # When the name differs from a known one only in case or the `CAP_` prefix.
+    # When the name differs from a known one only in case or the `CAP_` prefix: `--fix`
+    # writes the known name.
     fixability=Fixability.SOMETIMES,
 )
 DUPLICATE_ENTRY = define_rule(
@@ -46,6 +49,7 @@ DUPLICATE_ENTRY = define_rule(
     "linuxkit concatenates `capabilities`/`binds` lists without removing duplicates; the "
     "duplicate ends up twice in the OCI config, which hides the real list from reviewers.",
     "Remove the repeated entry.",
+    # `--fix` removes the repetition; the list means the same to linuxkit's consumers.
     fixability=Fixability.ALWAYS,
 )
 ADD_IGNORED = define_rule(
@@ -61,7 +65,7 @@ UNKNOWN_ID = define_rule(
     "A string uid or gid is the name of a container whose id linuxkit allocates; any other "
     "string, including a quoted number such as \"1000\", fails the build with `cannot find id`.",
     "Write numeric ids unquoted (`uid: 1000`), or name an existing container.",
-    # A quoted number loses its quotes; a misspelt name needs the author.
+    # `--fix` writes a quoted number as a number; a misspelt name needs the author.
     fixability=Fixability.SOMETIMES,
 )
 ALL_CAPABILITIES = define_rule(
@@ -85,7 +89,8 @@ def check_namespace_none(config: Config) -> Iterator[Finding]:
                 yield NAMESPACE_NONE_PATH.finding(
                     f"`{key}: none` is not a namespace mode: linuxkit joins a namespace file "
                     "named `none`", child.location, child.pointer,
-                    hint="use `new` for a private namespace")
+                    hint="use `new` for a private namespace",
+                    fix=set_value(child.pointer, "new", "write `new`"))
 
 
 @lint_check(DUPLICATE_CONTAINER_NAME)
@@ -102,7 +107,9 @@ def check_duplicate_names(config: Config) -> Iterator[Finding]:
             yield DUPLICATE_CONTAINER_NAME.finding(
                 f"container name `{name.value}` is used again; the uid/gid of the name now "
                 "belongs to this container", name.location, name.pointer,
-                related=[first.location])
+                related=[first.location],
+                hint="rename one of them: every onboot, onshutdown and service container "
+                     "needs a name of its own")
 
 
 def _section_of(node: Node) -> str:
@@ -133,13 +140,26 @@ def check_capability_names(config: Config) -> Iterator[Finding]:
 def _unknown_capability(item: Node, key: str, count: int) -> Finding:
     value = item.value
     hint: str | None
+    fix: Fix | None = None
     if value.lower() in ("all", "none") and count > 1:
         message = f"`{value}` only works as the single element of `{key}`"
         hint = f"write `{key}: [{value.lower()}]` alone"
     else:
         message = f"unknown capability `{value}`: linuxkit fails the build (`unknown capability: {value}`)"
         hint = capabilities.suggestion(value)
-    return UNKNOWN_CAPABILITY.finding(message, item.location, item.pointer, hint=hint)
+        known = _known_spelling(value)
+        if known is not None:
+            fix = set_value(item.pointer, known, f"write `{known}`")
+    return UNKNOWN_CAPABILITY.finding(message, item.location, item.pointer, hint=hint, fix=fix)
+
+
+def _known_spelling(name: str) -> str | None:
+    """The one capability `name` means when only its case or the `CAP_` prefix is off."""
+    upper = name.strip().upper()
+    for candidate in (upper, "CAP_" + upper):
+        if candidate in capabilities.KNOWN:
+            return candidate
+    return None
 
 
 @lint_check(ALL_CAPABILITIES, DUPLICATE_ENTRY)
@@ -150,7 +170,9 @@ def check_capability_lists(config: Config) -> Iterator[Finding]:
             assert node is not None
             yield ALL_CAPABILITIES.finding(
                 "`capabilities: [all]` grants all 41 capabilities, CAP_SYS_ADMIN included",
-                node.location, node.pointer)
+                node.location, node.pointer,
+                hint="list only the capabilities the container needs, e.g. "
+                     "`capabilities: [CAP_NET_ADMIN]`")
         if special is not None:
             continue
         seen: set[str] = set()
@@ -158,7 +180,8 @@ def check_capability_lists(config: Config) -> Iterator[Finding]:
         for item in (item for item in items if item.value in capabilities.KNOWN):
             if item.value in seen:
                 yield DUPLICATE_ENTRY.finding(
-                    f"`{item.value}` is listed twice in `{key}`", item.location, item.pointer)
+                    f"`{item.value}` is listed twice in `{key}`", item.location, item.pointer,
+                    hint="remove this entry", fix=remove(item.pointer, "remove the repetition"))
             seen.add(item.value)
 
 
@@ -192,7 +215,12 @@ def _check_id(node: Node | None, names: set[str]) -> Iterator[Finding]:
         return
     if node.value in names:
         return
-    hint = f"write the number unquoted: {node.value}" if node.value.isdigit() else None
+    hint: str | None = None
+    fix: Fix | None = None
+    if re.fullmatch(r"[0-9]{1,10}", node.value):
+        number = int(node.value)
+        hint = f"write the number unquoted: {number}"
+        fix = set_value(node.pointer, number, f"write {number} unquoted")
     yield UNKNOWN_ID.finding(
         f"no container is named `{node.value}`: linuxkit fails the build with `cannot find id: "
-        f"{node.value}`", node.location, node.pointer, hint=hint)
+        f"{node.value}`", node.location, node.pointer, hint=hint, fix=fix)

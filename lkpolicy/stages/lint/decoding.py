@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Severity
+from lkpolicy.model.fixes import remove, set_value
 from lkpolicy.model.rules import Fixability, define_rule
 from lkpolicy.stages.lint.nodes import CATEGORY, containers
 from lkpolicy.stages.lint.registry import lint_check
@@ -34,8 +35,9 @@ DROPPED_KEY = define_rule(
     "spelling that both the schema and the decoder accept.",
     linuxkit="silently drops the value; lkpolicy reproduces the drop in `show` and effective "
     "configs and reports it here.",
-    # Removing the key builds exactly what linuxkit builds with it.
-    fixability=Fixability.ALWAYS,
+    # Removing the key builds exactly what linuxkit builds with it, and `--fix` does, unless
+    # the key is the last of its mapping (which would then be empty: null to YAML).
+    fixability=Fixability.SOMETIMES,
 )
 AT_VALUE_EMPTIED = define_rule(
     "LK303", "at-value-emptied", "A string starting with `@` becomes an empty string",
@@ -53,7 +55,7 @@ LEADING_ZERO_INTEGER = define_rule(
     "linuxkit's YAML library keeps the YAML 1.1 rule that `0644` is octal: `oomScoreAdj: 0644` is "
     "420, and `uid: 0100` is 64.",
     "Remove the leading zero, or write the octal value explicitly as `0o644`.",
-    # `0o644` states the value linuxkit reads, so the rewrite changes nothing built.
+    # `--fix` writes `0o644`: it states the value linuxkit reads, so nothing built changes.
     fixability=Fixability.ALWAYS,
 )
 
@@ -73,7 +75,9 @@ def check_trust(config: Config) -> Iterator[Finding]:
     for node in config.trust:
         yield TRUST_IGNORED.finding(
             "`trust:` is ignored by linuxkit: nothing is verified unless lkpolicy's trust stage "
-            "checks these images", node.key_location, node.pointer)
+            "checks these images", node.key_location, node.pointer,
+            hint="check with `lkpolicy check` and build with `lkpolicy build` (both verify "
+                 "these images), or remove the section so that nobody relies on it")
 
 
 @lint_check(DROPPED_KEY)
@@ -128,7 +132,9 @@ def _dropped_in_idmaps(mappings: Node | None) -> Iterator[Finding]:
 def _dropped(node: Node, what: str, effect: str = "the value is not applied") -> Finding:
     return DROPPED_KEY.finding(
         f"`{what}` passes the schema but linuxkit drops it when decoding: {effect}",
-        node.key_location, node.pointer)
+        node.key_location, node.pointer,
+        hint="remove the key: linuxkit builds the same without it",
+        fix=remove(node.pointer, f"remove `{what}`"))
 
 
 _EMPTIED_FAILS_BUILD = re.compile(
@@ -152,7 +158,9 @@ def check_at_values(config: Config) -> Iterator[Finding]:
                        + ("`files` path" if "files" in pointer else "image reference")
                        if fatal else ""),
                     document.location(pointer), pointer,
-                    severity=Severity.ERROR if fatal else None)
+                    severity=Severity.ERROR if fatal else None,
+                    hint="a leading `@` cannot be written in a config file: move the value "
+                         "into the image (a script or a file of its own)")
 
 
 @lint_check(LEADING_ZERO_INTEGER)
@@ -163,7 +171,10 @@ def check_leading_zero(config: Config) -> Iterator[Finding]:
             if scalar.style or scalar.text.startswith("@") or pointer.endswith("/mode"):
                 continue
             value = document.get(pointer)
+            sign = "-" if scalar.text.startswith("-") else ""
+            octal = f"{sign}0o{scalar.text.lstrip('+-0') or '0'}"
             yield LEADING_ZERO_INTEGER.finding(
                 f"`{scalar.text}` is read as the octal number {value}, not {scalar.text.lstrip('0') or 0}",
                 document.location(pointer), pointer,
-                hint=f"write `{value}` or `0o{scalar.text.lstrip('+-0')}` to make the intent explicit")
+                hint=f"write `{value}` or `{octal}` to make the intent explicit",
+                fix=set_value(pointer, value, f"write `{octal}`", text=octal))

@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterator
 
 from lkpolicy.gocompat.numbers import parse_int, parse_uint
 from lkpolicy.model.config import Config, Node
+from lkpolicy.model.document import join_pointer
 from lkpolicy.model.findings import Finding, Severity
+from lkpolicy.model.fixes import remove, set_value
 from lkpolicy.model.rules import Fixability, define_rule
 from lkpolicy.stages.lint.nodes import CATEGORY, containers, go_parses
 from lkpolicy.stages.lint.registry import lint_check
@@ -19,6 +21,7 @@ FILES_TRAILING_SLASH = define_rule(
     "Go's tar writer treats a name ending in `/` as a directory and refuses to write contents "
     "into it: the build fails with `archive/tar: write too long`.",
     "Remove the trailing `/`, or set `directory: true` without contents.",
+    # `--fix` removes the trailing `/`: a file with contents is what the entry describes.
     fixability=Fixability.ALWAYS,
 )
 RELATIVE_SOURCE = define_rule(
@@ -50,8 +53,8 @@ FILE_CONTENT_CONFLICT = define_rule(
     "`metadata`. linuxkit fails the build on the combinations (`specified Contents and Source for "
     "file`...) and on an entry with none of them.",
     "Keep exactly one of `directory`, `symlink`, `contents`, `source`, `metadata`.",
-    # The `contents` of a symlink are ignored, so removing them builds the same; the other
-    # conflicts need the author to choose.
+    # The `contents` of a symlink are ignored, so `--fix` removes them (the build is the
+    # same); the other conflicts need the author to choose.
     fixability=Fixability.SOMETIMES,
 )
 BAD_FILE_MODE = define_rule(
@@ -84,12 +87,15 @@ def check_file_paths(config: Config) -> Iterator[Finding]:
         if stripped == "boot" or stripped.startswith("boot/"):
             yield FILE_UNDER_BOOT.finding(
                 f"`{path}` is in the tar output but not in the initrd", path_node.location,
-                path_node.pointer)
+                path_node.pointer,
+                hint="place the file outside `boot/` if the booted system needs it")
         is_plain_file = not entry.get("directory") and not entry.get("symlink")
         if path.endswith("/") and is_plain_file and any(k in entry for k in ("contents", "source", "metadata")):
+            fixed = path.rstrip("/")
             yield FILES_TRAILING_SLASH.finding(
                 f"`{path}` ends in `/` but has contents: the build fails with `archive/tar: write too long`",
-                path_node.location, path_node.pointer, hint=f"write `{path.rstrip('/')}`")
+                path_node.location, path_node.pointer, hint=f"write `{fixed}`",
+                fix=set_value(path_node.pointer, fixed, f"write `{fixed}`") if fixed else None)
 
 
 @lint_check(FILE_CONTENT_CONFLICT)
@@ -102,7 +108,8 @@ def _check_file_content(node: Node) -> Iterator[Finding]:
     entry = node.value
     path = entry.get("path", "")
     if path == "":
-        yield FILE_CONTENT_CONFLICT.finding("did not specify path for file", node.location, node.pointer)
+        yield FILE_CONTENT_CONFLICT.finding("did not specify path for file", node.location,
+                                            node.pointer, hint="add `path:` to this entry")
         return
     special = entry.get("directory") is True or bool(entry.get("symlink"))
     if not special and "contents" not in entry:
@@ -113,21 +120,27 @@ def _check_file_content(node: Node) -> Iterator[Finding]:
                 hint="add `contents`, `source`, `metadata`, `directory: true` or `symlink`")
         elif has_source and has_metadata:
             yield FILE_CONTENT_CONFLICT.finding(
-                f"specified Source and Metadata for file: {path}", node.location, node.pointer)
+                f"specified Source and Metadata for file: {path}", node.location, node.pointer,
+                hint="keep one of `source` and `metadata`")
         return
     if "metadata" in entry:
         yield FILE_CONTENT_CONFLICT.finding(
-            f"specified Contents and Metadata for file: {path}", node.location, node.pointer)
+            f"specified Contents and Metadata for file: {path}", node.location, node.pointer,
+            hint="keep one of `contents` and `metadata`")
     elif "source" in entry:
         yield FILE_CONTENT_CONFLICT.finding(
-            f"specified Contents and Source for file: {path}", node.location, node.pointer)
+            f"specified Contents and Source for file: {path}", node.location, node.pointer,
+            hint="keep one of `contents` and `source`")
     elif entry.get("directory") is True and "contents" in entry and not entry.get("symlink"):
         yield FILE_CONTENT_CONFLICT.finding(
-            "directory with contents not allowed", node.location, node.pointer)
+            "directory with contents not allowed", node.location, node.pointer,
+            hint="remove `contents`, or `directory: true` to write a file")
     elif entry.get("symlink") and "contents" in entry:
+        contents = join_pointer(node.pointer, "contents")
         yield FILE_CONTENT_CONFLICT.finding(
             f"`{path}` is a symlink; its `contents` are ignored", node.location, node.pointer,
-            severity=Severity.WARNING)
+            severity=Severity.WARNING, hint="remove `contents`: the build ignores them",
+            fix=remove(contents, "remove the ignored `contents`"))
 
 
 @lint_check(RELATIVE_SOURCE, OPTIONAL_SOURCE)
@@ -140,11 +153,14 @@ def check_sources(config: Config) -> Iterator[Finding]:
         if not value.startswith(("/", "~/")):
             yield RELATIVE_SOURCE.finding(
                 f"`{value}` is resolved against the directory linuxkit runs in, not the "
-                "directory of this file", source.location, source.pointer)
+                "directory of this file", source.location, source.pointer,
+                hint="write an absolute path (or `~/...`), or always build from the directory "
+                     "it is relative to and say so in a comment")
         if node.value.get("optional") is True:
             yield OPTIONAL_SOURCE.finding(
                 f"if `{value}` is missing, this entry is skipped without a message",
-                source.location, source.pointer)
+                source.location, source.pointer,
+                hint="remove `optional: true` unless the image works without the file")
 
 
 @lint_check(METADATA_TYPE)
@@ -153,7 +169,8 @@ def check_metadata(config: Config) -> Iterator[Finding]:
         metadata = node.child("metadata")
         if metadata is not None and isinstance(metadata.value, str) and metadata.value not in ("yaml", "json"):
             yield METADATA_TYPE.finding(
-                f"unsupported metadata type: {metadata.value}", metadata.location, metadata.pointer)
+                f"unsupported metadata type: {metadata.value}", metadata.location, metadata.pointer,
+                hint="write `metadata: yaml` or `metadata: json`")
 
 
 @lint_check(BAD_FILE_MODE)

@@ -46,7 +46,9 @@ def check_references(config: Config) -> Iterator[Finding]:
         problems = reference.registry_problems()
         if problems:
             yield REGISTRY_INVALID_REFERENCE.finding(
-                f"`{node.value}`: {'; '.join(problems)}", node.location, node.pointer)
+                f"`{node.value}`: {'; '.join(problems)}", node.location, node.pointer,
+                hint="use a lower-case repository name, a tag of letters, digits, `_`, `.` "
+                     "and `-`, and a `sha256:` digest of 64 hex digits")
         elif reference.tag is None and reference.digest is None:
             yield UNTAGGED_REFERENCE.finding(
                 f"`{node.value}` has no tag: linuxkit pulls the untagged name as is",
@@ -71,4 +73,4 @@ def check_kernel(config: Config) -> Iterator[Finding]:
         block = config.kernel_blocks[-1]
         yield KERNEL_WITHOUT_IMAGE.finding(
             "`kernel` has no `image`: the build will contain no kernel", block.key_location,
-            block.pointer)
+            block.pointer, hint="add `image:` to `kernel`, or remove the `kernel` block")

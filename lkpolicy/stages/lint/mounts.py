@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from lkpolicy.gocompat.numbers import parse_uint
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.findings import Finding, Severity
+from lkpolicy.model.fixes import remove, set_value
 from lkpolicy.model.rules import Fixability, define_rule
 from lkpolicy.stages.lint.containers import DUPLICATE_ENTRY
 from lkpolicy.stages.lint.nodes import CATEGORY, containers, go_parses, strings
@@ -41,8 +42,9 @@ READONLY_VOLUME_WRITABLE = define_rule(
     Severity.ERROR, CATEGORY,
     "linuxkit fails the build when a container binds a `readonly: true` volume without `:ro`.",
     "Add `:ro` to the bind, or make the volume writable.",
-    # The container cannot write to a read-only volume anyway: `:ro` only says so.
-    fixability=Fixability.ALWAYS,
+    # The container cannot write to a read-only volume anyway: `:ro` only says so. `--fix`
+    # adds it unless the bind names other options, which the author must merge.
+    fixability=Fixability.SOMETIMES,
 )
 BAD_MOUNT_SYNTAX = define_rule(
     "LK326", "bad-mount-syntax", "A bind, tmpfs or rlimit string does not parse", Severity.ERROR,
@@ -79,7 +81,8 @@ def check_binds(config: Config) -> Iterator[Finding]:
                 yield from _check_bind(item, volumes)
                 if item.value in seen:
                     yield DUPLICATE_ENTRY.finding(
-                        f"bind `{item.value}` is listed twice", item.location, item.pointer)
+                        f"bind `{item.value}` is listed twice", item.location, item.pointer,
+                        hint="remove this entry", fix=remove(item.pointer, "remove the repetition"))
                 seen.add(item.value)
 
 
@@ -87,11 +90,15 @@ def _check_bind(item: Node, volumes: dict[str, Node] | None) -> Iterator[Finding
     parts = item.value.split(":")
     if len(parts) < 2:
         yield BAD_MOUNT_SYNTAX.finding(
-            f"cannot parse bind, missing ':': {item.value}", item.location, item.pointer)
+            f"cannot parse bind, missing ':': {item.value}", item.location, item.pointer,
+            hint="write a bind as `SOURCE:DESTINATION` or `SOURCE:DESTINATION:OPTIONS`, "
+                 "e.g. `/var/log:/var/log:ro`")
         return
     if len(parts) > 3:
         yield BAD_MOUNT_SYNTAX.finding(
-            f"cannot parse bind, too many ':': {item.value}", item.location, item.pointer)
+            f"cannot parse bind, too many ':': {item.value}", item.location, item.pointer,
+            hint="write a bind as `SOURCE:DESTINATION` or `SOURCE:DESTINATION:OPTIONS`, "
+                 "with the options separated by commas")
         return
     source = parts[0]
     if source.startswith("/") or volumes is None:
@@ -100,13 +107,18 @@ def _check_bind(item: Node, volumes: dict[str, Node] | None) -> Iterator[Finding
     if volume is None:
         yield VOLUME_NOT_FOUND.finding(
             f"bind source `{source}` is not absolute, so it names a volume, and linuxkit finds "
-            "no such volume in the last config file", item.location, item.pointer)
+            "no such volume in the last config file", item.location, item.pointer,
+            hint=f"declare `{source}` in `volumes:` (of the last config file), fix the name, or "
+                 "bind an absolute host path")
         return
     readonly = volume.child("readonly")
     if readonly is not None and readonly.value is True and (len(parts) < 3 or parts[2] != "ro"):
+        fixed = f"{parts[0]}:{parts[1]}:ro"
         yield READONLY_VOLUME_WRITABLE.finding(
             f"volume `{source}` is read-only, but this bind is read-write", item.location,
-            item.pointer, hint=f"write `{parts[0]}:{parts[1]}:ro`")
+            item.pointer, hint=f"write `{fixed}`",
+            fix=set_value(item.pointer, fixed, f"write `{fixed}`")
+            if len(parts) < 3 or parts[2] in ("", "rw") else None)
 
 
 @lint_check(VOLUME_NOT_FOUND, VOLUME_MOUNT_NOT_REWRITTEN)
@@ -127,7 +139,9 @@ def _check_volume_mount(mount: Node, volumes: dict[str, Node] | None) -> Iterato
     if volumes is not None and source.value not in volumes:
         yield VOLUME_NOT_FOUND.finding(
             f"mount source `{source.value}` names a volume that linuxkit cannot find",
-            source.location, source.pointer)
+            source.location, source.pointer,
+            hint=f"declare `{source.value}` in `volumes:` (of the last config file), or fix the "
+                 "name")
         return
     yield VOLUME_MOUNT_NOT_REWRITTEN.finding(
         f"bind mount of volume `{source.value}` keeps the bare name as its source; linuxkit does "
@@ -141,8 +155,23 @@ def check_tmpfs_and_rlimits(config: Config) -> Iterator[Finding]:
         for item in strings(container.child("tmpfs")):
             if item.value.count(":") > 1:
                 yield BAD_MOUNT_SYNTAX.finding(
-                    f"cannot parse tmpfs, too many ':': {item.value}", item.location, item.pointer)
+                    f"cannot parse tmpfs, too many ':': {item.value}", item.location, item.pointer,
+                    hint="write a tmpfs as `DESTINATION` or `DESTINATION:OPTIONS`, with the "
+                         "options separated by commas")
         yield from _check_rlimits(container)
+
+
+def _rlimit_hint(name: str) -> str:
+    close = _close_matches(name, sorted(_RLIMITS)) if len(name) <= 40 else []
+    if close:
+        return f"did you mean `{close[0].lower()}`?"
+    return "use one of " + ", ".join(f"`{limit.lower()}`" for limit in sorted(_RLIMITS))
+
+
+def _close_matches(word: str, choices: list[str]) -> list[str]:
+    import difflib
+
+    return difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
 
 
 def _check_rlimits(container: Node) -> Iterator[Finding]:
@@ -151,18 +180,18 @@ def _check_rlimits(container: Node) -> Iterator[Finding]:
         if len(parts) != 3:
             yield BAD_MOUNT_SYNTAX.finding(
                 f"cannot parse rlimit `{item.value}`: expected `name,soft,hard`", item.location,
-                item.pointer)
+                item.pointer, hint="write it as `NAME,SOFT,HARD`, e.g. `nofile,1024,4096`")
             continue
         name = parts[0].upper().removeprefix("RLIMIT_")
         if name not in _RLIMITS:
             yield BAD_MOUNT_SYNTAX.finding(
                 f"unknown rlimit `{parts[0]}` (linuxkit's message, `unknown limit: `, omits the name)",
-                item.location, item.pointer)
+                item.location, item.pointer, hint=_rlimit_hint(name))
         for value in parts[1:]:
             if value.lower() != "unlimited" and not go_parses(parse_uint, value, 10, 64):
                 yield BAD_MOUNT_SYNTAX.finding(
                     f"cannot parse {value} as uint64 in rlimit `{item.value}`", item.location,
-                    item.pointer)
+                    item.pointer, hint="write each limit as a whole number or `unlimited`")
 
 
 @lint_check(EMPTY_VOLUME_NAME)
@@ -170,4 +199,6 @@ def check_volumes(config: Config) -> Iterator[Finding]:
     for node in config.section("volumes"):
         name = node.child("name")
         if name is not None and name.value == "":
-            yield EMPTY_VOLUME_NAME.finding("the volume name is empty", name.location, name.pointer)
+            yield EMPTY_VOLUME_NAME.finding("the volume name is empty", name.location, name.pointer,
+                                            hint="give the volume a name of `a-z`, `0-9`, `_` "
+                                                 "and `-`")

@@ -11,6 +11,7 @@ import lkpolicy.stages.policy.rules as R
 from lkpolicy.linearregex import compile_pattern
 from lkpolicy.model.config import Node
 from lkpolicy.model.findings import Location
+from lkpolicy.model.fixes import Fix, set_value
 from lkpolicy.model.reference import ImageRef, parse_or_none
 from lkpolicy.stages.policy.container_checks import path_matches
 from lkpolicy.stages.policy.engine import Judge, config_check, described
@@ -37,7 +38,9 @@ def check_images(judge: Judge) -> None:
         if active and not ref.pinned:
             judge.emit(pin_rule, active,
                        f"{described(subject)} image `{ref.original}` is not pinned by digest",
-                       node.location, node.pointer)
+                       node.location, node.pointer,
+                       hint=f"run `lkpolicy pin --write {node.document.path}` to pin every "
+                            "image to its digest", fix=_pin_fix(judge, node, use.text, ref))
         active = judge.active(R.REGISTRY_NOT_ALLOWED, subject)
         if active:
             allowed = active.options["allowed"]
@@ -46,7 +49,8 @@ def check_images(judge: Judge) -> None:
                 why = f"matches denied `{denied[0]}`" if denied else "matches no allowed pattern"
                 judge.emit(R.REGISTRY_NOT_ALLOWED, active,
                            f"image `{ref.expanded}` is not allowed: it {why}",
-                           node.location, node.pointer)
+                           node.location, node.pointer,
+                           hint=_registry_hint(allowed, ref))
         active = judge.active(R.TRUST_NOT_COVERED, subject)
         if active and any(image_matches(glob, ref) for glob in active.options["required"]) \
                 and not trust_covers(trust, ref):
@@ -54,7 +58,29 @@ def check_images(judge: Judge) -> None:
             judge.emit(R.TRUST_NOT_COVERED, active,
                        f"image `{ref.expanded}` must be verified but `trust:` covers neither "
                        f"the image nor its org `{org}`", node.location, node.pointer,
-                       hint=f"add `{ref.locator}` to `trust.image` or `{org}` to `trust.org`")
+                       hint=_trust_hint(judge, ref, org))
+
+
+def _pin_fix(judge: Judge, node: Node, text: str, ref: ImageRef) -> Fix | None:
+    """The reference with the digest of the image the build will use, as `lkpolicy pin`
+    writes it; None when the image is not cached, the value is a template, or it carries
+    another digest (`lkpolicy pin --update` decides that)."""
+    digest = judge.digests.get(ref.expanded)
+    if digest is None or ref.digest is not None or node.value != text:
+        return None
+    pinned = ref.with_digest(digest)
+    again = parse_or_none(pinned)
+    if again is None or again.digest != digest:
+        return None  # `#` or `?` would hide the digest from linuxkit's parse
+    return set_value(node.pointer, pinned, f"pin to `{digest}`")
+
+
+def _trust_hint(judge: Judge, ref: ImageRef, org: str) -> str:
+    """What to add to the config's `trust:` section, as YAML when there is none yet."""
+    if judge.config.trust:
+        return f"add `{org}` to `trust.org` (or `{ref.locator}` to `trust.image`) in the config"
+    return "\n".join(["add to the config (or list the image under `trust.image` instead):",
+                      "trust:", "  org:", f"    - {org}"])
 
 
 def trust_covers(trust_section: Mapping[str, Any] | Sequence[Mapping[str, Any]],
@@ -108,7 +134,9 @@ def check_files(judge: Judge) -> None:
         if active and bits and not path_matches(path, active.options["allowed"]):
             judge.emit(R.FILE_SETUID, active,
                        f"`{path}` is {' and '.join(bits)} (mode {mode_node.value})",
-                       mode_node.location, mode_node.pointer)
+                       mode_node.location, mode_node.pointer,
+                       hint=f'write `mode: "{mode & ~0o6000:04o}"`, or add `{path}` to '
+                            f"`allowed` of {R.FILE_SETUID.rule.id} in the policy")
         active = judge.active(R.FILE_WORLD_WRITABLE, subject)
         directory = node.value.get("directory") is True
         symlink = "symlink" in node.value
@@ -118,7 +146,17 @@ def check_files(judge: Judge) -> None:
             what = "directory without the sticky bit" if directory else "file"
             judge.emit(R.FILE_WORLD_WRITABLE, active,
                        f"`{path}` is a world-writable {what} (mode {mode_node.value})",
-                       mode_node.location, mode_node.pointer)
+                       mode_node.location, mode_node.pointer,
+                       hint=f'write `mode: "{(mode | 0o1000 if directory else mode & ~0o002):04o}"`'
+                            + (" (the sticky bit)" if directory else "")
+                            + f", or add `{path}` to `allowed` of "
+                              f"{R.FILE_WORLD_WRITABLE.rule.id} in the policy")
+
+
+def _registry_hint(allowed: Sequence[str], ref: ImageRef) -> str:
+    shown = ", ".join(f"`{glob}`" for glob in allowed[:5]) + (" ..." if len(allowed) > 5 else "")
+    return (f"use an image from an allowed repository ({shown}; mirror it there), or add "
+            f"`{ref.locator}` to `allowed` of {R.REGISTRY_NOT_ALLOWED.rule.id} in the policy")
 
 
 def cmdline_parameters(cmdline: str) -> list[tuple[str, int]]:
@@ -143,14 +181,16 @@ def check_kernel_cmdline(judge: Judge) -> None:
         if init and parameter.split("=", 1)[0] in ("init", "rdinit"):
             judge.emit(R.KERNEL_INIT_OVERRIDE, init,
                        f"`{parameter}` makes the kernel run something other than LinuxKit's init",
-                       location, node.pointer)
+                       location, node.pointer,
+                       hint=f"remove `{parameter}` from `kernel.cmdline`")
         elif forbidden:
             pattern = next((p for p in forbidden.options["forbidden"]
                             if compile_pattern(p).fullmatch(parameter)), None)
             if pattern is not None:
                 judge.emit(R.KERNEL_CMDLINE_FORBIDDEN, forbidden,
                            f"kernel parameter `{parameter}` is forbidden (matches `{pattern}`)",
-                           location, node.pointer)
+                           location, node.pointer,
+                           hint=f"remove `{parameter}` from `kernel.cmdline`")
     required = judge.active(R.KERNEL_CMDLINE_REQUIRED, subject)
     if required:
         for pattern in required.options["required"]:
@@ -158,7 +198,17 @@ def check_kernel_cmdline(judge: Judge) -> None:
                        for parameter, _ in parameters):
                 judge.emit(R.KERNEL_CMDLINE_REQUIRED, required,
                            f"the kernel command line has no parameter matching `{pattern}`",
-                           node.location, node.pointer)
+                           node.location, node.pointer,
+                           hint=_required_hint(pattern))
+
+
+def _required_hint(pattern: str) -> str:
+    # A pattern that reads as one parameter once its escapes are dropped names it.
+    literal = re.sub(r"\\(.)", r"\1", pattern)
+    if literal and not any(c.isspace() for c in literal) \
+            and compile_pattern(pattern).fullmatch(literal):
+        return f"add `{literal}` to `kernel.cmdline`"
+    return "add a parameter that matches it to `kernel.cmdline`"
 
 
 def _cmdline_location(node: Node, parameter: str, offset: int) -> Location:

@@ -30,21 +30,31 @@ def check_capabilities(judge: Judge, target: Target) -> None:
         place = judge.place(target, caps[0].provenance, effective_pointer="/process/capabilities")
         judge.emit(R.ALL_CAPABILITIES_GRANTED, active,
                    f"{target.described} is granted all {len(KNOWN)} capabilities{place.source}",
-                   place.location, place.pointer)
+                   place.location, place.pointer,
+                   hint="list the capabilities the container needs in `capabilities:` instead"
+                        + ("" if place.by_yaml else " (the YAML list replaces the label's)"))
         return  # one finding says it all; 41 more would bury it
     forbidden = judge.active(R.FORBIDDEN_CAPABILITY, subject)
     allowlist = judge.active(R.CAPABILITY_NOT_ALLOWED, subject)
     for cap in caps:
         place = judge.place(target, cap.provenance, effective_pointer=cap.pointer)
         by = place.source or " by the YAML"
+        drop = (f"remove `{cap.name}` from `capabilities`" if place.by_yaml else
+                "set `capabilities:` in this entry to the ones it needs (it replaces the "
+                "label's)")
         if forbidden and cap.name in forbidden.options["forbidden"]:
             judge.emit(R.FORBIDDEN_CAPABILITY, forbidden,
                        f"{cap.name} is granted{by} to {target.described}",
-                       place.location, place.pointer)
+                       place.location, place.pointer,
+                       hint=f"{drop}, or allow it for this image with an `overrides` entry "
+                            "of the policy")
         elif allowlist and cap.name not in allowlist.options["allowed"]:
             judge.emit(R.CAPABILITY_NOT_ALLOWED, allowlist,
                        f"{cap.name} is granted{by} to {target.described} but is not in the "
-                       "policy's allowlist", place.location, place.pointer)
+                       "policy's allowlist", place.location, place.pointer,
+                       hint=f"{drop}, or add `{cap.name}` to `allowed` of "
+                            f"{R.CAPABILITY_NOT_ALLOWED.rule.id} for this image (an "
+                            "`overrides` entry of the policy)")
 
 
 @container_check(R.HOST_NAMESPACE)
@@ -66,7 +76,10 @@ def check_namespaces(judge: Judge, target: Target) -> None:
         text = ("has no user namespace" if key == "userns"
                 else f"shares the host's {NAMESPACE_WORDS[key]} namespace")
         judge.emit(R.HOST_NAMESPACE, active, f"{target.described} {text}{why}",
-                   place.location, place.pointer)
+                   place.location, place.pointer,
+                   hint=f"set `{key}: new` in this entry, or leave `{key}` out of `namespaces` "
+                        f"of {R.HOST_NAMESPACE.rule.id} for this image (an `overrides` entry "
+                        "of the policy)")
 
 
 @container_check(R.DANGEROUS_BIND)
@@ -84,7 +97,9 @@ def check_binds(judge: Judge, target: Target) -> None:
         if path_matches(source, active.options["forbidden"]):
             judge.emit(R.DANGEROUS_BIND, active,
                        f"{target.described} binds the host's `{source}`{place.source}",
-                       place.location, place.pointer)
+                       place.location, place.pointer,
+                       hint="bind only the narrowest path the container needs, read-only "
+                            "(`:ro`) where it can be")
         elif not bind.readonly and path_matches(source, active.options["forbidden_rw"]):
             judge.emit(R.DANGEROUS_BIND, active,
                        f"{target.described} binds the host's `{source}` read-write"
@@ -101,11 +116,16 @@ def check_devices(judge: Judge, target: Target) -> None:
         if every and device.every_device:
             judge.emit(R.ALL_DEVICES, every,
                        f"{target.described} may access every device{place.source}",
-                       place.location, place.pointer)
+                       place.location, place.pointer,
+                       hint="list in `devices:` only the devices it needs, by type, major "
+                            "and minor number")
         elif raw and device.block and not path_matches(device.path, raw.options["allowed"]):
             judge.emit(R.RAW_BLOCK_DEVICE, raw,
                        f"{target.described} gets the raw block device `{device.path}`"
-                       f"{place.source}", place.location, place.pointer)
+                       f"{place.source}", place.location, place.pointer,
+                       hint=f"remove `{device.path}` from `devices`, or add it to `allowed` "
+                            f"of {R.RAW_BLOCK_DEVICE.rule.id} for this image (an `overrides` "
+                            "entry of the policy)")
 
 
 @container_check(R.SHARED_PROPAGATION, R.ROOTFS_NOT_READONLY, R.NO_NEW_PRIVILEGES)
@@ -120,7 +140,9 @@ def check_rootfs(judge: Judge, target: Target) -> None:
         judge.emit(R.SHARED_PROPAGATION, active,
                    f"{target.described} has rootfsPropagation `{propagation.value}`"
                    f"{place.source}: its mounts propagate to the host",
-                   place.location, place.pointer)
+                   place.location, place.pointer,
+                   hint="set `rootfsPropagation: slave` in this entry (or `private`), unless "
+                        "its mounts must reach the host")
     for rule, key, setting, text in (
         (R.ROOTFS_NOT_READONLY, "readonly", grants.readonly, "has a writable root filesystem"),
         (R.NO_NEW_PRIVILEGES, "noNewPrivileges", grants.no_new_privileges,
@@ -138,7 +160,9 @@ def check_rootfs(judge: Judge, target: Target) -> None:
         else:
             why = place.source.replace(" by ", ": set by ", 1)
         judge.emit(rule, active, f"{target.described} {text}{why}", place.location,
-                   place.pointer)
+                   place.pointer, hint=f"set `{key}: true` in this entry" + (
+                       "; give the paths it writes as `tmpfs` mounts or binds"
+                       if key == "readonly" else ""))
 
 
 @container_check(R.FORBIDDEN_SYSCTL)
@@ -158,4 +182,6 @@ def check_sysctl(judge: Judge, target: Target) -> None:
                             effective_pointer=sysctls.pointer)
         judge.emit(R.FORBIDDEN_SYSCTL, active,
                    f"{target.described} sets sysctl `{name}` (forbidden prefix `{prefix}`)"
-                   f"{place.source}", place.location, place.pointer)
+                   f"{place.source}", place.location, place.pointer,
+                   hint=f"remove `{name}` from `sysctl`, or add it to `allowed` of "
+                        f"{R.FORBIDDEN_SYSCTL.rule.id} for this image (an `overrides` entry)")

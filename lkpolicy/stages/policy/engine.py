@@ -12,7 +12,7 @@ runs only when the policy and the rule selection leave at least one of its rules
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from lkpolicy.model.config import Config
@@ -23,6 +23,7 @@ from lkpolicy.stages.policy.model import Active, Policy, Subject
 from lkpolicy.stages.policy.rules import PolicyRule
 
 if TYPE_CHECKING:
+    from lkpolicy.model.fixes import Fix
     from lkpolicy.stages.containers import Container
     from lkpolicy.stages.effective.grants import Grants
     from lkpolicy.stages.images import ImageUse
@@ -37,6 +38,11 @@ class Place(NamedTuple):
     pointer: str
     source: str
     """'' when the YAML grants it, else ` by the image label of X, not by the YAML` etc."""
+
+    @property
+    def by_yaml(self) -> bool:
+        """The YAML entry itself grants it (the fix is an edit there)."""
+        return not self.source
 
 
 class Target(NamedTuple):
@@ -75,10 +81,14 @@ class Judge:
     """What the checks share: the policy, the rule selection and the findings so far."""
 
     def __init__(self, config: Config, policy: Policy, selected: Callable[[str], bool],
+                 digests: Mapping[str, str] | None = None,
                  uses: list[ImageUse] | None = None) -> None:
         self.config = config
         self.policy = policy
         self.selected = selected
+        self.digests = digests or {}
+        """Expanded reference -> the digest of the image the build will use (its root entry
+        in the image cache), for the fixes that pin references."""
         self.findings: list[Finding] = []
         self._uses = uses
         self._scoped = {rule for override in policy.overrides for rule in override.rules}
@@ -108,9 +118,9 @@ class Judge:
         return active
 
     def emit(self, rule: PolicyRule, active: Active, message: str, location: Location,
-             pointer: str, hint: str | None = None) -> None:
+             pointer: str, hint: str | None = None, fix: Fix | None = None) -> None:
         self.findings.append(rule.rule.finding(message, location, pointer, hint=hint,
-                                               severity=active.severity))
+                                               severity=active.severity, fix=fix))
 
     def place(self, target: Target, provenance: Provenance, extra: str | None = None,
               effective_pointer: str = "") -> Place:
@@ -184,16 +194,19 @@ def _checks(policy: Policy) -> list[Check]:
 
 def evaluate(config: Config, containers: list[Container], policy: Policy,
              selected: Callable[[str], bool] | None = None,
+             digests: Mapping[str, str] | None = None,
              uses: list[ImageUse] | None = None) -> list[Finding]:
     """The policy's findings on `config` and its containers (from the containers stage).
 
     `selected` is the rule selection (`--select`/`--ignore`); a check none of whose rules is
     selected, or named by the policy, does not run. The policy's custom rules run as checks
-    of their own (`lkpolicy.stages.policy.custom`). `uses` are the config's image uses as the
-    image stage found them (`Resolution.uses`); None finds them again."""
+    of their own (`lkpolicy.stages.policy.custom`). `digests`: expanded reference -> the
+    digest the image stage resolved (`Resolution.digests`), which pinning fixes write; `uses`:
+    the config's image uses as the image stage found them (`Resolution.uses`), None finds them
+    again."""
     from lkpolicy.stages.effective.grants import grants_of
 
-    judge = Judge(config, policy, selected or (lambda _rule: True), uses)
+    judge = Judge(config, policy, selected or (lambda _rule: True), digests, uses)
     named = set(policy.rules) | {rule for o in policy.overrides for rule in o.rules}
     checks = [check for check in _checks(policy)
               if any(rule.id in named and judge.selected(rule.id) for rule in check.rules)]

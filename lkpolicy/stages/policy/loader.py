@@ -41,7 +41,7 @@ from lkpolicy.stages.policy.rules import (
     POLICY_RULES,
     POLICY_UNREADABLE,
 )
-from lkpolicy.stages.policy.validation import SCHEMA_PATH, did_you_mean, validate_policy
+from lkpolicy.stages.policy.validation import SCHEMA_PATH, validate_policy
 
 if TYPE_CHECKING:
     # Loaded by the functions that read a `trust:` section: most policies have none.
@@ -113,7 +113,8 @@ class _Chain:
             location, pointer = at if at else (Location(spec), "")
             chain = " -> ".join(str(p) for p in [*stack[stack.index(real):], real])
             raise InputError(POLICY_EXTENDS_CYCLE.finding(
-                f"`extends` closes a cycle: {chain}", location, pointer))
+                f"`extends` closes a cycle: {chain}", location, pointer,
+                hint="remove one of the `extends` entries that close the cycle"))
         document = _read(str(path))
         validate_policy(document)
         data: dict[str, Any] = document.data
@@ -140,7 +141,8 @@ class _Chain:
         if not real.is_relative_to(self.root):
             raise InputError(POLICY_EXTENDS_OUTSIDE.finding(
                 f"`extends` names `{spec}`, which is outside {self.root}; a policy may extend "
-                "only `builtin:` policies and files inside its repository", at, pointer))
+                "only `builtin:` policies and files inside its repository", at, pointer,
+                hint=f"copy the policy into {self.root}, or extend a `builtin:` policy"))
 
 
 def confinement_root(policy: Path) -> Path:
@@ -160,15 +162,24 @@ def _resolve(spec: str, base_dir: Path, at: Location | None, pointer: str) -> Pa
             names = ", ".join(sorted(BUILTIN_PREFIX + p.stem for p in BUILTIN_DIR.glob("*.yml")))
             raise InputError(POLICY_EXTENDS_MISSING.finding(
                 f"unknown built-in policy `{spec}` (known: {names})",
-                at or Location(spec), pointer))
+                at or Location(spec), pointer,
+                hint=_close_builtin(spec, names.split(", "))))
         return found
     path = Path(spec)
     if not path.is_absolute():
         path = base_dir / path
     if at is not None and not path.is_file():
         raise InputError(POLICY_EXTENDS_MISSING.finding(
-            f"`{spec}` not found (looked for {path})", at, pointer))
+            f"`{spec}` not found (looked for {path})", at, pointer,
+            hint="give a path relative to this policy file, or `builtin:default` or "
+                 "`builtin:strict`"))
     return path
+
+
+def _close_builtin(spec: str, names: list[str]) -> str:
+    from lkpolicy.stages.policy.schemamessages import did_you_mean
+
+    return did_you_mean(spec, names, 0.6) or f"write one of {', '.join(names)}"
 
 
 def _read(path: str) -> Document:
@@ -354,10 +365,12 @@ def _check_trust_names(trust: TrustPolicy) -> None:
             or Location("policy")
         authority = trust.authorities.get(ask.authority)
         if authority is None:
+            from lkpolicy.stages.policy.schemamessages import did_you_mean
+
             known = ", ".join(sorted(trust.authorities)) or "none"
             findings.append(POLICY_BAD_OPTION.finding(
                 f"unknown trust authority `{ask.authority}` (defined: {known})", location,
-                hint=did_you_mean(ask.authority, set(trust.authorities))))
+                hint=did_you_mean(ask.authority, trust.authorities)))
         elif ask.attestation is not None and rule is not None and rule.files:
             findings.append(POLICY_BAD_OPTION.finding(
                 "attestations are about images: a `files` rule cannot require one", location))

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from lkpolicy.model.capabilities import ALL_CAPABILITIES
 from lkpolicy.model.findings import Severity
-from lkpolicy.model.rules import Rule, define_rule
+from lkpolicy.model.rules import Fixability, Rule, define_rule
 
 _CATEGORY = "policy"
 _POLICY_FILE = "policy-file"
@@ -110,14 +110,18 @@ def _capabilities(description: str) -> dict[str, Any]:
 
 
 def _policy_rule(id: str, name: str, title: str, severity: Severity, applies_to: tuple[str, ...],
-                 rationale: str, fix: str, options: dict[str, Option] | None = None) -> PolicyRule:
-    rule = define_rule(id, name, title, severity, _CATEGORY, rationale, fix)
+                 rationale: str, fix: str, options: dict[str, Option] | None = None,
+                 fixability: Fixability = Fixability.NEVER) -> PolicyRule:
+    rule = define_rule(id, name, title, severity, _CATEGORY, rationale, fix,
+                       fixability=fixability)
     policy_rule = PolicyRule(rule, applies_to, options or {})
     POLICY_RULES[id] = policy_rule
     return policy_rule
 
 
-_PIN_HINT = "Run `lkpolicy pin --write FILE` to add the digests of the images in the cache."
+_PIN_HINT = ("Run `lkpolicy pin --write FILE` to add the digests of the images in the cache "
+             "(or a registry's), or `lkpolicy check --fix`, which pins the images that are in "
+             "the image cache.")
 
 IMAGE_NOT_PINNED = _policy_rule(
     "LKP101", "image-not-pinned", "A container or volume image is not pinned by digest",
@@ -125,6 +129,8 @@ IMAGE_NOT_PINNED = _policy_rule(
     "A tag is a mutable pointer: whoever can push to the repository decides what the next build "
     "runs. Only a `@sha256:` digest names fixed content that review and trust checks can cover.",
     _PIN_HINT,
+    # `--fix` pins an image that is in the image cache (the digest the gate resolved).
+    fixability=Fixability.SOMETIMES,
 )
 BOOT_IMAGE_NOT_PINNED = _policy_rule(
     "LKP102", "boot-image-not-pinned", "An `init` or `kernel` image is not pinned by digest",
@@ -133,6 +139,7 @@ BOOT_IMAGE_NOT_PINNED = _policy_rule(
     "the kernel runs everything: a re-pushed tag there replaces the base of the whole system, so "
     "they are held to a stricter standard than containers.",
     _PIN_HINT,
+    fixability=Fixability.SOMETIMES,
 )
 REGISTRY_NOT_ALLOWED = _policy_rule(
     "LKP103", "registry-not-allowed", "An image comes from a registry or repository not allowed",

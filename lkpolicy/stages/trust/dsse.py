@@ -31,7 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lkpolicy.stages.trust.cosign.signatures import CosignPublicKey, dsse_pae, load_public_key
-from lkpolicy.stages.trust.errors import EnvelopeError, SignatureMismatch, SigningKeyError
+from lkpolicy.stages.trust.errors import (
+    EnvelopeError,
+    SignatureMismatch,
+    SigningKeyError,
+    key_error_reason,
+)
 
 __all__ = ["IN_TOTO_PAYLOAD_TYPE", "Envelope", "EnvelopeError", "SignatureMismatch",
            "SigningKey", "SigningKeyError", "ambient_token", "decrypt_cosign_key",
@@ -186,8 +191,7 @@ def _signing_key(data: bytes, *, der: bool, password: bytes | None = None) -> Si
         key = (serialization.load_der_private_key(data, None) if der
                else serialization.load_pem_private_key(data, password))
     except (ValueError, TypeError, UnsupportedAlgorithm) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise SigningKeyError(f"not a usable private key: {reason[:200]}") from None
+        raise SigningKeyError(f"not a usable private key: {key_error_reason(error)}") from None
     pem = key.public_key().public_bytes(serialization.Encoding.PEM,
                                         serialization.PublicFormat.SubjectPublicKeyInfo)
     try:

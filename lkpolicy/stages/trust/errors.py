@@ -252,3 +252,24 @@ _KEYLESS_TO_COSIGN: dict[type[KeylessError], type[CosignError]] = {
 def cosign_error_for_keyless(error: KeylessError, image: str) -> CosignError:
     """The cosign error, naming `image`, that a keyless failure amounts to."""
     return _KEYLESS_TO_COSIGN.get(type(error), SignatureInvalid)(image, error.reason)
+
+
+# ----------------------------------------------------------------------- cryptography's messages
+
+
+def key_error_reason(error: BaseException) -> str:
+    """Why `cryptography` refused key or certificate data, as a sentence: its own messages
+    are a paragraph about formats and passwords, a link to its FAQ and an ASN.1 parser's
+    details (`Details: ASN.1 parsing error: unexpected tag (got Tag { value: 0, ...`)."""
+    text = " ".join(str(error).split())
+    if "Unable to load PEM file" in text:
+        return "it is not PEM text (no well-formed `-----BEGIN ...-----` block)"
+    if "Could not deserialize key data" in text or "ASN.1" in text:
+        return "its data is not a key in a form that can be read (DER or PEM, unencrypted)"
+    if "Bad decrypt" in text or "Incorrect password" in text:
+        return "the password is wrong"
+    if "Password was not given" in text:
+        return "the key is encrypted, and no password was given"
+    if type(error).__name__ == "UnsupportedAlgorithm":
+        return "its algorithm is not supported"
+    return clean_text(text.split(". ")[0], 200) or type(error).__name__

@@ -217,9 +217,16 @@ def judge_files(config: Config, local_files: Mapping[int, LocalFile] | None,
             # Unreadable sources are LK408 already; an absent optional one is not copied.
             for rule in matching:
                 messages.extend(_judge_rule(rule, local, pool, subject, trust, result))
+        if local_files is None:
+            hint = "check without `--no-images`: the gate then reads and verifies the file"
+        else:
+            source = local.path if local is not None else names[1]
+            hint = (f"sign the file (`cosign sign-blob --bundle {source}.sigstore.json "
+                    f"{source}`, or `--key` with `--output-signature`), keep the signature where "
+                    "the rule's `signature` templates look, and sign it again after every change")
         for message in dict.fromkeys(messages):
             result.findings.append(TRUST_FILE_NOT_VOUCHED.finding(message, node.location,
-                                                                   node.pointer))
+                                                                   node.pointer, hint=hint))
 
 
 def _judge_rule(rule: TrustRule, local: LocalFile, pool: BlobVerifiers, subject: str,

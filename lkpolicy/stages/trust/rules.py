@@ -14,7 +14,10 @@ TRUST_NO_AUTHORITY = define_rule(
     "The config's `trust:` section asks for the image to be verified, but the policy names no "
     "authority that could do it (no `trust.default_authority`). Passing it would build an "
     "unverified image that the config says is verified.",
-    "Set `trust.default_authority` in the policy, or add a `trust.rules` entry for the image.",
+    "Set `trust.default_authority` in the policy to an authority of `trust.authorities` (the "
+    "hint gives the YAML for Docker Content Trust's notary, trusted on first use; `tuf`, "
+    "`sigstore` and `cosign-key` authorities work as well), or add a `trust.rules` entry for "
+    "the image.",
     "linuxkit dropped content trust in 2021 and ignores `trust:` today; lkpolicy enforces it.",
 )
 TRUST_NOT_VOUCHED = define_rule(

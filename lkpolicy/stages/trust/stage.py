@@ -128,21 +128,23 @@ def _judge_image(expanded: str, uses: list[ImageUse], resolution: Resolution, po
     wanted, orphan = requirements_for(ref, policy, sections)
     related = [use.node.location for use in uses[1:]]
 
-    def emit(rule: Rule, message: str, node: Node = first.node) -> None:
+    def emit(rule: Rule, message: str, node: Node = first.node, hint: str | None = None) -> None:
         result.findings.append(rule.finding(message, node.location, node.pointer,
-                                            related=related))
+                                            related=related, hint=hint))
 
     if orphan:
         emit(TRUST_NO_AUTHORITY,
              f"{first.described} image `{expanded}` is listed in the config's `trust:` but the "
-             f"policy has no `trust.default_authority` to verify it")
+             f"policy has no `trust.default_authority` to verify it",
+             hint=authority_hint(policy))
     if not wanted:
         return
     image = resolution.images.get(expanded)
     if image is None:
         why = resolution.unresolved.get(expanded, "the image stage was skipped")
         emit(TRUST_NOT_CACHED, f"{first.described} image `{expanded}` must be verified by "
-                               f"{_describe(wanted)}, but the build cannot use it: {why}")
+                               f"{_describe(wanted)}, but the build cannot use it: {why}",
+             hint=_cache_hint(expanded, resolution))
         return
     manifest = image.descriptor
     asks = list(dict.fromkeys(ask for requirement in wanted for ask in requirement.asks()))
@@ -151,11 +153,56 @@ def _judge_image(expanded: str, uses: list[ImageUse], resolution: Resolution, po
                for ask, outcome in outcomes.items()}
     subject = f"{first.described} image `{expanded}`"
     for rule, message in unmet_findings(subject, wanted, answers, policy.trust):
-        emit(rule, message)
+        emit(rule, message, hint=_unmet_hint(rule, ref.locator, resolution))
     evidence = [item for outcome in outcomes.values()
                 if not isinstance(outcome, VerificationFailed) for item in outcome]
     if evidence:
         result.evidence.setdefault(manifest.digest, []).extend(evidence)
+
+
+DEFAULT_AUTHORITY = ("docker-content-trust", "type: notary", "server: https://notary.docker.io",
+                     "tofu: true")
+"""The authority the hint proposes: Docker Content Trust's notary, its roots trusted on first
+use (`lkpolicy explain LKT001` names the others)."""
+
+
+def authority_hint(policy: Policy) -> str:
+    """The exact YAML that gives the policy a default authority, and where it goes."""
+    known = sorted(policy.trust.authorities)
+    top = policy.sources[-1] if policy.sources else "builtin:default"
+    if known:
+        return (f"add `default_authority: {known[0]}` under `trust:` in {top}, or name another "
+                f"of its authorities ({', '.join(known)})")
+    name, *fields = DEFAULT_AUTHORITY
+    snippet = ["trust:", "  authorities:", f"    {name}:", *(f"      {f}" for f in fields),
+               f"  default_authority: {name}"]
+    if top.startswith("builtin:"):
+        return "\n".join([f"write a policy file that extends `{top}` and names an authority, "
+                          "e.g. Docker Content Trust:", f"extends: [{top}]", *snippet,
+                          "and pass it with `--policy FILE` (or call it .lkpolicy.yml beside "
+                          "the config, and leave out `--policy`)"])
+    return "\n".join([f"add a trust authority to {top} (merged into its `trust:` section, if "
+                      "any), e.g. Docker Content Trust:", *snippet])
+
+
+def _cache_hint(expanded: str, resolution: Resolution) -> str:
+    if resolution.cache is None:
+        return "run the check without `--no-images`: trust is verified against the cached image"
+    from lkpolicy.stages.images import cache_command
+
+    return (f"run `{cache_command('pull', expanded, resolution.cache)}`, or pass `--cache` the "
+            "image cache your build uses")
+
+
+def _unmet_hint(rule: Rule, locator: str, resolution: Resolution) -> str:
+    if rule is TRUST_DIGEST_MISMATCH and resolution.cache is not None:
+        from lkpolicy.stages.images import cache_command
+
+        return (f"run `{cache_command('pull', locator + '@DIGEST', resolution.cache)}` with "
+                "the digest the authority signed (named above), or sign the image that is "
+                "meant to be built")
+    return ("sign the image with the authority, or fix the authority's configuration (with "
+            "`--offline`, check once online to refresh expired trust metadata)")
 
 
 def unmet_findings(subject: str, wanted: Sequence[Requirement],

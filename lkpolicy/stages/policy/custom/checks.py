@@ -92,7 +92,8 @@ def _judge_container(judge: Judge, target: Target, rules: list[_Rule]) -> None:
             place = container_place(judge, target, custom, bound)
             judge.emit(custom.policy_rule, active,
                        f"{target.described}: {custom.message or custom.rule.title}"
-                       f"{place.source}", place.location, place.pointer)
+                       f"{place.source}", place.location, place.pointer,
+                       hint=custom.rule.fix or None)
 
 
 def _judge_config(judge: Judge, rules: list[_Rule]) -> None:
@@ -108,7 +109,7 @@ def _judge_config(judge: Judge, rules: list[_Rule]) -> None:
         try:
             fired = evaluate(custom.compiled, bound)
             message = custom.message or custom.rule.title
-            hint = None
+            hint = custom.rule.fix or None  # the policy's `fix:` says what to do
         except CelProblem as problem:
             fired = True
             message = (f"custom rule {custom.id} could not be evaluated, so it fails closed: "

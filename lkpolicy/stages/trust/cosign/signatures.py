@@ -31,6 +31,7 @@ from lkpolicy.stages.trust.errors import (
     UnsupportedSignature,
     WrongIdentity,
     cosign_error_for_keyless,
+    key_error_reason,
 )
 from lkpolicy.stages.trust.sigstore_keyless import check_cosign_statement
 
@@ -120,7 +121,7 @@ def load_public_key(pem: bytes) -> CosignPublicKey:
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm, TypeError) as error:
-        raise ValueError(f"not a PEM public key: {str(error).splitlines()[0] if str(error) else error}") from None
+        raise ValueError(f"not a PEM public key: {key_error_reason(error)}") from None
     if isinstance(key, ec.EllipticCurvePublicKey):
         if key.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
             raise ValueError(f"unsupported elliptic curve {key.curve.name}")

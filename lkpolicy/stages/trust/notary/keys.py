@@ -24,6 +24,7 @@ from lkpolicy.stages.trust.errors import (
     InvalidCertificate,
     MalformedMetadata,
     RootChanged,
+    key_error_reason,
 )
 from lkpolicy.stages.trust.notary.fields import object_field
 
@@ -147,7 +148,7 @@ def parse_key(listed_id: str, raw: object, role: str) -> PublicKey:
         else:
             crypto = serialization.load_der_public_key(material)
     except (ValueError, UnsupportedAlgorithm, TypeError) as error:
-        return unusable(f"key {listed_id[:16]} cannot be loaded: {error}")
+        return unusable(f"key {listed_id[:16]} cannot be loaded: {key_error_reason(error)}")
     family = keytype.split("-", 1)[0]
     if family == "ecdsa" and not isinstance(crypto, ec.EllipticCurvePublicKey):
         return unusable(f"key {listed_id[:16]} of type {keytype} is not an EC key")

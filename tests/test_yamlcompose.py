@@ -17,6 +17,7 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 from test_schemacheck_differential import configs_in_test_modules
 
+from lkpolicy.stages.load import reader_parts
 from lkpolicy.stages.yamlcompose import compose_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,11 +62,28 @@ def reference(text: str) -> Any:
 
 
 def assert_same(text: str) -> bool:
-    """Both composers on `text`; whether it is valid YAML."""
+    """Both composers on `text`, and the config reader's scanner and composer (which skip
+    comments as ruamel's plain scanner does); whether it is valid YAML."""
     ours = _documents(lambda source: compose_all(source, VersionedResolver), text)
     theirs = _documents(reference, text)
     assert ours == theirs, text
+    _resolver, scanner, composer = reader_parts()
+    readers = _documents(lambda source: compose_all(source, VersionedResolver, scanner=scanner,
+                                                    composer=composer), text)
+    if theirs[1] is None:
+        assert readers == theirs, text
+    else:
+        # Broken YAML is broken for both; without the round-trip scanner's look-ahead for
+        # comments the error is found where a lazy scanner (libyaml, Go's yaml.v3) finds it:
+        # at the same place or earlier, never later.
+        assert readers[1] is not None, text
+        assert _error_index(readers[1]) <= _error_index(theirs[1]), text
     return ours[1] is None
+
+
+def _error_index(error: tuple[Any, ...]) -> int:
+    problem_mark = error[3]
+    return problem_mark[2] if problem_mark is not None else 0
 
 
 def test_corpus_and_label_sources(corpus_dir: Path) -> None:

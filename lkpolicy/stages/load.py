@@ -124,13 +124,13 @@ class _LimitExceeded(Exception):
         self.mark = mark
 
 
-def _make_parts() -> tuple[Any, Any, Any]:
+def reader_parts() -> tuple[Any, Any, Any]:
     """The resolver, scanner and composer classes of the config reader (import
     `lkpolicy.stages.yamlcompose` first: it keeps ruamel.yaml's dumper unloaded)."""
     from ruamel.yaml.composer import Composer
     from ruamel.yaml.nodes import ScalarNode
     from ruamel.yaml.resolver import VersionedResolver
-    from ruamel.yaml.scanner import RoundTripScanner
+    from ruamel.yaml.scanner import RoundTripScanner, Scanner
     from ruamel.yaml.tag import Tag
 
     class PlainMarkingResolver(VersionedResolver):
@@ -174,6 +174,15 @@ def _make_parts() -> tuple[Any, Any, Any]:
                 raise _LimitExceeded(f"collections nested more than {MAX_DEPTH} deep",
                                      self.reader.get_mark())
             super().fetch_flow_collection_start(token_class, to_push)
+
+        # Comments skipped as the plain scanner skips them: the round-trip scanner turns each
+        # into a token and walks the queue for them on every token asked for (a third of the
+        # loader's time), while lkpolicy reads comments itself (`stages/yamlcomments`). The
+        # round-trip scanner's scalar rules (block scalars, line breaks, tags) stay.
+        scan_to_next_token = Scanner.scan_to_next_token
+        check_token = Scanner.check_token
+        peek_token = Scanner.peek_token
+        get_token = Scanner.get_token
 
     return PlainMarkingResolver, BoundedScanner, BoundedComposer
 
@@ -431,7 +440,7 @@ def _parse(path: str, text: str, from_file: bool) -> tuple[Document, list[Findin
     from lkpolicy.stages.yamlcompose import MarkedYAMLError, YAMLError, compose_all
 
     warnings: list[Finding] = []
-    resolver, scanner, composer = _make_parts()
+    resolver, scanner, composer = reader_parts()
     documents = compose_all(text, resolver, scanner=scanner, composer=composer)
     try:
         root = next(documents, _NO_DOCUMENT)

@@ -176,26 +176,27 @@ def check_kernel_cmdline(judge: Judge) -> None:
     parameters = cmdline_parameters(node.value)
     init = judge.active(R.KERNEL_INIT_OVERRIDE, subject)
     forbidden = judge.active(R.KERNEL_CMDLINE_FORBIDDEN, subject)
+    forbidden_patterns = [(pattern, compile_pattern(pattern))
+                          for pattern in (forbidden.options["forbidden"] if forbidden else ())]
     for parameter, offset in parameters:
-        location = _cmdline_location(node, parameter, offset)
         if init and parameter.split("=", 1)[0] in ("init", "rdinit"):
             judge.emit(R.KERNEL_INIT_OVERRIDE, init,
                        f"`{parameter}` makes the kernel run something other than LinuxKit's init",
-                       location, node.pointer,
+                       _cmdline_location(node, parameter, offset), node.pointer,
                        hint=f"remove `{parameter}` from `kernel.cmdline`")
         elif forbidden:
-            pattern = next((p for p in forbidden.options["forbidden"]
-                            if compile_pattern(p).fullmatch(parameter)), None)
+            pattern = next((text for text, compiled in forbidden_patterns
+                            if compiled.fullmatch(parameter)), None)
             if pattern is not None:
                 judge.emit(R.KERNEL_CMDLINE_FORBIDDEN, forbidden,
                            f"kernel parameter `{parameter}` is forbidden (matches `{pattern}`)",
-                           location, node.pointer,
+                           _cmdline_location(node, parameter, offset), node.pointer,
                            hint=f"remove `{parameter}` from `kernel.cmdline`")
     required = judge.active(R.KERNEL_CMDLINE_REQUIRED, subject)
     if required:
         for pattern in required.options["required"]:
-            if not any(compile_pattern(pattern).fullmatch(parameter)
-                       for parameter, _ in parameters):
+            compiled = compile_pattern(pattern)
+            if not any(compiled.fullmatch(parameter) for parameter, _ in parameters):
                 judge.emit(R.KERNEL_CMDLINE_REQUIRED, required,
                            f"the kernel command line has no parameter matching `{pattern}`",
                            node.location, node.pointer,

@@ -23,7 +23,8 @@ from planning import plan_build
 from lkpolicy.assemble import BuildError, BuildOptions, Limits, build_tar, write_outputs
 from lkpolicy.assemble.initrd import ConversionError, tar_to_cpio
 from lkpolicy.assemble.metadata import expanded_model, render_json, render_yaml
-from lkpolicy.assemble.tarstream import TarError, TarHeader, TarReader, TarWriter, parse_pax_time
+from lkpolicy.assemble.tarreader import TarReader
+from lkpolicy.assemble.tarstream import TarError, TarHeader, TarWriter, parse_pax_time
 from lkpolicy.model.config import Config, merge
 from lkpolicy.model.gomodel import go_model
 from lkpolicy.model.oci import OCI_CONFIG, OCI_MANIFEST, Platform

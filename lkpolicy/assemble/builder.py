@@ -28,11 +28,11 @@ from lkpolicy.assemble.entries import (
 )
 from lkpolicy.assemble.filesection import FilesSection, unsafe_path
 from lkpolicy.assemble.flatten import Budget, FlattenError, Limits, flatten
+from lkpolicy.assemble.tarreader import TarReader
 from lkpolicy.assemble.tarstream import (
     Readable,
     TarError,
     TarHeader,
-    TarReader,
     TarWriter,
 )
 from lkpolicy.gocompat.paths import clean as go_clean

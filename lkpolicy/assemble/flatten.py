@@ -33,10 +33,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lkpolicy.assemble.tarreader import TarReader
 from lkpolicy.assemble.tarstream import (
     TarError,
     TarHeader,
-    TarReader,
     pax_records,
 )
 from lkpolicy.gocompat import paths as gopath

@@ -38,12 +38,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from lkpolicy.assemble.tarreader import TarReader
 from lkpolicy.assemble.tarstream import (
     EntryWriter,
     Readable,
     TarError,
     TarHeader,
-    TarReader,
     copy_body,
 )
 from lkpolicy.gocompat import paths as gopath

@@ -28,7 +28,8 @@ from lkpolicy.assemble.hosttools import (
     keep_kernel_and_cmdline,
     run,
 )
-from lkpolicy.assemble.tarstream import TarError, TarReader
+from lkpolicy.assemble.tarreader import TarReader
+from lkpolicy.assemble.tarstream import TarError
 from lkpolicy.gocompat.paths import clean as go_clean
 
 if TYPE_CHECKING:

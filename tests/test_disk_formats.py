@@ -512,3 +512,32 @@ def test_special_files_are_created_for_erofs_and_iso(tmp_path: Path,
     with pytest.raises(BuildError, match="device node 'dev/null'; creating it needs running "
                                          "as root"):
         extract_rootfs(tar, other, EPOCH, "kernel+iso", create_specials=True)
+
+
+def test_iso_block_order_does_not_follow_inode_order(tmp_path: Path) -> None:
+    """With an El Torito image, libisofs breaks weight ties by source inode; two staging
+    trees with the same files created in opposite orders must still give the same ISO (CI
+    saw iso-efi-initrd differ when a freed inode was reused)."""
+    from lkpolicy.assemble.hosttools import run, xorriso_sort_weights
+
+    if shutil.which("xorriso") is None:
+        skip_or_fail("xorriso is not installed (Debian package xorriso)")
+    names = ["a", "b/\udcffc", "b/d e", "z", *(f"many/{index:03}" for index in range(20))]
+    images = []
+    for label, order in (("forward", names), ("backward", list(reversed(names)))):
+        tree = tmp_path / label / "tree"
+        tree.mkdir(parents=True)
+        (tree / "boot.img").write_bytes(bytes(64 * 1024))
+        for name in order:
+            path = tree / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(name.encode("utf-8", "surrogateescape") * 700)
+        for path in sorted(tree.rglob("*"), reverse=True):
+            os.utime(path, (EPOCH, EPOCH))
+        os.utime(tree, (EPOCH, EPOCH))
+        image = tmp_path / label / "out.iso"
+        run(["xorriso", "-as", "mkisofs", "-quiet", "-o", str(image), "-R", "-J",
+             *xorriso_sort_weights(tree, tmp_path / label), "-e", "boot.img", "-hide",
+             "boot.img", "-no-emul-boot", str(tree)], EPOCH, "test")
+        images.append(image.read_bytes())
+    assert images[0] == images[1]

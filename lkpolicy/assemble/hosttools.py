@@ -140,6 +140,22 @@ def fix_times(root: Path, epoch: int) -> None:
     os.utime(root, (epoch, epoch))
 
 
+def xorriso_sort_weights(tree: Path, scratch: Path) -> list[str]:
+    """xorriso options that place file data in path order. libisofs orders files of equal
+    weight by their source inode numbers, and a fresh staging tree gets fresh inodes, so
+    without a distinct weight per file two builds of the same inputs can place the same
+    files at different blocks. A name with a line break cannot be written in the list and
+    keeps the default weight (only a hostile image has one)."""
+    files = sorted(relative for path in tree.rglob("*")
+                   if path.is_file() and not path.is_symlink()
+                   and "\n" not in (relative := path.relative_to(tree).as_posix()))
+    weights = scratch / "sort-weights"
+    with weights.open("w", encoding="utf-8", errors="surrogateescape") as stream:
+        for index, name in enumerate(files):
+            stream.write(f"{len(files) - index} /{name}\n")
+    return ["--sort-weight-list", str(weights)]
+
+
 def round_up(value: int, unit: int) -> int:
     return (value + unit - 1) // unit * unit
 

@@ -27,6 +27,7 @@ from lkpolicy.assemble.hosttools import (
     round_up,
     run,
     stage_boot_files,
+    xorriso_sort_weights,
 )
 
 if TYPE_CHECKING:
@@ -38,9 +39,11 @@ _ISOLINUX = Path("/usr/lib/ISOLINUX")
 _LDLINUX = Path("/usr/lib/syslinux/modules/bios/ldlinux.c32")
 
 
-def _xorriso(iso: Path, tree: Path, boot_options: list[str], epoch: int, fmt: str) -> None:
+def _xorriso(staging: StagingArea, iso: Path, tree: Path, boot_options: list[str], epoch: int,
+             fmt: str) -> None:
     run(["xorriso", "-as", "mkisofs", "-quiet", "-o", str(iso), "-V", bootfiles.VOLUME_ID,
-         "-R", "-J", *boot_options, str(tree)], epoch, fmt)
+         "-R", "-J", *xorriso_sort_weights(tree, staging.workdir()), *boot_options, str(tree)],
+        epoch, fmt)
 
 
 def _iso_bios(boot: BootParts, staging: StagingArea, base: Path, say: Say) -> None:
@@ -54,7 +57,7 @@ def _iso_bios(boot: BootParts, staging: StagingArea, base: Path, say: Say) -> No
                                                      encoding="utf-8")
     fix_times(tree, boot.epoch)
     iso = staging.path(".iso")
-    _xorriso(iso, tree, ["-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat",
+    _xorriso(staging, iso, tree, ["-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat",
                          "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
                          "-isohybrid-mbr", str(_ISOLINUX / "isohdpfx.bin")],
              boot.epoch, "iso-bios")
@@ -86,7 +89,7 @@ def _efi_iso(fmt: str) -> Writer:
                            boot.epoch, fmt)
         fix_times(tree, boot.epoch)
         iso = staging.path(".iso")
-        _xorriso(iso, tree, ["-e", "boot.img", "-hide", "boot.img", "-hide", "boot.catalog",
+        _xorriso(staging, iso, tree, ["-e", "boot.img", "-hide", "boot.img", "-hide", "boot.catalog",
                              "-no-emul-boot", "-isohybrid-gpt-basdat"], boot.epoch, fmt)
         keep_image(staging, iso, base, fmt, say)
 

@@ -27,6 +27,7 @@ from lkpolicy.assemble.hosttools import (
     image_path,
     keep_kernel_and_cmdline,
     run,
+    xorriso_sort_weights,
 )
 from lkpolicy.assemble.tarreader import TarReader
 from lkpolicy.assemble.tarstream import TarError
@@ -271,6 +272,7 @@ def _kernel_iso(boot: BootParts, staging: StagingArea, base: Path, say: Say) -> 
                "-joliet-long", "-input-charset", "utf8", "-V", "LinuxKit"]
     if tree.all_root:
         command += ["-uid", "0", "-gid", "0"]
+    command += xorriso_sort_weights(tree.root, staging.workdir())
     run([*command, str(tree.root)], boot.epoch, "kernel+iso")
     _keep(boot, staging, base, "kernel+iso", image, say)
 

@@ -11,9 +11,9 @@ memory of the process (ru_maxrss from wait4) and the output size):
 * large: the golden kernel and one init image of about 380 MiB (the /lib/modules tree of
   Debian's linux-image-*-amd64 package, used as it is: deterministic, nothing repeated), to
   kernel+initrd at the default level;
-* large-best: the same at `--compression-level 9` (zlib-ng's level 9 on every CPU);
-* large-6: the same at `--compression-level 6` (zlib-ng's level 6), for comparison: on 2 cores
-  zlib-ng's level 9 costs about 3.5 times its level 6 in CPU time for 2.5% less;
+* large-best: the same at `--compression-level 9` (libdeflate's level 9 on every CPU);
+* large-6: the same at `--compression-level 6` (libdeflate's level 6), for comparison: on 2
+  cores libdeflate's level 9 costs about 3.5 times its level 6 in CPU time for 1.2% less;
 * large-tar: the same image to the `tar` format.
 
 lkpolicy runs as an installed package does, with its bytecode compiled once (an untimed warm-up

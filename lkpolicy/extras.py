@@ -25,7 +25,7 @@ __all__ = ["EXTRAS", "MissingExtra", "install_hint", "missing_modules", "require
 
 EXTRAS: dict[str, tuple[str, ...]] = {
     "trust": ("cryptography", "nacl", "sigstore", "tuf"),
-    "build": ("isal", "zlib_ng"),
+    "build": ("isal", "deflate"),
     "cel": ("cel_expr_python",),
 }
 """Each extra -> the top-level modules it installs that lkpolicy imports (pyproject.toml's

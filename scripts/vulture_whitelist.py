@@ -55,3 +55,6 @@ _.doc_infos
 _._fetch  # stages/trust/tuf_fetcher.py: python-tuf's FetcherInterface calls these
 _.download_bytes
 _.log_errors  # linearregex.py: an option of re2.Options, read by the library
+_.next_in  # assemble/blockgzip.py: fields of zlib's z_stream, read by zlib's inflate
+_.next_out
+_.avail_out

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import skip_or_fail
 
-from lkpolicy.assemble import initrd
+from lkpolicy.assemble import blockgzip, initrd
 from lkpolicy.assemble.initrd import write_initrd
 
 HEADER = bytes.fromhex("1f8b0800000000000" + "0ff")
@@ -69,7 +69,7 @@ def test_levels_trade_speed_for_size(tar: bytes) -> None:
     assert len(_compress(tar, 9)) < len(_compress(tar, 1))
 
 
-@pytest.mark.parametrize(("level", "package"), [(1, "isal"), (9, "zlib-ng")])
+@pytest.mark.parametrize(("level", "package"), [(1, "isal"), (6, "deflate"), (9, "deflate")])
 def test_bytes_do_not_depend_on_the_thread_count(tar: bytes, level: int, package: str,
                                                  monkeypatch: pytest.MonkeyPatch,
                                                  caplog: pytest.LogCaptureFixture) -> None:
@@ -82,19 +82,30 @@ def test_bytes_do_not_depend_on_the_thread_count(tar: bytes, level: int, package
     assert len(results) == 1
 
 
-@pytest.mark.parametrize(("level", "module", "package"), [(1, "isal", "isal"),
-                                                        (9, "zlib_ng", "zlib-ng")])
+@pytest.mark.parametrize(("level", "module", "said"), [
+    (1, "isal", "the isal package is not installed"),
+    (9, "deflate", "the deflate package is not installed")])
 def test_without_the_package_zlib_is_used_and_said(tar: bytes, cpio: bytes, level: int,
-                                                   module: str, package: str,
+                                                   module: str, said: str,
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setitem(sys.modules, module, None)
-    monkeypatch.setitem(sys.modules, f"{module}.{'igzip' if module == 'isal' else 'gzip_ng'}"
-                                     "_threaded", None)
+    if module == "isal":
+        monkeypatch.setitem(sys.modules, "isal.igzip_threaded", None)
     with caplog.at_level(logging.WARNING, logger="lkpolicy.assemble.initrd"):
         data = _compress(tar, level)
-    assert f"{package} package is not installed" in caplog.text
+    assert said in caplog.text
     assert data[:10] == HEADER
+    assert _single_member(data) == cpio
+
+
+def test_without_the_system_zlib_library_zlib_is_used_and_said(
+        tar: bytes, cpio: bytes, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(blockgzip, "_zlib", lambda: None)
+    with caplog.at_level(logging.WARNING, logger="lkpolicy.assemble.initrd"):
+        data = _compress(tar, 9)
+    assert "libz.so.1" in caplog.text
     assert _single_member(data) == cpio
 
 

@@ -82,8 +82,8 @@ class BuildOptions:
     progress: Callable[[str], None] | None = None
     """Receives linuxkit's progress lines (which it prints to stderr)."""
     compression_level: int = 1
-    """gzip level of the initrd, 1 (the default: fastest, ISA-L) to 9 (smallest, zlib-ng, ~15%
-    less than level 1), both on every CPU; see `lkpolicy.assemble.initrd`."""
+    """gzip level of the initrd, 1 (the default: fastest, ISA-L) to 9 (smallest, libdeflate,
+    ~16% less than level 1), both on every CPU; see `lkpolicy.assemble.initrd`."""
     sbom: SbomOptions | None = None
     """Append linuxkit's merged SPDX SBOM to the tar (`lkpolicy.assemble.sbom`); None is
     linuxkit's `--no-sbom`."""

@@ -10,12 +10,13 @@ Compression (spec section 5.1: any conforming gzip decoder must read it; linuxki
 are not reproduced) is one gzip member, which the kernel's initramfs unpacker needs: it inflates
 one member at a time and requires each to end on a cpio boundary, so a multi-member stream cut
 at arbitrary offsets would not boot. `compression_level` follows gzip's scale: levels 1-3 use
-ISA-L (the `isal` package), 4-9 zlib-ng (the `zlib-ng` package), 9 giving the smallest output.
-Both compress pigz's way, with one thread per CPU: the data is cut into blocks of 1 MiB, each
-compressed on its own with the previous 32 KiB as its dictionary and ended with a sync flush,
-and the blocks are written in order as one member, so the bytes do not depend on the thread
-count. Without the package, a level falls back to the standard library's zlib at the same
-level, single-threaded, with a log line: the output is equally valid but not the same bytes.
+ISA-L (the `isal` package), 4-9 libdeflate (the `deflate` package, see `blockgzip`), 9 giving
+the smallest output. Both compress pigz's way, with one thread per CPU: the data is cut into
+blocks of 1 MiB, each compressed on its own (ISA-L with the previous 32 KiB as its dictionary
+and a sync flush; libdeflate without one, its streams joined as zlib's gzjoin does), and the
+blocks are written in order as one member, so the bytes do not depend on the thread count.
+Without the package, a level falls back to the standard library's zlib at the same level,
+single-threaded, with a log line: the output is equally valid but not the same bytes.
 The gzip header is always `1f 8b 08 00 00000000 00 ff` (no name, mtime 0, XFL 0, OS 255).
 
 The conversion is push-based (`InitrdWriter` is an `EntrySink`): the build writes its entries
@@ -38,6 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from lkpolicy.assemble import blockgzip
 from lkpolicy.assemble.tarreader import TarReader
 from lkpolicy.assemble.tarstream import (
     EntryWriter,
@@ -255,8 +257,8 @@ def _feed(tar_stream: Readable, writer: InitrdWriter) -> None:
 
 
 class _FixedHeader:
-    """Passes writes through, replacing the 10-byte gzip header the threaded writers of ISA-L
-    and zlib-ng write first (they put OS 255 in the XFL byte) by `_HEADER`."""
+    """Passes writes through, replacing the 10-byte gzip header ISA-L's threaded writer
+    writes first (it puts OS 255 in the XFL byte) by `_HEADER`."""
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
@@ -284,19 +286,26 @@ def _threads() -> int:
 
 
 def _threaded_writer(gzip_out: BinaryIO, level: int) -> BinaryIO | None:
-    """pigz's method from ISA-L (levels 1-3) or zlib-ng (4-9); None without the package."""
-    package, module = (("isal", "isal.igzip_threaded") if level <= _ISAL_MAX_LEVEL
-                       else ("zlib-ng", "zlib_ng.gzip_ng_threaded"))
-    try:
-        threaded = importlib.import_module(module)
-    except ImportError:
-        log.warning("the %s package is not installed: compressing the initrd with zlib at "
-                    "level %d, single-threaded (valid, slower, different bytes)", package, level)
+    """pigz's method from ISA-L (levels 1-3) or libdeflate (4-9); None when what it needs is
+    missing (said in a log line)."""
+    if level > _ISAL_MAX_LEVEL:
+        missing = blockgzip.unavailable()
+        if missing is None:
+            writer = blockgzip.open_writer(gzip_out, level, _threads(), _HEADER)
+            return writer  # type: ignore[return-value]
+        log.warning("%s: compressing the initrd with zlib at level %d, single-threaded "
+                    "(valid, slower, different bytes)", missing, level)
         return None
-    writer: BinaryIO = threaded.open(
+    try:
+        threaded = importlib.import_module("isal.igzip_threaded")
+    except ImportError:
+        log.warning("the isal package is not installed: compressing the initrd with zlib at "
+                    "level %d, single-threaded (valid, slower, different bytes)", level)
+        return None
+    isal_writer: BinaryIO = threaded.open(
         _FixedHeader(gzip_out), "wb", compresslevel=level, threads=_threads(),
         block_size=_BLOCK)
-    return writer
+    return isal_writer
 
 
 @contextlib.contextmanager

@@ -162,3 +162,37 @@ def test_docker_format_puts_the_dockerfile_before_the_sbom(linuxkit: Path, tmp_p
     sbom_at = ours_members[-1].offset
     assert sbom_at == theirs_members[-1].offset
     assert ours[:sbom_at] == theirs[:sbom_at]
+
+
+TABS = {
+    # (config, whether linuxkit's Go YAML reads it): libyaml's rule, a tab separates tokens
+    # after a scalar or after `key:` but never indents or starts a line in block context.
+    "after-a-value": ("volumes:\n  - name: a\t\nfiles:\n  - path: etc/x\t# c\n"
+                      "    contents: \"y\"\t\n", True),
+    "after-a-colon": ("volumes:\n  - name:\ta\n    readonly:\ttrue\n", True),
+    "in-flow": ("volumes: [{name:\ta,\treadonly: true}]\n", True),
+    "inside-a-scalar": ("files:\n  - path: etc/x\n    contents: a\tb \t c\t\n"
+                        "  - path: etc/y\t\n    contents: d\t# c\n", True),
+    "blank-line": ("volumes:\n  - name: a\n\t\n", False),
+    "blank-line-at-the-top": ("\n\n\t\nvolumes:\n  - name: a\n", False),
+    "indenting": ("volumes:\n\t- name: a\n", False),
+    "before-a-comment": ("volumes:\n  - name: a\n  \t# c\n", False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TABS))
+def test_tabs_are_read_as_linuxkit_reads_them(linuxkit: Path, tmp_path: Path, name: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    text, accepted = TABS[name]
+    monkeypatch.chdir(tmp_path)
+    if accepted:
+        theirs, ours = _build_both(linuxkit, tmp_path, name, text, sbom=False)
+        assert ours == theirs
+        return
+    config = tmp_path / f"{name}.yml"
+    config.write_text(text)
+    theirs_run = _linuxkit_build(linuxkit, config, tmp_path / "linuxkit")
+    assert theirs_run.returncode != 0 and "invalid config: yaml:" in theirs_run.stderr
+    ours_run = CliRunner().invoke(app, ["check", "--no-cache", "--policy", "builtin:default",
+                                        config.name])
+    assert ours_run.exit_code == 2 and "LK101" in ours_run.output, ours_run.output

@@ -236,6 +236,15 @@ def test_flow_sequences_and_crlf() -> None:
     assert pin_text(new)[0] == new
 
 
+def test_tabs_that_linuxkit_reads_are_kept() -> None:
+    text = ("kernel:\n  image:\tlinuxkit/kernel:6.6\t# k\n  cmdline: a\tb\n"
+            "init:\n  - linuxkit/init:v1\t\n")
+    new, plan = pin_text(text)
+    kernel, init = (expected_pin(v) for v in ("linuxkit/kernel:6.6", "linuxkit/init:v1"))
+    assert new == text.replace("linuxkit/kernel:6.6", kernel).replace("linuxkit/init:v1", init)
+    assert len(plan.changes) == 2
+
+
 def test_multiline_flow_and_byte_order_mark_and_later_documents() -> None:
     text = "\ufeffinit: [\n  linuxkit/init:v1,   # first\n  linuxkit/runc:v1\n]\n---\ninit: [x:1]\n---\n: ["
     new, _ = pin_text(text)

@@ -5,6 +5,7 @@ an attestation manifest in the image's index, with in-toto SPDX statements as la
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -352,6 +353,99 @@ def test_sbom_path_rules() -> None:
             check_sbom_path(bad)
 
 
+# -- CycloneDX -------------------------------------------------------------------------------
+
+
+def validate_cyclonedx(data: bytes) -> str | None:
+    """cyclonedx-python-lib's strict validation against the CycloneDX 1.6 JSON schema."""
+    try:
+        from cyclonedx.schema import SchemaVersion
+        from cyclonedx.validation.json import JsonStrictValidator
+    except ImportError:
+        skip_or_fail("cyclonedx-python-lib (the test extra) is not installed")
+    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(data.decode())
+    return None if error is None else str(getattr(error.data, "message", error))[:500]
+
+
+def test_cyclonedx_sbom_is_valid_and_lists_what_the_spdx_one_lists(
+        attested: tuple[Path, Store, Config]) -> None:
+    _tar, spdx_body = build_sbom(attested)
+    _tar, body = build_sbom(attested, path="sbom.cdx.json", format="cyclonedx", name="demo")
+    assert validate_cyclonedx(body) is None
+    spdx, bom = json.loads(spdx_body), json.loads(body)
+    components = {c["bom-ref"]: c for c in bom["components"]}
+    assert list(components) == [e["SPDXID"] for e in (*spdx["packages"], *spdx["files"])]
+    assert bom["metadata"]["component"] == {"type": "operating-system",
+                                            "bom-ref": "lkpolicy:image", "name": "demo"}
+    assert bom["metadata"]["timestamp"] == "2017-04-18T16:30:00Z"
+    store = attested[1]
+    for number, name in enumerate(IMAGES, 1):
+        image = components[f"SPDXRef-Image-{number}"]
+        digest = store.find(f"docker.io/lktest/{name}:test").digest  # type: ignore[union-attr]
+        assert image["type"] == "container" and image["version"] == digest
+        assert image["hashes"] == [{"alg": "SHA-256", "content": digest.split(":")[1]}]
+        assert image["purl"].startswith(f"pkg:oci/{name}@sha256%3A")
+    kernel = next(c for c in components.values() if c["name"] == "kernel")
+    assert kernel["licenses"] == [{"expression": "GPL-2.0-only"}]
+    assert kernel["purl"] == "pkg:apk/alpine/kernel@1.0-r0" and "copyright" not in kernel
+    [host] = [c for ref, c in components.items() if ref.startswith("SPDXRef-LocalFile")]
+    assert host["type"] == "file" and host["name"] == "etc/from-host"
+    assert {h["alg"] for h in host["hashes"]} == {"SHA-1", "SHA-256"}
+    graph = {d["ref"]: d.get("dependsOn", []) for d in bom["dependencies"]}
+    assert set(graph["lkpolicy:image"]) >= {f"SPDXRef-Image-{n}" for n in range(1, 5)} | {
+        host["bom-ref"]}
+    assert kernel["bom-ref"] in graph["SPDXRef-Image-1"]  # the image contains its package
+    musl = next(ref for ref in graph[kernel["bom-ref"]] if components[ref]["name"] == "musl")
+    assert components[musl]["licenses"] == [{"expression": "LicenseRef-musl"}]
+    every_ref = set(components) | {"lkpolicy:image"}
+    assert all(set(targets) <= every_ref for targets in graph.values())
+
+
+def test_cyclonedx_sbom_is_reproducible_and_follows_the_epoch(
+        attested: tuple[Path, Store, Config]) -> None:
+    first = build_sbom(attested, path="sbom.cdx.json", format="cyclonedx")[1]
+    assert build_sbom(attested, path="sbom.cdx.json", format="cyclonedx")[1] == first
+    later = json.loads(build_sbom(attested, path="sbom.cdx.json", format="cyclonedx",
+                                  created=1700000000)[1])
+    assert later["metadata"]["timestamp"] == "2023-11-14T22:13:20Z"
+    assert later["serialNumber"] != json.loads(first)["serialNumber"]
+    assert later["serialNumber"].startswith("urn:uuid:")
+
+
+def test_cyclonedx_translation_keeps_only_what_cyclonedx_can_say() -> None:
+    from lkpolicy.assemble.cyclonedx import from_spdx
+
+    spdx = {"creationInfo": {"created": "2020-01-01T00:00:00Z"}, "packages": [
+        {"SPDXID": "SPDXRef-a", "name": "a", "versionInfo": "NOASSERTION",
+         "supplier": "Organization: Example", "primaryPackagePurpose": "FIRMWARE",
+         "licenseDeclared": "NONE", "licenseConcluded": "MIT OR Apache-2.0",
+         "checksums": [{"algorithm": "SHA1", "checksumValue": "abc"},
+                       {"algorithm": "SHA224", "checksumValue": "0" * 56},
+                       {"algorithm": "SHA256", "checksumValue": "AB" * 32}],
+         "externalRefs": [{"referenceType": "cpe23Type",
+                           "referenceLocator": "cpe:2.3:a:x:a:1:*:*:*:*:*:*:*"},
+                          {"referenceType": "purl", "referenceLocator": "pkg:generic/a@1"},
+                          {"referenceType": "purl", "referenceLocator": "pkg:generic/a@2"}]},
+        "not an element"],
+        "relationships": [
+            {"spdxElementId": "SPDXRef-a", "relationshipType": "DEPENDENCY_OF",
+             "relatedSpdxElement": "SPDXRef-DOCUMENT"},
+            {"spdxElementId": "SPDXRef-a", "relationshipType": "DEPENDS_ON",
+             "relatedSpdxElement": "DocumentRef-x:SPDXRef-b"},
+            {"spdxElementId": "SPDXRef-a", "relationshipType": "OTHER",
+             "relatedSpdxElement": "SPDXRef-a"}]}
+    bom = from_spdx(spdx, "x", "0")
+    assert validate_cyclonedx(json.dumps(bom).encode()) is None
+    [component] = bom["components"]
+    assert component == {"type": "firmware", "bom-ref": "SPDXRef-a", "name": "a",
+                         "supplier": {"name": "Example"},
+                         "hashes": [{"alg": "SHA-256", "content": "ab" * 32}],
+                         "licenses": [{"expression": "MIT OR Apache-2.0"}],
+                         "cpe": "cpe:2.3:a:x:a:1:*:*:*:*:*:*:*", "purl": "pkg:generic/a@1"}
+    # DEPENDENCY_OF is turned around; another document's element and OTHER are left out.
+    assert bom["dependencies"] == [{"ref": "lkpolicy:image", "dependsOn": ["SPDXRef-a"]}]
+
+
 # -- the command line ------------------------------------------------------------------------
 
 
@@ -364,14 +458,23 @@ def test_cli_writes_the_sbom_by_default_and_honours_no_sbom_and_sbom_output(
               str(root / "open.yml"), "-f", "tar", str(root / "sbom.yml")]
     runner = CliRunner()
     names = {}
-    for extra in ([], ["--no-sbom"], ["--sbom-output", "usr/share/sbom.json"]):
+    for extra in ([], ["--no-sbom"], ["--sbom-output", "usr/share/sbom.json"],
+                  ["--sbom-format", "cyclonedx"]):
         out = root / f"out{len(names)}"
         result = runner.invoke(app, [*common, "--dir", str(out), *extra])
         assert result.exit_code == 0, result.output
         with tarfile.open(out / "sbom.tar") as archive:
             names[tuple(extra)] = archive.getnames()[-1]
     assert names == {(): "sbom.spdx.json", ("--no-sbom",): "etc/from-host",
-                     ("--sbom-output", "usr/share/sbom.json"): "usr/share/sbom.json"}
+                     ("--sbom-output", "usr/share/sbom.json"): "usr/share/sbom.json",
+                     ("--sbom-format", "cyclonedx"): "sbom.cdx.json"}
+    envelope = json.loads((root / "out3" / "sbom.intoto.jsonl").read_text())
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    [byproduct] = statement["predicate"]["runDetails"]["byproducts"]
+    assert byproduct["mediaType"] == "application/vnd.cyclonedx+json"
+    assert byproduct["name"] == "sbom.cdx.json"
+    wrong = runner.invoke(app, [*common, "--dir", str(root / "bad"), "--sbom-format", "xml"])
+    assert wrong.exit_code == 2 and not (root / "bad").exists()
     bad = runner.invoke(app, [*common, "--dir", str(root / "bad"), "--sbom-output", "/abs.json"])
     assert bad.exit_code == 2
     assert "--sbom-output" in bad.output and not (root / "bad").exists()

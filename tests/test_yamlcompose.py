@@ -70,6 +70,13 @@ def assert_same(text: str) -> bool:
     _resolver, scanner, composer = reader_parts()
     readers = _documents(lambda source: compose_all(source, VersionedResolver, scanner=scanner,
                                                     composer=composer), text)
+    if "\t" in text:
+        # The reader takes tabs by libyaml's rules, as linuxkit does (tested against linuxkit
+        # in test_linuxkit_differential), where ruamel's round-trip scanner has its own: what
+        # both read, they read alike.
+        if theirs[1] is None and readers[1] is None:
+            assert readers == theirs, text
+        return ours[1] is None
     if theirs[1] is None:
         assert readers == theirs, text
     else:

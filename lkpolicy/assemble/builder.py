@@ -100,6 +100,8 @@ class BuildSummary:
     """The SBOM written at the end of the tar, if any."""
     sbom_path: str | None = None
     """Its name in the tar."""
+    sbom_media_type: str | None = None
+    """Its format (SPDX or CycloneDX JSON)."""
     outputs: dict[str, tuple[str, int]] = field(default_factory=dict)
     """Output file name -> (`sha256:<hex>`, size), set by `build_outputs` once the outputs are
     complete, for the manifest and the provenance (no output is read twice)."""
@@ -441,6 +443,7 @@ class _Builder:
                                       self.options.sbom)
             self.write(header, body)
             self.summary.sbom, self.summary.sbom_path = body, header.name
+            self.summary.sbom_media_type = self.options.sbom.media_type
         # Not counting what the output adds (docker's Dockerfile): the tar's entries.
         self.summary.entries = self.tar.count - len(self.epilogue)
         try:

@@ -139,7 +139,7 @@ def build_statement(request: ProvenanceRequest, plan: BuildPlan,
 
         byproducts.append({"name": summary.sbom_path,
                            "digest": {"sha256": hashlib.sha256(summary.sbom).hexdigest()},
-                           "mediaType": SPDX_MEDIA_TYPE,
+                           "mediaType": summary.sbom_media_type or SPDX_MEDIA_TYPE,
                            "annotations": {"role": "sbom", "in": "image"}})
     statement = {
         "_type": STATEMENT_TYPE,

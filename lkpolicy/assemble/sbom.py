@@ -65,7 +65,8 @@ if TYPE_CHECKING:
     from lkpolicy.store.lookup import ResolvedImage, Store
 
 __all__ = ["DEFAULT_SBOM_PATH", "SPDX_MEDIA_TYPE", "SbomOptions", "check_sbom_path",
-           "image_sboms", "oci_purl", "render_sbom", "sbom_entry", "sbom_header", "sbom_tar_entry"]
+           "image_sboms", "oci_purl", "render_sbom", "sbom_entry", "sbom_header", "sbom_tar_entry",
+           "spdx_document"]
 
 DEFAULT_SBOM_PATH = "sbom.spdx.json"
 SPDX_MEDIA_TYPE = "application/spdx+json"
@@ -102,6 +103,17 @@ class SbomOptions:
     """`creationInfo.created`, in seconds: `SOURCE_DATE_EPOCH`, else linuxkit's fixed time."""
     tool: str = ""
     """The `Tool:` creator added after linuxkit's two (e.g. `lkpolicy-0.1.0`); none if empty."""
+    format: str = "spdx"
+    """`spdx` (linuxkit's SPDX 2.3 JSON) or `cyclonedx` (CycloneDX 1.6 JSON translated from
+    it, `lkpolicy.assemble.cyclonedx`)."""
+    name: str = "sbom"
+    """The built image's name, which CycloneDX's `metadata.component` carries."""
+
+    @property
+    def media_type(self) -> str:
+        from lkpolicy.assemble.cyclonedx import CYCLONEDX_MEDIA_TYPE
+
+        return CYCLONEDX_MEDIA_TYPE if self.format == "cyclonedx" else SPDX_MEDIA_TYPE
 
 
 def check_sbom_path(path: str) -> str:
@@ -146,7 +158,17 @@ def sbom_entry(plan: BuildPlan, files: Sequence[Mapping[str, Any]],
             continue
         original = str(files[index].get("path", ""))
         sources.append((original[1:] if original.startswith("/") else original, local))
-    body = render_sbom(plan.store, images, extracted, sources, options)
+    document = spdx_document(plan.store, images, extracted, sources, options)
+    if options.format == "cyclonedx":
+        from lkpolicy import __version__
+        from lkpolicy.assemble import cyclonedx
+
+        try:
+            body = cyclonedx.encode(cyclonedx.from_spdx(document, options.name, __version__))
+        except ValueError as error:
+            raise BuildError(f"SBOM: {error}") from None
+    else:
+        body = _encode(document)
     return sbom_header(options.path, len(body)), body
 
 
@@ -407,7 +429,14 @@ def _sha1_of_checked(local: LocalFile) -> str:
 def render_sbom(store: Store, images: Sequence[tuple[str, ResolvedImage]],
                 extracted: Sequence[tuple[str, str]], sources: Sequence[tuple[str, LocalFile]],
                 options: SbomOptions) -> bytes:
-    """The merged SPDX 2.3 JSON document (see the module's description)."""
+    """The merged SPDX 2.3 JSON document (see the module's description), encoded."""
+    return _encode(spdx_document(store, images, extracted, sources, options))
+
+
+def spdx_document(store: Store, images: Sequence[tuple[str, ResolvedImage]],
+                  extracted: Sequence[tuple[str, str]], sources: Sequence[tuple[str, LocalFile]],
+                  options: SbomOptions) -> dict[str, Any]:
+    """The merged SPDX 2.3 document (see the module's description)."""
     merged = _Merged()
     resolved = dict(images)
     numbers = {name: number for number, (name, _) in enumerate(images, 1)}
@@ -458,7 +487,7 @@ def render_sbom(store: Store, images: Sequence[tuple[str, ResolvedImage]],
     digest = hashlib.sha256(_encode(document)).hexdigest()
     document["documentNamespace"] = NAMESPACE_PREFIX + str(
         uuid.uuid5(uuid.NAMESPACE_URL, f"lkpolicy-sbom:sha256:{digest}"))
-    return _encode(document)
+    return document
 
 
 def _encode(document: Mapping[str, Any]) -> bytes:

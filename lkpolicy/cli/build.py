@@ -7,6 +7,7 @@ images and container configs that the gate resolved and judged, or nothing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import os
 from typing import TYPE_CHECKING, Annotated
@@ -42,6 +43,11 @@ if TYPE_CHECKING:
     from lkpolicy.assemble.sbom import SbomOptions
     from lkpolicy.gate.gate import Gate
     from lkpolicy.gate.unit import GateUnit
+
+
+class SbomFormat(enum.StrEnum):
+    spdx = "spdx"
+    cyclonedx = "cyclonedx"
 
 
 class BuildFailOn(enum.StrEnum):
@@ -83,10 +89,14 @@ def build(
         "--verify-reproducible", help="Build twice and compare every output byte for byte "
                                       "before writing them.")] = False,
     no_sbom: Annotated[bool, typer.Option(
-        "--no-sbom", help="Do not write the merged SPDX SBOM into the image (as linuxkit's "
+        "--no-sbom", help="Do not write the merged SBOM into the image (as linuxkit's "
                           "--no-sbom).")] = False,
-    sbom_output: Annotated[str, typer.Option(
-        "--sbom-output", help="Path of the SBOM inside the image.")] = "sbom.spdx.json",
+    sbom_format: Annotated[SbomFormat, typer.Option(
+        "--sbom-format", help="The SBOM's format: SPDX 2.3 JSON (linuxkit's) or CycloneDX 1.6 "
+                              "JSON.")] = SbomFormat.spdx,
+    sbom_output: Annotated[str | None, typer.Option(
+        "--sbom-output", help="Path of the SBOM inside the image [default: sbom.spdx.json, "
+                              "sbom.cdx.json for CycloneDX].", show_default=False)] = None,
     sign_key: Annotated[str | None, typer.Option(
         "--sign-key", help="Sign the provenance with this key: a cosign key file (password "
                            "in COSIGN_PASSWORD) or a PEM private key.",
@@ -127,7 +137,7 @@ def build(
         usage_error(str(error))
     except ValueError as error:
         usage_error(f"--max-expanded-size: {error}")
-    sbom = None if no_sbom else _sbom_options(sbom_output)
+    sbom = None if no_sbom else _sbom_options(sbom_output, sbom_format.value)
     signer = _signer(sign_key, keyless, no_provenance)  # a password prompt before the gate
     options = gate_options(
         merge=True, cache=cache, arch=arch, policy=policy, offline=offline,
@@ -149,6 +159,8 @@ def build(
 
     plan = build_plan(unit)
     name = name or unit.config.name
+    if sbom is not None:
+        sbom = dataclasses.replace(sbom, name=name)
     provenance = None if signer is None else _provenance(
         gate, unit, plan, formats, name, compression_level, sbom, signer)
     _build(unit, plan, formats, directory, name, verify_reproducible, compression_level, sbom,
@@ -205,13 +217,17 @@ def _provenance(gate: Gate, unit: GateUnit, plan: BuildPlan, formats: list[str],
     return ProvenanceWriter(request, plan, go_model(unit.config)["files"], signer)
 
 
-def _sbom_options(path: str) -> SbomOptions:
+def _sbom_options(path: str | None, sbom_format: str) -> SbomOptions:
     from lkpolicy import __version__
     from lkpolicy.assemble import BuildError, source_date_epoch
-    from lkpolicy.assemble.sbom import SbomOptions, check_sbom_path
+    from lkpolicy.assemble.cyclonedx import DEFAULT_CYCLONEDX_PATH
+    from lkpolicy.assemble.sbom import DEFAULT_SBOM_PATH, SbomOptions, check_sbom_path
 
+    if path is None:
+        path = DEFAULT_CYCLONEDX_PATH if sbom_format == "cyclonedx" else DEFAULT_SBOM_PATH
     try:
-        return SbomOptions(check_sbom_path(path), source_date_epoch(), f"lkpolicy-{__version__}")
+        return SbomOptions(check_sbom_path(path), source_date_epoch(), f"lkpolicy-{__version__}",
+                           sbom_format)
     except (ValueError, BuildError) as error:
         usage_error(f"--sbom-output: {error}" if isinstance(error, ValueError) else str(error))
 

@@ -124,6 +124,9 @@ class _LimitExceeded(Exception):
         self.mark = mark
 
 
+_LINE_END = "\0\r\n\x85\u2028\u2029"
+
+
 def reader_parts() -> tuple[Any, Any, Any]:
     """The resolver, scanner and composer classes of the config reader (import
     `lkpolicy.stages.yamlcompose` first: it keeps ruamel.yaml's dumper unloaded)."""
@@ -179,7 +182,42 @@ def reader_parts() -> tuple[Any, Any, Any]:
         # into a token and walks the queue for them on every token asked for (a third of the
         # loader's time), while lkpolicy reads comments itself (`stages/yamlcomments`). The
         # round-trip scanner's scalar rules (block scalars, line breaks, tags) stay.
-        scan_to_next_token = Scanner.scan_to_next_token
+        def scan_to_next_token(self) -> None:
+            peek, forward = self.reader.peek, self.reader.forward
+            if self.reader.index == 0 and peek() == "\ufeff":
+                forward()
+            while True:
+                # libyaml's rule for tabs, which linuxkit's Go YAML follows and ruamel's does
+                # not: a tab separates tokens in flow context and wherever a simple key cannot
+                # start (after a scalar, after `key:`), never where it would indent one. So
+                # `image:<TAB>x` and a tab after a value are read as linuxkit reads them.
+                blanks = " \t" if self.flow_level or not self.allow_simple_key else " "
+                while peek() in blanks:
+                    forward()
+                if peek() == "#":
+                    while peek() not in _LINE_END:
+                        forward()
+                if not self.scan_line_break():
+                    return
+                if not self.flow_level:
+                    self.allow_simple_key = True
+
+        def scan_plain_spaces(self, indent: Any, start_mark: Any) -> Any:
+            # libyaml's rule again: blanks inside a plain scalar may be tabs, so `a<TAB>b` is
+            # one scalar as linuxkit reads it; ruamel's scanner stops at the tab.
+            peek = self.reader.peek
+            length = 0
+            while peek(length) in " \t":
+                length += 1
+            blanks = self.reader.prefix(length)
+            if "\t" not in blanks:
+                return super().scan_plain_spaces(indent, start_mark)
+            self.reader.forward(length)
+            if peek() in _LINE_END[1:]:
+                # Blanks before a line break are not part of the scalar.
+                return super().scan_plain_spaces(indent, start_mark)
+            return [blanks]
+
         check_token = Scanner.check_token
         peek_token = Scanner.peek_token
         get_token = Scanner.get_token

@@ -60,7 +60,6 @@ def compose_with_tokens(text: str) -> tuple[Any, dict[int, Token]]:
     ruamel.yaml. The loader has already judged the text.
     """
     from ruamel.yaml.resolver import VersionedResolver
-    from ruamel.yaml.scanner import Scanner
     from ruamel.yaml.tokens import (
         FlowMappingEndToken,
         FlowMappingStartToken,
@@ -69,9 +68,14 @@ def compose_with_tokens(text: str) -> tuple[Any, dict[int, Token]]:
         ScalarToken,
     )
 
-    tokens: dict[int, Token] = {}
+    from lkpolicy.stages.load import reader_parts
 
-    class Recording(Scanner):
+    tokens: dict[int, Token] = {}
+    # The config reader's scanner: it reads tabs as linuxkit does, so what the gate read
+    # (`image:<TAB>x`) can be edited.
+    _resolver, reader_scanner, _composer = reader_parts()
+
+    class Recording(reader_scanner):  # type: ignore[misc, valid-type]
         depth = 0
 
         def get_token(self) -> Any:

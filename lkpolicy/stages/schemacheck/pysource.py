@@ -124,22 +124,46 @@ def load_schema(schema_text: str) -> dict[str, Any]:
     return schema
 
 
+MAX_MODULE_LINES = 600
+"""Above this, a generated module gives part of itself to `<name>_parts.py` (`splitting`)."""
+
+
+def generated_files(output: Path, source: str) -> dict[Path, str | None]:
+    """The files of a generated module: `output`, and its part when `source` is too long for
+    one module (None: the part must not exist)."""
+    from lkpolicy.stages.schemacheck.splitting import split_module
+
+    part_name = f"{output.stem}_parts"
+    directories = output.resolve().parent.parts
+    top = len(directories) - 1 - directories[::-1].index("lkpolicy")
+    package = ".".join(directories[top:])
+    module, part = split_module(
+        source, package, part_name,
+        f"Definitions of {output.name} that it imports (generated with it; see there).",
+        MAX_MODULE_LINES)
+    return {output: module, output.with_name(f"{part_name}.py"): part}
+
+
 def generator_main(argv: list[str] | None, module: str, doc: str | None, output: Path,
                    text: Callable[[], str]) -> int:
-    """The command line of a generator: write `output` from `text()`, or with `--check` exit 1
-    when the file is out of date."""
+    """The command line of a generator: write `output` (and its part, `generated_files`)
+    from `text()`, or with `--check` exit 1 when a file is out of date."""
     parser = argparse.ArgumentParser(prog=f"python -m {module}",
                                      description=doc.splitlines()[0] if doc else None)
     parser.add_argument("--check", action="store_true",
                         help=f"do not write; exit 1 if {output.name} is out of date")
     args = parser.parse_args(argv)
-    wanted = text()
-    current = output.read_text(encoding="utf-8") if output.is_file() else None
+    wanted = generated_files(output, text())
+    stale = [path for path, text_wanted in wanted.items()
+             if (path.read_text(encoding="utf-8") if path.is_file() else None) != text_wanted]
     if args.check:
-        if current != wanted:
-            print(f"{output} is out of date: run python -m {module}", file=sys.stderr)
-            return 1
-        return 0
-    if current != wanted:
-        output.write_text(wanted, encoding="utf-8")
+        for path in stale:
+            print(f"{path} is out of date: run python -m {module}", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        content = wanted[path]
+        if content is None:
+            path.unlink()
+        else:
+            path.write_text(content, encoding="utf-8")
     return 0

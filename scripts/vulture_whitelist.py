@@ -58,4 +58,5 @@ _.log_errors  # linearregex.py: an option of re2.Options, read by the library
 _.next_in  # assemble/blockgzip.py: fields of zlib's z_stream, read by zlib's inflate
 _.next_out
 _.avail_out
-_.scan_to_next_token  # stages/load.py: ruamel's scanner calls it on the config reader's subclass
+_.scan_to_next_token  # stages/yamlreader.py: ruamel's scanner calls these on the reader's subclass
+_.scan_block_scalar_indicators

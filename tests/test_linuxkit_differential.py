@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import subprocess
 import tarfile
 from pathlib import Path
@@ -196,3 +197,50 @@ def test_tabs_are_read_as_linuxkit_reads_them(linuxkit: Path, tmp_path: Path, na
     ours_run = CliRunner().invoke(app, ["check", "--no-cache", "--policy", "builtin:default",
                                         config.name])
     assert ours_run.exit_code == 2 and "LK101" in ours_run.output, ours_run.output
+
+
+TAB_BASE = ('files:\n  - path: etc/x\n    contents: a b\n  - path: etc/y\n    contents: |\n'
+            '      line1\n      line2\n    mode: "0644"\nvolumes:\n  - name: v\n'
+            '    readonly: true\n  - {name: w, readonly: false}\n')
+
+
+def test_tabs_anywhere_are_read_as_linuxkit_reads_them(linuxkit: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tabs put at random places of a config (after indicators, in block scalars, in flow
+    collections, before comments): linuxkit and the gate accept and refuse the same texts, and
+    what both accept builds byte for byte the same."""
+    from lkpolicy.model.findings import InputError
+    from lkpolicy.stages.load import load_document
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "open.yml").write_text("extends: []\n")
+    generator = random.Random(20261203)
+    verdicts = {True: 0, False: 0}
+    for trial in range(80):
+        text = TAB_BASE
+        for _ in range(generator.randint(1, 2)):
+            place = generator.randrange(len(text) + 1)
+            text = text[:place] + generator.choice(["\t", " \t", "\t ", "\t\t", "\t#c"]) + \
+                text[place:]
+        work = tmp_path / str(trial)
+        work.mkdir()
+        config = work / "c.yml"
+        config.write_text(text)
+        theirs = _linuxkit_build(linuxkit, config, work / "linuxkit")
+        if theirs.returncode != 0 and "yaml:" not in theirs.stderr:
+            continue  # refused after reading, for the schema: not what this compares
+        try:
+            load_document(str(config))
+            ours = True
+        except InputError:
+            ours = False
+        assert ours == (theirs.returncode == 0), (text, theirs.stderr)
+        verdicts[ours] += 1
+        if ours:
+            built = CliRunner().invoke(app, ["build", "--no-sbom", "--policy", "open.yml",
+                                             "--cache", str(work / "cache"), "-f", "tar",
+                                             "--dir", str(work / "ours"), str(config)])
+            assert built.exit_code == 0, built.output
+            assert (work / "ours" / "c.tar").read_bytes() == \
+                (work / "linuxkit" / "c.tar").read_bytes(), text
+    assert verdicts[True] >= 5 and verdicts[False] >= 20, verdicts

@@ -17,8 +17,8 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 from test_schemacheck_differential import configs_in_test_modules
 
-from lkpolicy.stages.load import reader_parts
 from lkpolicy.stages.yamlcompose import compose_all
+from lkpolicy.stages.yamlreader import reader_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,19 +14,18 @@ from lkpolicy.gocompat.yamlscalars import resolve_plain_scalar
 from lkpolicy.model.document import Document, Scalar, join_pointer, json_type
 from lkpolicy.model.findings import Finding, InputError, Location, Severity
 from lkpolicy.model.rules import define_rule
+from lkpolicy.stages.yamlreader import (
+    MAX_DEPTH,
+    MAX_LINE_CHARS,
+    MAX_NODES,
+    PLAIN_TAG,
+    YAML_TAG,
+    LimitExceeded,
+    reader_parts,
+)
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 """The largest LinuxKit config in the wild is a few KiB; anything this big is a mistake."""
-MAX_NODES = 20_000
-"""Bounds alias expansion ("billion laughs") as well as plain size: the largest LinuxKit
-config has a few hundred nodes, and parsing and judging 20,000 takes seconds already."""
-MAX_LINE_CHARS = 16 * 1024
-"""Real lines are under 400 characters. The YAML scanner slows down on very long lines (a
-4 MB comment line took minutes), and every finding shows its source line."""
-MAX_DEPTH = 64
-"""Nesting of collections; real configs nest about 6 deep. Deeper documents would exhaust
-the stack of the recursive composer and of every stage after it."""
-
 _CATEGORY = "input"
 
 UNREADABLE = define_rule(
@@ -97,132 +96,20 @@ RECURSIVE_ALIAS = define_rule(
     "Remove the recursive alias.",
 )
 
-_PLAIN = "tag:lkpolicy:plain"
-_YAML_TAG = "tag:yaml.org,2002:"
 def _resolve_tagged_scalar(tag: str, text: str) -> Any:
-    if tag == _YAML_TAG + "str":
+    if tag == YAML_TAG + "str":
         return text
-    if tag == _YAML_TAG + "null":
+    if tag == YAML_TAG + "null":
         return None
     resolved = resolve_plain_scalar(text)
-    if tag == _YAML_TAG + "int" and isinstance(resolved, int) and not isinstance(resolved, bool):
+    if tag == YAML_TAG + "int" and isinstance(resolved, int) and not isinstance(resolved, bool):
         return resolved
-    if tag == _YAML_TAG + "float" and isinstance(resolved, int | float) and not isinstance(resolved, bool):
+    if tag == YAML_TAG + "float" and isinstance(resolved, int | float) and not isinstance(resolved, bool):
         return float(resolved)
-    if tag == _YAML_TAG + "bool" and isinstance(resolved, bool):
+    if tag == YAML_TAG + "bool" and isinstance(resolved, bool):
         return resolved
     # Unknown local tags (`!foo`) keep the text, as yaml.v3 does for strings.
     return text
-
-
-class _LimitExceeded(Exception):
-    """Raised by the composer when the document is nested too deeply or has too many nodes."""
-
-    def __init__(self, message: str, mark: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.mark = mark
-
-
-_LINE_END = "\0\r\n\x85\u2028\u2029"
-
-
-def reader_parts() -> tuple[Any, Any, Any]:
-    """The resolver, scanner and composer classes of the config reader (import
-    `lkpolicy.stages.yamlcompose` first: it keeps ruamel.yaml's dumper unloaded)."""
-    from ruamel.yaml.composer import Composer
-    from ruamel.yaml.nodes import ScalarNode
-    from ruamel.yaml.resolver import VersionedResolver
-    from ruamel.yaml.scanner import RoundTripScanner, Scanner
-    from ruamel.yaml.tag import Tag
-
-    class PlainMarkingResolver(VersionedResolver):
-        """Tags untagged plain scalars with a marker so that we type them ourselves."""
-
-        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-            if kind is ScalarNode:
-                if implicit[0]:
-                    return Tag(suffix=_PLAIN)
-                return Tag(suffix=_YAML_TAG + "str")
-            return super().resolve(kind, value, implicit)
-
-    class BoundedComposer(Composer):
-        """Counts nodes and nesting while composing, before the recursion gets deep and
-        before a huge node graph exists."""
-
-        nesting = 0  # not `depth`: ruamel's Composer has one of its own
-        composed = 0
-
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            self.composed += 1
-            self.nesting += 1
-            try:
-                if self.nesting > MAX_DEPTH or self.composed > MAX_NODES:
-                    mark = self.parser.peek_event().start_mark
-                    if self.nesting > MAX_DEPTH:
-                        raise _LimitExceeded(f"collections nested more than {MAX_DEPTH} deep",
-                                             mark)
-                    raise _LimitExceeded(f"the document has more than {MAX_NODES} nodes", mark)
-                return super().compose_node(parent, index)
-            finally:
-                self.nesting -= 1
-
-    class BoundedScanner(RoundTripScanner):
-        """Stops flow nesting at the bound while scanning: the scanner looks ahead over every
-        open `[`/`{` for each token, so a thousand of them cost a million steps before the
-        composer sees its first node."""
-
-        def fetch_flow_collection_start(self, token_class: Any, to_push: Any) -> None:
-            if self.flow_level >= MAX_DEPTH:
-                raise _LimitExceeded(f"collections nested more than {MAX_DEPTH} deep",
-                                     self.reader.get_mark())
-            super().fetch_flow_collection_start(token_class, to_push)
-
-        # Comments skipped as the plain scanner skips them: the round-trip scanner turns each
-        # into a token and walks the queue for them on every token asked for (a third of the
-        # loader's time), while lkpolicy reads comments itself (`stages/yamlcomments`). The
-        # round-trip scanner's scalar rules (block scalars, line breaks, tags) stay.
-        def scan_to_next_token(self) -> None:
-            peek, forward = self.reader.peek, self.reader.forward
-            if self.reader.index == 0 and peek() == "\ufeff":
-                forward()
-            while True:
-                # libyaml's rule for tabs, which linuxkit's Go YAML follows and ruamel's does
-                # not: a tab separates tokens in flow context and wherever a simple key cannot
-                # start (after a scalar, after `key:`), never where it would indent one. So
-                # `image:<TAB>x` and a tab after a value are read as linuxkit reads them.
-                blanks = " \t" if self.flow_level or not self.allow_simple_key else " "
-                while peek() in blanks:
-                    forward()
-                if peek() == "#":
-                    while peek() not in _LINE_END:
-                        forward()
-                if not self.scan_line_break():
-                    return
-                if not self.flow_level:
-                    self.allow_simple_key = True
-
-        def scan_plain_spaces(self, indent: Any, start_mark: Any) -> Any:
-            # libyaml's rule again: blanks inside a plain scalar may be tabs, so `a<TAB>b` is
-            # one scalar as linuxkit reads it; ruamel's scanner stops at the tab.
-            peek = self.reader.peek
-            length = 0
-            while peek(length) in " \t":
-                length += 1
-            blanks = self.reader.prefix(length)
-            if "\t" not in blanks:
-                return super().scan_plain_spaces(indent, start_mark)
-            self.reader.forward(length)
-            if peek() in _LINE_END[1:]:
-                # Blanks before a line break are not part of the scalar.
-                return super().scan_plain_spaces(indent, start_mark)
-            return [blanks]
-
-        check_token = Scanner.check_token
-        peek_token = Scanner.peek_token
-        get_token = Scanner.get_token
-
-    return PlainMarkingResolver, BoundedScanner, BoundedComposer
 
 
 class _Converter:
@@ -272,7 +159,7 @@ class _Converter:
         tag = str(node.tag.suffix if hasattr(node.tag, "suffix") else node.tag)
         text: str = node.value
         style = node.style or ""
-        if tag == _PLAIN:
+        if tag == PLAIN_TAG:
             value = resolve_plain_scalar(text)
             if isinstance(value, int) and not isinstance(value, bool) and _is_legacy_octal(text):
                 self.scalars[pointer] = Scalar(text, style)
@@ -348,7 +235,7 @@ def _is_merge_key(node: Any) -> bool:
     from ruamel.yaml.nodes import ScalarNode
 
     tag = str(getattr(node.tag, "suffix", node.tag))
-    return isinstance(node, ScalarNode) and node.value == "<<" and tag in (_PLAIN, _YAML_TAG + "merge")
+    return isinstance(node, ScalarNode) and node.value == "<<" and tag in (PLAIN_TAG, YAML_TAG + "merge")
 
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -482,7 +369,7 @@ def _parse(path: str, text: str, from_file: bool) -> tuple[Document, list[Findin
     documents = compose_all(text, resolver, scanner=scanner, composer=composer)
     try:
         root = next(documents, _NO_DOCUMENT)
-    except _LimitExceeded as error:
+    except LimitExceeded as error:
         raise InputError(TOO_LARGE.finding(error.message, _mark_location(path, error.mark))) from None
     except MarkedYAMLError as error:
         raise InputError(_syntax_finding(path, error)) from None
@@ -533,7 +420,7 @@ def _ignored_documents(path: str, documents: Any) -> list[Finding]:
         mark = getattr(error, "problem_mark", None)
         broken = f"; the ignored part also has a YAML error at line {mark.line + 1}" if mark else ""
         starts.append(starts[-1] if starts else 0)
-    except (RecursionError, _LimitExceeded):
+    except (RecursionError, LimitExceeded):
         starts.append(0)
     if not starts:
         return []

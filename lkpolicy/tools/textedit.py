@@ -68,7 +68,7 @@ def compose_with_tokens(text: str) -> tuple[Any, dict[int, Token]]:
         ScalarToken,
     )
 
-    from lkpolicy.stages.load import reader_parts
+    from lkpolicy.stages.yamlreader import reader_parts
 
     tokens: dict[int, Token] = {}
     # The config reader's scanner: it reads tabs as linuxkit does, so what the gate read

@@ -60,3 +60,4 @@ _.next_out
 _.avail_out
 _.scan_to_next_token  # stages/yamlreader.py: ruamel's scanner calls these on the reader's subclass
 _.scan_block_scalar_indicators
+_.scan_anchor

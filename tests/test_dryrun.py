@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from lkpolicy.gocompat.goyaml import sort_map_keys
 from lkpolicy.model.config import merge
 from lkpolicy.model.document import Document
+from lkpolicy.model.findings import InputError
 from lkpolicy.model.gomodel import (
     apply_templates,
     go_model,
@@ -463,7 +464,16 @@ def test_rendered_strings_read_back_unchanged(value: str, key: str) -> None:
     # document; a dry run always ends with `volumes`, which cannot hold such a string.
     model.pop("end", None)
     model["end"] = 0
-    assert _data("round.yml", render_yaml(model)) == model
+    try:
+        read_back = _data("round.yml", render_yaml(model))
+    except InputError as error:
+        # yaml.v3 writes some block scalars that Go's YAML cannot read back, and the reader
+        # refuses them as linuxkit does: text starting with an empty line, or a tab where the
+        # first line's indentation is read.
+        assert "empty first line" in str(error) or "tab character where" in str(error), error
+        assert any(text[:1] in ("\n", "\t") or "\n\t" in text for text in (value, key)), error
+        return
+    assert read_back == model
 
 
 # Spellings where Python's number parsing and Go's part ways: signs, bases, underscores,

@@ -155,7 +155,7 @@ def test_wrongly_typed_values_do_not_crash_lint(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("mode", "accepted"), [
     ("0644", True), ("-1", True), ("+644", True), ("17777777777", True),
     ("37777777777", False), ("20000000000", False), ("0644\\n", False), ("0o644", False),
-    ("", False), ("1_0", False), (" 644", False),
+    ("", False), ("1_0", False), (" 644", False), ("@0644", False),
 ])
 def test_device_mode_is_go_parseint(tmp_path: Path, mode: str, accepted: bool) -> None:
     """linuxkit: strconv.ParseInt(mode, 8, 32); Python's int() would accept more and less."""
@@ -165,8 +165,10 @@ def test_device_mode_is_go_parseint(tmp_path: Path, mode: str, accepted: bool) -
 
 
 @pytest.mark.parametrize(("mode", "accepted"), [
-    ("4755", True), ("37777777777", True), ("0", True),
+    ("4755", True), ("37777777777", True), ("0", True), ("", True),
     ("-1", False), ("+644", False), ("40000000000", False), ("0644\\n", False), ("8", False),
+    # linuxkit's template step empties `@...`: the default mode (LK303 says so).
+    ("@0644", True), ("@pkg:x", False),
 ])
 def test_file_mode_is_go_parseuint(tmp_path: Path, mode: str, accepted: bool) -> None:
     """linuxkit: strconv.ParseUint(mode, 8, 32)."""

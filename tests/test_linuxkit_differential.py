@@ -47,6 +47,13 @@ files:
     optional: true
 """,
     "templates-and-files": 'files:\n  - path: a\n    contents: "@y"\n  - path: b\n    contents: c\n',
+    # A path written as a file or a symlink counts as made: no directory entry under it.
+    "below-a-file": ("files:\n  - path: etc\n    contents: a\n  - path: etc/y\n    contents: b\n"
+                     "  - path: lnk\n    symlink: /x\n  - path: lnk/y/z\n    contents: c\n"
+                     "  - path: etc/from-host\n    source: host.txt\n"
+                     "  - path: etc/from-host/y\n    contents: d\n"),
+    # The template step empties the mode, and an empty mode is the default one.
+    "templated-mode": 'files:\n  - path: a\n    contents: x\n    mode: "@0644"\n',
 }
 REFUSED = {
     # (config, what linuxkit says, where the gate reports it)
@@ -204,24 +211,31 @@ TAB_BASE = ('files:\n  - path: etc/x\n    contents: a b\n  - path: etc/y\n    co
             '    readonly: true\n  - {name: w, readonly: false}\n')
 
 
-def test_tabs_anywhere_are_read_as_linuxkit_reads_them(linuxkit: Path, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tabs put at random places of a config (after indicators, in block scalars, in flow
-    collections, before comments): linuxkit and the gate accept and refuse the same texts, and
-    what both accept builds byte for byte the same."""
+TAB_INSERTS = ["\t", " \t", "\t ", "\t\t", "\t#c"]
+YAML_INSERTS = [":", "-", "#", "'", '"', "{", "}", "[", "]", ",", "&", "*", "!", "|", ">", "%",
+                "@", "?", " ", "\n", "  ", ": ", "- ", " #", "~", "\r\n", "0", "\\"]
+
+
+@pytest.mark.parametrize(("inserts", "seed"), [(TAB_INSERTS, 20261203), (YAML_INSERTS, 7),
+                                               (YAML_INSERTS, 8)], ids=["tabs", "yaml-1", "yaml-2"])
+def test_edits_anywhere_are_read_as_linuxkit_reads_them(
+        linuxkit: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inserts: list[str],
+        seed: int) -> None:
+    """Tabs, indicators and line breaks put at random places of a config (after indicators,
+    in block scalars, in flow collections, before comments, in anchors): linuxkit and the gate
+    accept and refuse the same texts, and what both accept builds byte for byte the same."""
     from lkpolicy.model.findings import InputError
     from lkpolicy.stages.load import load_document
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "open.yml").write_text("extends: []\n")
-    generator = random.Random(20261203)
+    generator = random.Random(seed)
     verdicts = {True: 0, False: 0}
     for trial in range(80):
         text = TAB_BASE
         for _ in range(generator.randint(1, 2)):
             place = generator.randrange(len(text) + 1)
-            text = text[:place] + generator.choice(["\t", " \t", "\t ", "\t\t", "\t#c"]) + \
-                text[place:]
+            text = text[:place] + generator.choice(inserts) + text[place:]
         work = tmp_path / str(trial)
         work.mkdir()
         config = work / "c.yml"
@@ -240,7 +254,7 @@ def test_tabs_anywhere_are_read_as_linuxkit_reads_them(linuxkit: Path, tmp_path:
             built = CliRunner().invoke(app, ["build", "--no-sbom", "--policy", "open.yml",
                                              "--cache", str(work / "cache"), "-f", "tar",
                                              "--dir", str(work / "ours"), str(config)])
-            assert built.exit_code == 0, built.output
+            assert built.exit_code == 0, (text, built.output)
             assert (work / "ours" / "c.tar").read_bytes() == \
                 (work / "linuxkit" / "c.tar").read_bytes(), text
-    assert verdicts[True] >= 5 and verdicts[False] >= 20, verdicts
+    assert verdicts[True] >= 5 and verdicts[False] >= 5, verdicts

@@ -153,6 +153,9 @@ class FilesSection:
             made.add(path.rstrip("/"))
             self.write(dir_header(path, source_record, location, mode=mode, uid=uid, gid=gid))
             return
+        # linuxkit counts every path it wrote, not only directories: a later entry below a
+        # file or a symlink gets no parent directory entry (observed with the reference binary).
+        made.add(path)
         if symlink:
             self.write(symlink_header(path, symlink, source_record, location, mode=mode, uid=uid,
                                 gid=gid))

@@ -16,6 +16,7 @@ hostile input and reading the text as linuxkit's Go YAML does.
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 __all__ = ["MAX_DEPTH", "MAX_LINE_CHARS", "MAX_NODES", "PLAIN_TAG", "YAML_TAG", "LimitExceeded",
@@ -45,6 +46,8 @@ class LimitExceeded(Exception):
 
 
 _LINE_END = "\0\r\n\x85\u2028\u2029"
+_ANCHOR_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_-")
+_AFTER_ANCHOR = frozenset(_LINE_END + " \t?:,]}%@`")
 
 
 def reader_parts() -> tuple[Any, Any, Any]:
@@ -122,6 +125,59 @@ def reader_parts() -> tuple[Any, Any, Any]:
                 if not self.flow_level:
                     self.allow_simple_key = True
 
+        plain_in_flow = False
+
+        @property
+        def scanner_processing_version(self) -> Any:
+            # ruamel ends a plain scalar at `?` in a flow collection only for YAML 1.1, and
+            # libyaml always does (`[a?b]` fails in linuxkit); within `scan_plain` that is the
+            # only use of the version.
+            if self.plain_in_flow:
+                return (1, 1)
+            return super().scanner_processing_version
+
+        def scan_plain(self) -> Any:
+            self.plain_in_flow = bool(self.flow_level)
+            try:
+                return super().scan_plain()
+            finally:
+                self.plain_in_flow = False
+
+        def check_value(self) -> Any:
+            # In a flow collection libyaml takes every `:` for a value indicator; ruamel starts
+            # a plain scalar at `:x` there.
+            return bool(self.flow_level) or super().check_value()
+
+        def scan_block_scalar(self, style: Any, rt: Any = True) -> Any:
+            token = super().scan_block_scalar(style, rt)
+            # linuxkit fails on a block scalar whose text starts with an empty line ("did not
+            # find expected key"), though libyaml reads it; an empty scalar is fine.
+            if token.value[:1] in ("\n", "\r") and token.value.strip("\r\n"):
+                raise ScannerError("while scanning a block scalar", token.start_mark,
+                                   "found an empty first line, which linuxkit cannot read "
+                                   "(it fails with `did not find expected key`): start the "
+                                   "text on the first line, or use a quoted string with `\\n`",
+                                   token.start_mark)
+            return token
+
+        def scan_anchor(self, token_class: Any) -> Any:
+            # libyaml's anchor and alias names: ASCII letters, digits, `_` and `-`, then a
+            # blank, a line end or one of `?:,]}%@` and a backquote; ruamel takes more.
+            peek, forward = self.reader.peek, self.reader.forward
+            start_mark = self.reader.get_mark()
+            what = "alias" if peek() == "*" else "anchor"
+            forward()
+            length = 0
+            while peek(length) in _ANCHOR_CHARACTERS:
+                length += 1
+            if not length or peek(length) not in _AFTER_ANCHOR:
+                raise ScannerError(f"while scanning an {what}", start_mark,
+                                   "did not find expected alphabetic or numeric character",
+                                   start_mark)
+            name = self.reader.prefix(length)
+            forward(length)
+            return token_class(name, start_mark, self.reader.get_mark())
+
         def scan_plain_spaces(self, indent: Any, start_mark: Any) -> Any:
             # libyaml's rule again: blanks inside a plain scalar may be tabs, so `a<TAB>b` is
             # one scalar as linuxkit reads it; ruamel's scanner stops at the tab.
@@ -157,7 +213,7 @@ def reader_parts() -> tuple[Any, Any, Any]:
                 else:
                     break
                 forward()
-            if peek() not in _LINE_END + " \t":
+            if peek() not in _LINE_END + " \t#":
                 raise ScannerError("while scanning a block scalar", start_mark,
                                    "expected chomping or indentation indicators, but found "
                                    f"{peek()!r}", self.reader.get_mark())

@@ -12,6 +12,7 @@ from lkpolicy.model.document import join_pointer
 from lkpolicy.model.findings import Finding, Severity
 from lkpolicy.model.fixes import remove, set_value
 from lkpolicy.model.rules import Fixability, define_rule
+from lkpolicy.model.templates import template_switches, templated
 from lkpolicy.stages.lint.nodes import CATEGORY, containers, go_parses
 from lkpolicy.stages.lint.registry import lint_check
 
@@ -175,10 +176,12 @@ def check_metadata(config: Config) -> Iterator[Finding]:
 
 @lint_check(BAD_FILE_MODE)
 def check_modes(config: Config) -> Iterator[Finding]:
+    switches = template_switches(config)
     for node in _file_entries(config):
         mode = node.child("mode")
-        if mode is not None and isinstance(mode.value, str):
-            yield from _check_octal(mode, "file mode", parse_uint)
+        # An empty file mode (`@...` after linuxkit's template step too) is the default one.
+        if mode is not None and isinstance(mode.value, str) and templated(mode, switches):
+            yield from _check_octal(mode, templated(mode, switches), "file mode", parse_uint)
     for _section, container in containers(config):
         devices = container.child("devices")
         for device in devices.items() if devices is not None else []:
@@ -186,14 +189,17 @@ def check_modes(config: Config) -> Iterator[Finding]:
             if not isinstance(device.value, dict) or device.value.get("path") == "all":
                 continue
             if mode is not None and isinstance(mode.value, str):
-                yield from _check_octal(mode, "device mode", parse_int)
+                yield from _check_octal(mode, templated(mode, switches), "device mode",
+                                        parse_int)
 
 
-def _check_octal(mode: Node, what: str, parse: Callable[[str, int, int], int]) -> Iterator[Finding]:
-    """`parse` is linuxkit's call: `ParseUint(mode, 8, 32)` for a file mode, `ParseInt(mode,
-    8, 32)` for a device mode (so there `-1` and `+644` pass and `37777777777` is too big)."""
-    text = mode.value
+def _check_octal(mode: Node, text: str, what: str,
+                 parse: Callable[[str, int, int], int]) -> Iterator[Finding]:
+    """`text` is the mode after linuxkit's template step; `parse` is linuxkit's call:
+    `ParseUint(mode, 8, 32)` for a file mode, `ParseInt(mode, 8, 32)` for a device mode (so
+    there `-1` and `+644` pass and `37777777777` is too big)."""
     if not go_parses(parse, text, 8, 32):
+        shown = f"`{text}`" if text == mode.value else f"`{mode.value}` (empty after the template step)"
         yield BAD_FILE_MODE.finding(
-            f"cannot parse {what} `{text}` as an octal value", mode.location, mode.pointer,
+            f"cannot parse {what} {shown} as an octal value", mode.location, mode.pointer,
             hint="write it like \"0644\"")

@@ -88,6 +88,9 @@ CASES = [
     ("LK323", "files:\n  - path: a\n    contents: x\n    mode: rw-r--r--\n", [(4, 11)],
      "files:\n  - path: a\n    contents: x\n    mode: '4755'\n"),
     ("LK324", "files:\n  - path: a\n    metadata: toml\n", [(3, 15)], "files:\n  - path: a\n    metadata: json\n"),
+    ("LK327", "files:\n  - path: ../x\n    contents: a\n  - path: /etc/../../y\n    directory: true\n"
+              "  - path: '@../z'\n    contents: b\n",
+     [(2, 11), (4, 11)], "files:\n  - path: etc/../x\n    contents: a\n  - path: /..x\n    contents: b\n"),
     ("LK325", "volumes: [{name: v, readonly: true}]\nonboot:\n  - name: a\n    image: a:1\n    binds: [v:/v]\n",
      [(5, 13)], "volumes: [{name: v, readonly: true}]\nonboot:\n  - name: a\n    image: a:1\n    binds: [v:/v:ro]\n"),
     ("LK326", "onboot:\n  - name: a\n    image: a:1\n    binds: [/a]\n    tmpfs: ['/t:a:b']\n    rlimits: ['nofile,1', 'bogus,1,2', 'nproc,x,unlimited']\n",

@@ -13,7 +13,7 @@ from lkpolicy.assemble.entries import BuildError, dir_header, file_header, symli
 from lkpolicy.assemble.metadata import expanded_model, render_json, render_yaml
 from lkpolicy.assemble.tarstream import TarError, TarHeader
 from lkpolicy.gocompat.numbers import NumError, parse_uint
-from lkpolicy.gocompat.paths import clean as go_clean
+from lkpolicy.gocompat.paths import escapes_root
 from lkpolicy.stages.effective import SpecError, id_map, id_number
 
 if TYPE_CHECKING:
@@ -26,8 +26,7 @@ __all__ = ["FilesSection", "go_errno_text", "unsafe_path"]
 
 
 def unsafe_path(name: str) -> bool:
-    cleaned = go_clean(name)
-    return cleaned.startswith("/") or cleaned == ".." or cleaned.startswith("../")
+    return escapes_root(name)
 
 
 def go_errno_text(error: OSError) -> str:

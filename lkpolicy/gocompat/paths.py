@@ -7,7 +7,7 @@ elements and returns "" for none, `Clean` turns a leading `//` into `/`, `Dir` c
 
 from __future__ import annotations
 
-__all__ = ["base_name", "clean", "dir_name", "join", "rel", "split"]
+__all__ = ["base_name", "clean", "dir_name", "escapes_root", "join", "rel", "split"]
 
 
 def clean(path: str) -> str:
@@ -82,3 +82,10 @@ def rel(base: str, target: str) -> str:
     if ".." in rest:
         raise ValueError(refusal)
     return "/".join([".."] * len(rest) + target_parts[common:]) or "."
+
+
+def escapes_root(name: str) -> bool:
+    """Whether `name`, cleaned as Go cleans it, is absolute or climbs above its root: a tar
+    entry named so is written by linuxkit and lands outside the directory it is extracted to."""
+    cleaned = clean(name)
+    return cleaned.startswith("/") or cleaned == ".." or cleaned.startswith("../")

@@ -48,6 +48,7 @@ RULE_MODULES = {
     'LK324': 'lkpolicy.stages.lint.files',
     'LK325': 'lkpolicy.stages.lint.mounts',
     'LK326': 'lkpolicy.stages.lint.mounts',
+    'LK327': 'lkpolicy.stages.lint.files',
     'LK401': 'lkpolicy.stages.images',
     'LK402': 'lkpolicy.stages.containers',
     'LK403': 'lkpolicy.stages.containers',

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from lkpolicy.gocompat.numbers import parse_int, parse_uint
+from lkpolicy.gocompat.paths import clean as go_clean
+from lkpolicy.gocompat.paths import escapes_root
 from lkpolicy.model.config import Config, Node
 from lkpolicy.model.document import join_pointer
 from lkpolicy.model.findings import Finding, Severity
@@ -24,6 +26,14 @@ FILES_TRAILING_SLASH = define_rule(
     "Remove the trailing `/`, or set `directory: true` without contents.",
     # `--fix` removes the trailing `/`: a file with contents is what the entry describes.
     fixability=Fixability.ALWAYS,
+)
+PATH_LEAVES_ROOT = define_rule(
+    "LK327", "files-path-leaves-root", "A `files` path climbs out of the image",
+    Severity.ERROR, CATEGORY,
+    "linuxkit writes a `files` path such as `../x` or `etc/../../x` into the tar as it is: an "
+    "entry that a tar extraction puts outside its target directory. lkpolicy's build refuses "
+    "it (`path ... leaves the image root`), so the gate does too.",
+    "Write the path inside the image, without `..` segments that climb above `/`.",
 )
 RELATIVE_SOURCE = define_rule(
     "LK308", "relative-source-path", "A relative `source` path depends on the working directory",
@@ -77,13 +87,21 @@ def _file_entries(config: Config) -> Iterator[Node]:
     return (node for node in config.section("files") if isinstance(node.value, dict))
 
 
-@lint_check(FILE_UNDER_BOOT, FILES_TRAILING_SLASH)
+@lint_check(FILE_UNDER_BOOT, FILES_TRAILING_SLASH, PATH_LEAVES_ROOT)
 def check_file_paths(config: Config) -> Iterator[Finding]:
+    switches = template_switches(config)
     for node in _file_entries(config):
         path_node = node.child("path")
         if path_node is None or not isinstance(path_node.value, str):
             continue
         entry, path = node.value, path_node.value
+        built = str(templated(path_node, switches)).removeprefix("/")
+        if built and ("\x00" in built or escapes_root(built)):
+            yield PATH_LEAVES_ROOT.finding(
+                f"`{path}` leaves the image root (it is `{go_clean(built)}`): linuxkit writes it "
+                "into the tar unchanged, and lkpolicy's build refuses it", path_node.location,
+                path_node.pointer, hint="write the path inside the image")
+            continue
         stripped = path.removeprefix("/")
         if stripped == "boot" or stripped.startswith("boot/"):
             yield FILE_UNDER_BOOT.finding(

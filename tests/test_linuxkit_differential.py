@@ -8,9 +8,11 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import skip_or_fail
@@ -73,13 +75,13 @@ def linuxkit(shared_dir: Path) -> Path:
 
 
 def _linuxkit_build(binary: Path, config: Path, out: Path, *, sbom: bool = False,
-                    fmt: str = "tar") -> subprocess.CompletedProcess[str]:
+                    fmt: str = "tar", cache: Path | None = None) -> subprocess.CompletedProcess[str]:
     out.mkdir(exist_ok=True)
     # Its own HOME and cache, and a closed proxy: it must not pull (see shared/tools/README.md).
     env = {"HOME": str(out), "PATH": os.environ.get("PATH", ""),
            "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
     return subprocess.run([str(binary), "build", *([] if sbom else ["--no-sbom"]),
-                           "--cache", str(out / "cache"),
+                           "--cache", str(cache or out / "cache"),
                            "--format", fmt, "--dir", str(out), str(config)],
                           cwd=config.parent, env=env, capture_output=True, text=True,
                           timeout=120)
@@ -258,3 +260,54 @@ def test_edits_anywhere_are_read_as_linuxkit_reads_them(
             assert (work / "ours" / "c.tar").read_bytes() == \
                 (work / "linuxkit" / "c.tar").read_bytes(), text
     assert verdicts[True] >= 5 and verdicts[False] >= 5, verdicts
+
+
+VALUE_EDITS = ["@x", "0", "-1", "true", "null", "~", "[]", "{}", '""', "x" * 30, "/", "../x",
+               "a:b", "1e3", "0x10", "CAP_SYS_ADMIN", "all", "none", "host", "rw", '"0644"',
+               "[a, b]", "{a: b}", "/dev/null:/x", "1000", "root", "A=", "=x", "size=1k"]
+# A value: after `key: ` or `- `, or an item of a flow collection.
+VALUE = re.compile(r"(?<=: )[^\n\[\]{},]+|(?<=- )[^\n\[\]{},:]+|(?<=\[)[^\n\[\]{},]+"
+                   r"|(?<=, )[^\n\[\]{},]+")
+
+
+def test_the_golden_config_edited_at_random_builds_as_linuxkit_builds_it(
+        linuxkit: Path, build_full: Path, build_full_store: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feature-rich golden config with one value replaced or one character inserted, built
+    by linuxkit and by lkpolicy from the same image cache: a config linuxkit cannot build is
+    never built, and what both build is the same tar (config.json and runtime.json of every
+    container included). The gate may refuse more (its lint errors), never build differently."""
+    base = (build_full / "full.yml").read_text()
+    values = list(VALUE.finditer(base))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "open.yml").write_text("extends: []\n")
+    generator = random.Random(1203)
+    outcomes = {"both": 0, "neither": 0, "gate": 0}
+    for trial in range(40):
+        if generator.random() < 0.7:
+            value = generator.choice(values)
+            text = base[:value.start()] + generator.choice(VALUE_EDITS) + base[value.end():]
+        else:
+            place = generator.randrange(len(base))
+            text = base[:place] + generator.choice(YAML_INSERTS) + base[place:]
+        work = tmp_path / str(trial)
+        work.mkdir()
+        config = work / "c.yml"
+        config.write_text(text)
+        theirs = _linuxkit_build(linuxkit, config, work / "linuxkit", cache=build_full_store.root)
+        ours = CliRunner().invoke(app, ["build", "--no-sbom", "--no-provenance", "--arch", "amd64",
+                                        "--policy", "open.yml", "--cache",
+                                        str(build_full_store.root), "-f", "tar", "--dir",
+                                        str(work / "ours"), str(config)])
+        assert "Traceback" not in ours.output, text
+        if ours.exit_code == 0:
+            assert theirs.returncode == 0, (text, theirs.stderr)
+            assert (work / "ours" / "c.tar").read_bytes() == \
+                (work / "linuxkit" / "c.tar").read_bytes(), text
+            outcomes["both"] += 1
+        elif theirs.returncode == 0:
+            assert " error LK" in ours.output, (text, ours.output)  # refused by a rule
+            outcomes["gate"] += 1
+        else:
+            outcomes["neither"] += 1
+    assert outcomes["both"] >= 5 and outcomes["neither"] >= 5, outcomes

@@ -270,6 +270,34 @@ VALUE = re.compile(r"(?<=: )[^\n\[\]{},]+|(?<=- )[^\n\[\]{},:]+|(?<=\[)[^\n\[\]{
                    r"|(?<=, )[^\n\[\]{},]+")
 
 
+GOLDEN_EDITS = {
+    # A container name with `/`: linuxkit writes every directory on the way to its bundle.
+    "name-with-slashes": ("  - name: second\n", "  - name: /dev/null:/x\n"),
+    "onshutdown-name-with-slash": ("  - name: bye\n", "  - name: a/b\n"),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(GOLDEN_EDITS))
+def test_golden_config_edits_build_as_linuxkit_builds_them(
+        linuxkit: Path, build_full: Path, build_full_store: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, edit: str) -> None:
+    old, new = GOLDEN_EDITS[edit]
+    base = (build_full / "full.yml").read_text()
+    assert old in base
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "open.yml").write_text("extends: []\n")
+    config = tmp_path / "c.yml"
+    config.write_text(base.replace(old, new, 1))
+    theirs = _linuxkit_build(linuxkit, config, tmp_path / "linuxkit", cache=build_full_store.root)
+    assert theirs.returncode == 0, theirs.stderr
+    ours = CliRunner().invoke(app, ["build", "--no-sbom", "--no-provenance", "--arch", "amd64",
+                                    "--policy", "open.yml", "--cache", str(build_full_store.root),
+                                    "-f", "tar", "--dir", "ours", config.name])
+    assert ours.exit_code == 0, ours.output
+    assert (tmp_path / "ours" / "c.tar").read_bytes() == \
+        (tmp_path / "linuxkit" / "c.tar").read_bytes()
+
+
 def test_the_golden_config_edited_at_random_builds_as_linuxkit_builds_it(
         linuxkit: Path, build_full: Path, build_full_store: Any, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -400,7 +400,10 @@ class _Builder:
             first = expanded not in roots
             root = roots.setdefault(expanded,
                                     f"{path}/rootfs" if effective.readonly else f"{path}/lower")
-            directories = ["containers", f"containers/{section}", path]
+            # Every directory on the way, as linuxkit writes them: a name with `/` in it
+            # (`a/b`) gives `.../000-a` and then `.../000-a/b`.
+            parts = path.split("/")
+            directories = ["/".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
             if first:
                 directories.append(root)
             for directory in directories:

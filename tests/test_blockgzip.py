@@ -10,6 +10,7 @@ import os
 import random
 import shutil
 import subprocess
+import tarfile
 import zlib
 from pathlib import Path
 
@@ -147,3 +148,23 @@ def test_a_missing_part_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(blockgzip, "_zlib", lambda: None)
     assert "libz.so.1" in (blockgzip.unavailable() or "")
     assert blockgzip.open_writer(io.BytesIO(), 9, 2, HEADER) is None
+
+
+def test_a_block_that_does_not_check_out_fails_the_initrd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were libdeflate and zlib ever to disagree, the build stops with a message; nothing
+    half-written passes for an initrd."""
+    from lkpolicy.assemble.initrd import ConversionError, write_initrd
+
+    def disagree(compressed: bytes, size: int) -> bytes:
+        raise ValueError(f"the deflate stream inflates to {size + 1} bytes, not {size}")
+
+    monkeypatch.setattr(blockgzip, "open_ended", disagree)
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w") as archive:
+        data = os.urandom(3 * BLOCK_SIZE)
+        info = tarfile.TarInfo("big")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    tar.seek(0)
+    with pytest.raises(ConversionError, match="compressing the initrd: the deflate stream"):
+        write_initrd(tar, io.BytesIO(), io.BytesIO(), compression_level=9)

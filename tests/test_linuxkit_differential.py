@@ -274,6 +274,8 @@ GOLDEN_EDITS = {
     # A container name with `/`: linuxkit writes every directory on the way to its bundle.
     "name-with-slashes": ("  - name: second\n", "  - name: /dev/null:/x\n"),
     "onshutdown-name-with-slash": ("  - name: bye\n", "  - name: a/b\n"),
+    # encoding/json never omits a struct: `metadata: json` writes `"bindNS": {}`.
+    "runtime-without-bindns": ("      bindNS: {net: /run/netns/x}\n", ""),
 }
 
 

@@ -28,13 +28,19 @@ import struct
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
-__all__ = ["BLOCK_SIZE", "ParallelGzipWriter", "open_ended", "open_writer", "unavailable"]
+__all__ = ["BLOCK_SIZE", "CompressionError", "ParallelGzipWriter", "open_ended", "open_writer",
+           "unavailable"]
 
 BLOCK_SIZE = 1 << 20
 _Z_OK, _Z_STREAM_END, _Z_BLOCK = 0, 1, 5
 _RAW_DEFLATE = -15
 _AT_BLOCK_END, _IN_LAST_BLOCK, _BITS = 128, 64, 63
 _EMPTY_STORED = b"\x00\x00\xff\xff"
+
+
+class CompressionError(Exception):
+    """A block's stream did not check out (libdeflate and zlib disagree): never expected, and
+    the member is not finished."""
 
 
 class _ZStream(ctypes.Structure):
@@ -134,7 +140,12 @@ def _compress_block(block: bytes, level: int, last: bool) -> bytes:
     import deflate
 
     compressed = bytes(deflate.deflate_compress(block, level))
-    return compressed if last else open_ended(compressed, len(block))
+    if last:
+        return compressed
+    try:
+        return open_ended(compressed, len(block))
+    except ValueError as error:
+        raise CompressionError(str(error)) from None
 
 
 class ParallelGzipWriter:

@@ -320,10 +320,13 @@ def initrd_writer(gzip_out: BinaryIO, kernel_out: BinaryIO, *,
     # where or when it was built.
     threaded = _threaded_writer(gzip_out, compression_level)
     compressed = threaded if threaded is not None else _ZlibGzip(gzip_out, compression_level)
-    with compressed:
-        writer = InitrdWriter(compressed, kernel_out)  # type: ignore[arg-type]
-        yield writer
-        writer.close()
+    try:
+        with compressed:
+            writer = InitrdWriter(compressed, kernel_out)  # type: ignore[arg-type]
+            yield writer
+            writer.close()
+    except blockgzip.CompressionError as error:
+        raise ConversionError(f"compressing the initrd: {error}") from None
 
 
 def write_initrd(tar_stream: Readable, gzip_out: BinaryIO, kernel_out: BinaryIO, *,

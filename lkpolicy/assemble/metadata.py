@@ -88,12 +88,26 @@ def _json_model(model: dict[str, Any]) -> dict[str, Any]:
             for key in ("uidMappings", "gidMappings"):
                 if key in entry:
                     entry[key] = _convert(entry[key], ID_MAPPING)
+            if isinstance(entry.get("runtime"), dict):
+                entry["runtime"] = _runtime_json(entry["runtime"])
     # linuxkit appends every file's sections to an empty config: a section with no entries
     # stays a nil slice, which encoding/json writes as null (`init: []` included).
     for section in ("init", *_IMAGE_SECTIONS, "files", "volumes"):
         if result.get(section) == []:
             result[section] = None
     return result
+
+
+def _runtime_json(runtime: dict[str, Any]) -> dict[str, Any]:
+    """encoding/json never omits a struct, `omitempty` or not: `bindNS` is always written
+    (`{}` when empty), between `interfaces` and `namespace` as in linuxkit's `Runtime`."""
+    if "bindNS" in runtime:
+        return runtime
+    out = {key: value for key, value in runtime.items() if key != "namespace"}
+    out["bindNS"] = {}
+    if "namespace" in runtime:
+        out["namespace"] = runtime["namespace"]
+    return out
 
 
 def render_json(model: dict[str, Any]) -> str:

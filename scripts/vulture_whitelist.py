@@ -61,3 +61,4 @@ _.avail_out
 _.scan_to_next_token  # stages/yamlreader.py: ruamel's scanner calls these on the reader's subclass
 _.scan_block_scalar_indicators
 _.scan_anchor
+rt  # stages/yamlreader.py: ruamel's signature of scan_block_scalar, ignored on purpose

@@ -181,6 +181,10 @@ TABS = {
                       "    contents: \"y\"\t\n", True),
     "after-a-colon": ("volumes:\n  - name:\ta\n    readonly:\ttrue\n", True),
     "in-flow": ("volumes: [{name:\ta,\treadonly: true}]\n", True),
+    # Folded scalars fold lines into spaces (ruamel's round-trip scanner marked each fold
+    # with a BEL character, which reached the files).
+    "folded": ("files:\n  - path: etc/c\n    contents: >-\n      folded\n      text\n"
+               "  - path: etc/d\n    contents: >\n      one\n\n      two\n      three\n", True),
     "inside-a-scalar": ("files:\n  - path: etc/x\n    contents: a\tb \t c\t\n"
                         "  - path: etc/y\t\n    contents: d\t# c\n", True),
     "blank-line": ("volumes:\n  - name: a\n\t\n", False),

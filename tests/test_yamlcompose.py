@@ -87,7 +87,7 @@ def assert_same(text: str) -> bool:
         # anchored key in libyaml).
         return ours[1] is None
     if theirs[1] is None:
-        assert readers == theirs, text
+        assert readers == _folded(theirs), text
     else:
         # Broken YAML is broken for both; without the round-trip scanner's look-ahead for
         # comments the error is found where a lazy scanner (libyaml, Go's yaml.v3) finds it:
@@ -99,6 +99,18 @@ def assert_same(text: str) -> bool:
 
 LIBYAML_REFUSALS = ("'\\t'", "tab character", "alphabetic or numeric character",
                     "linuxkit's YAML does not read", "linuxkit cannot read")
+
+
+def _folded(result: tuple[list[Any], Any]) -> tuple[list[Any], Any]:
+    """ruamel's round-trip scanner marks each fold of a folded scalar with `\\a` for its
+    dumper; the config reader folds as YAML does (a space), so compare without the marks."""
+    def strip(shape: Any) -> Any:
+        if isinstance(shape, tuple):
+            return tuple(strip(item) for item in shape)
+        if isinstance(shape, list):
+            return [strip(item) for item in shape]
+        return shape.replace("\a", "") if isinstance(shape, str) else shape
+    return strip(result[0]), result[1]
 
 
 def _error_index(error: tuple[Any, ...]) -> int:

@@ -149,7 +149,9 @@ def reader_parts() -> tuple[Any, Any, Any]:
             return bool(self.flow_level) or super().check_value()
 
         def scan_block_scalar(self, style: Any, rt: Any = True) -> Any:
-            token = super().scan_block_scalar(style, rt)
+            # Not ruamel's round-trip form of a folded scalar, which marks each fold with a
+            # BEL character (`\a`) for its dumper: the text is what YAML folds it to.
+            token = super().scan_block_scalar(style, rt=False)
             # linuxkit fails on a block scalar whose text starts with an empty line ("did not
             # find expected key"), though libyaml reads it; an empty scalar is fine.
             if token.value[:1] in ("\n", "\r") and token.value.strip("\r\n"):

@@ -97,29 +97,26 @@ def test_text_around_the_definitions_is_refused() -> None:
         split_module(SOURCE + "\nprint('side effect')\n", "splitpkg", "module_parts", "P.", 10)
 
 
-def test_the_generator_writes_removes_and_checks_the_part(tmp_path: Path) -> None:
+def test_the_generator_writes_removes_and_checks_the_part(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     output = tmp_path / "lkpolicy" / "stages" / "schemacheck" / "made.py"
     output.parent.mkdir(parents=True)
     texts = [SOURCE]
-    main = ["--check"]
 
     def run(*argv: str) -> int:
         return pysource.generator_main(list(argv), "made", None, output, lambda: texts[0])
 
-    original = pysource.MAX_MODULE_LINES
-    try:
-        pysource.MAX_MODULE_LINES = 10
-        assert run(*main) == 1
-        assert run() == 0 and output.is_file()
-        part = output.with_name("made_parts.py")
-        assert part.is_file() and run(*main) == 0
-        texts[0] = SOURCE.split("\n\n\ndef _outer")[0].replace(" and _looped(value)", "").replace(
-            "_outer(value)", "True") + "\n"
-        pysource.MAX_MODULE_LINES = 100
-        assert run(*main) == 1  # the part is stale now that one module suffices
-        assert run() == 0 and not part.exists() and run(*main) == 0
-    finally:
-        pysource.MAX_MODULE_LINES = original
+    monkeypatch.setattr(pysource, "MAX_MODULE_LINES", 10)
+    assert run("--check") == 1
+    assert run() == 0 and output.is_file()
+    part = output.with_name("made_parts.py")
+    assert part.is_file() and run("--check") == 0
+    assert "from lkpolicy.stages.schemacheck import made_parts as parts" in output.read_text()
+    texts[0] = SOURCE.split("\n\n\ndef _outer")[0].replace(" and _looped(value)", "").replace(
+        "_outer(value)", "True") + "\n"
+    monkeypatch.setattr(pysource, "MAX_MODULE_LINES", 100)
+    assert run("--check") == 1  # the part is stale now that one module suffices
+    assert run() == 0 and not part.exists() and run("--check") == 0
 
 
 def test_every_module_is_under_the_size() -> None:

@@ -26,7 +26,7 @@ from lkpolicy.assemble.entries import (
     file_header,
     symlink_header,
 )
-from lkpolicy.assemble.filesection import FilesSection, unsafe_path
+from lkpolicy.assemble.filesection import FilesSection
 from lkpolicy.assemble.flatten import Budget, FlattenError, Limits, flatten
 from lkpolicy.assemble.tarreader import TarReader
 from lkpolicy.assemble.tarstream import (
@@ -36,6 +36,7 @@ from lkpolicy.assemble.tarstream import (
     TarWriter,
 )
 from lkpolicy.gocompat.paths import clean as go_clean
+from lkpolicy.gocompat.paths import escapes_root
 from lkpolicy.model.gomodel import go_model
 from lkpolicy.model.reference import ReferenceError, expand
 from lkpolicy.stages.effective import (
@@ -300,9 +301,9 @@ class _Builder:
                 problem = f"unsupported entry type {header.typeflag!r}"
             elif "\x00" in header.name or "\x00" in header.linkname:
                 problem = "name contains NUL"
-            elif unsafe_path(header.name):
+            elif escapes_root(header.name):
                 problem = "name leaves the image root"
-            elif header.typeflag == "1" and unsafe_path(header.linkname):
+            elif header.typeflag == "1" and escapes_root(header.linkname):
                 problem = "hard link target leaves the image root"
             elif not header.has_body and header.size > 0:
                 problem = "archive/tar: write too long"
@@ -393,7 +394,7 @@ class _Builder:
                 raise BuildError(f"failed to create OCI spec for {reference}: "
                                  f"{error.message}")
             path = placement.path
-            if unsafe_path(path) or go_clean(path) != path:
+            if escapes_root(path) or go_clean(path) != path:
                 raise BuildError(f"failed to extract root filesystem for {reference}: "
                                  f"container name {name!r} does not give a plain path")
             location = placement.location

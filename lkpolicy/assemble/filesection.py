@@ -22,11 +22,7 @@ if TYPE_CHECKING:
     from lkpolicy.model.config import Config
     from lkpolicy.stages.localfiles import LocalFile
 
-__all__ = ["FilesSection", "go_errno_text", "unsafe_path"]
-
-
-def unsafe_path(name: str) -> bool:
-    return escapes_root(name)
+__all__ = ["FilesSection", "go_errno_text"]
 
 
 def go_errno_text(error: OSError) -> str:
@@ -91,7 +87,7 @@ class FilesSection:
         if not original:
             raise fail("did not specify path for file")
         path = original[1:] if original.startswith("/") else original
-        if "\x00" in path or unsafe_path(path):
+        if "\x00" in path or escapes_root(path):
             raise fail(f"path {original} leaves the image root")
         self.say(f"  {path}")
         directory = bool(entry.get("directory"))

@@ -16,6 +16,7 @@ hostile input and reading the text as linuxkit's Go YAML does.
 
 from __future__ import annotations
 
+import functools
 import string
 from typing import Any
 
@@ -50,6 +51,7 @@ _ANCHOR_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_-")
 _AFTER_ANCHOR = frozenset(_LINE_END + " \t?:,]}%@`")
 
 
+@functools.cache
 def reader_parts() -> tuple[Any, Any, Any]:
     """The resolver, scanner and composer classes of the config reader (import
     `lkpolicy.stages.yamlcompose` first: it keeps ruamel.yaml's dumper unloaded)."""
